@@ -1,0 +1,78 @@
+"""Activation functions and their derivatives, written from the outputs.
+
+Each activation maps pre-activations ``z`` to outputs ``a`` in place and gives ``f'(z)`` from ``a``
+alone, so the backward pass never needs ``z`` again (``mul_derivative`` multiplies a delta by
+``f'(z)`` in place):
+
+    sigmoid   a = 1 / (1 + exp(-z))   f'(z) = a (1 - a)
+    tanh      a = tanh(z)              f'(z) = 1 - a^2
+    linear    a = z                    f'(z) = 1
+
+A bounded activation also says where a unit is inhibited (``low``) and fully on (``high``). The
+sparsity penalties act on the *activity* ``u = (a - low) / (high - low)``, which lies in [0, 1]:
+``u = a`` for sigmoid units and ``u = (a + 1) / 2`` for tanh units, which count as inhibited at -1.
+
+A new activation is one more class here and one more entry in ``ACTIVATIONS``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+
+class Sigmoid:
+    name = "sigmoid"
+    low, high = 0.0, 1.0
+
+    @staticmethod
+    def forward(z: np.ndarray) -> np.ndarray:
+        """Overwrite ``z`` with sigmoid(z). ``expit`` never overflows."""
+        return expit(z, out=z)
+
+    @staticmethod
+    def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        delta *= a * (1.0 - a)
+        return delta
+
+
+class Tanh:
+    name = "tanh"
+    low, high = -1.0, 1.0
+
+    @staticmethod
+    def forward(z: np.ndarray) -> np.ndarray:
+        return np.tanh(z, out=z)
+
+    @staticmethod
+    def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        delta *= 1.0 - a * a
+        return delta
+
+
+class Linear:
+    name = "linear"
+    low, high = None, None
+
+    @staticmethod
+    def forward(z: np.ndarray) -> np.ndarray:
+        return z
+
+    @staticmethod
+    def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return delta
+
+
+ACTIVATIONS = {cls.name: cls for cls in (Sigmoid, Tanh, Linear)}
+HIDDEN_ACTIVATIONS = tuple(name for name, cls in ACTIVATIONS.items() if cls.low is not None)
+DECODERS = ("sigmoid", "linear")
+
+
+def get(name: str):
+    """The activation called ``name``; a clear error for an unknown one."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        ) from None

@@ -1,0 +1,184 @@
+"""Natural images and the tutorial's patches.
+
+The UFLDL exercise samples 10000 random 8x8 patches from ten 512x512 natural images that Olshausen
+and Field had whitened (amplitude spectrum flattened, highest frequencies rolled off), and normalises
+them: subtract each patch's mean, clip at +/-3 standard deviations of all patch values, rescale to
+[0.1, 0.9] so that a sigmoid decoder can reproduce them.
+
+Images here are 2-D float arrays (grayscale), each of its own size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+# --- pure functions on arrays ---
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """Luma (ITU-R BT.601) of an ``(H, W, 3)`` or ``(H, W, 4)`` image; a 2-D image is returned as
+    float."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return image[..., :3] @ np.array([0.299, 0.587, 0.114])
+    raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {image.shape}")
+
+
+def downsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """Average non-overlapping ``factor`` x ``factor`` blocks (the ragged edge is dropped)."""
+    H, W = (s // factor * factor for s in image.shape)
+    return image[:H, :W].reshape(H // factor, factor, W // factor, factor).mean(axis=(1, 3))
+
+
+def whiten_olshausen_field(image: np.ndarray, cutoff: float = 0.8) -> np.ndarray:
+    """Whiten an image the way Olshausen and Field prepared the tutorial's images.
+
+    In the frequency domain multiply by ``R(f) = f exp(-(f / f0)^4)``: the ramp ``f`` flattens the
+    ``1/f`` amplitude spectrum of natural scenes, the exponential rolls off the highest frequencies
+    where noise and aliasing live. ``f0 = cutoff * 0.5`` cycles/pixel: ``cutoff`` is a fraction
+    of the Nyquist frequency, 0.8 by default as Olshausen and Field's 200 cycles per 512-pixel
+    picture. The image is mirrored before the FFT so its borders do not wrap into false edges, and
+    the result has unit variance.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    H, W = image.shape
+    tiled = np.pad(image - image.mean(), ((0, H), (0, W)), mode="symmetric")
+    fy = np.fft.fftfreq(2 * H)[:, None]
+    fx = np.fft.rfftfreq(2 * W)[None, :]
+    f = np.hypot(fx, fy)
+    f0 = cutoff * 0.5
+    filtered = np.fft.irfft2(np.fft.rfft2(tiled) * (f * np.exp(-((f / f0) ** 4))), s=tiled.shape)
+    out = filtered[:H, :W]
+    std = out.std()
+    return out / std if std > 0 else out
+
+
+def sample_patches(
+    images: list[np.ndarray], n_patches: int, patch_size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_patches`` random ``patch_size x patch_size`` patches, one per row (row-major pixels).
+
+    Each patch picks an image uniformly, then a position uniformly inside it.
+    """
+    if not images:
+        raise ValueError("no images to sample patches from")
+    for k, image in enumerate(images):
+        if image.ndim != 2:
+            raise ValueError(f"image {k} has shape {image.shape}; expected a 2-D grayscale image")
+        if min(image.shape) < patch_size:
+            raise ValueError(
+                f"image {k} is {image.shape[0]}x{image.shape[1]} pixels, smaller than the "
+                f"{patch_size}x{patch_size} patch"
+            )
+    which = rng.integers(len(images), size=n_patches)
+    patches = np.empty((n_patches, patch_size * patch_size))
+    for k, image in enumerate(images):
+        rows = np.flatnonzero(which == k)
+        windows = sliding_window_view(image, (patch_size, patch_size))
+        r = rng.integers(windows.shape[0], size=rows.size)
+        c = rng.integers(windows.shape[1], size=rows.size)
+        patches[rows] = windows[r, c].reshape(rows.size, -1)
+    return patches
+
+
+def normalize_patches(patches: np.ndarray) -> np.ndarray:
+    """The tutorial's normalisation: remove each patch's mean, clip at +/-3 standard deviations
+    of all values, rescale from [-1, 1] to [0.1, 0.9]."""
+    centered = patches - patches.mean(axis=1, keepdims=True)
+    limit = 3.0 * centered.std()
+    if limit == 0:
+        return np.full_like(centered, 0.5)
+    return (np.clip(centered, -limit, limit) / limit + 1.0) * 0.4 + 0.1
+
+
+# --- sources of images ---
+
+
+def builtin_images() -> list[np.ndarray]:
+    """scikit-learn's two sample photographs (427 x 640 JPEGs), grayscale in [0, 1], at half
+    resolution: averaging 2 x 2 pixels removes the JPEG block and demosaicing noise that sits at
+    the finest scale and that whitening would otherwise amplify into the patches."""
+    from sklearn.datasets import load_sample_images
+
+    return [downsample(to_grayscale(image) / 255.0, 2) for image in load_sample_images().images]
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A grayscale float image in [0, 1] from an image file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from None
+
+
+def read_mat_images(path: Path, variable: str | None = None) -> list[np.ndarray]:
+    """The images of a MATLAB file holding an ``H x W x K`` stack (the tutorial's ``IMAGES.mat``)
+    or one ``H x W`` image. ``variable`` names it when the file holds several arrays."""
+    from scipy.io import loadmat
+
+    try:
+        contents = loadmat(path)
+    except NotImplementedError:
+        raise ValueError(
+            f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read; save it with "
+            "save(..., '-v7') in MATLAB"
+        ) from None
+    except (ValueError, OSError, TypeError) as err:
+        raise ValueError(f"cannot read MATLAB file {path}: {err}") from None
+    arrays = {
+        k: v for k, v in contents.items()
+        if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiub"
+    }
+    if variable is not None:
+        if variable not in arrays:
+            raise ValueError(f"{path} has no numeric array {variable!r}; it has {sorted(arrays)}")
+        stack = arrays[variable]
+    else:
+        stacks = {k: v for k, v in arrays.items() if v.ndim in (2, 3)}
+        if len(stacks) != 1:
+            raise ValueError(
+                f"{path} holds {len(stacks)} candidate image arrays {sorted(stacks)}; "
+                "name the one to use"
+            )
+        (stack,) = stacks.values()
+    stack = np.asarray(stack, dtype=np.float64)
+    if stack.ndim == 2:
+        stack = stack[:, :, None]
+    if stack.ndim != 3:
+        raise ValueError(f"{path}: expected an H x W x K image stack, got shape {stack.shape}")
+    if not np.all(np.isfinite(stack)):
+        raise ValueError(f"{path}: the images contain NaN or infinity")
+    return [stack[:, :, k] for k in range(stack.shape[2])]
+
+
+def read_images(path, variable: str | None = None) -> list[np.ndarray]:
+    """Images from a ``.mat`` file, an image file, or a folder of image files."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(
+                f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})"
+            )
+        return [read_image(p) for p in files]
+    if path.suffix.lower() == ".mat":
+        return read_mat_images(path, variable)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [read_image(path)]
+    raise ValueError(
+        f"cannot read {path}: expected a .mat file, an image file ({', '.join(IMAGE_SUFFIXES)}) "
+        "or a folder of images"
+    )

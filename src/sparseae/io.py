@@ -1,0 +1,106 @@
+"""Saving and loading models: plain arrays plus a JSON header in a ``.npz``, never pickle.
+
+The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rho_hat`` (and
+``feature_names_in`` when the model has them) and ``header``, the UTF-8 bytes of a JSON object with
+the format name, its version, the estimator's parameters and the scalar fitted attributes. Loading
+uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that is renamed
+into place, so an interrupted save never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "sparseae.SparseAutoencoder"
+VERSION = 1
+ARRAYS = ("W1", "b1", "W2", "b2", "rho_hat")
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable sparseae model."""
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model, path) -> Path:
+    """Write a fitted ``SparseAutoencoder`` to ``path``; returns the path."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "params": {k: v for k, v in model.get_params().items() if k != "callback"},
+        "loss": model.loss_,
+        "n_iter": model.n_iter_,
+        "n_features_in": model.n_features_in_,
+    }
+    if not isinstance(header["params"]["random_state"], (int, type(None))):
+        header["params"]["random_state"] = None  # a RandomState object is not a setting
+    arrays = {name: getattr(model, name + "_") for name in ARRAYS}
+    arrays["loss_curve"] = np.asarray(model.loss_curve_, dtype=np.float64)
+    if hasattr(model, "feature_names_in_"):
+        arrays["feature_names_in"] = np.asarray(model.feature_names_in_, dtype=str)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def load(path):
+    """Read a model written by ``save``; a clear ``ModelFileError`` for anything else."""
+    from .estimator import SparseAutoencoder
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+        raise ModelFileError(f"{path} is not a sparseae model file ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a sparseae model file (no sparseae header)")
+    if header.get("version") != VERSION:
+        raise ModelFileError(
+            f"{path} is a sparseae model of format version {header.get('version')}, "
+            f"this sparseae reads version {VERSION}"
+        )
+    missing = [name for name in (*ARRAYS, "loss_curve") if name not in arrays]
+    if missing:
+        raise ModelFileError(f"{path} is a damaged sparseae model: missing {missing}")
+
+    model = SparseAutoencoder(**header["params"])
+    for name in ARRAYS:
+        setattr(model, name + "_", arrays[name])
+    model.components_ = model.W1_
+    model.loss_ = header["loss"]
+    model.n_iter_ = header["n_iter"]
+    model.n_features_in_ = header["n_features_in"]
+    model.loss_curve_ = arrays["loss_curve"].tolist()
+    if "feature_names_in" in arrays:
+        model.feature_names_in_ = arrays["feature_names_in"].astype(object)
+    h, n = model.W1_.shape
+    shapes = {"b1": (h,), "W2": (n, h), "b2": (n,), "rho_hat": (h,)}
+    bad = {k: getattr(model, k + "_").shape for k, s in shapes.items()
+           if getattr(model, k + "_").shape != s}
+    if bad or n != model.n_features_in_:
+        raise ModelFileError(f"{path} is a damaged sparseae model: inconsistent shapes {bad}")
+    return model
