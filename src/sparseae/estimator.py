@@ -187,8 +187,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _warn_if_out_of_range(self, X):
         if self.decoder == "sigmoid" and (X.min() < 0.0 or X.max() > 1.0):
             warnings.warn(
-                f"X has values in [{X.min():.3g}, {X.max():.3g}] but decoder='sigmoid' outputs only "
-                "(0, 1): rescale X to [0, 1] or use decoder='linear'",
+                f"X has values in [{X.min():.3g}, {X.max():.3g}] but decoder='sigmoid' outputs "
+                "only (0, 1): rescale X to [0, 1] or use decoder='linear'",
                 UserWarning,
                 stacklevel=3,
             )
@@ -265,10 +265,11 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     # --- files ---
 
     def save(self, path):
-        """Write the fitted model to ``path`` (a ``.npz`` without pickled objects)."""
+        """Write the fitted model to ``path`` (a ``.npz`` without pickled objects); returns the
+        path."""
         from .io import save
 
-        save(self, path)
+        return save(self, path)
 
 
 class _progress:

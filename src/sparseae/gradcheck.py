@@ -39,11 +39,12 @@ def numerical_gradient(
 
 
 def relative_difference(numerical: np.ndarray, analytical: np.ndarray) -> float:
-    """``||num - ana|| / ||num + ana||`` (0 when both are zero)."""
+    """``||num - ana|| / ||num + ana||``: 0 when both are zero, inf when they cancel."""
+    numerator = np.linalg.norm(numerical - analytical)
     denominator = np.linalg.norm(numerical + analytical)
     if denominator == 0.0:
-        return 0.0
-    return float(np.linalg.norm(numerical - analytical) / denominator)
+        return 0.0 if numerator == 0.0 else float("inf")
+    return float(numerator / denominator)
 
 
 def check_gradient(

@@ -2,9 +2,9 @@
 
 The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rho_hat`` (and
 ``feature_names_in`` when the model has them) and ``header``, the UTF-8 bytes of a JSON object with
-the format name, its version, the estimator's parameters and the scalar fitted attributes. Loading
-uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that is renamed
-into place, so an interrupted save never leaves half a model.
+the format name, its version, the estimator's parameters and the scalar fitted attributes.
+Loading uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that
+is renamed into place, so an interrupted save never leaves half a model.
 """
 
 from __future__ import annotations

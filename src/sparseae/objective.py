@@ -6,7 +6,7 @@ Forward pass::
 
     z2 = X W1^T + b1          a2 = f(z2)                      (m, h)
     z3 = a2 W2^T + b2         a3 = g(z3)                      (m, n)
-    u  = (a2 - low) / (high - low)    the activity, in [0, 1]: u = a2 for sigmoid, (a2 + 1)/2 for tanh
+    u  = (a2 - low) / (high - low)    activity in [0, 1]: u = a2 for sigmoid, (a2 + 1)/2 for tanh
     rho_hat = 1/m sum_i u_i           mean activity of each hidden unit over *all* m samples
 
 Cost::

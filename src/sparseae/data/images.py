@@ -1,9 +1,9 @@
 """Natural images and the tutorial's patches.
 
-The UFLDL exercise samples 10000 random 8x8 patches from ten 512x512 natural images that Olshausen
-and Field had whitened (amplitude spectrum flattened, highest frequencies rolled off), and normalises
-them: subtract each patch's mean, clip at +/-3 standard deviations of all patch values, rescale to
-[0.1, 0.9] so that a sigmoid decoder can reproduce them.
+The UFLDL exercise samples 10000 random 8x8 patches from ten 512x512 natural images that
+Olshausen and Field had whitened (amplitude spectrum flattened, highest frequencies rolled off),
+and normalises them: subtract each patch's mean, clip at +/-3 standard deviations of all patch
+values, rescale to [0.1, 0.9] so that a sigmoid decoder can reproduce them.
 
 Images here are 2-D float arrays (grayscale), each of its own size.
 """
@@ -126,6 +126,7 @@ def read_mat_images(path: Path, variable: str | None = None) -> list[np.ndarray]
     """The images of a MATLAB file holding an ``H x W x K`` stack (the tutorial's ``IMAGES.mat``)
     or one ``H x W`` image. ``variable`` names it when the file holds several arrays."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         contents = loadmat(path)
@@ -134,7 +135,7 @@ def read_mat_images(path: Path, variable: str | None = None) -> list[np.ndarray]
             f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read; save it with "
             "save(..., '-v7') in MATLAB"
         ) from None
-    except (ValueError, OSError, TypeError) as err:
+    except (MatReadError, ValueError, OSError, TypeError, EOFError) as err:
         raise ValueError(f"cannot read MATLAB file {path}: {err}") from None
     arrays = {
         k: v for k, v in contents.items()

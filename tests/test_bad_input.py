@@ -1,0 +1,115 @@
+"""Every bad input gets a clear error that names the problem."""
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from sparseae import SparseAutoencoder
+from sparseae.data import image_patches, read_images, sample_patches
+
+X = np.random.default_rng(0).uniform(size=(20, 4))
+
+
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_nan_and_inf(value, message):
+    bad = X.copy()
+    bad[3, 1] = value
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(n_hidden=2, max_iter=2).fit(bad)
+
+
+def test_empty_array():
+    with pytest.raises(ValueError, match="0 sample"):
+        SparseAutoencoder().fit(np.empty((0, 4)))
+
+
+def test_one_dimensional_array():
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        SparseAutoencoder().fit(X[0])
+
+
+def test_text_in_the_data():
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        SparseAutoencoder().fit([["a", "b"], ["c", "d"]])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_feature_count_mismatch():
+    model = SparseAutoencoder(n_hidden=2, max_iter=2).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but SparseAutoencoder is expecting 4"):
+        model.transform(X[:, :3])
+    with pytest.raises(ValueError, match="this model has 2 hidden units"):
+        model.inverse_transform(np.ones((3, 5)))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"sparsity_target": 0.0}, r"sparsity_target must be in \(0, 1\), got 0.0"),
+    ({"sparsity_target": 1.5}, r"sparsity_target must be in \(0, 1\), got 1.5"),
+    ({"sparsity_target": float("nan")}, "sparsity_target must be a finite number"),
+    ({"weight_decay": -1e-4}, r"weight_decay must be in \[0, inf\), got -0.0001"),
+    ({"sparsity_weight": -3}, r"sparsity_weight must be in \[0, inf\)"),
+    ({"n_hidden": 0}, r"n_hidden must be in \[1, inf\)"),
+    ({"n_hidden": 2.5}, "n_hidden must be a finite integer"),
+    ({"max_iter": 0}, r"max_iter must be in \[1, inf\)"),
+    ({"activation": "relu"}, r"activation must be one of \['sigmoid', 'tanh'\]"),
+    ({"sparsity": "l2"}, "sparsity must be one of"),
+    ({"decoder": "tanh"}, "decoder must be one of"),
+    ({"solver": "newton"}, "solver must be one of"),
+    ({"init": "zeros"}, "init must be one of"),
+    ({"dtype": "float16"}, "dtype must be one of"),
+    ({"n_threads": 0}, r"n_threads must be in \[1, inf\)"),
+    ({"callback": 3}, "callback must be callable"),
+])
+def test_out_of_range_parameters(params, message):
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(**params).fit(X)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        image_patches(str(tmp_path / "IMAGES.mat"))
+
+
+def test_unreadable_image(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="cannot read image"):
+        read_images(tmp_path / "broken.png")
+
+
+def test_unreadable_mat(tmp_path):
+    (tmp_path / "broken.mat").write_bytes(b"MATLAB 5.0 garbage")
+    with pytest.raises(ValueError, match="cannot read MATLAB file"):
+        read_images(tmp_path / "broken.mat")
+
+
+def test_unknown_file_kind(tmp_path):
+    (tmp_path / "data.xyz").write_text("1,2,3")
+    with pytest.raises(ValueError, match="expected a .mat file, an image file"):
+        read_images(tmp_path / "data.xyz")
+
+
+def test_folder_without_images(tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing here")
+    with pytest.raises(ValueError, match="has no image files"):
+        read_images(tmp_path)
+
+
+def test_image_smaller_than_patch(tmp_path):
+    savemat(tmp_path / "tiny.mat", {"IMAGES": np.zeros((6, 30, 2))})
+    with pytest.raises(ValueError, match="image 0 is 6x30 pixels, smaller than the 8x8 patch"):
+        image_patches(str(tmp_path / "tiny.mat"))
+    with pytest.raises(ValueError, match="smaller than the 12x12 patch"):
+        sample_patches([np.zeros((20, 20)), np.zeros((11, 40))], 5, 12, np.random.default_rng())
+
+
+def test_nan_in_mat_images(tmp_path):
+    stack = np.zeros((16, 16, 1))
+    stack[2, 2, 0] = np.nan
+    savemat(tmp_path / "nan.mat", {"IMAGES": stack})
+    with pytest.raises(ValueError, match="NaN"):
+        read_images(tmp_path / "nan.mat")
+
+
+def test_non_positive_patch_counts():
+    with pytest.raises(ValueError, match="must be positive"):
+        image_patches("natural", 0)

@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sparseae
+from sparseae.cli import build_parser, main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "sparseae", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_gradcheck_command_passes_every_variant(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.endswith("ok")]
+    assert len(rows) == 8
+    assert all(float(r[3]) < 1e-9 for r in rows)
+    assert "8 passed, 0 failed" in out
+
+
+def test_gradcheck_fails_above_tolerance(capsys):
+    assert main(["gradcheck", "--tolerance", "1e-13"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_train_writes_a_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--patches", "400", "--max-iter", "20", "--n-hidden", "9",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert f"run folder: {out}" in printed.out
+    assert "stopped after 20 iterations" in printed.err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "filters.png", "loss.png", "metrics.json", "model.npz", "reconstructions.png"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = sparseae.load(out / "model.npz")
+    assert metrics["iterations"] == 20 == model.n_iter_
+    assert metrics["final_cost"] == model.loss_
+    assert metrics["mean_hidden_activation"] == pytest.approx(np.mean(model.rho_hat_))
+    assert metrics["seconds"] > 0 and metrics["n_samples"] == 400
+    assert model.W1_.shape == (9, 64)
+    with Image.open(out / "filters.png") as im:
+        assert im.size == ((1 + 3 * 9) * 8,) * 2
+
+
+def test_train_on_a_folder_of_images(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray((rng.uniform(size=(40, 50)) * 255).astype(np.uint8)).save(
+        tmp_path / "imgs" / "a.png")
+    code = main(["train", "--data", str(tmp_path / "imgs"), "--patches", "100", "--patch-size",
+                 "6", "--max-iter", "5", "--n-hidden", "4", "--out", str(tmp_path / "r"),
+                 "--quiet"])
+    assert code == 0
+    assert sparseae.load(tmp_path / "r" / "model.npz").W1_.shape == (4, 36)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "missing.mat"], "no such file or folder: missing.mat"),
+    (["--sparsity-target", "2"], r"sparsity_target must be in (0, 1), got 2.0"),
+    (["--weight-decay", "-1"], "weight_decay must be in [0, inf), got -1.0"),
+])
+def test_bad_input_gives_one_clear_line(tmp_path, args, message):
+    result = run("train", "--quiet", "--patches", "50", "--max-iter", "2", "--out",
+                 str(tmp_path / "r"), *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"sparseae: error: {message}"
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_usage_errors_come_from_argparse():
+    result = run("train", "--patches", "0")
+    assert result.returncode == 2 and "must be a positive integer" in result.stderr
+    assert run("frobnicate").returncode == 2
+
+
+def test_help_documents_every_option():
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    for action in train._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings} has no help"
+    text = run("train", "--help").stdout
+    for option in ("--data", "--n-hidden", "--sparsity-target", "--sparsity-weight",
+                   "--weight-decay", "--activation", "--sparsity", "--decoder", "--max-iter",
+                   "--seed", "--out", "--dtype"):
+        assert option in text
+    assert "gradcheck" in run("--help").stdout

@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import savemat
+
+from sparseae.data import (
+    downsample,
+    image_patches,
+    normalize_patches,
+    read_images,
+    sample_patches,
+    whiten_olshausen_field,
+)
+from sparseae.data.images import builtin_images, to_grayscale
+
+
+def test_normalisation_follows_the_tutorial(rng):
+    raw = rng.normal(size=(500, 64)) * rng.uniform(0.1, 3, size=(500, 1)) + 5.0
+    out = normalize_patches(raw)
+    assert out.min() >= 0.1 and out.max() <= 0.9
+    centered = raw - raw.mean(axis=1, keepdims=True)
+    limit = 3 * centered.std()
+    expected = (np.clip(centered, -limit, limit) / limit + 1) * 0.4 + 0.1
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    # each patch's mean was removed: unclipped patches are centred on 0.5
+    unclipped = np.all(np.abs(centered) < limit, axis=1)
+    np.testing.assert_allclose(out[unclipped].mean(axis=1), 0.5, atol=1e-12)
+
+
+def test_constant_patches_become_mid_gray():
+    np.testing.assert_array_equal(normalize_patches(np.ones((3, 4))), 0.5)
+
+
+def test_patches_are_windows_of_the_images(rng):
+    image = np.arange(20 * 30, dtype=float).reshape(20, 30)
+    patches = sample_patches([image], 200, 5, rng)
+    assert patches.shape == (200, 25)
+    for patch in patches[:20]:
+        tile = patch.reshape(5, 5)
+        r, c = divmod(int(tile[0, 0]), 30)
+        np.testing.assert_array_equal(tile, image[r : r + 5, c : c + 5])
+    starts = patches[:, 0]
+    assert len(np.unique(starts)) > 100  # positions are spread over the image
+
+
+def test_patches_come_from_every_image(rng):
+    images = [np.zeros((10, 10)), np.ones((12, 9))]
+    patches = sample_patches(images, 400, 4, rng)
+    share = patches[:, 0].mean()
+    assert 0.4 < share < 0.6
+
+
+def test_sampling_is_reproducible():
+    a = image_patches("natural", 50, 8, random_state=5)
+    b = image_patches("natural", 50, 8, random_state=5)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (50, 64)
+
+
+def test_whitening_flattens_a_natural_spectrum(rng):
+    """1/f noise (the amplitude spectrum of natural scenes) comes out with a flat spectrum at
+    mid frequencies, before the roll-off."""
+    n = 128
+    f = np.hypot(np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :])
+    f[0, 0] = 1.0
+    pink = np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) / f))
+    white = whiten_olshausen_field(pink)
+    assert white.shape == pink.shape and white.std() == pytest.approx(1.0)
+
+    def band_power(img, lo, hi):
+        power = np.abs(np.fft.fft2(img)) ** 2
+        return power[(f >= lo) & (f < hi)].mean()
+
+    ratio_before = band_power(pink, 0.05, 0.1) / band_power(pink, 0.2, 0.25)
+    ratio_after = band_power(white, 0.05, 0.1) / band_power(white, 0.2, 0.25)
+    assert ratio_before > 10
+    assert 0.5 < ratio_after < 2.5
+
+
+def test_downsample_averages_blocks():
+    image = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_array_equal(downsample(image, 2), [[2.5, 4.5], [10.5, 12.5]])
+    assert downsample(np.zeros((5, 7)), 2).shape == (2, 3)
+
+
+def test_grayscale():
+    rgb = np.zeros((2, 2, 3))
+    rgb[..., 1] = 1.0
+    np.testing.assert_allclose(to_grayscale(rgb), 0.587)
+    with pytest.raises(ValueError, match="expected an image"):
+        to_grayscale(np.zeros((2, 2, 5)))
+
+
+def test_builtin_images_are_grayscale_photographs():
+    images = builtin_images()
+    assert len(images) == 2
+    assert all(im.ndim == 2 and im.shape == (213, 320) for im in images)
+    assert all(0 <= im.min() and im.max() <= 1 for im in images)
+
+
+def test_read_mat_stack(tmp_path, rng):
+    stack = rng.normal(size=(16, 20, 3))
+    savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
+    images = read_images(tmp_path / "IMAGES.mat")
+    assert len(images) == 3
+    np.testing.assert_array_equal(images[1], stack[:, :, 1])
+    X = image_patches(str(tmp_path / "IMAGES.mat"), 30, 8, random_state=0)
+    assert X.shape == (30, 64) and X.min() >= 0.1 and X.max() <= 0.9
+
+
+def test_read_mat_with_several_arrays(tmp_path, rng):
+    savemat(tmp_path / "two.mat", {"a": rng.normal(size=(9, 9, 2)), "b": rng.normal(size=(9, 9))})
+    with pytest.raises(ValueError, match="name the one to use"):
+        read_images(tmp_path / "two.mat")
+    assert len(read_images(tmp_path / "two.mat", variable="a")) == 2
+    with pytest.raises(ValueError, match="no numeric array 'c'"):
+        read_images(tmp_path / "two.mat", variable="c")
+
+
+def test_read_image_files_and_folders(tmp_path, rng):
+    pixels = (rng.uniform(size=(24, 32)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    Image.fromarray(np.stack([pixels] * 3, axis=-1)).save(tmp_path / "b.jpg", quality=95)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (image,) = read_images(tmp_path / "a.png")
+    np.testing.assert_allclose(image, pixels / 255.0)
+    images = read_images(tmp_path)
+    assert len(images) == 2 and images[1].shape == (24, 32)
+    X = image_patches(str(tmp_path), 40, 8, random_state=0)
+    assert X.shape == (40, 64)

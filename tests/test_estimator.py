@@ -1,0 +1,116 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sparseae import SparseAutoencoder
+
+
+@parametrize_with_checks([SparseAutoencoder(n_hidden=3, max_iter=30, random_state=0)])
+def test_scikit_learn_contract(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="X has values in")
+        check(estimator)
+
+
+def fit(X, **kwargs):
+    kwargs.setdefault("random_state", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SparseAutoencoder(**kwargs).fit(X)
+
+
+def test_fitted_attributes(patches):
+    model = fit(patches, n_hidden=10, max_iter=50)
+    assert model.W1_.shape == (10, 64) and model.b1_.shape == (10,)
+    assert model.W2_.shape == (64, 10) and model.b2_.shape == (64,)
+    assert model.components_ is model.W1_
+    assert model.n_iter_ == 50 == len(model.loss_curve_)
+    assert model.n_features_in_ == 64
+    assert model.loss_ == pytest.approx(model.loss_curve_[-1], rel=1e-12)
+    assert model.loss_ == pytest.approx(model.cost(patches), rel=1e-12)
+    assert model.score(patches) == -model.cost(patches)
+    assert model.rho_hat_.shape == (10,)
+    np.testing.assert_allclose(model.rho_hat_, model.transform(patches).mean(axis=0), rtol=1e-12)
+
+
+def test_training_lowers_the_cost(patches):
+    model = fit(patches, max_iter=60)
+    curve = np.array(model.loss_curve_)
+    assert curve[-1] < 0.1 * curve[0]
+    assert np.all(np.diff(curve) <= 1e-12)  # L-BFGS with a line search never goes up
+
+
+def test_transform_and_inverse_transform_shapes(patches):
+    model = fit(patches, n_hidden=7, max_iter=20)
+    H = model.transform(patches[:5])
+    assert H.shape == (5, 7) and np.all((H > 0) & (H < 1))
+    R = model.inverse_transform(H)
+    assert R.shape == (5, 64)
+    np.testing.assert_array_equal(R, model.reconstruct(patches[:5]))
+    assert list(model.get_feature_names_out()[:2]) == ["sparseautoencoder0", "sparseautoencoder1"]
+
+
+def test_same_seed_same_model(patches):
+    a = fit(patches, max_iter=15, random_state=3)
+    b = fit(patches, max_iter=15, random_state=3)
+    c = fit(patches, max_iter=15, random_state=4)
+    np.testing.assert_array_equal(a.W1_, b.W1_)
+    assert not np.array_equal(a.W1_, c.W1_)
+
+
+def test_float32_training_reaches_the_float64_cost(patches):
+    """Early iterations take different paths in float32, but the trained costs agree."""
+    m64 = fit(patches)
+    m32 = fit(patches, dtype="float32")
+    assert m32.W1_.dtype == np.float32 and m32.transform(patches).dtype == np.float32
+    assert m32.loss_ == pytest.approx(m64.loss_, rel=0.01)
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", [
+    ("tanh", "kl", "sigmoid"), ("sigmoid", "l1", "sigmoid"), ("tanh", "l1", "linear"),
+])
+def test_variants_train(patches, activation, sparsity, decoder):
+    model = fit(patches, max_iter=40, activation=activation, sparsity=sparsity, decoder=decoder,
+                sparsity_target=0.1)
+    assert model.loss_ < 0.2 * model.loss_curve_[0]
+
+
+def test_tanh_activity_counts_minus_one_as_inhibited(patches):
+    model = fit(patches, max_iter=100, activation="tanh", sparsity_target=0.05)
+    np.testing.assert_allclose(
+        model.rho_hat_, ((model.transform(patches) + 1) / 2).mean(axis=0), rtol=1e-12
+    )
+    assert model.rho_hat_.mean() < 0.2  # pushed toward rho = 0.05 from 0.5
+
+
+def test_convergence_warning_when_stopped_early(patches):
+    with pytest.warns(ConvergenceWarning, match="without converging"):
+        SparseAutoencoder(max_iter=2, random_state=0).fit(patches)
+
+
+def test_callback_sees_every_iteration(patches):
+    seen = []
+    fit(patches, max_iter=12, callback=lambda i, c: seen.append((i, c)))
+    assert [i for i, _ in seen] == list(range(1, 13))
+    assert all(np.isfinite(c) for _, c in seen)
+
+
+def test_warns_when_sigmoid_decoder_cannot_reach_the_data():
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.warns(UserWarning, match="decoder='linear'"):
+        fit(X, n_hidden=2, max_iter=3)
+
+
+def test_works_in_a_pipeline(patches):
+    pipe = make_pipeline(MinMaxScaler(), SparseAutoencoder(n_hidden=5, max_iter=10,
+                                                           random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        features = pipe.fit_transform(patches)
+    assert features.shape == (1000, 5)

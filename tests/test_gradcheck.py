@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from sparseae.gradcheck import check_gradient, numerical_gradient, relative_difference
+
+
+def quadratic(theta):
+    A = np.diag(np.arange(1.0, theta.size + 1))
+    return 0.5 * theta @ A @ theta, A @ theta
+
+
+def test_numerical_gradient_of_a_quadratic_is_exact():
+    theta = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(numerical_gradient(quadratic, theta), quadratic(theta)[1],
+                               rtol=1e-9)
+
+
+def test_accepts_a_function_returning_only_the_cost():
+    theta = np.array([0.3, 0.7])
+    num = numerical_gradient(lambda t: np.sum(np.sin(t)), theta)
+    np.testing.assert_allclose(num, np.cos(theta), rtol=1e-8)
+
+
+def test_does_not_modify_theta():
+    theta = np.array([1.0, 2.0])
+    numerical_gradient(quadratic, theta)
+    np.testing.assert_array_equal(theta, [1.0, 2.0])
+
+
+def test_a_wrong_gradient_is_caught():
+    def wrong(theta):
+        cost, grad = quadratic(theta)
+        return cost, grad * np.array([1.0, 1.0, 1.01])
+
+    assert check_gradient(quadratic, np.ones(3)) < 1e-9
+    assert check_gradient(wrong, np.ones(3)) > 1e-3
+
+
+def test_relative_difference():
+    assert relative_difference(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_difference(np.array([1.0, 0.0]), np.array([-1.0, 0.0])) == np.inf
+    assert relative_difference(np.array([3.0, 4.0]), np.array([3.0, 4.0])) == 0.0
+    assert relative_difference(np.array([1.0]), np.array([3.0])) == pytest.approx(0.5)

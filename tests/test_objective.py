@@ -1,0 +1,180 @@
+"""The objective: exact gradients, an independent re-derivation, chunked = in-memory, stability."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from sparseae import objective, params
+from sparseae.gradcheck import check_gradient, check_variants
+from sparseae.objective import Spec
+
+VARIANTS = list(itertools.product(("sigmoid", "tanh"), ("kl", "l1"), ("sigmoid", "linear")))
+
+
+def problem(activation="sigmoid", sparsity="kl", decoder="sigmoid", m=10, n=16, h=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.1, 0.9, size=(m, n))
+    W1, _, W2, _ = params.initialize(n, h, rng)
+    p = params.Params(W1, rng.normal(0, 0.1, h), W2, rng.normal(0, 0.1, n))
+    spec = Spec(0.1, 3.0, 1e-4, activation, sparsity, decoder)
+    return X, p, spec
+
+
+def reference_cost_and_grad(p, X, spec):
+    """The cost and gradient written sample by sample, straight from the tutorial's equations,
+    sharing no code with ``sparseae.objective``."""
+    W1, b1, W2, b2 = p
+    m = X.shape[0]
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "linear": lambda z: z}
+    df = {"sigmoid": lambda z: f["sigmoid"](z) * (1 - f["sigmoid"](z)),
+          "tanh": lambda z: 1 - np.tanh(z) ** 2, "linear": lambda z: np.ones_like(z)}
+    lo = {"sigmoid": 0.0, "tanh": -1.0}[spec.activation]
+    rho, beta, lam = spec.sparsity_target, spec.sparsity_weight, spec.weight_decay
+
+    z2 = [W1 @ x + b1 for x in X]
+    a2 = [f[spec.activation](z) for z in z2]
+    rho_hat = sum((a - lo) / (1 - lo) for a in a2) / m
+    if spec.sparsity == "kl":
+        penalty = beta * np.sum(rho * np.log(rho / rho_hat)
+                                + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+        dpen = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    else:
+        penalty = beta * sum(np.sum(np.abs((a - lo) / (1 - lo))) for a in a2) / m
+        dpen = beta * np.ones_like(rho_hat)
+
+    cost = 0.0
+    gW1, gb1, gW2, gb2 = (np.zeros_like(a) for a in (W1, b1, W2, b2))
+    for x, z, a in zip(X, z2, a2):
+        z3 = W2 @ a + b2
+        a3 = f[spec.decoder](z3)
+        cost += 0.5 * np.sum((a3 - x) ** 2) / m
+        d3 = (a3 - x) * df[spec.decoder](z3)
+        d2 = (W2.T @ d3 + dpen / (1 - lo)) * df[spec.activation](z)
+        gW2 += np.outer(d3, a) / m
+        gb2 += d3 / m
+        gW1 += np.outer(d2, x) / m
+        gb1 += d2 / m
+    cost += lam / 2 * (np.sum(W1**2) + np.sum(W2**2)) + penalty
+    return cost, params.Params(gW1 + lam * W1, gb1, gW2 + lam * W2, gb2)
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_gradient_matches_central_differences(activation, sparsity, decoder):
+    X, p, spec = problem(activation, sparsity, decoder)
+    fun = objective.flat_cost_and_grad(X, spec, p.n_hidden)
+    assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
+
+
+def test_check_variants_covers_every_combination_below_1e_9():
+    rows = check_variants()
+    assert {(r["activation"], r["sparsity"], r["decoder"]) for r in rows} == set(VARIANTS)
+    assert max(r["relative_difference"] for r in rows) < 1e-9
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_matches_sample_by_sample_reference(activation, sparsity, decoder):
+    X, p, spec = problem(activation, sparsity, decoder, m=7, n=9, h=4, seed=3)
+    cost, grad = objective.cost_and_grad(p, X, spec)
+    ref_cost, ref_grad = reference_cost_and_grad(p, X, spec)
+    assert cost == pytest.approx(ref_cost, rel=1e-13)
+    for g, r in zip(grad, ref_grad):
+        np.testing.assert_allclose(g, r, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_chunked_equals_in_memory(activation, sparsity, decoder):
+    X, p, spec = problem(activation, sparsity, decoder, m=53)
+    cost, grad = objective.cost_and_grad(p, X, spec)
+    c_cost, c_grad = objective.chunked_cost_and_grad(
+        p, lambda: (X[i : i + 10] for i in range(0, len(X), 10)), spec
+    )
+    assert c_cost == pytest.approx(cost, rel=1e-12)
+    full, chunked = params.pack(grad), params.pack(c_grad)
+    assert np.linalg.norm(full - chunked) <= 1e-12 * np.linalg.norm(full)
+
+
+def test_chunked_rejects_empty_data():
+    _, p, spec = problem()
+    with pytest.raises(ValueError, match="no rows"):
+        objective.chunked_cost_and_grad(p, lambda: iter(()), spec)
+
+
+def test_cost_terms_at_known_point():
+    """With zero weights every a2 is sigmoid(0) = 1/2 and a3 = 1/2: each term is known exactly."""
+    n, h, m = 4, 3, 5
+    X = np.full((m, n), 0.25)
+    p = params.Params(np.zeros((h, n)), np.zeros(h), np.zeros((n, h)), np.zeros(n))
+    rho, beta = 0.1, 2.0
+    cost, _ = objective.cost_and_grad(p, X, Spec(rho, beta, 0.5))
+    reconstruction = 0.5 * n * 0.25**2
+    kl = rho * np.log(rho / 0.5) + (1 - rho) * np.log((1 - rho) / 0.5)
+    assert cost == pytest.approx(reconstruction + beta * h * kl, rel=1e-14)
+
+
+def test_weight_decay_spares_biases():
+    X, p, spec = problem()
+    without = Spec(spec.sparsity_target, spec.sparsity_weight, 0.0)
+    with_decay = Spec(spec.sparsity_target, spec.sparsity_weight, 0.3)
+    c0, g0 = objective.cost_and_grad(p, X, without)
+    c1, g1 = objective.cost_and_grad(p, X, with_decay)
+    assert c1 - c0 == pytest.approx(0.15 * (np.sum(p.W1**2) + np.sum(p.W2**2)), rel=1e-12)
+    np.testing.assert_allclose(g1.W1 - g0.W1, 0.3 * p.W1, atol=1e-14)
+    np.testing.assert_array_equal(g1.b1, g0.b1)
+    np.testing.assert_array_equal(g1.b2, g0.b2)
+
+
+def test_saturated_units_give_finite_cost_and_gradient():
+    """Huge weights drive every sigmoid to exactly 0 or 1: no overflow warning, no inf, no NaN."""
+    X, p, spec = problem()
+    huge = params.Params(p.W1 * 1e6, p.b1 - 1e6, p.W2 * 1e6, p.b2)
+    with np.errstate(all="raise"):
+        cost, grad = objective.cost_and_grad(huge, X, spec)
+    assert np.isfinite(cost)
+    assert all(np.all(np.isfinite(g)) for g in grad)
+
+
+def test_kl_penalty_at_the_edges_is_finite():
+    value, derivative = objective.kl_penalty(np.array([0.0, 1.0, 0.5]), 0.01, 3.0)
+    assert np.isfinite(value) and np.all(np.isfinite(derivative))
+    assert derivative[0] < 0 < derivative[1]
+
+
+def test_float32_agrees_with_float64():
+    X, p, spec = problem(m=40)
+    c64, g64 = objective.cost_and_grad(p, X, spec)
+    c32, g32 = objective.cost_and_grad(p.astype(np.float32), X.astype(np.float32), spec)
+    assert g32.W1.dtype == np.float32
+    assert c32 == pytest.approx(c64, rel=1e-5)
+    np.testing.assert_allclose(params.pack(g32), params.pack(g64), rtol=1e-3, atol=1e-5)
+
+
+def test_flat_gradient_is_float64_for_the_optimizer():
+    X, p, spec = problem()
+    fun = objective.flat_cost_and_grad(X.astype(np.float32), spec, p.n_hidden)
+    cost, grad = fun(params.pack(p))
+    assert grad.dtype == np.float64 and grad.shape == (params.size(16, 6),)
+    assert isinstance(cost, float)
+
+
+def test_unpack_gives_views_and_pack_inverts_it():
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=params.size(5, 3))
+    p = params.unpack(theta, 5, 3)
+    assert [a.shape for a in p] == [(3, 5), (3,), (5, 3), (5,)]
+    assert all(np.shares_memory(a, theta) for a in p)
+    np.testing.assert_array_equal(params.pack(p), theta)
+    with pytest.raises(ValueError, match="theta has shape"):
+        params.unpack(theta[:-1], 5, 3)
+
+
+@pytest.mark.parametrize("method", params.INITS)
+def test_initialisation(method):
+    p = params.initialize(64, 25, np.random.default_rng(0), method)
+    assert [a.shape for a in p] == [(25, 64), (25,), (64, 25), (64,)]
+    assert not p.b1.any() and not p.b2.any()
+    if method == "ufldl":
+        r = np.sqrt(6 / (64 + 25 + 1))
+        assert np.abs(p.W1).max() <= r and np.abs(p.W1).max() > 0.95 * r
+    if method == "glorot_normal":
+        assert np.std(p.W1) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
