@@ -5,7 +5,7 @@ import pytest
 from scipy.io import savemat
 
 from sparseae import SparseAutoencoder
-from sparseae.data import image_patches, read_images, sample_patches
+from sparseae.data import image_patches, load, read_images, sample_patches
 
 X = np.random.default_rng(0).uniform(size=(20, 4))
 
@@ -79,13 +79,13 @@ def test_unreadable_image(tmp_path):
 def test_unreadable_mat(tmp_path):
     (tmp_path / "broken.mat").write_bytes(b"MATLAB 5.0 garbage")
     with pytest.raises(ValueError, match="cannot read MATLAB file"):
-        read_images(tmp_path / "broken.mat")
+        load(tmp_path / "broken.mat")
 
 
 def test_unknown_file_kind(tmp_path):
     (tmp_path / "data.xyz").write_text("1,2,3")
-    with pytest.raises(ValueError, match="expected a .mat file, an image file"):
-        read_images(tmp_path / "data.xyz")
+    with pytest.raises(ValueError, match="expected .npy, .npz, .csv, .mat, an MNIST IDX file"):
+        load(tmp_path / "data.xyz")
 
 
 def test_folder_without_images(tmp_path):
@@ -107,7 +107,7 @@ def test_nan_in_mat_images(tmp_path):
     stack[2, 2, 0] = np.nan
     savemat(tmp_path / "nan.mat", {"IMAGES": stack})
     with pytest.raises(ValueError, match="NaN"):
-        read_images(tmp_path / "nan.mat")
+        load(tmp_path / "nan.mat")
 
 
 def test_non_positive_patch_counts():

@@ -38,7 +38,8 @@ def test_train_writes_a_run_folder(tmp_path, capsys):
     assert f"run folder: {out}" in printed.out
     assert "stopped after 20 iterations" in printed.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "filters.png", "loss.png", "metrics.json", "model.npz", "reconstructions.png"]
+        "checkpoint.npz", "config.json", "filters.png", "loss.png", "metrics.json", "model.npz",
+        "reconstructions.png"]
     metrics = json.loads((out / "metrics.json").read_text())
     model = sparseae.load(out / "model.npz")
     assert metrics["iterations"] == 20 == model.n_iter_
@@ -63,7 +64,8 @@ def test_train_on_a_folder_of_images(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--data", "missing.mat"], "no such file or folder: missing.mat"),
+    (["--data", "missing.mat"],
+     "no such file or folder: missing.mat (built-in data: natural, digits)"),
     (["--sparsity-target", "2"], r"sparsity_target must be in (0, 1), got 2.0"),
     (["--weight-decay", "-1"], "weight_decay must be in [0, inf), got -1.0"),
 ])

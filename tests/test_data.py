@@ -6,6 +6,7 @@ from scipy.io import savemat
 from sparseae.data import (
     downsample,
     image_patches,
+    load,
     normalize_patches,
     read_images,
     sample_patches,
@@ -101,9 +102,6 @@ def test_builtin_images_are_grayscale_photographs():
 def test_read_mat_stack(tmp_path, rng):
     stack = rng.normal(size=(16, 20, 3))
     savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
-    images = read_images(tmp_path / "IMAGES.mat")
-    assert len(images) == 3
-    np.testing.assert_array_equal(images[1], stack[:, :, 1])
     X = image_patches(str(tmp_path / "IMAGES.mat"), 30, 8, random_state=0)
     assert X.shape == (30, 64) and X.min() >= 0.1 and X.max() <= 0.9
 
@@ -111,10 +109,11 @@ def test_read_mat_stack(tmp_path, rng):
 def test_read_mat_with_several_arrays(tmp_path, rng):
     savemat(tmp_path / "two.mat", {"a": rng.normal(size=(9, 9, 2)), "b": rng.normal(size=(9, 9))})
     with pytest.raises(ValueError, match="name the one to use"):
-        read_images(tmp_path / "two.mat")
-    assert len(read_images(tmp_path / "two.mat", variable="a")) == 2
+        load(tmp_path / "two.mat")
+    assert load(tmp_path / "two.mat", key="a", n_patches=7).to_array().shape == (7, 64)
+    assert load(tmp_path / "two.mat", key="b").to_array().shape == (9, 9)
     with pytest.raises(ValueError, match="no numeric array 'c'"):
-        read_images(tmp_path / "two.mat", variable="c")
+        load(tmp_path / "two.mat", key="c")
 
 
 def test_read_image_files_and_folders(tmp_path, rng):

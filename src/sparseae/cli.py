@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 import warnings
@@ -22,13 +23,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .activations import DECODERS, HIDDEN_ACTIVATIONS
     from .data import BUILTIN
+    from .data.scaling import SCALERS
     from .estimator import DTYPES
     from .objective import PENALTIES
     from .params import INITS
-    from .solvers import SOLVERS
+    from .solvers import RHO_ESTIMATES, SCHEDULES, SOLVERS
+    from .whitening import WHITENINGS
 
     parser = argparse.ArgumentParser(
         prog="sparseae",
@@ -42,24 +52,41 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", formatter_class=fmt,
         help="train an autoencoder and write a run folder",
-        description="Train a sparse autoencoder on image patches. With no options this is the "
-        "UFLDL exercise: 10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, "
-        "lambda 1e-4, beta 3, 400 L-BFGS iterations. Writes model.npz, filters.png, loss.png, "
+        description="Train a sparse autoencoder. With no options this is the UFLDL exercise: "
+        "10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, lambda 1e-4, beta 3, "
+        "400 L-BFGS iterations. Writes config.json, checkpoint.npz (every --checkpoint-every "
+        "iterations and on Ctrl-C), and at the end model.npz, filters.png, loss.png, "
         "reconstructions.png and metrics.json into the run folder.",
     )
     data = train.add_argument_group("data")
     data.add_argument("--data", default="natural", metavar="SOURCE",
-                      help=f"built-in images ({', '.join(BUILTIN)}) or a path: a .mat file "
-                      "with an H x W x K image stack, an image file, or a folder of images")
-    data.add_argument("--variable", default=None,
-                      help="name of the image stack inside a .mat file holding several arrays")
+                      help=f"built-in data ({', '.join(BUILTIN)}) or a path: .npy "
+                      "(memory-mapped), .npz, .csv, .mat (an H x W x K image stack or a 2-D "
+                      "matrix), an MNIST IDX file (raw or .gz), an image file, or a folder of "
+                      "images. Matrices have one sample per row")
+    data.add_argument("--key", "--variable", dest="key", default=None,
+                      help="name of the array inside an .npz or .mat file holding several")
+    data.add_argument("--transpose", action="store_true",
+                      help="the matrix holds one sample per column (MATLAB's habit)")
     data.add_argument("--patches", type=_positive_int, default=10000,
-                      help="number of random patches to sample")
+                      help="number of random patches to sample from image data")
     data.add_argument("--patch-size", type=_positive_int, default=8, help="patch side in pixels")
     data.add_argument("--prewhiten", action=argparse.BooleanOptionalAction, default=None,
-                      help="whiten the images as Olshausen and Field did before sampling "
+                      help="whiten images as Olshausen and Field did before sampling "
                       "(default: on for photographs, off for .mat stacks, which the tutorial's "
                       "IMAGES.mat already are)")
+    data.add_argument("--scale", choices=("auto", *SCALERS), default="auto",
+                      help="feature scaling: unit = all values to [0, 1], minmax = each feature "
+                      "to [0, 1], standardize = each feature to mean 0 and variance 1, patch = "
+                      "the tutorial's patch normalisation; auto = patch for image data, none for "
+                      "matrices")
+    data.add_argument("--whiten", choices=("none", *WHITENINGS), default="none",
+                      help="PCA, PCA whitening or ZCA whitening after scaling (use --decoder "
+                      "linear: whitened data is not in [0, 1])")
+    data.add_argument("--retain-variance", type=float, default=0.99,
+                      help="share of variance the PCA components keep")
+    data.add_argument("--whiten-epsilon", type=float, default=0.1,
+                      help="regulariser added to the eigenvalues before whitening")
 
     model = train.add_argument_group("model")
     model.add_argument("--n-hidden", type=_positive_int, default=25, help="hidden units")
@@ -77,17 +104,44 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--init", choices=INITS, default="ufldl", help="weight initialisation")
 
     fit = train.add_argument_group("training")
-    fit.add_argument("--solver", choices=tuple(SOLVERS), default="lbfgs", help="optimizer")
-    fit.add_argument("--max-iter", type=_positive_int, default=400, help="solver iterations")
+    fit.add_argument("--solver", choices=tuple(SOLVERS), default="lbfgs",
+                     help="lbfgs and gd use the exact objective; sgd and adam use minibatches")
+    fit.add_argument("--max-iter", "--epochs", dest="max_iter", type=_positive_int,
+                     default=400, help="iterations (lbfgs, gd) or epochs (sgd, adam)")
+    fit.add_argument("--batch-size", type=_positive_int, default=256,
+                     help="rows per minibatch (sgd, adam)")
+    fit.add_argument("--learning-rate", type=float, default=None,
+                     help="step size (default: gd 1.0, sgd 0.1, adam 0.01)")
+    fit.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
+                     help="cosine decays to 0; step halves at 50%% and 75%% of the iterations")
+    fit.add_argument("--momentum", type=float, default=0.9,
+                     help="momentum of sgd and gd (0: plain gradient descent)")
+    fit.add_argument("--rho-estimate", choices=RHO_ESTIMATES, default="batch",
+                     help="rho_hat of a minibatch: its own mean activity or a running average")
+    fit.add_argument("--early-stopping", action="store_true",
+                     help="stop when the cost on held-out rows stops improving")
+    fit.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                     help="share of rows held out for early stopping")
+    fit.add_argument("--patience", type=_positive_int, default=10,
+                     help="iterations without improvement before early stopping")
+    fit.add_argument("--memory-budget", default="auto",
+                     help="memory for data and working arrays (e.g. 500MB, 4GiB); data that "
+                     "does not fit in half of it is streamed from disk in chunks; auto = half "
+                     "of this machine's memory")
     fit.add_argument("--dtype", choices=DTYPES, default="float64", help="arithmetic precision")
     fit.add_argument("--threads", type=_positive_int, default=None,
                      help="BLAS threads (default: 1 for small problems, all cores for large)")
     fit.add_argument("--seed", type=int, default=0,
-                     help="seed of the patch sampling and the initial weights")
+                     help="seed of the patch sampling, initial weights and shuffling")
 
     out = train.add_argument_group("output")
     out.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="run folder (default: runs/<date>-<time>)")
+    out.add_argument("--checkpoint-every", type=_positive_int, default=10,
+                     help="save checkpoint.npz every this many iterations (epochs)")
+    out.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                     help="continue the interrupted run in RUN_DIR with its saved settings "
+                     "(other options are ignored)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     check = commands.add_parser(
@@ -107,62 +161,137 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SETTINGS = ("data", "key", "transpose", "patches", "patch_size", "prewhiten", "scale", "whiten",
+            "retain_variance", "whiten_epsilon", "n_hidden", "sparsity_target",
+            "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
+            "solver", "max_iter", "batch_size", "learning_rate", "lr_schedule", "momentum",
+            "rho_estimate", "early_stopping", "validation_fraction", "patience",
+            "memory_budget", "dtype", "threads", "seed", "checkpoint_every")
+
+
+def _memory_budget(text):
+    if text != "auto":
+        return text
+    pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    return pages * page // 2
+
+
+def load_rows(settings: dict):
+    """The training rows a run's settings describe: the same rows every time (seeded)."""
+    from . import data
+    from .whitening import make_whitening
+
+    rows = data.load(
+        settings["data"], n_patches=settings["patches"], patch_size=settings["patch_size"],
+        prewhiten=settings["prewhiten"], key=settings["key"], scale=settings["scale"],
+        transpose=settings["transpose"], random_state=settings["seed"],
+    )
+    if settings["whiten"] != "none":
+        rows = rows.fit_transform(make_whitening(
+            settings["whiten"], retain_variance=settings["retain_variance"],
+            epsilon=settings["whiten_epsilon"]))
+    return rows
+
+
+def build_model(settings: dict, quiet: bool):
+    from .estimator import SparseAutoencoder
+
+    return SparseAutoencoder(
+        settings["n_hidden"],
+        sparsity_target=settings["sparsity_target"],
+        sparsity_weight=settings["sparsity_weight"],
+        weight_decay=settings["weight_decay"],
+        activation=settings["activation"],
+        sparsity=settings["sparsity"],
+        decoder=settings["decoder"],
+        solver=settings["solver"],
+        max_iter=settings["max_iter"],
+        init=settings["init"],
+        dtype=settings["dtype"],
+        memory_budget=_memory_budget(settings["memory_budget"]),
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        learning_rate_schedule=settings["lr_schedule"],
+        momentum=settings["momentum"],
+        rho_estimate=settings["rho_estimate"],
+        early_stopping=settings["early_stopping"],
+        validation_fraction=settings["validation_fraction"],
+        n_iter_no_change=settings["patience"],
+        n_threads=settings["threads"],
+        random_state=settings["seed"],
+        verbose=not quiet,
+    )
+
+
 def train(args) -> int:
     import numpy as np
 
-    from . import data, viz
-    from .estimator import SparseAutoencoder
+    from . import viz
+    from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+    from .io import atomic_write
 
-    X = data.image_patches(
-        args.data, args.patches, args.patch_size,
-        prewhiten=args.prewhiten, variable=args.variable, random_state=args.seed,
-    )
-    model = SparseAutoencoder(
-        args.n_hidden,
-        sparsity_target=args.sparsity_target,
-        sparsity_weight=args.sparsity_weight,
-        weight_decay=args.weight_decay,
-        activation=args.activation,
-        sparsity=args.sparsity,
-        decoder=args.decoder,
-        solver=args.solver,
-        max_iter=args.max_iter,
-        init=args.init,
-        dtype=args.dtype,
-        n_threads=args.threads,
-        random_state=args.seed,
-        verbose=not args.quiet,
-    )
+    if args.resume is not None:
+        run = args.resume
+        config = run / "config.json"
+        if not config.is_file():
+            raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
+        if (run / "metrics.json").exists():
+            print(f"{run} is already complete; nothing to resume")
+            return 0
+        settings = json.loads(config.read_text())
+        state = load_checkpoint(run / "checkpoint.npz") \
+            if (run / "checkpoint.npz").exists() else None
+    else:
+        settings = {k: getattr(args, k) for k in SETTINGS}
+        state = None
+    model = build_model(settings, args.quiet)
+    model.check_params()
+    rows = load_rows(settings)
+
+    if args.resume is None:
+        run = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(settings, indent=2, default=str) + "\n"
+        atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+    checkpoint = Checkpointer(run / "checkpoint.npz", settings["checkpoint_every"])
+
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, GracefulInterrupt() as interrupted:
         warnings.simplefilter("always")
-        model.fit(X)
+        model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
     seconds = time.perf_counter() - start
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
+    if model.interrupted_:
+        print(f"interrupted after {model.n_iter_} iterations; checkpoint saved in {run}\n"
+              f"continue with: sparseae train --resume {run}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
-    run = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run.mkdir(parents=True, exist_ok=True)
     model.save(run / "model.npz")
     viz.save_loss_curve(run / "loss.png", model.loss_curve_)
-    if viz.is_square(X.shape[1]):
+    sample = rows.block(0, min(20, rows.n_samples), model.W1_.dtype)
+    if viz.is_square(rows.n_features):
         viz.save_filters(run / "filters.png", model.W1_)
-        viz.save_reconstructions(run / "reconstructions.png", X, model.reconstruct(X[:20]))
+        viz.save_reconstructions(run / "reconstructions.png", sample, model.reconstruct(sample))
     metrics = {
         "final_cost": model.loss_,
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),
-        "sparsity_target": args.sparsity_target,
+        "sparsity_target": settings["sparsity_target"],
         "iterations": model.n_iter_,
         "seconds": round(seconds, 3),
-        "n_samples": int(X.shape[0]),
-        "n_features": int(X.shape[1]),
-        "n_hidden": args.n_hidden,
-        "data": str(args.data),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("command", "func", "out")},
+        "n_samples": rows.n_samples,
+        "n_features": rows.n_features,
+        "n_hidden": settings["n_hidden"],
+        "solver": settings["solver"],
+        "data": str(settings["data"]),
     }
-    (run / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    if hasattr(model, "validation_loss_curve_"):
+        metrics["best_validation_cost"] = min(model.validation_loss_curve_)
+    text = json.dumps(metrics, indent=2) + "\n"
+    atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
+    n = rows.n_features
     print(
-        f"trained {X.shape[1]}-{args.n_hidden}-{X.shape[1]} on {X.shape[0]} samples: "
+        f"trained {n}-{settings['n_hidden']}-{n} on {rows.n_samples} samples: "
         f"cost {model.loss_:.6g}, mean activation {metrics['mean_hidden_activation']:.4g}, "
         f"{model.n_iter_} iterations in {seconds:.1f} s"
     )

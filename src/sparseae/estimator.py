@@ -12,8 +12,10 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from . import objective, params, solvers
+from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
+from .data.npyfile import NpyFile
+from .data.rows import Rows
 from .objective import PENALTIES, Spec
 
 DTYPES = ("float64", "float32")
@@ -44,14 +46,43 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     decoder : {"sigmoid", "linear"}, default="sigmoid"
         Output units ``g``. A sigmoid decoder can only produce values in (0, 1); use ``linear``
         (the tutorial's linear decoder) for data outside [0, 1].
-    solver : {"lbfgs"}, default="lbfgs"
-        Full-batch L-BFGS on the exact objective.
+    solver : {"lbfgs", "gd", "sgd", "adam"}, default="lbfgs"
+        ``lbfgs``: L-BFGS on the exact objective (the tutorial's choice); ``gd``: full-batch
+        gradient descent on the exact objective; ``sgd`` (with momentum) and ``adam``: shuffled
+        minibatches. See ``sparseae.solvers`` for how minibatches estimate ``rho_hat``.
     max_iter : int >= 1, default=400
-        Iterations of the solver.
+        Iterations (``lbfgs``, ``gd``) or epochs (``sgd``, ``adam``).
     init : {"ufldl", "glorot_uniform", "glorot_normal"}, default="ufldl"
         Weight initialisation; biases start at zero.
     dtype : {"float64", "float32"}, default="float64"
         Arithmetic precision; the optimizer's own vector is always float64.
+    memory_budget : int, str or None, default=None
+        Memory for the data and the evaluation's working arrays, as bytes or a string such as
+        ``"500MB"``. Data that does not fit in half of it is streamed in chunks (two passes per
+        exact evaluation, same result). None holds the data in memory.
+    batch_size : int >= 1, default=256
+        Rows per minibatch (``sgd``, ``adam``).
+    learning_rate : float > 0 or None, default=None
+        Step size; None picks 1.0 for ``gd``, 0.1 for ``sgd``, 0.01 for ``adam``.
+    learning_rate_schedule : {"constant", "cosine", "step"}, default="constant"
+        ``cosine`` decays to 0 over ``max_iter``; ``step`` halves at 50% and 75% of it.
+    momentum : float in [0, 1), default=0.9
+        Heavy-ball momentum of ``sgd`` and ``gd`` (0 for plain gradient descent).
+    beta_1, beta_2, epsilon : float, defaults 0.9, 0.999, 1e-8
+        Adam's moment decay rates and denominator guard.
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch (``sgd``, ``adam``), seeded by ``random_state``.
+    rho_estimate : {"batch", "running"}, default="batch"
+        The ``rho_hat`` a minibatch is penalised with: its own mean activity, or a running
+        average over batches.
+    rho_momentum : float in [0, 1), default=0.9
+        Weight of the past in the running average.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their cost has not improved
+        by ``tol`` for ``n_iter_no_change`` iterations; the best parameters are kept.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int >= 1, default=10
+    tol : float >= 0, default=1e-4
     n_threads : int or None, default=None
         BLAS threads while fitting. None uses one thread for small problems (where the
         element-wise work dominates and threads only fight) and all cores for large ones.
@@ -60,7 +91,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     verbose : bool, default=False
         Show a progress bar with the iteration and the cost.
     callback : callable or None, default=None
-        Called as ``callback(iteration, cost)`` after each iteration.
+        Called as ``callback(iteration, cost)`` after each iteration (epoch).
 
     Attributes
     ----------
@@ -72,9 +103,14 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     loss_ : float
         The objective at the learned parameters on the training data.
     loss_curve_ : list of float
-        The objective after each iteration.
+        The objective after each iteration (``lbfgs``), at the start of each step (``gd``), or
+        the mean minibatch objective of each epoch (``sgd``, ``adam``).
+    validation_loss_curve_ : list of float
+        With ``early_stopping``: the held-out rows' objective after each iteration.
     n_iter_ : int
-        Iterations run.
+        Iterations (epochs) run.
+    interrupted_ : bool
+        True when ``should_stop`` ended the fit early (the parameters are those reached).
     rho_hat_ : ndarray of shape (n_hidden,)
         Mean activity of each hidden unit on the training data.
     n_features_in_ : int
@@ -95,6 +131,21 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         max_iter=400,
         init="ufldl",
         dtype="float64",
+        memory_budget=None,
+        batch_size=256,
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        rho_estimate="batch",
+        rho_momentum=0.9,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         n_threads=None,
         random_state=None,
         verbose=False,
@@ -111,6 +162,21 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.max_iter = max_iter
         self.init = init
         self.dtype = dtype
+        self.memory_budget = memory_budget
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.shuffle = shuffle
+        self.rho_estimate = rho_estimate
+        self.rho_momentum = rho_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -118,36 +184,119 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     # --- fitting ---
 
-    def fit(self, X, y=None):
-        """Learn the parameters from ``X`` of shape ``(n_samples, n_features)``."""
-        self._check_params()
-        X = validate_data(self, X, dtype=np.dtype(self.dtype), order="C")
-        self._warn_if_out_of_range(X)
-        n_features = X.shape[1]
-        rng = check_random_state(self.random_state)
-        start = params.initialize(n_features, self.n_hidden, rng, self.init)
-        fun = objective.flat_cost_and_grad(X, self._spec(), self.n_hidden)
+    def fit(self, X, y=None, *, resume=None, checkpoint=None, should_stop=None):
+        """Learn the parameters from ``X``.
 
-        with threadpool_limits(limits=self._threads(X)), _progress(self) as report:
+        ``X`` is an array of shape ``(n_samples, n_features)``, or ``Rows`` / ``NpyFile`` for
+        data streamed from disk. ``checkpoint`` (a ``sparseae.checkpoint.Checkpointer``) saves the
+        run's state periodically and at the end; ``resume`` is such a saved state, to continue
+        from; ``should_stop()`` is polled after every step and ends the fit cleanly when True.
+        """
+        self.check_params()
+        rows = self._training_rows(X)
+        seed = resume["seed"] if resume else int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        problem, stopper = self._problems(rows, seed, resume)
+        if resume:
+            theta0 = resume["solver"]["theta"]
+        else:
+            start = params.initialize(rows.n_features, self.n_hidden,
+                                      np.random.default_rng(seed), self.init)
+            theta0 = params.pack(start)
+
+        def run_state(snapshot):
+            state = {"seed": seed, "solver": snapshot}
+            if stopper is not None:
+                state["early_stopping"] = stopper.state()
+            return state
+
+        with threadpool_limits(limits=self._threads(rows)), _progress(self, resume) as show:
+            def report(iteration, cost, theta, snapshot):
+                show(iteration, cost)
+                stop = stopper(theta) if stopper is not None else False
+                if checkpoint is not None:
+                    checkpoint.maybe_save(iteration, lambda: run_state(snapshot()))
+                return stop
+
+            hooks = solvers.Hooks(report, should_stop or (lambda: False))
             result = solvers.SOLVERS[self.solver](
-                fun, params.pack(start), max_iter=self.max_iter, callback=report
+                problem, theta0, self._settings(seed),
+                state=resume["solver"] if resume else None, hooks=hooks,
             )
-        if not result.converged:
+        if checkpoint is not None:
+            checkpoint.save(run_state(result.state))
+
+        theta = result.theta
+        if stopper is not None and stopper.best_theta is not None:
+            theta = stopper.best_theta
+            self.validation_loss_curve_ = stopper.curve
+        if self.solver == "lbfgs" and not (result.converged or result.interrupted
+                                           or result.stopped_early):
             warnings.warn(
                 f"{self.solver} stopped after {result.n_iter} iterations without converging "
                 f"({result.message}); raise max_iter to train longer",
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self._set_params(params.unpack(result.theta, n_features, self.n_hidden))
-        self.loss_ = result.cost
+        self._set_params(params.unpack(theta, rows.n_features, self.n_hidden))
+        self.loss_ = problem.cost(theta)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
-        a2 = objective.encode(self._params(), X, self.activation)
-        self.rho_hat_ = objective.activity_sum(a2, self.activation) / X.shape[0]
+        self.rho_hat_ = problem.rho_hat(self._params())
+        self.interrupted_ = result.interrupted
         return self
 
-    def _check_params(self):
+    def _training_rows(self, X) -> Rows:
+        """Validated rows: arrays go through scikit-learn's checks; streamed data is checked
+        for NaN and infinity in one pass."""
+        if isinstance(X, NpyFile):
+            X = Rows(X)
+        if isinstance(X, Rows):
+            X.check_finite()
+            self.n_features_in_ = X.n_features
+            return X
+        X = validate_data(self, X, dtype=np.dtype(self.dtype), order="C")
+        self._warn_if_out_of_range(X)
+        return Rows(X)
+
+    def _problems(self, rows: Rows, seed: int, resume):
+        """The training problem and, with early stopping, the held-out rows' stopper."""
+        spec, dtype = self._spec(), np.dtype(self.dtype)
+        stopper = None
+        if self.early_stopping:
+            train, held = training.split(rows.n_samples, self.validation_fraction, seed)
+            validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
+                                          self.memory_budget)
+            stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
+                                             resume.get("early_stopping") if resume else None)
+            rows = rows.subset(train)
+        problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget)
+        if self.solver in solvers.MINIBATCH and min(self.batch_size, rows.n_samples) > \
+                problem.max_batch:
+            raise ValueError(
+                f"batch_size {self.batch_size} does not fit the memory budget "
+                f"({problem.max_batch} rows at most)"
+            )
+        return problem, stopper
+
+    def _settings(self, seed: int) -> solvers.Settings:
+        return solvers.Settings(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            schedule=self.learning_rate_schedule,
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            seed=seed,
+            rho_estimate=self.rho_estimate,
+            rho_momentum=self.rho_momentum,
+        )
+
+    def check_params(self):
+        """Raise a ``ValueError`` naming the first parameter out of range (``fit`` calls this)."""
         def number(name, low, high, *, integer=False, low_open=False, high_open=False):
             value = getattr(self, name)
             kind = numbers.Integral if integer else numbers.Real
@@ -181,6 +330,23 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         choice("solver", tuple(solvers.SOLVERS))
         choice("init", params.INITS)
         choice("dtype", DTYPES)
+        number("batch_size", 1, None, integer=True)
+        if self.learning_rate is not None:
+            number("learning_rate", 0, None, low_open=True)
+        choice("learning_rate_schedule", solvers.SCHEDULES)
+        number("momentum", 0, 1, high_open=True)
+        number("beta_1", 0, 1, high_open=True)
+        number("beta_2", 0, 1, high_open=True)
+        number("epsilon", 0, None, low_open=True)
+        choice("shuffle", (True, False))
+        choice("rho_estimate", solvers.RHO_ESTIMATES)
+        number("rho_momentum", 0, 1, high_open=True)
+        choice("early_stopping", (True, False))
+        number("validation_fraction", 0, 1, low_open=True, high_open=True)
+        number("n_iter_no_change", 1, None, integer=True)
+        number("tol", 0, None)
+        if self.memory_budget is not None:
+            training.parse_bytes(self.memory_budget)
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable, got {self.callback!r}")
 
@@ -193,12 +359,13 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 stacklevel=3,
             )
 
-    def _threads(self, X):
+    def _threads(self, rows: Rows):
         if self.n_threads is not None:
             return self.n_threads
         # One evaluation is about 10 m n h flops; below ~1e9 the thin matrix products are too
         # small to share, and NumPy's and SciPy's BLAS pools only fight over the cores.
-        return 1 if 10 * X.shape[0] * X.shape[1] * self.n_hidden < 1e9 else None
+        flops = 10 * rows.n_samples * rows.n_features * self.n_hidden
+        return 1 if flops < 1e9 else None
 
     def _spec(self) -> Spec:
         return Spec(
@@ -275,16 +442,18 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 class _progress:
     """The estimator's progress reporting: its callback and, if verbose, a tqdm bar."""
 
-    def __init__(self, model: SparseAutoencoder):
+    def __init__(self, model: SparseAutoencoder, resume=None):
         self.model = model
+        self.done = resume["solver"]["iteration"] if resume else 0
         self.bar = None
 
     def __enter__(self):
         if self.model.verbose:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.model.max_iter, desc=self.model.solver, unit="it",
-                            dynamic_ncols=True)
+            unit = "epoch" if self.model.solver in solvers.MINIBATCH else "it"
+            self.bar = tqdm(total=self.model.max_iter, initial=self.done, desc=self.model.solver,
+                            unit=unit, dynamic_ncols=True)
         return self.report
 
     def report(self, iteration: int, cost: float):

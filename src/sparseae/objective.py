@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
-from .params import Params, pack, unpack
+from .params import Params, flat
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,23 @@ def finish(
 # --- whole evaluations ---
 
 
-def cost_and_grad(params: Params, X: np.ndarray, spec: Spec) -> tuple[float, Params]:
-    """``J`` and its gradient on an in-memory ``X``, with a single forward pass."""
+def cost_and_grad(
+    params: Params,
+    X: np.ndarray,
+    spec: Spec,
+    rho_estimate: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[float, Params]:
+    """``J`` and its gradient on an in-memory ``X``, with a single forward pass.
+
+    ``rho_estimate`` maps the mean activity of these rows to the ``rho_hat`` that is penalised;
+    by default it is that mean itself (exact when ``X`` is the whole data set). Minibatch solvers
+    pass a running average here.
+    """
     m = X.shape[0]
     a2 = encode(params, X, spec.activation)
     rho_hat = activity_sum(a2, spec.activation) / m
+    if rho_estimate is not None:
+        rho_hat = rho_estimate(rho_hat)
     penalty, sparsity_delta = sparsity_terms(rho_hat, spec)
     half_sse, grad_sums = reconstruction_sums(params, X, a2, sparsity_delta, spec)
     return finish(params, m, half_sse, grad_sums, penalty, spec)
@@ -213,13 +225,5 @@ def chunked_cost_and_grad(
 def flat_cost_and_grad(
     X: np.ndarray, spec: Spec, n_hidden: int
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """``theta -> (J, dJ/dtheta)`` on ``X``; ``theta`` and the gradient are float64 vectors
-    (what SciPy's optimizers need) while the arithmetic runs in ``X.dtype``."""
-    n = X.shape[1]
-
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        params = unpack(theta, n, n_hidden).astype(X.dtype)
-        cost, grad = cost_and_grad(params, X, spec)
-        return cost, pack(grad, out=np.empty(theta.shape, dtype=np.float64))
-
-    return fun
+    """``theta -> (J, dJ/dtheta)`` on an in-memory ``X``, the arithmetic in ``X.dtype``."""
+    return flat(lambda p: cost_and_grad(p, X, spec), X.shape[1], n_hidden, X.dtype)

@@ -11,6 +11,7 @@ The flat vector ``theta`` holds ``W1, W2, b1, b2`` in that order, as the UFLDL e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -93,3 +94,16 @@ def initialize(
     else:
         raise ValueError(f"unknown init {method!r}; choose one of {list(INITS)}")
     return Params(W1, np.zeros(n_hidden), W2, np.zeros(n_features))
+
+
+def flat(
+    evaluate: Callable[[Params], tuple[float, Params]], n_features: int, n_hidden: int, dtype
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``theta -> (cost, grad)`` around ``evaluate(params) -> (cost, grads)``: ``theta`` and the
+    gradient are float64 vectors (what the optimizers use), the arithmetic runs in ``dtype``."""
+
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        cost, grad = evaluate(unpack(theta, n_features, n_hidden).astype(dtype))
+        return cost, pack(grad, out=np.empty(theta.shape, dtype=np.float64))
+
+    return fun

@@ -1,64 +1,292 @@
-"""Optimizers. Each drives a flat ``fun(theta) -> (cost, grad)`` and knows nothing of the model.
+"""Optimizers: L-BFGS and gradient descent on the exact objective, Adam and SGD on minibatches.
 
-A solver reports progress only through ``callback(iteration, cost)``; it never prints.
+Each solver drives a ``Problem`` and knows nothing of the model or of files:
+
+- ``problem.full(theta) -> (cost, grad)``: the exact objective over all training rows;
+- ``problem.batch(theta, rows, rho_estimate) -> (cost, grad)``: the objective on the rows at
+  positions ``rows``, with ``rho_hat`` taken from ``rho_estimate(mean activity of the batch)``;
+- ``problem.n_samples``.
+
+A solver reports through ``Hooks``: ``report(iteration, cost, theta, snapshot)`` after every
+iteration (an epoch for the minibatch solvers) may return True to stop (early stopping), and
+``interrupted()`` is polled after every step so that Ctrl-C stops within one step. ``snapshot()``
+returns the solver's whole state as plain arrays and numbers; passing it back as ``state``
+continues the run. For GD, SGD and Adam the continued run is bit-for-bit the uninterrupted one.
+L-BFGS keeps the parameters, the iteration count and the cost history, but SciPy does not expose
+its curvature pairs, so a resumed L-BFGS rebuilds them: its path differs from an uninterrupted
+run (it is as if restarted from the saved parameters).
+
+Minibatch solvers and ``rho_hat``: the exact objective penalises ``rho_hat`` over all samples.
+With ``rho_estimate="batch"`` each step uses the batch's own mean activity, an unbiased but noisy
+estimate whose gradient is the exact gradient of the batch objective; ``"running"`` uses an
+exponential moving average over batches (weight ``rho_momentum`` on the past), closer to the
+whole-data ``rho_hat`` for small batches, with the batch's gradient taken as if that average were
+the data's ``rho_hat``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
-Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
-Callback = Callable[[int, float], None]
+DEFAULT_LEARNING_RATES = {"gd": 1.0, "sgd": 0.1, "adam": 0.01}
+SCHEDULES = ("constant", "cosine", "step")
+RHO_ESTIMATES = ("batch", "running")
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_iter: int = 400  # iterations (lbfgs, gd) or epochs (sgd, adam)
+    learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATES[solver]
+    schedule: str = "constant"
+    momentum: float = 0.9  # sgd, gd
+    beta_1: float = 0.9  # adam
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    batch_size: int = 256
+    shuffle: bool = True
+    seed: int = 0
+    rho_estimate: str = "batch"
+    rho_momentum: float = 0.9
+
+
+@dataclass
+class Hooks:
+    report: Callable[..., bool | None] | None = None
+    interrupted: Callable[[], bool] = lambda: False
+
+    def after_iteration(self, iteration, cost, theta, snapshot) -> bool:
+        return bool(self.report is not None and self.report(iteration, cost, theta, snapshot))
 
 
 @dataclass
 class Result:
     theta: np.ndarray
-    cost: float
     n_iter: int
     converged: bool
     message: str
     loss_curve: list[float] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_early: bool = False
+    state: dict | None = None
 
 
-def lbfgs(
-    fun: Objective,
-    theta0: np.ndarray,
-    max_iter: int = 400,
-    callback: Callback | None = None,
-) -> Result:
-    """Limited-memory BFGS (SciPy's L-BFGS-B without bounds), full batch.
+def learning_rate(settings: Settings, solver: str, epoch: float) -> float:
+    """The learning rate at (fractional) ``epoch``: constant, cosine decay to 0 over
+    ``max_iter``, or halved at 50% and again at 75% of ``max_iter``."""
+    lr = settings.learning_rate or DEFAULT_LEARNING_RATES[solver]
+    if settings.schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * min(epoch / settings.max_iter, 1.0)))
+    if settings.schedule == "step":
+        halvings = (epoch >= 0.5 * settings.max_iter) + (epoch >= 0.75 * settings.max_iter)
+        return lr * 0.5**halvings
+    return lr
 
-    ``loss_curve`` holds the cost after each iteration. ``converged`` is False when the iteration
-    or evaluation limit stopped it.
-    """
-    curve: list[float] = []
 
-    def record(intermediate_result):
+# --- L-BFGS ---
+
+
+def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
+          hooks: Hooks | None = None) -> Result:
+    """SciPy's L-BFGS-B (no bounds) on the exact objective."""
+    hooks = hooks or Hooks()
+    done = state["iteration"] if state else 0
+    curve = list(state["loss_curve"]) if state else []
+    theta = np.array(state["theta"] if state else theta0, dtype=np.float64)
+    flags = {"interrupted": False, "stopped_early": False}
+
+    def snapshot(x):
+        return lambda: {"solver": "lbfgs", "theta": np.array(x), "iteration": len(curve),
+                        "loss_curve": list(curve)}
+
+    def each_iteration(intermediate_result):
         curve.append(float(intermediate_result.fun))
-        if callback is not None:
-            callback(len(curve), curve[-1])
+        x = intermediate_result.x
+        if hooks.after_iteration(len(curve), curve[-1], x, snapshot(x)):
+            flags["stopped_early"] = True
+            raise StopIteration
+        if hooks.interrupted():
+            flags["interrupted"] = True
+            raise StopIteration
 
+    remaining = settings.max_iter - done
+    if remaining <= 0:
+        return Result(theta, done, False, "no iterations left", curve, state=state)
     result = minimize(
-        fun,
-        np.asarray(theta0, dtype=np.float64),
-        jac=True,
-        method="L-BFGS-B",
-        callback=record,
-        options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter)},
+        problem.full, theta, jac=True, method="L-BFGS-B", callback=each_iteration,
+        options={"maxiter": remaining, "maxfun": max(15000, 4 * remaining)},
     )
+    stopped = flags["interrupted"] or flags["stopped_early"]
     return Result(
         theta=result.x,
-        cost=float(result.fun),
-        n_iter=int(result.nit),
-        converged=bool(result.success),
+        n_iter=len(curve),
+        converged=bool(result.success) and not stopped,
         message=str(result.message),
         loss_curve=curve,
+        interrupted=flags["interrupted"],
+        stopped_early=flags["stopped_early"],
+        state=snapshot(result.x)(),
     )
 
 
-SOLVERS = {"lbfgs": lbfgs}
+# --- update rules for the first-order solvers ---
+
+
+class Momentum:
+    """Gradient descent with heavy-ball momentum: ``v = mu v - lr g; theta += v``."""
+
+    def __init__(self, settings: Settings):
+        self.mu = settings.momentum
+
+    def init(self, theta) -> dict:
+        return {"velocity": np.zeros_like(theta)}
+
+    def step(self, theta, grad, lr, state):
+        v = state["velocity"]
+        v *= self.mu
+        v -= lr * grad
+        theta += v
+
+
+class Adam:
+    """Adam (Kingma and Ba): bias-corrected first and second moments of the gradient."""
+
+    def __init__(self, settings: Settings):
+        self.b1, self.b2, self.eps = settings.beta_1, settings.beta_2, settings.epsilon
+
+    def init(self, theta) -> dict:
+        return {"m": np.zeros_like(theta), "v": np.zeros_like(theta), "t": 0}
+
+    def step(self, theta, grad, lr, state):
+        state["t"] += 1
+        t, m, v = state["t"], state["m"], state["v"]
+        m *= self.b1
+        m += (1 - self.b1) * grad
+        v *= self.b2
+        v += (1 - self.b2) * grad * grad
+        m_hat = m / (1 - self.b1**t)
+        v_hat = v / (1 - self.b2**t)
+        theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class RhoEstimate:
+    """How a minibatch's mean activity becomes the ``rho_hat`` it is penalised with."""
+
+    def __init__(self, kind: str, momentum: float, value=None):
+        self.kind, self.momentum = kind, momentum
+        self.value = None if value is None else np.array(value)
+
+    def __call__(self, batch_rho):
+        if self.kind == "batch":
+            return batch_rho
+        if self.value is None:
+            self.value = np.array(batch_rho, dtype=np.float64)
+        else:
+            self.value = self.momentum * self.value + (1 - self.momentum) * batch_rho
+        return self.value.astype(batch_rho.dtype)
+
+
+# --- full-batch gradient descent ---
+
+
+def gd(problem, theta0, settings: Settings, state: dict | None = None,
+       hooks: Hooks | None = None) -> Result:
+    """Full-batch gradient descent (with momentum ``settings.momentum``; 0 for the plain
+    method) on the exact objective. ``loss_curve[k]`` is the cost at the start of step k + 1."""
+    hooks = hooks or Hooks()
+    rule = Momentum(settings)
+    theta = np.array(state["theta"] if state else theta0, dtype=np.float64)
+    rule_state = {"velocity": np.array(state["velocity"])} if state else rule.init(theta)
+    curve = list(state["loss_curve"]) if state else []
+
+    def snapshot():
+        return {"solver": "gd", "theta": theta.copy(), "iteration": len(curve),
+                "loss_curve": list(curve), "velocity": rule_state["velocity"].copy()}
+
+    while len(curve) < settings.max_iter:
+        if hooks.interrupted():
+            return Result(theta, len(curve), False, "interrupted", curve, True, state=snapshot())
+        cost, grad = problem.full(theta)
+        rule.step(theta, grad, learning_rate(settings, "gd", len(curve)), rule_state)
+        curve.append(float(cost))
+        if hooks.after_iteration(len(curve), curve[-1], theta, snapshot):
+            return Result(theta, len(curve), False, "stopped early", curve,
+                          stopped_early=True, state=snapshot())
+    return Result(theta, len(curve), False, "iteration limit reached", curve, state=snapshot())
+
+
+# --- minibatch solvers ---
+
+
+def sgd(problem, theta0, settings, state=None, hooks=None) -> Result:
+    """Minibatch SGD with momentum."""
+    return _minibatch("sgd", Momentum(settings), problem, theta0, settings, state, hooks)
+
+
+def adam(problem, theta0, settings, state=None, hooks=None) -> Result:
+    """Minibatch Adam."""
+    return _minibatch("adam", Adam(settings), problem, theta0, settings, state, hooks)
+
+
+def _minibatch(name, rule, problem, theta0, settings: Settings, state, hooks) -> Result:
+    """Epochs of shuffled minibatches. ``loss_curve[k]`` is the mean minibatch cost of epoch k+1.
+
+    Everything the future depends on is in the snapshot: parameters, the rule's moments, the
+    random generator's state at the start of the current epoch (the epoch's permutation is drawn
+    from it again on resume), the position in the epoch and the epoch's running sums.
+    """
+    hooks = hooks or Hooks()
+    n = problem.n_samples
+    size = min(settings.batch_size, n)
+    steps = math.ceil(n / size)
+    if state:
+        theta = np.array(state["theta"], dtype=np.float64)
+        rule_state = {k: (np.array(v) if isinstance(v, np.ndarray) else v)
+                      for k, v in state["rule"].items()}
+        curve = list(state["loss_curve"])
+        step, epoch_sum = state["step"], state["epoch_sum"]
+        epoch_rng = state["rng"]
+        rho = RhoEstimate(settings.rho_estimate, settings.rho_momentum, state.get("rho_hat"))
+    else:
+        theta = np.array(theta0, dtype=np.float64)
+        rule_state = rule.init(theta)
+        curve, step, epoch_sum = [], 0, 0.0
+        epoch_rng = np.random.default_rng(settings.seed).bit_generator.state
+        rho = RhoEstimate(settings.rho_estimate, settings.rho_momentum)
+    rng = np.random.default_rng()
+
+    def snapshot():
+        return {"solver": name, "theta": theta.copy(), "iteration": len(curve),
+                "loss_curve": list(curve), "step": step, "epoch_sum": epoch_sum,
+                "rng": epoch_rng, "rho_hat": None if rho.value is None else rho.value.copy(),
+                "rule": {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                         for k, v in rule_state.items()}}
+
+    while len(curve) < settings.max_iter:
+        rng.bit_generator.state = epoch_rng
+        order = rng.permutation(n) if settings.shuffle else np.arange(n)
+        while step < steps:
+            if hooks.interrupted():
+                return Result(theta, len(curve), False, "interrupted", curve, True,
+                              state=snapshot())
+            which = order[step * size : (step + 1) * size]
+            cost, grad = problem.batch(theta, which, rho)
+            lr = learning_rate(settings, name, len(curve) + step / steps)
+            rule.step(theta, grad, lr, rule_state)
+            epoch_sum += float(cost) * which.size
+            step += 1
+        curve.append(epoch_sum / n)
+        step, epoch_sum = 0, 0.0
+        epoch_rng = rng.bit_generator.state
+        if hooks.after_iteration(len(curve), curve[-1], theta, snapshot):
+            return Result(theta, len(curve), False, "stopped early", curve,
+                          stopped_early=True, state=snapshot())
+    return Result(theta, len(curve), False, "epoch limit reached", curve, state=snapshot())
+
+
+SOLVERS = {"lbfgs": lbfgs, "gd": gd, "sgd": sgd, "adam": adam}
+MINIBATCH = ("sgd", "adam")

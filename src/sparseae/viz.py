@@ -69,12 +69,17 @@ def save_filters(path, W1: np.ndarray, scale: int = 8):
 
 
 def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, scale: int = 8):
-    """Inputs (top row) above their reconstructions (bottom row), for square inputs in [0, 1]."""
+    """Inputs (top row) above their reconstructions (bottom row), for square inputs. Data in
+    [0, 1] is shown as is; other data symmetrically around 0, scaled by its largest value."""
     k = min(n, X.shape[0])
     p = math.isqrt(X.shape[1])
     if not is_square(X.shape[1]):
         raise ValueError(f"inputs of {X.shape[1]} features are not square images")
-    tiles = np.concatenate([X[:k], X_hat[:k]]).reshape(2 * k, p, p) * 2.0 - 1.0
+    tiles = np.concatenate([X[:k], X_hat[:k]]).reshape(2 * k, p, p)
+    if X[:k].min() >= 0 and X[:k].max() <= 1:
+        tiles = tiles * 2.0 - 1.0
+    else:
+        tiles = tiles / max(np.abs(X[:k]).max(), 1e-12)
     return save_gray(path, tile_grid(tiles, n_cols=k), scale)
 
 

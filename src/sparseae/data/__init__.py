@@ -1,19 +1,62 @@
-"""Training data: the tutorial's natural-image patches, from built-in or the user's images."""
+"""Training data: the tutorial's natural-image patches and any numeric matrix, in memory or in a
+memory-mapped ``.npy`` larger than memory.
+
+``load`` turns what a user names (a built-in, a file, a folder) into ``Rows``:
+
+- ``natural``: patches of scikit-learn's sample photographs, whitened as Olshausen and Field did;
+  ``digits``: scikit-learn's 8x8 digits in [0, 1];
+- ``.npy`` (memory-mapped, never read whole), ``.npz`` (a named array), ``.csv``;
+- ``.mat``: an H x W x K image stack (patches are sampled) or a 2-D matrix;
+- MNIST IDX files, raw or gzipped (``train-images-idx3-ubyte[.gz]``), as pixels in [0, 1];
+- image files and folders of them (patches are sampled).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from . import matrices
 from .images import (
+    IMAGE_SUFFIXES,
     builtin_images,
     downsample,
+    load_mat,
+    mat_images,
     normalize_patches,
     read_images,
     sample_patches,
     whiten_olshausen_field,
 )
+from .npyfile import NpyFile
+from .rows import Rows
+from .scaling import SCALERS, make_scaler
 
-BUILTIN = {"natural": builtin_images}
+BUILTIN_IMAGES = {"natural": builtin_images}
+BUILTIN_MATRICES = {"digits": matrices.digits}
+BUILTIN = (*BUILTIN_IMAGES, *BUILTIN_MATRICES)
+
+
+def patches_from_images(
+    images: list[np.ndarray],
+    n_patches: int = 10000,
+    patch_size: int = 8,
+    *,
+    prewhiten: bool = True,
+    normalize: bool = True,
+    random_state: int | None = 0,
+) -> np.ndarray:
+    """``n_patches`` random square patches of ``images``, optionally whitened first and
+    normalised as the tutorial does."""
+    if n_patches < 1 or patch_size < 1:
+        raise ValueError(
+            f"n_patches and patch_size must be positive, got {n_patches} and {patch_size}"
+        )
+    if prewhiten:
+        images = [whiten_olshausen_field(image) for image in images]
+    X = sample_patches(images, n_patches, patch_size, np.random.default_rng(random_state))
+    return normalize_patches(X) if normalize else X
 
 
 def image_patches(
@@ -27,26 +70,107 @@ def image_patches(
 ) -> np.ndarray:
     """The tutorial's training set: ``n_patches`` normalised ``patch_size``-square patches.
 
-    ``source`` is a built-in name (``"natural"``: scikit-learn's sample photographs) or a path to
-    a ``.mat`` image stack, an image file or a folder of images. ``prewhiten`` applies Olshausen and
-    Field's whitening first; by default it is on for photographs (built-in or image files) and off
-    for ``.mat`` stacks, which in the tutorial (``IMAGES.mat``) are already whitened.
+    ``source`` is ``"natural"`` (scikit-learn's sample photographs) or a path to a ``.mat`` image
+    stack, an image file or a folder of images. ``prewhiten`` applies Olshausen and Field's
+    whitening first; by default it is on for photographs and off for ``.mat`` stacks, which in the
+    tutorial (``IMAGES.mat``) are already whitened.
     """
-    if n_patches < 1 or patch_size < 1:
-        raise ValueError(
-            f"n_patches and patch_size must be positive, got {n_patches} and {patch_size}"
+    X = load(source, n_patches=n_patches, patch_size=patch_size, prewhiten=prewhiten,
+             key=variable, random_state=random_state)
+    if not X.in_memory or X.transforms:
+        raise ValueError(f"{source} holds a data matrix, not images to sample patches from")
+    return X.data
+
+
+def load(
+    source,
+    *,
+    n_patches: int = 10000,
+    patch_size: int = 8,
+    prewhiten: bool | None = None,
+    key: str | None = None,
+    scale: str = "auto",
+    transpose: bool = False,
+    random_state: int | None = 0,
+) -> Rows:
+    """The samples named by ``source`` as ``Rows``.
+
+    Image sources (``natural``, image files and folders, ``.mat`` stacks) give ``n_patches``
+    random patches; ``scale="auto"`` normalises them as the tutorial does and leaves matrices as
+    they are. Other scalings (``none``, ``unit``, ``minmax``, ``standardize``, ``patch``) are
+    fitted in one streamed pass. ``key`` names the array inside an ``.npz`` or ``.mat``;
+    ``transpose`` reads a matrix stored one sample per column (MATLAB's habit).
+    """
+    if scale != "auto" and scale not in SCALERS:
+        raise ValueError(f"unknown scaling {scale!r}; choose one of {['auto', *SCALERS]}")
+    images, matrix = _read(source, key)
+    if images is not None:
+        if transpose:
+            raise ValueError(f"{source} holds images; transpose applies to data matrices")
+        whiten = prewhiten if prewhiten is not None else not str(source).lower().endswith(".mat")
+        matrix = patches_from_images(images, n_patches, patch_size, prewhiten=whiten,
+                                     normalize=scale == "auto", random_state=random_state)
+    elif prewhiten:
+        raise ValueError(f"{source} holds a data matrix; prewhiten applies to images")
+    if transpose:
+        if isinstance(matrix, NpyFile):
+            raise ValueError("transpose is not available for memory-mapped .npy files; save the "
+                             "array with one sample per row")
+        matrix = np.ascontiguousarray(matrix.T)
+    if isinstance(matrix, np.ndarray) and matrix.size == 0:
+        raise ValueError(f"{source} holds no samples (shape {matrix.shape})")
+    rows = Rows(matrix)
+    scaler = make_scaler("none" if scale == "auto" else scale)
+    return rows if scaler is None else rows.fit_transform(scaler)
+
+
+def _read(source, key):
+    """(images, None) for image sources, (None, matrix or NpyFile) for matrices."""
+    if source in BUILTIN_IMAGES:
+        return BUILTIN_IMAGES[source](), None
+    if source in BUILTIN_MATRICES:
+        return None, BUILTIN_MATRICES[source]()
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no such file or folder: {path} (built-in data: {', '.join(BUILTIN)})"
         )
-    if source in BUILTIN:
-        images = BUILTIN[source]()
-        is_mat = False
-    else:
-        images = read_images(source, variable)
-        is_mat = str(source).lower().endswith(".mat")
-    if prewhiten if prewhiten is not None else not is_mat:
-        images = [whiten_olshausen_field(image) for image in images]
-    rng = np.random.default_rng(random_state)
-    return normalize_patches(sample_patches(images, n_patches, patch_size, rng))
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return read_images(path), None
+    if suffix == ".npy":
+        return None, NpyFile(path)
+    if suffix == ".npz":
+        return None, matrices.read_npz(path, key)
+    if suffix in (".csv", ".txt"):
+        return None, matrices.read_csv(path)
+    if matrices.is_idx(path):
+        return None, matrices.read_idx(path)
+    if suffix == ".mat":
+        arrays = load_mat(path)
+        if key is not None:
+            if key not in arrays:
+                raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(arrays)}")
+            chosen = arrays[key]
+        else:
+            stacks = [v for v in arrays.values() if v.ndim == 3]
+            plain = [v for v in arrays.values() if v.ndim == 2]
+            if len(stacks) + len(plain) != 1:
+                raise ValueError(
+                    f"{path} holds several arrays {sorted(arrays)}; name the one to use"
+                )
+            (chosen,) = stacks or plain
+        if chosen.ndim == 3:
+            return mat_images(path, chosen), None
+        return None, np.asarray(chosen, dtype=np.float64)
+    if suffix in IMAGE_SUFFIXES:
+        return read_images(path), None
+    raise ValueError(
+        f"cannot read {path}: expected .npy, .npz, .csv, .mat, an MNIST IDX file, an image "
+        "file or a folder of images"
+    )
 
 
-__all__ = ["image_patches", "BUILTIN", "read_images", "sample_patches", "normalize_patches",
-           "whiten_olshausen_field", "downsample"]
+__all__ = ["load", "image_patches", "patches_from_images", "Rows", "NpyFile", "BUILTIN",
+           "read_images", "sample_patches", "normalize_patches", "whiten_olshausen_field",
+           "downsample", "make_scaler"]

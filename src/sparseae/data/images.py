@@ -89,11 +89,12 @@ def sample_patches(
     return patches
 
 
-def normalize_patches(patches: np.ndarray) -> np.ndarray:
+def normalize_patches(patches: np.ndarray, limit: float | None = None) -> np.ndarray:
     """The tutorial's normalisation: remove each patch's mean, clip at +/-3 standard deviations
-    of all values, rescale from [-1, 1] to [0.1, 0.9]."""
+    of all values (or at ``limit``), rescale from [-1, 1] to [0.1, 0.9]."""
     centered = patches - patches.mean(axis=1, keepdims=True)
-    limit = 3.0 * centered.std()
+    if limit is None:
+        limit = 3.0 * centered.std()
     if limit == 0:
         return np.full_like(centered, 0.5)
     return (np.clip(centered, -limit, limit) / limit + 1.0) * 0.4 + 0.1
@@ -122,9 +123,8 @@ def read_image(path: Path) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {err}") from None
 
 
-def read_mat_images(path: Path, variable: str | None = None) -> list[np.ndarray]:
-    """The images of a MATLAB file holding an ``H x W x K`` stack (the tutorial's ``IMAGES.mat``)
-    or one ``H x W`` image. ``variable`` names it when the file holds several arrays."""
+def load_mat(path) -> dict[str, np.ndarray]:
+    """The numeric arrays of a MATLAB file, by name."""
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
 
@@ -137,34 +137,24 @@ def read_mat_images(path: Path, variable: str | None = None) -> list[np.ndarray]
         ) from None
     except (MatReadError, ValueError, OSError, TypeError, EOFError) as err:
         raise ValueError(f"cannot read MATLAB file {path}: {err}") from None
-    arrays = {
+    return {
         k: v for k, v in contents.items()
         if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiub"
     }
-    if variable is not None:
-        if variable not in arrays:
-            raise ValueError(f"{path} has no numeric array {variable!r}; it has {sorted(arrays)}")
-        stack = arrays[variable]
-    else:
-        stacks = {k: v for k, v in arrays.items() if v.ndim in (2, 3)}
-        if len(stacks) != 1:
-            raise ValueError(
-                f"{path} holds {len(stacks)} candidate image arrays {sorted(stacks)}; "
-                "name the one to use"
-            )
-        (stack,) = stacks.values()
-    stack = np.asarray(stack, dtype=np.float64)
-    if stack.ndim == 2:
-        stack = stack[:, :, None]
+
+
+def mat_images(path, stack: np.ndarray) -> list[np.ndarray]:
+    """The images of an ``H x W x K`` stack (the tutorial's ``IMAGES.mat`` layout)."""
     if stack.ndim != 3:
         raise ValueError(f"{path}: expected an H x W x K image stack, got shape {stack.shape}")
+    stack = np.asarray(stack, dtype=np.float64)
     if not np.all(np.isfinite(stack)):
         raise ValueError(f"{path}: the images contain NaN or infinity")
     return [stack[:, :, k] for k in range(stack.shape[2])]
 
 
-def read_images(path, variable: str | None = None) -> list[np.ndarray]:
-    """Images from a ``.mat`` file, an image file, or a folder of image files."""
+def read_images(path) -> list[np.ndarray]:
+    """Images from an image file or a folder of image files."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
@@ -175,11 +165,6 @@ def read_images(path, variable: str | None = None) -> list[np.ndarray]:
                 f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})"
             )
         return [read_image(p) for p in files]
-    if path.suffix.lower() == ".mat":
-        return read_mat_images(path, variable)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [read_image(path)]
-    raise ValueError(
-        f"cannot read {path}: expected a .mat file, an image file ({', '.join(IMAGE_SUFFIXES)}) "
-        "or a folder of images"
-    )
+    raise ValueError(f"{path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")

@@ -1,0 +1,119 @@
+"""Checkpoints: a training run's whole state in one file, written atomically, and Ctrl-C that
+stops a run cleanly instead of killing it.
+
+A checkpoint is a ``.npz`` of plain arrays plus a JSON header (as model files are: no pickle). The
+state is a nested dict of arrays, numbers, strings and lists: arrays are stored under their path
+(``solver/rule/m``), everything else in the header.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_write
+
+FORMAT = "sparseae.checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path, state: dict) -> Path:
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
+    arrays: dict[str, np.ndarray] = {}
+
+    def split(obj, key):
+        if isinstance(obj, np.ndarray):
+            arrays[key] = obj
+            return {"__array__": key}
+        if isinstance(obj, dict):
+            return {str(k): split(v, f"{key}/{k}") for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [split(v, f"{key}/{i}") for i, v in enumerate(obj)]
+        if isinstance(obj, np.generic):
+            return obj.item()
+        return obj
+
+    header = {"format": FORMAT, "version": VERSION, "state": split(state, "state")}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def load_checkpoint(path) -> dict:
+    """The state saved by ``save_checkpoint``; a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+        raise ValueError(f"{path} is not a sparseae checkpoint ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a sparseae checkpoint")
+    if header.get("version") != VERSION:
+        raise ValueError(f"{path} is a checkpoint of version {header.get('version')}; "
+                         f"this sparseae reads version {VERSION}")
+
+    def join(obj):
+        if isinstance(obj, dict):
+            if set(obj) == {"__array__"}:
+                if obj["__array__"] not in arrays:
+                    raise ValueError(f"{path} is a damaged checkpoint: {obj['__array__']} missing")
+                return arrays[obj["__array__"]]
+            return {k: join(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [join(v) for v in obj]
+        return obj
+
+    return join(header["state"])
+
+
+class Checkpointer:
+    """Saves the run's state to ``path`` every ``every`` iterations and when asked."""
+
+    def __init__(self, path, every: int = 25):
+        if every < 1:
+            raise ValueError(f"checkpoint interval must be at least 1, got {every}")
+        self.path = Path(path)
+        self.every = every
+
+    def maybe_save(self, iteration: int, state) -> bool:
+        """Save if ``iteration`` is a multiple of ``every``; ``state`` may be a callable."""
+        if iteration % self.every:
+            return False
+        self.save(state() if callable(state) else state)
+        return True
+
+    def save(self, state: dict) -> Path:
+        return save_checkpoint(self.path, state)
+
+
+class GracefulInterrupt:
+    """While active, the first Ctrl-C (SIGINT) only sets a flag, which the solvers poll after
+    every step; a second Ctrl-C interrupts at once as usual."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+        return False

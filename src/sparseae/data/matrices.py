@@ -1,0 +1,103 @@
+"""Data matrices (one sample per row) from files: ``.npz``, CSV, MNIST IDX, and the
+scikit-learn digits. ``.npy`` files are opened memory-mapped by ``NpyFile`` instead."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+# IDX type codes (Yann LeCun's MNIST format): code -> big-endian dtype
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def is_idx(path: Path) -> bool:
+    name = path.name.lower()
+    return "-idx" in name or "idx3" in name or name.endswith((".idx", ".idx.gz"))
+
+
+def read_idx(path) -> np.ndarray:
+    """An IDX file (raw or gzipped) as ``(n, rows * cols)`` floats; unsigned bytes become
+    ``pixel / 255`` in [0, 1], as the UFLDL MNIST helpers do."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"cannot read IDX file {path}: {err}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise ValueError(f"{path} is a truncated IDX file (incomplete header)")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) < expected:
+        raise ValueError(
+            f"{path} is a truncated IDX file: {len(raw)} bytes, its header promises {expected}"
+        )
+    data = np.frombuffer(raw, dtype, count=int(np.prod(shape)), offset=header).reshape(shape)
+    if ndim == 1:
+        raise ValueError(f"{path} holds {shape[0]} labels, not samples to learn from")
+    X = data.reshape(shape[0], -1).astype(np.float64)
+    return X / 255.0 if raw[2] == 0x08 else X
+
+
+def read_npz(path, key: str | None = None) -> np.ndarray:
+    """The 2-D array ``key`` of an ``.npz`` (or its only 2-D array)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"cannot read {path} as an .npz archive: {err}") from None
+    return _pick(path, arrays, key)
+
+
+def read_csv(path) -> np.ndarray:
+    """A CSV of numbers; a first line that is not numbers is taken as a header."""
+    path = Path(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    try:
+        [float(v) for v in first.replace(";", ",").split(",") if v.strip()]
+        skip = 0
+    except ValueError:
+        skip = 1
+    try:
+        X = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{path} is not a CSV of numbers: {err}") from None
+    if X.size == 0:
+        raise ValueError(f"{path} has no rows of numbers")
+    return X
+
+
+def digits() -> np.ndarray:
+    """scikit-learn's 1797 handwritten 8x8 digits, values 0..16 scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    return load_digits().data / 16.0
+
+
+def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
+    numeric = {k: v for k, v in arrays.items() if v.dtype.kind in "fiub"}
+    if key is not None:
+        if key not in numeric:
+            raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(numeric)}")
+        X = numeric[key]
+    else:
+        matrices = {k: v for k, v in numeric.items() if v.ndim == 2}
+        if len(matrices) != 1:
+            raise ValueError(
+                f"{path} holds {len(matrices)} 2-D arrays {sorted(matrices)}; name the one to use"
+            )
+        (X,) = matrices.values()
+    if X.ndim != 2:
+        raise ValueError(f"{path}: array has shape {X.shape}; expected 2-D (n_samples, "
+                         "n_features)")
+    return np.asarray(X, dtype=np.float64)

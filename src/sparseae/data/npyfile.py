@@ -1,0 +1,101 @@
+"""Rows of a 2-D ``.npy`` file, memory-mapped and read a chunk at a time.
+
+The file is never read whole: ``rows`` and ``take`` copy the requested rows out of the mapping and
+then tell the kernel the process no longer needs those pages (``MADV_DONTNEED``), so the resident
+set stays at one chunk however large the file is. The pages remain in the page cache, so a second
+pass over a file that fits in RAM is still fast.
+"""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import numpy as np
+
+
+class NpyFile:
+    """A 2-D ``.npy`` file of numbers, one sample per row."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no such file: {self.path}")
+        with open(self.path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise ValueError(f"{self.path} is not a .npy file (no NumPy header)")
+        try:
+            header = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as err:
+            if "mmap length is greater than file size" in str(err):
+                raise ValueError(f"{self.path} is truncated: the data is shorter than its header "
+                                 "says") from None
+            raise ValueError(f"{self.path} is not a readable .npy file: {err}") from None
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{self.path} is not a readable .npy file: {err}") from None
+        if not isinstance(header, np.memmap):
+            raise ValueError(f"{self.path} is not a .npy file")
+        shape, dtype, offset = header.shape, header.dtype, header.offset
+        fortran_order = header.flags.f_contiguous and not header.flags.c_contiguous
+        del header
+        if dtype.hasobject or dtype.kind not in "fiub":
+            raise ValueError(f"{self.path} holds {dtype} values, not numbers")
+        if len(shape) != 2:
+            raise ValueError(
+                f"{self.path} holds an array of shape {shape}; expected 2-D "
+                "(n_samples, n_features)"
+            )
+        if shape[0] == 0 or shape[1] == 0:
+            raise ValueError(f"{self.path} holds an empty array of shape {shape}")
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = dtype
+        self._fortran = fortran_order
+        with open(self.path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._array = np.ndarray(
+            self.shape, dtype, buffer=self._map, offset=offset,
+            order="F" if fortran_order else "C",
+        )
+        self._offset = offset
+
+    @property
+    def n_samples(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
+        """A copy of rows ``start:stop`` as ``dtype``; their pages are released afterwards."""
+        out = np.array(self._array[start:stop], dtype=dtype, order="C")
+        self._release(start, stop)
+        return out
+
+    def take(self, indices: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """A copy of the rows at ``indices`` (sorted internally for sequential reads)."""
+        indices = np.asarray(indices)
+        order = np.argsort(indices, kind="stable")
+        out = np.empty((indices.size, self.n_features), dtype=dtype)
+        out[order] = self._array[indices[order]]
+        if indices.size:
+            self._release(int(indices.min()), int(indices.max()) + 1)
+        return out
+
+    def _release(self, start: int, stop: int):
+        if self._fortran:
+            first, last = self._offset, self._offset + self.nbytes
+        else:
+            row = self.n_features * self.dtype.itemsize
+            first, last = self._offset + start * row, self._offset + stop * row
+        page = mmap.PAGESIZE
+        first -= first % page
+        if last > first:
+            self._map.madvise(mmap.MADV_DONTNEED, first, min(last, len(self._map)) - first)
+
+    def __repr__(self):
+        return f"NpyFile({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"

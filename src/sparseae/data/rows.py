@@ -1,0 +1,129 @@
+"""``Rows``: the samples to train on, in memory or in a memory-mapped ``.npy``, read in chunks.
+
+A ``Rows`` is a sequence of samples with an optional fitted transform (scaling, whitening) applied
+to each chunk as it is read, and optionally a subset of the underlying rows (a training or
+held-out split). Whatever the storage, ``chunks`` yields the same row blocks every time it is
+called, which is what the two-pass exact objective needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .npyfile import NpyFile
+
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+class Rows:
+    def __init__(self, data, transforms=(), positions: np.ndarray | None = None):
+        if not isinstance(data, (np.ndarray, NpyFile)):
+            raise TypeError(f"Rows holds a NumPy array or an NpyFile, not {type(data).__name__}")
+        if isinstance(data, np.ndarray) and data.ndim != 2:
+            raise ValueError(f"expected a 2-D array (n_samples, n_features), got {data.shape}")
+        self.data = data
+        self.transforms = tuple(transforms)
+        self.positions = None if positions is None else np.asarray(positions, dtype=np.intp)
+        self._n_features = None
+
+    # --- shape ---
+
+    @property
+    def n_samples(self) -> int:
+        return self.data.shape[0] if self.positions is None else self.positions.size
+
+    @property
+    def n_features(self) -> int:
+        """Features after the transforms (PCA may reduce them)."""
+        if self._n_features is None:
+            self._n_features = self.take(np.arange(1)).shape[1]
+        return self._n_features
+
+    @property
+    def n_raw_features(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def in_memory(self) -> bool:
+        return isinstance(self.data, np.ndarray)
+
+    # --- reading ---
+
+    def _read(self, index, dtype) -> np.ndarray:
+        """Raw rows at ``index`` (a slice or sorted positions) of the underlying storage."""
+        if isinstance(self.data, NpyFile):
+            if isinstance(index, slice):
+                return self.data.rows(index.start, index.stop, dtype)
+            return self.data.take(index, dtype)
+        return np.asarray(self.data[index], dtype=dtype)
+
+    def _apply(self, X: np.ndarray, dtype) -> np.ndarray:
+        for transform in self.transforms:
+            X = transform.transform(X)
+        return np.ascontiguousarray(X, dtype=dtype)
+
+    def block(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
+        """Rows ``start:stop`` of this sequence, transformed."""
+        index = slice(start, stop) if self.positions is None else self.positions[start:stop]
+        raw_dtype = np.float64 if self.transforms else dtype
+        return self._apply(self._read(index, raw_dtype), dtype)
+
+    def take(self, which: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Rows at positions ``which`` of this sequence, in that order, transformed."""
+        which = np.asarray(which, dtype=np.intp)
+        index = which if self.positions is None else self.positions[which]
+        raw_dtype = np.float64 if self.transforms else dtype
+        return self._apply(self._read(index, raw_dtype), dtype)
+
+    def chunks(self, rows_per_chunk: int, dtype=np.float64) -> Iterator[np.ndarray]:
+        """The rows in consecutive blocks of ``rows_per_chunk``."""
+        for start in range(0, self.n_samples, rows_per_chunk):
+            yield self.block(start, min(start + rows_per_chunk, self.n_samples), dtype)
+
+    def to_array(self, dtype=np.float64) -> np.ndarray:
+        """All rows in memory. For an in-memory array without transforms or subset, no copy."""
+        return self.block(0, self.n_samples, dtype)
+
+    def default_chunk(self) -> int:
+        """Rows per chunk for passes that only need a reasonable block (64 MiB of float64)."""
+        return max(1, DEFAULT_CHUNK_BYTES // (8 * max(self.n_raw_features, 1)))
+
+    # --- derived sequences ---
+
+    def subset(self, which: np.ndarray) -> Rows:
+        """The rows at positions ``which`` (kept in sorted order for sequential reads)."""
+        which = np.sort(np.asarray(which, dtype=np.intp))
+        positions = which if self.positions is None else self.positions[which]
+        return Rows(self.data, self.transforms, positions)
+
+    def with_transform(self, transform) -> Rows:
+        """The same rows passed through one more fitted transform."""
+        return Rows(self.data, (*self.transforms, transform), self.positions)
+
+    def fit_transform(self, transform) -> Rows:
+        """Fit ``transform`` on these rows in one streamed pass (``partial_fit`` per chunk, or
+        ``fit`` when the rows are in memory), then return the rows passed through it."""
+        if self.in_memory or not hasattr(transform, "partial_fit"):
+            transform.fit(self.to_array())
+        else:
+            for X in self.chunks(self.default_chunk()):
+                transform.partial_fit(X)
+        return self.with_transform(transform)
+
+    def check_finite(self):
+        """Raise a clear error if any value is NaN or infinite (one streamed pass)."""
+        for start in range(0, self.n_samples, self.default_chunk()):
+            X = self.block(start, min(start + self.default_chunk(), self.n_samples))
+            bad = ~np.isfinite(X)
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                kind = "NaN" if np.isnan(X[row, col]) else "infinity"
+                raise ValueError(
+                    f"the data contains {kind} (first at row {start + row}, column {col})"
+                )
+
+    def __repr__(self):
+        return (f"Rows({self.data!r}, n_samples={self.n_samples}, "
+                f"transforms={[type(t).__name__ for t in self.transforms]})")

@@ -1,0 +1,156 @@
+"""The objective over a data set, in memory or in chunks chosen from a memory budget.
+
+``Problem`` is what the solvers drive: ``full`` (the exact cost and gradient over all rows),
+``batch`` (a minibatch) and ``cost``. If the rows and the evaluation's working arrays fit in half
+the memory budget they are held in memory and each evaluation makes one forward pass; otherwise
+each evaluation streams the rows twice in chunks sized to that half (pass one for ``rho_hat``,
+pass two for the cost and gradient: ``objective.chunked_cost_and_grad``). The other half of the
+budget is left for the interpreter, the libraries and the optimizer's vectors.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import objective
+from .data.rows import Rows
+from .objective import Spec
+from .params import Params, flat
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+          "tib": 2**40}
+
+
+def parse_bytes(value) -> int:
+    """``500MB``, ``2GiB``, ``1e9`` or an int, as a number of bytes."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        number, unit = float(value), ""
+    else:
+        match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([a-zA-Z]*)\s*", str(value))
+        if not match or match.group(2).lower() not in _UNITS:
+            raise ValueError(f"cannot read {value!r} as a memory size (e.g. 500MB, 2GiB)")
+        try:
+            number = float(match.group(1))
+        except ValueError:
+            raise ValueError(f"cannot read {value!r} as a memory size (e.g. 500MB, 2GiB)") \
+                from None
+        unit = match.group(2).lower()
+    result = int(number * _UNITS[unit])
+    if result <= 0:
+        raise ValueError(f"memory size must be positive, got {value!r}")
+    return result
+
+
+def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bool) -> int:
+    """Working memory of one row in one evaluation: the row itself, a2, a3, delta3 and
+    delta2 with their temporaries (about 4 arrays of n and 4 of h), plus float64 copies made
+    while reading and transforming the row."""
+    work = (4 * n_features + 4 * n_hidden) * itemsize
+    reading = (3 if transformed else 1) * n_features * 8
+    return work + reading
+
+
+class Problem:
+    """The sparse autoencoder's objective on ``rows``, as flat float64 vectors for the solvers."""
+
+    def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None):
+        self.rows, self.spec, self.n_hidden = rows, spec, n_hidden
+        self.dtype = np.dtype(dtype)
+        self.n_samples, self.n_features = rows.n_samples, rows.n_features
+        per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize,
+                                bool(rows.transforms))
+        budget = None if memory_budget is None else parse_bytes(memory_budget)
+        if budget is None or per_row * self.n_samples <= budget // 2:
+            self.X = rows.to_array(self.dtype)
+            self.chunk_rows = self.n_samples
+        else:
+            self.X = None
+            self.chunk_rows = (budget // 2) // per_row
+            if self.chunk_rows < 1:
+                raise ValueError(
+                    f"memory budget of {budget} bytes is too small for one row: one row of "
+                    f"{self.n_features} features with {n_hidden} hidden units needs "
+                    f"{2 * per_row} bytes of budget"
+                )
+        self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
+        self.full = flat(self._evaluate, self.n_features, n_hidden, self.dtype)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.X is not None
+
+    def chunks(self):
+        return self.rows.chunks(self.chunk_rows, self.dtype)
+
+    def _evaluate(self, params: Params) -> tuple[float, Params]:
+        if self.X is not None:
+            return objective.cost_and_grad(params, self.X, self.spec)
+        return objective.chunked_cost_and_grad(params, self.chunks, self.spec)
+
+    def cost(self, theta) -> float:
+        return self.full(theta)[0]
+
+    def batch(self, theta, which, rho_estimate) -> tuple[float, np.ndarray]:
+        """Cost and gradient on the rows at positions ``which``."""
+        X = self.X[which] if self.X is not None else self.rows.take(which, self.dtype)
+        evaluate = flat(lambda p: objective.cost_and_grad(p, X, self.spec, rho_estimate),
+                        self.n_features, self.n_hidden, self.dtype)
+        return evaluate(theta)
+
+    def rho_hat(self, params: Params) -> np.ndarray:
+        """Mean activity of each hidden unit over all rows (pass one alone)."""
+        params = params.astype(self.dtype)
+        chunks = [self.X] if self.X is not None else self.chunks()
+        total = sum(
+            objective.activity_sum(objective.encode(params, X, self.spec.activation),
+                                   self.spec.activation)
+            for X in chunks
+        )
+        return total / self.n_samples
+
+    def describe(self) -> str:
+        if self.in_memory:
+            return f"{self.n_samples} rows in memory"
+        return (f"{self.n_samples} rows streamed in chunks of {self.chunk_rows} "
+                f"({-(-self.n_samples // self.chunk_rows)} chunks, two passes per evaluation)")
+
+
+def split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and held-out rows: a seeded random ``fraction`` is held out."""
+    held = int(round(fraction * n_samples))
+    if held < 1 or held >= n_samples:
+        raise ValueError(
+            f"validation_fraction {fraction} of {n_samples} samples leaves "
+            f"{held} held-out and {n_samples - held} training rows; both need at least one"
+        )
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+class EarlyStopping:
+    """Stop when the held-out cost has not improved by ``tol`` for ``patience`` iterations,
+    keeping the best parameters seen."""
+
+    def __init__(self, validation: Problem, patience: int, tol: float, state: dict | None = None):
+        self.validation, self.patience, self.tol = validation, patience, tol
+        state = state or {}
+        self.best_cost = state.get("best_cost", np.inf)
+        self.best_theta = state.get("best_theta")
+        self.bad = state.get("bad", 0)
+        self.curve = list(state.get("curve", []))
+
+    def __call__(self, theta) -> bool:
+        cost = self.validation.cost(theta)
+        self.curve.append(cost)
+        if cost < self.best_cost - self.tol:
+            self.best_cost, self.best_theta, self.bad = cost, np.array(theta), 0
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
+
+    def state(self) -> dict:
+        return {"best_cost": self.best_cost, "best_theta": self.best_theta, "bad": self.bad,
+                "curve": list(self.curve)}

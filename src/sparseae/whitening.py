@@ -1,0 +1,168 @@
+"""PCA, PCA whitening and ZCA whitening, as in UFLDL's "PCA and whitening" chapter.
+
+With ``Sigma = 1/m sum_i (x_i - mu)(x_i - mu)^T = U diag(lambda) U^T`` (eigenvalues descending):
+
+    PCA            x_rot   = U_k^T (x - mu)                           k components kept
+    PCA whitening  x_white = diag(1 / sqrt(lambda_k + eps)) U_k^T (x - mu)
+    ZCA whitening  x_zca   = U diag(1 / sqrt(lambda + eps)) U^T (x - mu)   all components
+
+``k`` is the smallest number of components that retains ``retain_variance`` of the variance
+(99% by default) unless ``n_components`` is given; ``eps`` (0.1 by default) regularises the
+small eigenvalues, which are mostly noise, so whitening does not blow them up.
+
+The covariance is accumulated with ``partial_fit`` one chunk at a time, so these fit on data
+larger than memory; ``fit`` on an array is one such chunk. They are scikit-learn transformers and
+can stand in a ``Pipeline`` before a ``SparseAutoencoder``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class _Eigenbasis(TransformerMixin, BaseEstimator):
+    """The streamed covariance and its eigendecomposition, shared by the three transforms."""
+
+    def partial_fit(self, X, y=None):
+        first = not hasattr(self, "n_samples_seen_")
+        X = validate_data(self, X, dtype=np.float64, reset=first)
+        if first:
+            self.shift_ = X.mean(axis=0)  # accumulating around a shift keeps the sums accurate
+            self._sum = np.zeros(X.shape[1])
+            self._outer = np.zeros((X.shape[1], X.shape[1]))
+            self.n_samples_seen_ = 0
+        D = X - self.shift_
+        self._sum += D.sum(axis=0)
+        self._outer += D.T @ D
+        self.n_samples_seen_ += X.shape[0]
+        self._decompose()
+        return self
+
+    def fit(self, X, y=None):
+        for name in ("n_samples_seen_", "shift_", "_sum", "_outer"):
+            self.__dict__.pop(name, None)
+        return self.partial_fit(X)
+
+    def _decompose(self):
+        m = self.n_samples_seen_
+        mean_shift = self._sum / m
+        self.mean_ = self.shift_ + mean_shift
+        self.covariance_ = self._outer / m - np.outer(mean_shift, mean_shift)
+        eigenvalues, eigenvectors = np.linalg.eigh(self.covariance_)
+        order = np.argsort(eigenvalues)[::-1]
+        self.explained_variance_ = np.maximum(eigenvalues[order], 0.0)
+        self.eigenvectors_ = eigenvectors[:, order]  # columns: U
+        total = self.explained_variance_.sum()
+        self.explained_variance_ratio_ = self.explained_variance_ / (total if total > 0 else 1.0)
+
+    def _n_kept(self) -> int:
+        n_components = getattr(self, "n_components", None)
+        if n_components is not None:
+            if not 1 <= n_components <= len(self.explained_variance_):
+                raise ValueError(f"n_components must be in [1, {len(self.explained_variance_)}], "
+                                 f"got {n_components}")
+            return int(n_components)
+        retain = self.retain_variance
+        if not 0 < retain <= 1:
+            raise ValueError(f"retain_variance must be in (0, 1], got {retain}")
+        cumulative = np.cumsum(self.explained_variance_ratio_)
+        return int(min(np.searchsorted(cumulative, retain - 1e-12) + 1, len(cumulative)))
+
+    def _check_epsilon(self):
+        if not self.epsilon >= 0:
+            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+
+    def _centered(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False) - self.mean_
+
+
+class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
+    """Rotate into the principal axes and keep the components retaining ``retain_variance``."""
+
+    def __init__(self, retain_variance=0.99, n_components=None):
+        self.retain_variance = retain_variance
+        self.n_components = n_components
+
+    def _decompose(self):
+        super()._decompose()
+        self.n_components_ = self._n_kept()
+        self.components_ = self.eigenvectors_[:, : self.n_components_].T
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def transform(self, X):
+        return self._centered(X) @ self.components_.T
+
+    def inverse_transform(self, X):
+        check_is_fitted(self)
+        return np.asarray(X, dtype=np.float64) @ self.components_ + self.mean_
+
+
+class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
+    """PCA, then each kept component scaled to (nearly) unit variance."""
+
+    def __init__(self, retain_variance=0.99, epsilon=0.1, n_components=None):
+        self.retain_variance = retain_variance
+        self.epsilon = epsilon
+        self.n_components = n_components
+
+    def _decompose(self):
+        super()._decompose()
+        self._check_epsilon()
+        self.n_components_ = self._n_kept()
+        scale = 1.0 / np.sqrt(self.explained_variance_[: self.n_components_] + self.epsilon)
+        self.components_ = self.eigenvectors_[:, : self.n_components_].T * scale[:, None]
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def transform(self, X):
+        return self._centered(X) @ self.components_.T
+
+
+class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
+    """PCA whitening with every component, rotated back to the input's axes: the whitened data
+    stays closest to the original (for images, it still looks like the image)."""
+
+    def __init__(self, epsilon=0.1):
+        self.epsilon = epsilon
+
+    def _decompose(self):
+        super()._decompose()
+        self._check_epsilon()
+        U = self.eigenvectors_
+        self.whitening_ = (U / np.sqrt(self.explained_variance_ + self.epsilon)) @ U.T
+
+    def transform(self, X):
+        return self._centered(X) @ self.whitening_
+
+    def inverse_transform(self, X):
+        check_is_fitted(self)
+        U = self.eigenvectors_
+        unwhiten = (U * np.sqrt(self.explained_variance_ + self.epsilon)) @ U.T
+        return np.asarray(X, dtype=np.float64) @ unwhiten + self.mean_
+
+
+WHITENINGS = {"pca": PCA, "pca-white": PCAWhitening, "zca": ZCAWhitening}
+
+
+def make_whitening(name: str, *, retain_variance: float = 0.99, epsilon: float = 0.1):
+    """A new, unfitted transform: ``pca``, ``pca-white`` or ``zca``."""
+    if name == "pca":
+        return PCA(retain_variance)
+    if name == "pca-white":
+        return PCAWhitening(retain_variance, epsilon)
+    if name == "zca":
+        return ZCAWhitening(epsilon)
+    raise ValueError(f"unknown whitening {name!r}; choose one of {list(WHITENINGS)}")
