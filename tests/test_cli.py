@@ -96,3 +96,37 @@ def test_help_documents_every_option():
                    "--seed", "--out", "--dtype"):
         assert option in text
     assert "gradcheck" in run("--help").stdout
+
+
+def test_train_streams_a_npy_file_under_a_memory_budget(tmp_path, capsys):
+    X = np.random.default_rng(0).uniform(0, 255, size=(3000, 16))
+    np.save(tmp_path / "x.npy", X.astype(np.float32))
+    code = main(["train", "--data", str(tmp_path / "x.npy"), "--scale", "unit", "--n-hidden",
+                 "5", "--sparsity-target", "0.1", "--max-iter", "15", "--memory-budget",
+                 "200KB", "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 3000 and metrics["iterations"] == 15
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["memory_budget"] == "200KB" and config["scale"] == "unit"
+
+
+def test_train_on_digits_with_zca_and_adam(tmp_path, capsys):
+    code = main(["train", "--data", "digits", "--whiten", "zca", "--decoder", "linear",
+                 "--solver", "adam", "--epochs", "3", "--batch-size", "64", "--n-hidden", "16",
+                 "--early-stopping", "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["solver"] == "adam" and "best_validation_cost" in metrics
+    assert metrics["n_samples"] == 1797 and metrics["n_features"] == 64
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--memory-budget", "10B", "--data", "digits"], "too small for one row"),
+    (["--whiten", "zca", "--whiten-epsilon", "-1", "--data", "digits"], "epsilon must be >= 0"),
+    (["--data", "digits", "--prewhiten"], "prewhiten applies to images"),
+])
+def test_more_bad_input(tmp_path, args, message):
+    result = run("train", "--quiet", "--max-iter", "2", "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr

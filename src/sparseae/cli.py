@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=_positive_int, default=256,
                      help="rows per minibatch (sgd, adam)")
     fit.add_argument("--learning-rate", type=float, default=None,
-                     help="step size (default: gd 1.0, sgd 0.1, adam 0.01)")
+                     help="step size (default: gd 0.1, sgd 0.03, adam 0.01)")
     fit.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
                      help="cosine decays to 0; step halves at 50%% and 75%% of the iterations")
     fit.add_argument("--momentum", type=float, default=0.9,

@@ -63,7 +63,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     batch_size : int >= 1, default=256
         Rows per minibatch (``sgd``, ``adam``).
     learning_rate : float > 0 or None, default=None
-        Step size; None picks 1.0 for ``gd``, 0.1 for ``sgd``, 0.01 for ``adam``.
+        Step size; None picks 0.1 for ``gd``, 0.03 for ``sgd``, 0.01 for ``adam``.
     learning_rate_schedule : {"constant", "cosine", "step"}, default="constant"
         ``cosine`` decays to 0 over ``max_iter``; ``step`` halves at 50% and 75% of it.
     momentum : float in [0, 1), default=0.9

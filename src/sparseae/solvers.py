@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-DEFAULT_LEARNING_RATES = {"gd": 1.0, "sgd": 0.1, "adam": 0.01}
+DEFAULT_LEARNING_RATES = {"gd": 0.1, "sgd": 0.03, "adam": 0.01}
 SCHEDULES = ("constant", "cosine", "step")
 RHO_ESTIMATES = ("batch", "running")
 

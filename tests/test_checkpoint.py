@@ -1,0 +1,188 @@
+"""Checkpoints, Ctrl-C and resume: an interrupted-and-resumed run ends where an uninterrupted one
+does, bit for bit, for GD, SGD and Adam."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import sparseae
+from sparseae.checkpoint import Checkpointer, load_checkpoint, save_checkpoint
+
+RUNS = {
+    "adam": ["--solver", "adam", "--max-iter", "16", "--batch-size", "8"],
+    "sgd": ["--solver", "sgd", "--max-iter", "16", "--batch-size", "8",
+            "--rho-estimate", "running"],
+    "gd": ["--solver", "gd", "--max-iter", "400"],
+    "lbfgs": ["--solver", "lbfgs", "--max-iter", "200"],
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "x.npy"
+    X = np.random.default_rng(0).uniform(0.1, 0.9, size=(5000, 64))
+    np.save(path, X)
+    return path
+
+
+def command(data, out, solver, *extra):
+    return [sys.executable, "-m", "sparseae", "train", "--data", str(data), "--n-hidden", "16",
+            "--sparsity-target", "0.1", "--checkpoint-every", "1", "--out", str(out), "--quiet",
+            *RUNS[solver], *extra]
+
+
+def interrupt_midway(cmd, checkpoint, at_least=2):
+    """Start ``cmd``, send SIGINT once a checkpoint of ``at_least`` iterations exists."""
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if load_checkpoint(checkpoint)["solver"]["iteration"] >= at_least:
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err
+
+
+def arrays(path):
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "gd"])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, solver):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    subprocess.run(command(data, whole, solver), check=True, capture_output=True, timeout=300)
+
+    code, _, err = interrupt_midway(command(data, parts, solver), parts / "checkpoint.npz")
+    assert code == 130, err
+    assert "continue with: sparseae train --resume" in err and "Traceback" not in err
+    assert not (parts / "model.npz").exists()
+    state = load_checkpoint(parts / "checkpoint.npz")["solver"]
+    assert 2 <= state["iteration"] < int(RUNS[solver][3])
+
+    subprocess.run([sys.executable, "-m", "sparseae", "train", "--resume", str(parts),
+                    "--quiet"], check=True, capture_output=True, timeout=300)
+    a, b = arrays(whole / "model.npz"), arrays(parts / "model.npz")
+    for name in ("W1", "b1", "W2", "b2", "loss_curve", "rho_hat"):
+        assert a[name].tobytes() == b[name].tobytes(), name
+    assert json.loads((whole / "metrics.json").read_text())["final_cost"] == \
+        json.loads((parts / "metrics.json").read_text())["final_cost"]
+
+
+def test_lbfgs_resume_keeps_parameters_and_history(tmp_path, data):
+    run = tmp_path / "run"
+    code, _, err = interrupt_midway(command(data, run, "lbfgs"), run / "checkpoint.npz", 5)
+    assert code == 130, err
+    saved = load_checkpoint(run / "checkpoint.npz")["solver"]
+    subprocess.run([sys.executable, "-m", "sparseae", "train", "--resume", str(run), "--quiet"],
+                   check=True, capture_output=True, timeout=300)
+    model = sparseae.load(run / "model.npz")
+    assert model.loss_curve_[: saved["iteration"]] == saved["loss_curve"]
+    assert len(model.loss_curve_) == model.n_iter_ <= 200
+    assert model.loss_ < saved["loss_curve"][-1]
+
+
+def test_resume_of_a_finished_run_does_nothing(tmp_path, data):
+    run = tmp_path / "run"
+    subprocess.run(command(data, run, "adam", "--max-iter", "1"), check=True,
+                   capture_output=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "sparseae", "train", "--resume", str(run)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "already complete" in result.stdout
+
+
+def test_resume_of_a_folder_that_is_no_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sparseae", "train", "--resume",
+                             str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "is not a run folder (no config.json)" in result.stderr
+
+
+def test_checkpoint_round_trip(tmp_path):
+    state = {"seed": 3, "solver": {"theta": np.arange(5.0), "loss_curve": [1.5, 0.1 + 0.2],
+                                   "rng": {"state": {"state": 2**100 + 7, "inc": 11}},
+                                   "rule": {"m": np.ones(2, np.float32), "t": 4},
+                                   "rho_hat": None, "epoch_sum": float("inf")}}
+    save_checkpoint(tmp_path / "c.npz", state)
+    back = load_checkpoint(tmp_path / "c.npz")
+    assert back["solver"]["rng"]["state"]["state"] == 2**100 + 7
+    assert back["solver"]["loss_curve"] == [1.5, 0.1 + 0.2]
+    assert back["solver"]["rule"]["m"].dtype == np.float32 and back["solver"]["rule"]["t"] == 4
+    np.testing.assert_array_equal(back["solver"]["theta"], np.arange(5.0))
+    assert back["solver"]["rho_hat"] is None and back["solver"]["epoch_sum"] == float("inf")
+
+
+def test_checkpointer_interval_and_atomic_writes(tmp_path):
+    saved = []
+    checkpoint = Checkpointer(tmp_path / "c.npz", every=3)
+    for i in range(1, 8):
+        if checkpoint.maybe_save(i, lambda i=i: {"iteration": i}):
+            saved.append(i)
+    assert saved == [3, 6]
+    assert load_checkpoint(tmp_path / "c.npz") == {"iteration": 6}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary left behind
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", {"iteration": 1})
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path / "c.npz", {"iteration": object()})  # not serialisable
+    assert load_checkpoint(tmp_path / "c.npz") == {"iteration": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
+
+
+def test_corrupt_checkpoint(tmp_path):
+    (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(ValueError, match="not a sparseae checkpoint"):
+        load_checkpoint(tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "gd", "lbfgs"])
+def test_stop_mid_epoch_and_resume_in_process(patches, solver):
+    """Adam and SGD stop after 37 steps, mid-epoch (900 training rows / 64 = 15 steps per
+    epoch); GD and L-BFGS after 3 iterations."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    kwargs = dict(solver=solver, max_iter=6, batch_size=64, random_state=2,
+                  rho_estimate="running", early_stopping=True, n_iter_no_change=50)
+    calls = {"n": 0}
+    limit = 37 if solver in ("adam", "sgd") else 3
+
+    def stop_after_limit():
+        calls["n"] += 1
+        return calls["n"] > limit
+
+    saved = {}
+
+    class Keep:
+        def maybe_save(self, iteration, state):
+            return False
+
+        def save(self, state):
+            saved["state"] = state
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = sparseae.SparseAutoencoder(**kwargs).fit(patches)
+        first = sparseae.SparseAutoencoder(**kwargs).fit(patches, checkpoint=Keep(),
+                                                          should_stop=stop_after_limit)
+        resumed = sparseae.SparseAutoencoder(**kwargs).fit(patches, resume=saved["state"])
+    assert first.interrupted_ and first.n_iter_ < 6
+    if solver in ("adam", "sgd"):
+        assert saved["state"]["solver"]["step"] == 37 - 2 * 15
+    assert resumed.n_iter_ == whole.n_iter_ == 6
+    if solver != "lbfgs":
+        assert resumed.W1_.tobytes() == whole.W1_.tobytes()
+        assert resumed.loss_curve_ == whole.loss_curve_
+        assert resumed.validation_loss_curve_ == whole.validation_loss_curve_

@@ -1,0 +1,172 @@
+"""Every data source, on small files the tests make."""
+
+import gzip
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from sparseae.data import NpyFile, Rows, load
+from sparseae.data.matrices import read_idx
+
+
+def write_idx(path, array, code=0x08):
+    header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    data = header + array.astype({0x08: ">u1", 0x0D: ">f4"}[code]).tobytes()
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def matrix(rng):
+    return rng.uniform(-2, 5, size=(300, 12))
+
+
+def test_npy_is_memory_mapped_and_read_in_chunks(tmp_path, matrix):
+    np.save(tmp_path / "x.npy", matrix.astype(np.float32))
+    rows = load(tmp_path / "x.npy")
+    assert isinstance(rows.data, NpyFile) and not rows.in_memory
+    assert (rows.n_samples, rows.n_features) == (300, 12)
+    chunks = list(rows.chunks(128))
+    assert [len(c) for c in chunks] == [128, 128, 44]
+    np.testing.assert_array_equal(np.concatenate(chunks), matrix.astype(np.float32))
+    np.testing.assert_array_equal(rows.take([5, 0, 299]), matrix.astype(np.float32)[[5, 0, 299]])
+
+
+def test_npz_named_array(tmp_path, matrix):
+    np.savez(tmp_path / "d.npz", train=matrix, labels=np.arange(300))
+    np.testing.assert_array_equal(load(tmp_path / "d.npz").to_array(), matrix)
+    np.savez(tmp_path / "two.npz", a=matrix, b=matrix[:5])
+    with pytest.raises(ValueError, match="holds 2 2-D arrays"):
+        load(tmp_path / "two.npz")
+    np.testing.assert_array_equal(load(tmp_path / "two.npz", key="b").to_array(), matrix[:5])
+
+
+def test_csv_with_and_without_header(tmp_path, matrix):
+    np.savetxt(tmp_path / "plain.csv", matrix, delimiter=",")
+    np.testing.assert_allclose(load(tmp_path / "plain.csv").to_array(), matrix, rtol=1e-15)
+    header = ",".join(f"f{i}" for i in range(12))
+    np.savetxt(tmp_path / "header.csv", matrix, delimiter=",", header=header, comments="")
+    np.testing.assert_allclose(load(tmp_path / "header.csv").to_array(), matrix, rtol=1e-15)
+
+
+def test_csv_with_text_in_it(tmp_path):
+    (tmp_path / "bad.csv").write_text("1,2,3\n4,five,6\n")
+    with pytest.raises(ValueError, match="bad.csv is not a CSV of numbers.*five"):
+        load(tmp_path / "bad.csv")
+
+
+def test_mat_matrix_and_transpose(tmp_path, matrix):
+    savemat(tmp_path / "m.mat", {"patches": matrix.T})  # MATLAB: one sample per column
+    assert load(tmp_path / "m.mat").to_array().shape == (12, 300)
+    np.testing.assert_array_equal(load(tmp_path / "m.mat", transpose=True).to_array(), matrix)
+
+
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"])
+def test_mnist_idx(tmp_path, rng, name):
+    images = rng.integers(0, 256, size=(7, 28, 28))
+    write_idx(tmp_path / name, images)
+    X = load(tmp_path / name).to_array()
+    assert X.shape == (7, 784)
+    np.testing.assert_allclose(X, images.reshape(7, 784) / 255.0)
+
+
+def test_truncated_and_corrupt_idx(tmp_path, rng):
+    write_idx(tmp_path / "t-idx3-ubyte", rng.integers(0, 256, size=(5, 4, 4)))
+    data = (tmp_path / "t-idx3-ubyte").read_bytes()
+    (tmp_path / "cut-idx3-ubyte").write_bytes(data[:-10])
+    with pytest.raises(ValueError, match="truncated IDX file"):
+        read_idx(tmp_path / "cut-idx3-ubyte")
+    (tmp_path / "bad-idx3-ubyte").write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "bad-idx3-ubyte")
+    (tmp_path / "bad-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="cannot read IDX file"):
+        read_idx(tmp_path / "bad-idx3-ubyte.gz")
+    write_idx(tmp_path / "labels-idx1-ubyte", np.arange(5))
+    with pytest.raises(ValueError, match="holds 5 labels"):
+        read_idx(tmp_path / "labels-idx1-ubyte")
+
+
+def test_truncated_and_corrupt_npy(tmp_path, matrix):
+    np.save(tmp_path / "x.npy", matrix)
+    data = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[: len(data) - 100])
+    with pytest.raises(ValueError, match="cut.npy is truncated"):
+        load(tmp_path / "cut.npy")
+    (tmp_path / "junk.npy").write_bytes(b"junk" * 20)
+    with pytest.raises(ValueError, match="not a .npy file"):
+        load(tmp_path / "junk.npy")
+    np.save(tmp_path / "three.npy", np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 4\); expected 2-D"):
+        load(tmp_path / "three.npy")
+    np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="not numbers"):
+        load(tmp_path / "text.npy")
+
+
+def test_truncated_mat(tmp_path, matrix):
+    savemat(tmp_path / "m.mat", {"X": matrix})
+    data = (tmp_path / "m.mat").read_bytes()
+    (tmp_path / "cut.mat").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cannot read MATLAB file"):
+        load(tmp_path / "cut.mat")
+
+
+def test_digits_builtin():
+    X = load("digits").to_array()
+    assert X.shape == (1797, 64) and X.min() == 0.0 and X.max() == 1.0
+
+
+@pytest.mark.parametrize("scale", ["unit", "minmax", "standardize", "patch"])
+def test_scaling_streamed_equals_in_memory(tmp_path, matrix, scale):
+    np.save(tmp_path / "x.npy", matrix)
+    streamed = load(tmp_path / "x.npy", scale=scale)
+    np.savez(tmp_path / "x.npz", x=matrix)
+    whole = load(tmp_path / "x.npz", scale=scale)
+    a, b = streamed.to_array(), whole.to_array()
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    if scale == "unit":
+        assert a.min() == 0.0 and a.max() == pytest.approx(1.0)
+    if scale == "minmax":
+        np.testing.assert_allclose(a.min(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(a.max(axis=0), 1)
+    if scale == "standardize":
+        np.testing.assert_allclose(a.mean(axis=0), 0, atol=1e-10)
+        np.testing.assert_allclose(a.std(axis=0), 1)
+    if scale == "patch":
+        assert a.min() >= 0.1 and a.max() <= 0.9
+
+
+def test_streamed_scaling_is_fitted_chunk_by_chunk(tmp_path, rng):
+    """A file bigger than the default chunk: the scaler sees several chunks, same result."""
+    from sparseae.data import rows as rows_module
+
+    X = rng.normal(size=(1000, 8))
+    np.save(tmp_path / "x.npy", X)
+    old = rows_module.DEFAULT_CHUNK_BYTES
+    rows_module.DEFAULT_CHUNK_BYTES = 8 * 8 * 100  # 100 rows per chunk
+    try:
+        streamed = load(tmp_path / "x.npy", scale="standardize")
+    finally:
+        rows_module.DEFAULT_CHUNK_BYTES = old
+    np.testing.assert_allclose(streamed.to_array().mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(streamed.to_array().std(axis=0), 1, rtol=1e-12)
+
+
+def test_unknown_scaling():
+    with pytest.raises(ValueError, match="unknown scaling 'log'"):
+        load("digits", scale="log")
+
+
+def test_rows_subset_and_nan_check(rng):
+    X = rng.normal(size=(50, 3))
+    rows = Rows(X)
+    sub = rows.subset([40, 2, 7])
+    np.testing.assert_array_equal(sub.to_array(), X[[2, 7, 40]])
+    X[33, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN \(first at row 33, column 2\)"):
+        Rows(X).check_finite()

@@ -1,0 +1,147 @@
+"""Training on streamed data, the first-order solvers, early stopping."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sparseae import SparseAutoencoder, params
+from sparseae.data import NpyFile, Rows
+from sparseae.objective import Spec
+from sparseae.solvers import Settings, learning_rate
+from sparseae.training import Problem, bytes_per_row, parse_bytes
+
+ALL_VARIANTS = [(a, s, d) for a in ("sigmoid", "tanh") for s in ("kl", "l1")
+                for d in ("sigmoid", "linear")]
+
+
+def fit(X, **kwargs):
+    kwargs.setdefault("random_state", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SparseAutoencoder(**kwargs).fit(X)
+
+
+@pytest.fixture
+def npy(tmp_path, patches):
+    np.save(tmp_path / "patches.npy", patches)
+    return tmp_path / "patches.npy"
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", ALL_VARIANTS)
+def test_chunked_problem_equals_in_memory(npy, patches, activation, sparsity, decoder):
+    spec = Spec(0.05, 3.0, 1e-4, activation, sparsity, decoder)
+    in_memory = Problem(Rows(patches), spec, 10, np.float64)
+    budget = 2 * 97 * bytes_per_row(64, 10, 8, False)  # 97 rows per chunk
+    chunked = Problem(Rows(NpyFile(npy)), spec, 10, np.float64, memory_budget=budget)
+    assert in_memory.in_memory and not chunked.in_memory and chunked.chunk_rows == 97
+    theta = params.pack(params.initialize(64, 10, np.random.default_rng(1)))
+    c1, g1 = in_memory.full(theta)
+    c2, g2 = chunked.full(theta)
+    assert c2 == pytest.approx(c1, rel=1e-12)
+    assert np.linalg.norm(g2 - g1) <= 1e-12 * np.linalg.norm(g1)
+
+
+def test_lbfgs_on_a_memory_mapped_file_matches_in_memory(npy, patches):
+    a = fit(patches, max_iter=30)
+    b = fit(NpyFile(npy), max_iter=30, memory_budget=2 * 150 * bytes_per_row(64, 25, 8, False))
+    assert b.n_features_in_ == 64
+    assert b.loss_ == pytest.approx(a.loss_, rel=1e-8)
+    np.testing.assert_allclose(b.W1_, a.W1_, rtol=1e-6, atol=1e-9)
+
+
+def test_memory_budget_too_small_for_one_row(npy):
+    with pytest.raises(ValueError, match="too small for one row"):
+        fit(NpyFile(npy), memory_budget=100)
+
+
+def test_batch_larger_than_the_budget(npy):
+    with pytest.raises(ValueError, match="batch_size 256 does not fit the memory budget"):
+        fit(NpyFile(npy), solver="adam", memory_budget=2 * 50 * bytes_per_row(64, 25, 8, False))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("500MB", 500 * 10**6), ("2GiB", 2 * 2**30), ("1e9", 10**9), (4096, 4096), ("64 kb", 64000),
+])
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-5MB", "0", "5 parsecs"])
+def test_parse_bytes_rejects(text):
+    with pytest.raises(ValueError, match="memory size"):
+        parse_bytes(text)
+
+
+@pytest.mark.parametrize("solver, kwargs", [
+    ("gd", {"max_iter": 150}),
+    ("sgd", {"max_iter": 15, "batch_size": 50}),
+    ("adam", {"max_iter": 15, "batch_size": 50}),
+    ("adam", {"max_iter": 15, "batch_size": 50, "rho_estimate": "running"}),
+    ("sgd", {"max_iter": 15, "batch_size": 50, "learning_rate_schedule": "cosine"}),
+])
+def test_first_order_solvers_train(patches, solver, kwargs):
+    model = fit(patches, solver=solver, **kwargs)
+    start = SparseAutoencoder(random_state=0, max_iter=1)
+    initial = Problem(Rows(patches), start._spec(), 25, np.float64).cost(
+        params.pack(params.initialize(64, 25, np.random.default_rng(
+            np.random.RandomState(0).randint(np.iinfo(np.int32).max)))))
+    assert model.loss_ < 0.2 * initial
+    assert model.n_iter_ == kwargs["max_iter"] == len(model.loss_curve_)
+    assert abs(model.rho_hat_.mean() - 0.01) < 0.05
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+def test_same_seed_same_result(patches, solver):
+    a = fit(patches, solver=solver, max_iter=4, batch_size=64, random_state=7)
+    b = fit(patches, solver=solver, max_iter=4, batch_size=64, random_state=7)
+    c = fit(patches, solver=solver, max_iter=4, batch_size=64, random_state=8)
+    assert a.W1_.tobytes() == b.W1_.tobytes()
+    assert a.W1_.tobytes() != c.W1_.tobytes()
+
+
+def test_shuffling_changes_the_path(patches):
+    a = fit(patches, solver="adam", max_iter=3, batch_size=64, shuffle=True)
+    b = fit(patches, solver="adam", max_iter=3, batch_size=64, shuffle=False)
+    assert not np.array_equal(a.W1_, b.W1_)
+
+
+def test_learning_rate_schedules():
+    s = Settings(max_iter=100, learning_rate=0.4, schedule="cosine")
+    assert learning_rate(s, "adam", 0) == 0.4
+    assert learning_rate(s, "adam", 50) == pytest.approx(0.2)
+    assert learning_rate(s, "adam", 100) == pytest.approx(0.0)
+    s = Settings(max_iter=100, learning_rate=0.4, schedule="step")
+    assert [learning_rate(s, "sgd", e) for e in (0, 49.9, 50, 75)] == [0.4, 0.4, 0.2, 0.1]
+    assert learning_rate(Settings(), "adam", 3) == 0.01  # the solver's default
+
+
+def test_early_stopping_stops_and_keeps_the_best(patches):
+    model = fit(patches, solver="adam", max_iter=500, batch_size=100, learning_rate=0.05,
+                early_stopping=True, n_iter_no_change=3, tol=1e-3)
+    assert model.n_iter_ < 500
+    curve = model.validation_loss_curve_
+    assert len(curve) == model.n_iter_
+    assert np.argmin(curve) == len(curve) - 4  # three epochs without improvement after the best
+    assert model.loss_ > 0
+
+
+def test_early_stopping_needs_rows_on_both_sides():
+    with pytest.raises(ValueError, match="both need at least one"):
+        fit(np.random.default_rng(0).uniform(size=(3, 4)), early_stopping=True,
+            validation_fraction=0.1)
+
+
+@pytest.mark.parametrize("params_, message", [
+    ({"solver": "adam", "learning_rate": 0.0}, r"learning_rate must be in \(0, inf\)"),
+    ({"momentum": 1.0}, r"momentum must be in \[0, 1\)"),
+    ({"batch_size": 0}, r"batch_size must be in \[1, inf\)"),
+    ({"learning_rate_schedule": "linear"}, "learning_rate_schedule must be one of"),
+    ({"rho_estimate": "exact"}, "rho_estimate must be one of"),
+    ({"validation_fraction": 1.0}, r"validation_fraction must be in \(0, 1\)"),
+    ({"memory_budget": "a lot"}, "cannot read 'a lot' as a memory size"),
+])
+def test_bad_solver_settings(patches, params_, message):
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(**params_).fit(patches)

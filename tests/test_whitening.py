@@ -1,0 +1,83 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sparseae import SparseAutoencoder
+from sparseae.data import NpyFile, Rows
+from sparseae.whitening import PCA, PCAWhitening, ZCAWhitening, make_whitening
+
+
+@parametrize_with_checks([PCA(), PCAWhitening(), ZCAWhitening()])
+def test_scikit_learn_contract(estimator, check):
+    check(estimator)
+
+
+def covariance(X):
+    return np.cov(X.T, bias=True)
+
+
+def test_pca_keeps_99_percent_of_the_variance(patches):
+    pca = PCA().fit(patches)
+    kept = pca.explained_variance_ratio_[: pca.n_components_].sum()
+    assert kept >= 0.99 and pca.explained_variance_ratio_[: pca.n_components_ - 1].sum() < 0.99
+    Z = pca.transform(patches)
+    assert Z.shape == (1000, pca.n_components_)
+    np.testing.assert_allclose(covariance(Z), np.diag(pca.explained_variance_[: Z.shape[1]]),
+                               atol=1e-12)
+    # the dropped 1% is all the reconstruction loses
+    lost = np.sum((pca.inverse_transform(Z) - patches) ** 2) / len(patches)
+    assert lost == pytest.approx(pca.explained_variance_[pca.n_components_:].sum(), rel=1e-8)
+
+
+def test_pca_whitening_gives_unit_variance(patches):
+    Z = PCAWhitening(epsilon=0.0).fit_transform(patches)
+    np.testing.assert_allclose(covariance(Z), np.eye(Z.shape[1]), atol=1e-10)
+    eps = 0.1
+    white = PCAWhitening(epsilon=eps).fit(patches)
+    lam = white.explained_variance_[: white.n_components_]
+    np.testing.assert_allclose(np.diag(covariance(white.transform(patches))), lam / (lam + eps),
+                               rtol=1e-9)
+
+
+def test_zca_whitening_is_white_and_symmetric(patches):
+    zca = ZCAWhitening(epsilon=0.0).fit(patches)
+    np.testing.assert_allclose(covariance(zca.transform(patches)), np.eye(64), atol=1e-9)
+    np.testing.assert_allclose(zca.whitening_, zca.whitening_.T, atol=1e-12)
+    zca = ZCAWhitening().fit(patches)
+    np.testing.assert_allclose(zca.inverse_transform(zca.transform(patches)), patches,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["pca", "pca-white", "zca"])
+def test_streamed_fit_equals_whole_fit(tmp_path, patches, name):
+    np.save(tmp_path / "p.npy", patches)
+    whole = make_whitening(name).fit(patches)
+    streamed = make_whitening(name)
+    for start in range(0, 1000, 130):
+        streamed.partial_fit(patches[start : start + 130])
+    np.testing.assert_allclose(streamed.transform(patches), whole.transform(patches),
+                               atol=1e-9)
+    rows = Rows(NpyFile(tmp_path / "p.npy")).fit_transform(make_whitening(name))
+    np.testing.assert_allclose(rows.to_array(), whole.transform(patches), atol=1e-9)
+
+
+def test_in_a_pipeline_before_the_autoencoder(patches):
+    pipe = make_pipeline(ZCAWhitening(), SparseAutoencoder(16, decoder="linear", max_iter=20,
+                                                           random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        H = pipe.fit_transform(patches)
+    assert H.shape == (1000, 16)
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="retain_variance must be in"):
+        PCA(retain_variance=1.5).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="epsilon must be >= 0"):
+        ZCAWhitening(epsilon=-1).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="unknown whitening"):
+        make_whitening("pcaa")
