@@ -113,3 +113,16 @@ def test_nan_in_mat_images(tmp_path):
 def test_non_positive_patch_counts():
     with pytest.raises(ValueError, match="must be positive"):
         image_patches("natural", 0)
+
+
+def test_nan_in_streamed_and_loaded_data(tmp_path):
+    from sparseae.data import NpyFile
+
+    bad = X.copy()
+    bad[7, 2] = np.nan
+    np.save(tmp_path / "x.npy", bad)
+    with pytest.raises(ValueError, match=r"NaN \(first at row 7, column 2\)"):
+        SparseAutoencoder(n_hidden=2, max_iter=2).fit(NpyFile(tmp_path / "x.npy"))
+    np.savetxt(tmp_path / "x.csv", bad, delimiter=",")
+    with pytest.raises(ValueError, match="NaN"):
+        SparseAutoencoder(n_hidden=2, max_iter=2).fit(load(tmp_path / "x.csv"))

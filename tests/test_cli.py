@@ -99,16 +99,20 @@ def test_help_documents_every_option():
 
 
 def test_train_streams_a_npy_file_under_a_memory_budget(tmp_path, capsys):
-    X = np.random.default_rng(0).uniform(0, 255, size=(3000, 16))
+    from sparseae.training import resident_bytes
+
+    X = np.random.default_rng(0).uniform(0, 255, size=(200_000, 16))
     np.save(tmp_path / "x.npy", X.astype(np.float32))
+    budget = f"{(resident_bytes() + 60 * 2**20) // 2**20}MiB"  # ~30 MiB for 200 MiB of rows
     code = main(["train", "--data", str(tmp_path / "x.npy"), "--scale", "unit", "--n-hidden",
-                 "5", "--sparsity-target", "0.1", "--max-iter", "15", "--memory-budget",
-                 "200KB", "--out", str(tmp_path / "r"), "--quiet"])
+                 "5", "--sparsity-target", "0.1", "--max-iter", "5", "--memory-budget",
+                 budget, "--out", str(tmp_path / "r"), "--quiet"])
     assert code == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert metrics["n_samples"] == 3000 and metrics["iterations"] == 15
+    assert metrics["n_samples"] == 200_000 and metrics["iterations"] == 5
+    assert not metrics["data_in_memory"] and 0 < metrics["chunk_rows"] < 200_000
     config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert config["memory_budget"] == "200KB" and config["scale"] == "unit"
+    assert config["memory_budget"] == budget and config["scale"] == "unit"
 
 
 def test_train_on_digits_with_zca_and_adam(tmp_path, capsys):

@@ -170,3 +170,27 @@ def test_rows_subset_and_nan_check(rng):
     X[33, 2] = np.nan
     with pytest.raises(ValueError, match=r"NaN \(first at row 33, column 2\)"):
         Rows(X).check_finite()
+
+
+def test_whole_images_as_samples(tmp_path, rng):
+    from PIL import Image
+
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    pixels = [(rng.uniform(size=(6, 5)) * 255).astype(np.uint8) for _ in range(3)]
+    for k, p in enumerate(pixels):
+        Image.fromarray(p).save(folder / f"{k}.png")
+    X = load(folder, whole_images=True, scale="none").to_array()
+    np.testing.assert_allclose(X, np.stack([p.ravel() / 255.0 for p in pixels]))
+    Image.fromarray(pixels[0][:4]).save(folder / "3.png")
+    with pytest.raises(ValueError, match="images differ in size: 0.png is 6x5, 3.png is 4x5"):
+        load(folder, whole_images=True)
+
+
+def test_images_of_different_sizes_give_patches(tmp_path, rng):
+    from PIL import Image
+
+    for k, shape in enumerate([(20, 30), (40, 12)]):
+        pixels = (rng.uniform(size=shape) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{k}.png")
+    assert load(tmp_path, n_patches=50).to_array().shape == (50, 64)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="name of the array inside an .npz or .mat file holding several")
     data.add_argument("--transpose", action="store_true",
                       help="the matrix holds one sample per column (MATLAB's habit)")
+    data.add_argument("--whole-images", action="store_true",
+                      help="each image (all of one size) is a sample, instead of sampling "
+                      "patches from the images")
     data.add_argument("--patches", type=_positive_int, default=10000,
                       help="number of random patches to sample from image data")
     data.add_argument("--patch-size", type=_positive_int, default=8, help="patch side in pixels")
@@ -161,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SETTINGS = ("data", "key", "transpose", "patches", "patch_size", "prewhiten", "scale", "whiten",
-            "retain_variance", "whiten_epsilon", "n_hidden", "sparsity_target",
+SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size", "prewhiten",
+            "scale", "whiten", "retain_variance", "whiten_epsilon", "n_hidden", "sparsity_target",
             "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
             "solver", "max_iter", "batch_size", "learning_rate", "lr_schedule", "momentum",
             "rho_estimate", "early_stopping", "validation_fraction", "patience",
@@ -184,7 +187,8 @@ def load_rows(settings: dict):
     rows = data.load(
         settings["data"], n_patches=settings["patches"], patch_size=settings["patch_size"],
         prewhiten=settings["prewhiten"], key=settings["key"], scale=settings["scale"],
-        transpose=settings["transpose"], random_state=settings["seed"],
+        transpose=settings["transpose"], whole_images=settings["whole_images"],
+        random_state=settings["seed"],
     )
     if settings["whiten"] != "none":
         rows = rows.fit_transform(make_whitening(
@@ -284,6 +288,8 @@ def train(args) -> int:
         "n_hidden": settings["n_hidden"],
         "solver": settings["solver"],
         "data": str(settings["data"]),
+        "data_in_memory": model.chunk_rows_ is None,
+        "chunk_rows": model.chunk_rows_,
     }
     if hasattr(model, "validation_loss_curve_"):
         metrics["best_validation_cost"] = min(model.validation_loss_curve_)

@@ -57,9 +57,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     dtype : {"float64", "float32"}, default="float64"
         Arithmetic precision; the optimizer's own vector is always float64.
     memory_budget : int, str or None, default=None
-        Memory for the data and the evaluation's working arrays, as bytes or a string such as
-        ``"500MB"``. Data that does not fit in half of it is streamed in chunks (two passes per
-        exact evaluation, same result). None holds the data in memory.
+        Memory for the whole process while fitting, as bytes or a string such as ``"500MB"``.
+        Data that does not fit in what is left (see ``sparseae.training``) is streamed from disk
+        in chunks: two passes per exact evaluation, the same result. None holds the data in
+        memory.
     batch_size : int >= 1, default=256
         Rows per minibatch (``sgd``, ``adam``).
     learning_rate : float > 0 or None, default=None
@@ -111,6 +112,9 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Iterations (epochs) run.
     interrupted_ : bool
         True when ``should_stop`` ended the fit early (the parameters are those reached).
+    chunk_rows_ : int or None
+        Rows per chunk when the data was streamed under ``memory_budget``; None if it was held
+        in memory.
     rho_hat_ : ndarray of shape (n_hidden,)
         Mean activity of each hidden unit on the training data.
     n_features_in_ : int
@@ -193,10 +197,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         from; ``should_stop()`` is polled after every step and ends the fit cleanly when True.
         """
         self.check_params()
-        rows = self._training_rows(X)
+        rows, checked = self._training_rows(X)
         seed = resume["seed"] if resume else int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        problem, stopper = self._problems(rows, seed, resume)
+        problem, stopper = self._problems(rows, seed, resume, check_finite=not checked)
         if resume:
             theta0 = resume["solver"]["theta"]
         else:
@@ -244,33 +248,35 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.n_iter_ = result.n_iter
         self.rho_hat_ = problem.rho_hat(self._params())
         self.interrupted_ = result.interrupted
+        self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
         return self
 
-    def _training_rows(self, X) -> Rows:
-        """Validated rows: arrays go through scikit-learn's checks; streamed data is checked
-        for NaN and infinity in one pass."""
+    def _training_rows(self, X) -> tuple[Rows, bool]:
+        """The rows to train on, and whether they were checked already: arrays go through
+        scikit-learn's checks here; ``Rows`` are checked for NaN and infinity in the first pass
+        that reads them."""
         if isinstance(X, NpyFile):
             X = Rows(X)
         if isinstance(X, Rows):
-            X.check_finite()
             self.n_features_in_ = X.n_features
-            return X
+            return X, False
         X = validate_data(self, X, dtype=np.dtype(self.dtype), order="C")
         self._warn_if_out_of_range(X)
-        return Rows(X)
+        return Rows(X), True
 
-    def _problems(self, rows: Rows, seed: int, resume):
+    def _problems(self, rows: Rows, seed: int, resume, check_finite: bool):
         """The training problem and, with early stopping, the held-out rows' stopper."""
         spec, dtype = self._spec(), np.dtype(self.dtype)
         stopper = None
         if self.early_stopping:
             train, held = training.split(rows.n_samples, self.validation_fraction, seed)
             validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
-                                          self.memory_budget)
+                                          self.memory_budget, check_finite=check_finite)
             stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
                                              resume.get("early_stopping") if resume else None)
             rows = rows.subset(train)
-        problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget)
+        problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget,
+                                   check_finite=check_finite)
         if self.solver in solvers.MINIBATCH and min(self.batch_size, rows.n_samples) > \
                 problem.max_batch:
             raise ValueError(

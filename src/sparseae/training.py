@@ -1,15 +1,18 @@
 """The objective over a data set, in memory or in chunks chosen from a memory budget.
 
 ``Problem`` is what the solvers drive: ``full`` (the exact cost and gradient over all rows),
-``batch`` (a minibatch) and ``cost``. If the rows and the evaluation's working arrays fit in half
-the memory budget they are held in memory and each evaluation makes one forward pass; otherwise
-each evaluation streams the rows twice in chunks sized to that half (pass one for ``rho_hat``,
-pass two for the cost and gradient: ``objective.chunked_cost_and_grad``). The other half of the
-budget is left for the interpreter, the libraries and the optimizer's vectors.
+``batch`` (a minibatch) and ``cost``. The memory budget covers the whole process: what it already
+holds (the interpreter and libraries, about 160 MB with NumPy, SciPy and scikit-learn) is taken
+off, and half of the rest is for the data and the evaluation's working arrays, the other half a
+margin for temporaries and the optimizer. If all rows fit there they are held in memory and each
+evaluation makes one forward pass; otherwise each evaluation streams the rows twice in chunks
+sized to fit (pass one for ``rho_hat``, pass two for the cost and gradient:
+``objective.chunked_cost_and_grad``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -44,6 +47,15 @@ def parse_bytes(value) -> int:
     return result
 
 
+def resident_bytes() -> int:
+    """Memory this process holds now (Linux: /proc/self/statm), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bool) -> int:
     """Working memory of one row in one evaluation: the row itself, a2, a3, delta3 and
     delta2 with their temporaries (about 4 arrays of n and 4 of h), plus float64 copies made
@@ -56,25 +68,32 @@ def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bo
 class Problem:
     """The sparse autoencoder's objective on ``rows``, as flat float64 vectors for the solvers."""
 
-    def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None):
+    def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
+                 check_finite: bool = False):
         self.rows, self.spec, self.n_hidden = rows, spec, n_hidden
         self.dtype = np.dtype(dtype)
         self.n_samples, self.n_features = rows.n_samples, rows.n_features
         per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize,
                                 bool(rows.transforms))
         budget = None if memory_budget is None else parse_bytes(memory_budget)
-        if budget is None or per_row * self.n_samples <= budget // 2:
+        held = resident_bytes()
+        room = None if budget is None else max(budget - held, 0) // 2
+        if room is None or per_row * self.n_samples <= room:
             self.X = rows.to_array(self.dtype)
             self.chunk_rows = self.n_samples
+            if check_finite:
+                Rows(self.X).check_finite()
         else:
             self.X = None
-            self.chunk_rows = (budget // 2) // per_row
+            self.chunk_rows = room // per_row
             if self.chunk_rows < 1:
                 raise ValueError(
-                    f"memory budget of {budget} bytes is too small for one row: one row of "
-                    f"{self.n_features} features with {n_hidden} hidden units needs "
-                    f"{2 * per_row} bytes of budget"
+                    f"memory budget of {budget} bytes is too small for one row: the process "
+                    f"already holds {held} bytes, and one row of {self.n_features} features "
+                    f"with {n_hidden} hidden units needs {2 * per_row} more"
                 )
+            if check_finite:
+                rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.full = flat(self._evaluate, self.n_features, n_hidden, self.dtype)
 

@@ -22,11 +22,13 @@ from .images import (
     IMAGE_SUFFIXES,
     builtin_images,
     downsample,
+    image_files,
     load_mat,
     mat_images,
     normalize_patches,
     read_images,
     sample_patches,
+    stack_images,
     whiten_olshausen_field,
 )
 from .npyfile import NpyFile
@@ -91,6 +93,7 @@ def load(
     key: str | None = None,
     scale: str = "auto",
     transpose: bool = False,
+    whole_images: bool = False,
     random_state: int | None = 0,
 ) -> Rows:
     """The samples named by ``source`` as ``Rows``.
@@ -99,18 +102,27 @@ def load(
     random patches; ``scale="auto"`` normalises them as the tutorial does and leaves matrices as
     they are. Other scalings (``none``, ``unit``, ``minmax``, ``standardize``, ``patch``) are
     fitted in one streamed pass. ``key`` names the array inside an ``.npz`` or ``.mat``;
-    ``transpose`` reads a matrix stored one sample per column (MATLAB's habit).
+    ``transpose`` reads a matrix stored one sample per column (MATLAB's habit);
+    ``whole_images`` makes each image (of one size) a sample instead of sampling patches.
     """
     if scale != "auto" and scale not in SCALERS:
         raise ValueError(f"unknown scaling {scale!r}; choose one of {['auto', *SCALERS]}")
     images, matrix = _read(source, key)
+    if images is not None and whole_images:
+        names = ([p.name for p in image_files(Path(source))] if Path(source).is_dir()
+                 else [f"image {k}" for k in range(len(images))])
+        if prewhiten:
+            images = [whiten_olshausen_field(image) for image in images]
+        images, matrix = None, stack_images(images, names)
+    elif whole_images:
+        raise ValueError(f"{source} holds a data matrix; whole_images applies to images")
     if images is not None:
         if transpose:
             raise ValueError(f"{source} holds images; transpose applies to data matrices")
         whiten = prewhiten if prewhiten is not None else not str(source).lower().endswith(".mat")
         matrix = patches_from_images(images, n_patches, patch_size, prewhiten=whiten,
                                      normalize=scale == "auto", random_state=random_state)
-    elif prewhiten:
+    elif prewhiten and not whole_images:
         raise ValueError(f"{source} holds a data matrix; prewhiten applies to images")
     if transpose:
         if isinstance(matrix, NpyFile):

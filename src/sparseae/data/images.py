@@ -153,18 +153,33 @@ def mat_images(path, stack: np.ndarray) -> list[np.ndarray]:
     return [stack[:, :, k] for k in range(stack.shape[2])]
 
 
+def stack_images(images: list[np.ndarray], names: list[str]) -> np.ndarray:
+    """Whole images as samples: one flattened image per row; all must have the same size."""
+    first = images[0].shape
+    for image, name in zip(images, names):
+        if image.shape != first:
+            raise ValueError(
+                f"images differ in size: {names[0]} is {first[0]}x{first[1]}, {name} is "
+                f"{image.shape[0]}x{image.shape[1]}; whole images as samples need one size"
+            )
+    return np.stack([image.ravel() for image in images])
+
+
+def image_files(path: Path) -> list[Path]:
+    """The image files of a folder (sorted), or the file itself."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
 def read_images(path) -> list[np.ndarray]:
     """Images from an image file or a folder of image files."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(
-                f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})"
-            )
-        return [read_image(p) for p in files]
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return [read_image(path)]
-    raise ValueError(f"{path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+    if not path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+    return [read_image(p) for p in image_files(path)]

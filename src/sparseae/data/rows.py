@@ -14,7 +14,7 @@ import numpy as np
 
 from .npyfile import NpyFile
 
-DEFAULT_CHUNK_BYTES = 64 * 2**20
+DEFAULT_CHUNK_BYTES = 16 * 2**20
 
 
 class Rows:
@@ -87,7 +87,7 @@ class Rows:
         return self.block(0, self.n_samples, dtype)
 
     def default_chunk(self) -> int:
-        """Rows per chunk for passes that only need a reasonable block (64 MiB of float64)."""
+        """Rows per chunk for passes that only need a reasonable block (16 MiB of float64)."""
         return max(1, DEFAULT_CHUNK_BYTES // (8 * max(self.n_raw_features, 1)))
 
     # --- derived sequences ---
@@ -112,10 +112,11 @@ class Rows:
                 transform.partial_fit(X)
         return self.with_transform(transform)
 
-    def check_finite(self):
+    def check_finite(self, rows_per_chunk: int | None = None):
         """Raise a clear error if any value is NaN or infinite (one streamed pass)."""
-        for start in range(0, self.n_samples, self.default_chunk()):
-            X = self.block(start, min(start + self.default_chunk(), self.n_samples))
+        step = rows_per_chunk or self.default_chunk()
+        for start in range(0, self.n_samples, step):
+            X = self.block(start, min(start + step, self.n_samples))
             bad = ~np.isfinite(X)
             if bad.any():
                 row, col = np.argwhere(bad)[0]
