@@ -6,7 +6,12 @@ alone, so the backward pass never needs ``z`` again (``mul_derivative`` multipli
 
     sigmoid   a = 1 / (1 + exp(-z))   f'(z) = a (1 - a)
     tanh      a = tanh(z)              f'(z) = 1 - a^2
+    relu      a = max(z, 0)            f'(z) = [a > 0]
     linear    a = z                    f'(z) = 1
+
+``softmax`` (rows of exponentials normalised to sum 1, after subtracting each row's maximum so
+that ``exp`` cannot overflow) is the classifier's output; paired with the cross-entropy its delta
+is ``a - Y`` and needs no derivative.
 
 A bounded activation also says where a unit is inhibited (``low``) and fully on (``high``). The
 sparsity penalties act on the *activity* ``u = (a - low) / (high - low)``, which lies in [0, 1]:
@@ -50,6 +55,20 @@ class Tanh:
         return delta
 
 
+class ReLU:
+    name = "relu"
+    low, high = None, None  # unbounded: no sparsity target applies
+
+    @staticmethod
+    def forward(z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0.0, out=z)
+
+    @staticmethod
+    def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        delta *= a > 0
+        return delta
+
+
 class Linear:
     name = "linear"
     low, high = None, None
@@ -63,7 +82,7 @@ class Linear:
         return delta
 
 
-ACTIVATIONS = {cls.name: cls for cls in (Sigmoid, Tanh, Linear)}
+ACTIVATIONS = {cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Linear)}
 HIDDEN_ACTIVATIONS = tuple(name for name, cls in ACTIVATIONS.items() if cls.low is not None)
 DECODERS = ("sigmoid", "linear")
 
@@ -76,3 +95,11 @@ def get(name: str):
         raise ValueError(
             f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
         ) from None
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Overwrite the rows of ``z`` with their softmax: ``exp(z - max) / sum exp(z - max)``."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .data.npyfile import NpyFile
 from .data.rows import Rows
+from .fitting import SolverMixin, check_choice, check_number
 from .objective import PENALTIES, Spec
 
 DTYPES = ("float64", "float32")
 
 
-class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                        BaseEstimator):
     """Sparse autoencoder ``x -> a2 = f(W1 x + b1) -> a3 = g(W2 a2 + b2)``, as in UFLDL.
 
     Minimises ``1/m sum 1/2 ||a3 - x||^2 + lambda/2 (||W1||^2 + ||W2||^2)
@@ -198,56 +197,21 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """
         self.check_params()
         rows, checked = self._training_rows(X)
-        seed = resume["seed"] if resume else int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        problem, stopper = self._problems(rows, seed, resume, check_finite=not checked)
+        seed = self._seed(resume)
+        problem, validation = self._problems(rows, seed, check_finite=not checked)
         if resume:
             theta0 = resume["solver"]["theta"]
         else:
             start = params.initialize(rows.n_features, self.n_hidden,
                                       np.random.default_rng(seed), self.init)
             theta0 = params.pack(start)
-
-        def run_state(snapshot):
-            state = {"seed": seed, "solver": snapshot}
-            if stopper is not None:
-                state["early_stopping"] = stopper.state()
-            return state
-
-        with threadpool_limits(limits=self._threads(rows)), _progress(self, resume) as show:
-            def report(iteration, cost, theta, snapshot):
-                show(iteration, cost)
-                stop = stopper(theta) if stopper is not None else False
-                if checkpoint is not None:
-                    checkpoint.maybe_save(iteration, lambda: run_state(snapshot()))
-                return stop
-
-            hooks = solvers.Hooks(report, should_stop or (lambda: False))
-            result = solvers.SOLVERS[self.solver](
-                problem, theta0, self._settings(seed),
-                state=resume["solver"] if resume else None, hooks=hooks,
-            )
-        if checkpoint is not None:
-            checkpoint.save(run_state(result.state))
-
-        theta = result.theta
-        if stopper is not None and stopper.best_theta is not None:
-            theta = stopper.best_theta
-            self.validation_loss_curve_ = stopper.curve
-        if self.solver == "lbfgs" and not (result.converged or result.interrupted
-                                           or result.stopped_early):
-            warnings.warn(
-                f"{self.solver} stopped after {result.n_iter} iterations without converging "
-                f"({result.message}); raise max_iter to train longer",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        self._set_params(params.unpack(theta, rows.n_features, self.n_hidden))
-        self.loss_ = problem.cost(theta)
-        self.loss_curve_ = result.loss_curve
-        self.n_iter_ = result.n_iter
+        result = self._optimize(
+            problem, theta0, seed, validation=validation, resume=resume, checkpoint=checkpoint,
+            should_stop=should_stop, flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
+        )
+        self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
+        self.loss_ = problem.cost(result.theta)
         self.rho_hat_ = problem.rho_hat(self._params())
-        self.interrupted_ = result.interrupted
         self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
         return self
 
@@ -264,16 +228,14 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self._warn_if_out_of_range(X)
         return Rows(X), True
 
-    def _problems(self, rows: Rows, seed: int, resume, check_finite: bool):
-        """The training problem and, with early stopping, the held-out rows' stopper."""
+    def _problems(self, rows: Rows, seed: int, check_finite: bool):
+        """The training problem and, with early stopping, the held-out rows' problem."""
         spec, dtype = self._spec(), np.dtype(self.dtype)
-        stopper = None
+        validation = None
         if self.early_stopping:
             train, held = training.split(rows.n_samples, self.validation_fraction, seed)
             validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
                                           self.memory_budget, check_finite=check_finite)
-            stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
-                                             resume.get("early_stopping") if resume else None)
             rows = rows.subset(train)
         problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget,
                                    check_finite=check_finite)
@@ -283,78 +245,24 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 f"batch_size {self.batch_size} does not fit the memory budget "
                 f"({problem.max_batch} rows at most)"
             )
-        return problem, stopper
-
-    def _settings(self, seed: int) -> solvers.Settings:
-        return solvers.Settings(
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            schedule=self.learning_rate_schedule,
-            momentum=self.momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            batch_size=self.batch_size,
-            shuffle=self.shuffle,
-            seed=seed,
-            rho_estimate=self.rho_estimate,
-            rho_momentum=self.rho_momentum,
-        )
+        return problem, validation
 
     def check_params(self):
         """Raise a ``ValueError`` naming the first parameter out of range (``fit`` calls this)."""
-        def number(name, low, high, *, integer=False, low_open=False, high_open=False):
-            value = getattr(self, name)
-            kind = numbers.Integral if integer else numbers.Real
-            if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
-                raise ValueError(f"{name} must be a finite {'integer' if integer else 'number'}, "
-                                 f"got {value!r}")
-            too_low = value <= low if low_open else value < low
-            too_high = high is not None and (value >= high if high_open else value > high)
-            if too_low or too_high:
-                lo, hi = "(" if low_open else "[", ")" if high_open or high is None else "]"
-                raise ValueError(
-                    f"{name} must be in {lo}{low}, {'inf' if high is None else high}{hi}, "
-                    f"got {value!r}"
-                )
-
-        def choice(name, options):
-            value = getattr(self, name)
-            if value not in options:
-                raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
-
-        number("n_hidden", 1, None, integer=True)
-        number("sparsity_target", 0, 1, low_open=True, high_open=True)
-        number("sparsity_weight", 0, None)
-        number("weight_decay", 0, None)
-        number("max_iter", 1, None, integer=True)
-        if self.n_threads is not None:
-            number("n_threads", 1, None, integer=True)
-        choice("activation", HIDDEN_ACTIVATIONS)
-        choice("sparsity", tuple(PENALTIES))
-        choice("decoder", DECODERS)
-        choice("solver", tuple(solvers.SOLVERS))
-        choice("init", params.INITS)
-        choice("dtype", DTYPES)
-        number("batch_size", 1, None, integer=True)
-        if self.learning_rate is not None:
-            number("learning_rate", 0, None, low_open=True)
-        choice("learning_rate_schedule", solvers.SCHEDULES)
-        number("momentum", 0, 1, high_open=True)
-        number("beta_1", 0, 1, high_open=True)
-        number("beta_2", 0, 1, high_open=True)
-        number("epsilon", 0, None, low_open=True)
-        choice("shuffle", (True, False))
-        choice("rho_estimate", solvers.RHO_ESTIMATES)
-        number("rho_momentum", 0, 1, high_open=True)
-        choice("early_stopping", (True, False))
-        number("validation_fraction", 0, 1, low_open=True, high_open=True)
-        number("n_iter_no_change", 1, None, integer=True)
-        number("tol", 0, None)
+        check_number(self, "n_hidden", 1, integer=True)
+        check_number(self, "sparsity_target", 0, 1, low_open=True, high_open=True)
+        check_number(self, "sparsity_weight", 0)
+        check_number(self, "weight_decay", 0)
+        check_choice(self, "activation", HIDDEN_ACTIVATIONS)
+        check_choice(self, "sparsity", tuple(PENALTIES))
+        check_choice(self, "decoder", DECODERS)
+        check_choice(self, "init", params.INITS)
+        check_choice(self, "dtype", DTYPES)
+        check_choice(self, "rho_estimate", solvers.RHO_ESTIMATES)
+        check_number(self, "rho_momentum", 0, 1, high_open=True)
+        self._check_solver_params()
         if self.memory_budget is not None:
             training.parse_bytes(self.memory_budget)
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError(f"callback must be callable, got {self.callback!r}")
 
     def _warn_if_out_of_range(self, X):
         if self.decoder == "sigmoid" and (X.min() < 0.0 or X.max() > 1.0):
@@ -364,14 +272,6 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 UserWarning,
                 stacklevel=3,
             )
-
-    def _threads(self, rows: Rows):
-        if self.n_threads is not None:
-            return self.n_threads
-        # One evaluation is about 10 m n h flops; below ~1e9 the thin matrix products are too
-        # small to share, and NumPy's and SciPy's BLAS pools only fight over the cores.
-        flops = 10 * rows.n_samples * rows.n_features * self.n_hidden
-        return 1 if flops < 1e9 else None
 
     def _spec(self) -> Spec:
         return Spec(
@@ -443,33 +343,3 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         from .io import save
 
         return save(self, path)
-
-
-class _progress:
-    """The estimator's progress reporting: its callback and, if verbose, a tqdm bar."""
-
-    def __init__(self, model: SparseAutoencoder, resume=None):
-        self.model = model
-        self.done = resume["solver"]["iteration"] if resume else 0
-        self.bar = None
-
-    def __enter__(self):
-        if self.model.verbose:
-            from tqdm.auto import tqdm
-
-            unit = "epoch" if self.model.solver in solvers.MINIBATCH else "it"
-            self.bar = tqdm(total=self.model.max_iter, initial=self.done, desc=self.model.solver,
-                            unit=unit, dynamic_ncols=True)
-        return self.report
-
-    def report(self, iteration: int, cost: float):
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
-        if self.model.callback is not None:
-            self.model.callback(iteration, cost)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-        return False

@@ -1,0 +1,169 @@
+"""What every trainable estimator here shares: the solver parameters, their validation, and one
+run of a solver with progress, early stopping, checkpoints and clean interruption."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+
+from . import solvers, training
+
+
+def check_number(est, name, low, high=None, *, integer=False, low_open=False, high_open=False):
+    """Raise a ``ValueError`` naming ``name`` unless ``est.<name>`` is in range."""
+    value = getattr(est, name)
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite {'integer' if integer else 'number'}, "
+                         f"got {value!r}")
+    too_low = value <= low if low_open else value < low
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo, hi = "(" if low_open else "[", ")" if high_open or high is None else "]"
+        raise ValueError(
+            f"{name} must be in {lo}{low}, {'inf' if high is None else high}{hi}, got {value!r}"
+        )
+
+
+def check_choice(est, name, options):
+    value = getattr(est, name)
+    if value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+class SolverMixin:
+    """Needs the attributes ``solver, max_iter, learning_rate, learning_rate_schedule, momentum,
+    beta_1, beta_2, epsilon, batch_size, shuffle, early_stopping, validation_fraction,
+    n_iter_no_change, tol, n_threads, random_state, verbose, callback``."""
+
+    def _check_solver_params(self):
+        check_choice(self, "solver", tuple(solvers.SOLVERS))
+        check_number(self, "max_iter", 1, integer=True)
+        check_number(self, "batch_size", 1, integer=True)
+        if self.learning_rate is not None:
+            check_number(self, "learning_rate", 0, low_open=True)
+        check_choice(self, "learning_rate_schedule", solvers.SCHEDULES)
+        check_number(self, "momentum", 0, 1, high_open=True)
+        check_number(self, "beta_1", 0, 1, high_open=True)
+        check_number(self, "beta_2", 0, 1, high_open=True)
+        check_number(self, "epsilon", 0, low_open=True)
+        check_choice(self, "shuffle", (True, False))
+        check_choice(self, "early_stopping", (True, False))
+        check_number(self, "validation_fraction", 0, 1, low_open=True, high_open=True)
+        check_number(self, "n_iter_no_change", 1, integer=True)
+        check_number(self, "tol", 0)
+        if self.n_threads is not None:
+            check_number(self, "n_threads", 1, integer=True)
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError(f"callback must be callable, got {self.callback!r}")
+
+    def _seed(self, resume) -> int:
+        """One integer seed per fit, from ``random_state`` (or the checkpoint being resumed)."""
+        if resume:
+            return resume["seed"]
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _settings(self, seed: int) -> solvers.Settings:
+        return solvers.Settings(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            schedule=self.learning_rate_schedule,
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            seed=seed,
+            rho_estimate=getattr(self, "rho_estimate", "batch"),
+            rho_momentum=getattr(self, "rho_momentum", 0.9),
+        )
+
+    def _threads(self, flops_per_evaluation: float):
+        if self.n_threads is not None:
+            return self.n_threads
+        # Below ~1e9 flops per evaluation the thin matrix products are too small to share, and
+        # NumPy's and SciPy's BLAS pools only fight over the cores.
+        return 1 if flops_per_evaluation < 1e9 else None
+
+    def _optimize(self, problem, theta0, seed, *, validation=None, resume=None, checkpoint=None,
+                  should_stop=None, flops=0.0) -> solvers.Result:
+        """Run the solver; returns its result with ``theta`` the parameters to keep (the best
+        held-out ones under early stopping)."""
+        stopper = None
+        if validation is not None:
+            stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
+                                             resume.get("early_stopping") if resume else None)
+
+        def run_state(snapshot):
+            state = {"seed": seed, "solver": snapshot}
+            if stopper is not None:
+                state["early_stopping"] = stopper.state()
+            return state
+
+        with threadpool_limits(limits=self._threads(flops)), _Progress(self, resume) as show:
+            def report(iteration, cost, theta, snapshot):
+                show(iteration, cost)
+                stop = stopper(theta) if stopper is not None else False
+                if checkpoint is not None:
+                    checkpoint.maybe_save(iteration, lambda: run_state(snapshot()))
+                return stop
+
+            hooks = solvers.Hooks(report, should_stop or (lambda: False))
+            result = solvers.SOLVERS[self.solver](
+                problem, theta0, self._settings(seed),
+                state=resume["solver"] if resume else None, hooks=hooks,
+            )
+        if checkpoint is not None:
+            checkpoint.save(run_state(result.state))
+        if stopper is not None and stopper.best_theta is not None:
+            result.theta = stopper.best_theta
+            self.validation_loss_curve_ = stopper.curve
+        if self.solver == "lbfgs" and not (result.converged or result.interrupted
+                                           or result.stopped_early):
+            warnings.warn(
+                f"{self.solver} stopped after {result.n_iter} iterations without converging "
+                f"({result.message}); raise max_iter to train longer",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.loss_curve_ = result.loss_curve
+        self.n_iter_ = result.n_iter
+        self.interrupted_ = result.interrupted
+        return result
+
+
+class _Progress:
+    """Progress reporting: the estimator's callback and, if verbose, a tqdm bar."""
+
+    def __init__(self, model, resume=None):
+        self.model = model
+        self.done = resume["solver"]["iteration"] if resume else 0
+        self.bar = None
+
+    def __enter__(self):
+        if self.model.verbose:
+            from tqdm.auto import tqdm
+
+            unit = "epoch" if self.model.solver in solvers.MINIBATCH else "it"
+            self.bar = tqdm(total=self.model.max_iter, initial=self.done, unit=unit,
+                            desc=f"{type(self.model).__name__} {self.model.solver}",
+                            dynamic_ncols=True)
+        return self.report
+
+    def report(self, iteration: int, cost: float):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
+        if self.model.callback is not None:
+            self.model.callback(iteration, cost)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False

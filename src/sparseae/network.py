@@ -1,0 +1,125 @@
+r"""A feedforward network's cost and gradient, by hand: the supervised half of the tutorial.
+
+Layers ``l = 1..L``, rows are samples, ``W_l`` is ``(n_l, n_{l-1})``::
+
+    a_0 = X
+    z_l = a_{l-1} W_l^T + b_l        a_l = f(z_l)   hidden layers: sigmoid, tanh or relu
+                                     a_L = g(z_L)   output: softmax, sigmoid or linear
+
+Cost, with weight decay on the weights and never on the biases::
+
+    softmax:          J = -1/m sum_i log a_L[i, y_i]           + lambda/2 sum_l ||W_l||^2
+    sigmoid, linear:  J = 1/m sum_i 1/2 ||a_L[i] - y_i||^2     + lambda/2 sum_l ||W_l||^2
+
+Backward pass::
+
+    delta_L = a_L - Y                  (softmax with cross-entropy; Y one-hot)
+    delta_L = (a_L - Y) * g'(z_L)      (squared error)
+    delta_l = (delta_{l+1} W_{l+1}) * f'(z_l)
+    dJ/dW_l = 1/m delta_l^T a_{l-1} + lambda W_l        dJ/db_l = 1/m sum_i delta_l[i]
+
+The activations are those of the autoencoder (``sparseae.activations``); softmax regression is the
+network without hidden layers.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import activations
+
+OUTPUTS = ("softmax", "sigmoid", "linear")
+HIDDEN = ("sigmoid", "tanh", "relu")
+
+
+class Layer(NamedTuple):
+    W: np.ndarray  # (n_out, n_in)
+    b: np.ndarray  # (n_out,)
+
+
+def n_params(sizes) -> int:
+    return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def unpack(theta: np.ndarray, sizes) -> list[Layer]:
+    """Views of ``theta`` as layers ``W_1, b_1, W_2, b_2, ...``."""
+    if theta.shape != (n_params(sizes),):
+        raise ValueError(f"theta has shape {theta.shape}, expected ({n_params(sizes)},) "
+                         f"for layer sizes {list(sizes)}")
+    layers, at = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        W = theta[at : at + n_out * n_in].reshape(n_out, n_in)
+        at += n_out * n_in
+        layers.append(Layer(W, theta[at : at + n_out]))
+        at += n_out
+    return layers
+
+
+def pack(layers, out: np.ndarray | None = None) -> np.ndarray:
+    sizes = [layers[0].W.shape[1]] + [layer.W.shape[0] for layer in layers]
+    if out is None:
+        out = np.empty(n_params(sizes), dtype=np.float64)
+    for dst, src in zip(unpack(out, sizes), layers):
+        dst.W[...] = src.W
+        dst.b[...] = src.b
+    return out
+
+
+def initialize(sizes, rng: np.random.Generator) -> list[Layer]:
+    """Uniform on [-r, r], ``r = sqrt(6 / (n_in + n_out + 1))`` per layer (as the tutorial's
+    autoencoders), biases zero."""
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        r = np.sqrt(6.0 / (n_in + n_out + 1))
+        layers.append(Layer(rng.uniform(-r, r, size=(n_out, n_in)), np.zeros(n_out)))
+    return layers
+
+
+def forward(layers, X: np.ndarray, hidden: str, output: str) -> list[np.ndarray]:
+    """``[a_0 = X, a_1, ..., a_L]``."""
+    f = activations.get(hidden)
+    outs = [X]
+    for k, (W, b) in enumerate(layers):
+        z = outs[-1] @ W.T
+        z += b
+        if k < len(layers) - 1:
+            outs.append(f.forward(z))
+        elif output == "softmax":
+            outs.append(activations.softmax(z))
+        else:
+            outs.append(activations.get(output).forward(z))
+    return outs
+
+
+def cost_and_grad(layers, X: np.ndarray, Y: np.ndarray, hidden: str, output: str,
+                  weight_decay: float) -> tuple[float, list[Layer]]:
+    """``J`` and its gradient. ``Y`` is an integer label per row for ``softmax`` and an
+    ``(m, n_out)`` target array otherwise."""
+    m = X.shape[0]
+    a = forward(layers, X, hidden, output)
+    out = a[-1]
+    if output == "softmax":
+        rows = np.arange(m)
+        p = out[rows, Y]
+        tiny = np.finfo(out.dtype).tiny
+        data_cost = -float(np.sum(np.log(np.maximum(p, tiny)))) / m
+        delta = out.copy()
+        delta[rows, Y] -= 1.0
+    else:
+        delta = out - Y
+        data_cost = 0.5 * float(np.vdot(delta, delta)) / m
+        activations.get(output).mul_derivative(delta, out)
+    delta /= m
+
+    f = activations.get(hidden)
+    grads: list[Layer] = [None] * len(layers)  # type: ignore[list-item]
+    for k in range(len(layers) - 1, -1, -1):
+        W = layers[k].W
+        grads[k] = Layer(delta.T @ a[k] + weight_decay * W, delta.sum(axis=0))
+        if k > 0:
+            delta = delta @ W
+            f.mul_derivative(delta, a[k])
+    decay = 0.5 * weight_decay * sum(float(np.vdot(L.W, L.W)) for L in layers)
+    return data_cost + decay, grads
