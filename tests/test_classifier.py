@@ -1,0 +1,132 @@
+"""Softmax regression, network classifiers and stacked autoencoders on scikit-learn's digits."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sparseae import (
+    NetworkClassifier,
+    SoftmaxRegression,
+    SparseAutoencoder,
+    StackedAutoencoderClassifier,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.5, random_state=0, stratify=y)
+
+
+@pytest.fixture(autouse=True)
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@parametrize_with_checks([
+    SoftmaxRegression(max_iter=50),
+    NetworkClassifier((5,), max_iter=50, random_state=0),
+    StackedAutoencoderClassifier((4,), max_iter=20, finetune_max_iter=20, random_state=0),
+])
+def test_scikit_learn_contract(estimator, check):
+    check(estimator)
+
+
+def test_softmax_regression_on_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    model = SoftmaxRegression().fit(X_train, y_train)
+    assert model.coef_.shape == (10, 64) and model.intercept_.shape == (10,)
+    assert model.score(X_test, y_test) > 0.93  # chance: 0.10
+    proba = model.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.predict(X_test), model.classes_[proba.argmax(axis=1)])
+
+
+def test_softmax_regression_agrees_with_scikit_learn(digits):
+    """The same penalised cross-entropy as LogisticRegression with C = 1 / (lambda m)."""
+    X_train, X_test, y_train, _ = digits
+    lam = 1e-2
+    ours = SoftmaxRegression(weight_decay=lam, max_iter=2000).fit(X_train, y_train)
+    theirs = LogisticRegression(C=1 / (lam * len(X_train)), max_iter=5000, tol=1e-10).fit(
+        X_train, y_train)
+    np.testing.assert_allclose(ours.predict_proba(X_test), theirs.predict_proba(X_test),
+                               atol=2e-3)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"hidden_layer_sizes": (30,)},
+    {"hidden_layer_sizes": (30, 20), "activation": "tanh"},
+    {"hidden_layer_sizes": (30,), "activation": "relu", "solver": "adam", "max_iter": 40,
+     "batch_size": 64},
+    {"hidden_layer_sizes": (30,), "solver": "sgd", "max_iter": 40, "batch_size": 32,
+     "learning_rate": 0.3},
+    {"hidden_layer_sizes": (30,), "solver": "gd", "max_iter": 300, "learning_rate": 1.0},
+])
+def test_networks_learn_digits(digits, kwargs):
+    X_train, X_test, y_train, y_test = digits
+    model = NetworkClassifier(random_state=0, **kwargs).fit(X_train, y_train)
+    assert model.score(X_test, y_test) > 0.85
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_early_stopping(digits):
+    X_train, _, y_train, _ = digits
+    model = NetworkClassifier((30,), solver="adam", max_iter=500, batch_size=32,
+                              early_stopping=True, n_iter_no_change=3, random_state=0)
+    model.fit(X_train, y_train)
+    assert model.n_iter_ < 500 and len(model.validation_loss_curve_) == model.n_iter_
+
+
+def test_self_taught_pipeline(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(SparseAutoencoder(50, sparsity_target=0.1, max_iter=100,
+                                           random_state=0), SoftmaxRegression())
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.85
+
+
+def test_stacked_autoencoder_before_and_after_fine_tuning(digits):
+    X_train, X_test, y_train, y_test = digits
+    model = StackedAutoencoderClassifier((40, 30), weight_decay=1e-4, max_iter=100,
+                                         finetune_max_iter=100, random_state=0)
+    model.fit(X_train, y_train)
+    assert [ae.W1_.shape for ae in model.autoencoders_] == [(40, 64), (30, 40)]
+    assert [L.W.shape for L in model.network_.layers_] == [(40, 64), (30, 40), (10, 30)]
+    # the pretrained stack is the autoencoders' encoders and the softmax, unchanged
+    np.testing.assert_array_equal(model.pretrained_.layers_[0].W, model.autoencoders_[0].W1_)
+    before = model.pretrained_.score(X_test, y_test)
+    after = model.score(X_test, y_test)
+    assert before > 0.5 and after > 0.9
+
+
+def test_init_layers_must_fit(digits):
+    from sparseae.network import Layer
+
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="init layers have shapes"):
+        NetworkClassifier((5,)).fit(X_train, y_train, init=[Layer(np.zeros((5, 3)), np.zeros(5))])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes must be a tuple of positive integers"),
+    ({"activation": "softsign"}, "activation must be one of"),
+    ({"weight_decay": -1}, r"weight_decay must be in \[0, inf\)"),
+])
+def test_bad_parameters(digits, kwargs, message):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match=message):
+        NetworkClassifier(**kwargs).fit(X_train, y_train)
+
+
+def test_one_class_is_refused():
+    with pytest.raises(ValueError, match="1 class"):
+        SoftmaxRegression().fit(np.ones((5, 2)), np.zeros(5))

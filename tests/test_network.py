@@ -1,0 +1,99 @@
+"""The feedforward network: every configuration's gradient, and checks against scikit-learn."""
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+
+from sparseae import network
+from sparseae.gradcheck import check_gradient
+
+CONFIGS = list(itertools.product(network.HIDDEN, network.OUTPUTS, [0, 1, 2]))
+
+
+def problem(hidden, output, depth, seed=0, m=10, n=16, k=4):
+    rng = np.random.default_rng(seed)
+    sizes = [n] + [6] * depth + [k]
+    X = rng.uniform(0.1, 0.9, size=(m, n))
+    Y = rng.integers(0, k, m) if output == "softmax" else rng.uniform(0.1, 0.9, (m, k))
+    layers = [network.Layer(L.W, rng.normal(0, 0.1, L.b.shape))
+              for L in network.initialize(sizes, rng)]
+
+    def fun(theta):
+        cost, grads = network.cost_and_grad(network.unpack(theta, sizes), X, Y, hidden, output,
+                                            1e-4)
+        return cost, network.pack(grads)
+
+    return fun, network.pack(layers), X, Y, sizes
+
+
+@pytest.mark.parametrize("hidden, output, depth", CONFIGS)
+def test_gradient_of_every_configuration(hidden, output, depth):
+    """Order-4 central differences (eps 1e-4) leave only rounding: below 1e-9 with a wide
+    margin. The order-2 difference is within its truncation error, eps^2/6 J''' (about 1e-9
+    for tanh units)."""
+    fun, theta, *_ = problem(hidden, output, depth)
+    assert check_gradient(fun, theta, eps=1e-4, order=4) < 1e-9
+    assert check_gradient(fun, theta, eps=1e-4, order=2) < 3e-9
+
+
+def test_a_broken_gradient_is_caught():
+    fun, theta, *_ = problem("tanh", "softmax", 2)
+
+    def broken(t):
+        cost, grad = fun(t)
+        grad = grad.copy()
+        grad[-3] *= 1.001
+        return cost, grad
+
+    assert check_gradient(broken, theta, order=4) > 1e-6
+
+
+def test_softmax_cost_is_scikit_learns_log_loss():
+    fun, theta, X, y, sizes = problem("relu", "softmax", 1)
+    layers = network.unpack(theta, sizes)
+    proba = network.forward(layers, X, "relu", "softmax")[-1]
+    decay = 0.5 * 1e-4 * sum(np.sum(L.W**2) for L in layers)
+    assert fun(theta)[0] == pytest.approx(log_loss(y, proba, labels=range(4)) + decay,
+                                          rel=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_softmax_does_not_overflow():
+    from sparseae.activations import softmax
+
+    z = np.array([[1000.0, 0.0, -1000.0], [1e308, 1e308, 0.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        p = softmax(z)
+    np.testing.assert_allclose(p, [[1, 0, 0], [0.5, 0.5, 0]])
+
+
+def test_zero_weights_give_log_k():
+    layers = [network.Layer(np.zeros((5, 3)), np.zeros(5))]
+    cost, grads = network.cost_and_grad(layers, np.ones((4, 3)), np.array([0, 1, 2, 3]),
+                                        "sigmoid", "softmax", 0.1)
+    assert cost == pytest.approx(np.log(5), rel=1e-14)
+    np.testing.assert_allclose(grads[0].b, [0.2 - 0.25] * 4 + [0.2], rtol=1e-12)
+
+
+def test_weight_decay_spares_biases():
+    fun0 = problem("sigmoid", "linear", 1)
+    _, theta, X, Y, sizes = fun0
+    layers = network.unpack(theta, sizes)
+    _, g0 = network.cost_and_grad(layers, X, Y, "sigmoid", "linear", 0.0)
+    _, g1 = network.cost_and_grad(layers, X, Y, "sigmoid", "linear", 0.5)
+    for a, b, L in zip(g0, g1, layers):
+        np.testing.assert_allclose(b.W - a.W, 0.5 * L.W, atol=1e-14)
+        np.testing.assert_array_equal(b.b, a.b)
+
+
+def test_pack_and_unpack():
+    sizes = [5, 4, 3]
+    theta = np.arange(network.n_params(sizes), dtype=float)
+    layers = network.unpack(theta, sizes)
+    assert [L.W.shape for L in layers] == [(4, 5), (3, 4)]
+    assert all(np.shares_memory(L.W, theta) for L in layers)
+    np.testing.assert_array_equal(network.pack(layers), theta)
+    with pytest.raises(ValueError, match="for layer sizes"):
+        network.unpack(theta[:-1], sizes)
