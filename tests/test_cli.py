@@ -65,7 +65,7 @@ def test_train_on_a_folder_of_images(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.mat"],
-     "no such file or folder: missing.mat (built-in data: natural, digits)"),
+     "no such file or folder: missing.mat (built-in data: natural, digits, mnist)"),
     (["--sparsity-target", "2"], r"sparsity_target must be in (0, 1), got 2.0"),
     (["--weight-decay", "-1"], "weight_decay must be in [0, inf), got -1.0"),
 ])

