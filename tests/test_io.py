@@ -67,7 +67,7 @@ def test_unfitted_model_cannot_be_saved(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no model file"):
+    with pytest.raises(FileNotFoundError, match="no sparseae model file at"):
         sparseae.load(tmp_path / "nothing.npz")
 
 

@@ -8,14 +8,12 @@ state is a nested dict of arrays, numbers, strings and lists: arrays are stored 
 
 from __future__ import annotations
 
-import json
 import signal
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from .io import read_archive, write_archive
 
 FORMAT = "sparseae.checkpoint"
 VERSION = 1
@@ -38,27 +36,12 @@ def save_checkpoint(path, state: dict) -> Path:
         return obj
 
     header = {"format": FORMAT, "version": VERSION, "state": split(state, "state")}
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-    return Path(path)
+    return write_archive(path, header, arrays)
 
 
 def load_checkpoint(path) -> dict:
     """The state saved by ``save_checkpoint``; a clear error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
-        raise ValueError(f"{path} is not a sparseae checkpoint ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a sparseae checkpoint")
-    if header.get("version") != VERSION:
-        raise ValueError(f"{path} is a checkpoint of version {header.get('version')}; "
-                         f"this sparseae reads version {VERSION}")
+    header, arrays = read_archive(path, FORMAT, VERSION, "sparseae checkpoint")
 
     def join(obj):
         if isinstance(obj, dict):

@@ -39,6 +39,33 @@ def atomic_write(path, write):
         raise
 
 
+def write_archive(path, header: dict, arrays: dict) -> Path:
+    """Arrays plus a JSON ``header`` in one ``.npz``, written atomically."""
+    arrays = {**arrays, "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
+    """``(header, arrays)`` of an archive written by ``write_archive`` with format ``fmt``;
+    ``error`` (with a message naming ``what``) for anything else. Never unpickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+        raise error(f"{path} is not a {what} ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        raise error(f"{path} is not a {what} (no sparseae header)")
+    if header.get("version") != version:
+        raise error(f"{path} is a {what} of format version {header.get('version')}; "
+                    f"this sparseae reads version {version}")
+    return header, arrays
+
+
 def save(model, path) -> Path:
     """Write a fitted ``SparseAutoencoder`` to ``path``; returns the path."""
     from sklearn.utils.validation import check_is_fitted
@@ -58,9 +85,7 @@ def save(model, path) -> Path:
     arrays["loss_curve"] = np.asarray(model.loss_curve_, dtype=np.float64)
     if hasattr(model, "feature_names_in_"):
         arrays["feature_names_in"] = np.asarray(model.feature_names_in_, dtype=str)
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-    return Path(path)
+    return write_archive(path, header, arrays)
 
 
 def load(path):
@@ -68,21 +93,7 @@ def load(path):
     from .estimator import SparseAutoencoder
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
-        raise ModelFileError(f"{path} is not a sparseae model file ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a sparseae model file (no sparseae header)")
-    if header.get("version") != VERSION:
-        raise ModelFileError(
-            f"{path} is a sparseae model of format version {header.get('version')}, "
-            f"this sparseae reads version {VERSION}"
-        )
+    header, arrays = read_archive(path, FORMAT, VERSION, "sparseae model file", ModelFileError)
     missing = [name for name in (*ARRAYS, "loss_curve") if name not in arrays]
     if missing:
         raise ModelFileError(f"{path} is a damaged sparseae model: missing {missing}")
