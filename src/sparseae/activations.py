@@ -1,8 +1,11 @@
 """Activation functions and their derivatives, written from the outputs.
 
 Each activation maps pre-activations ``z`` to outputs ``a`` in place and gives ``f'(z)`` from ``a``
-alone, so the backward pass never needs ``z`` again (``mul_derivative`` multiplies a delta by
-``f'(z)`` in place):
+alone, so the backward pass never needs ``z`` again. ``forward`` overwrites ``z`` with ``a``;
+``mul_derivative(delta, a)`` multiplies ``delta`` by ``f'(z)`` in place and may use ``a`` as
+scratch space (it is overwritten). In place, each step is one pass over the array and nothing is
+allocated: on the thin shapes of these networks the element-wise work costs more than the matrix
+products.
 
     sigmoid   a = 1 / (1 + exp(-z))   f'(z) = a (1 - a)
     tanh      a = tanh(z)              f'(z) = 1 - a^2
@@ -23,7 +26,6 @@ A new activation is one more class here and one more entry in ``ACTIVATIONS``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 
 class Sigmoid:
@@ -32,12 +34,20 @@ class Sigmoid:
 
     @staticmethod
     def forward(z: np.ndarray) -> np.ndarray:
-        """Overwrite ``z`` with sigmoid(z). ``expit`` never overflows."""
-        return expit(z, out=z)
+        """Overwrite ``z`` with sigmoid(z) = (1 + tanh(z/2)) / 2: it cannot overflow, and NumPy's
+        vectorised tanh is several times faster than ``scipy.special.expit``. Its error is
+        absolute (1e-16 in float64), not relative, for activations near 0."""
+        z *= 0.5
+        np.tanh(z, out=z)
+        z *= 0.5
+        z += 0.5
+        return z
 
     @staticmethod
     def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
-        delta *= a * (1.0 - a)
+        delta *= a
+        np.subtract(1.0, a, out=a)
+        delta *= a  # delta * a (1 - a)
         return delta
 
 
@@ -51,7 +61,9 @@ class Tanh:
 
     @staticmethod
     def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
-        delta *= 1.0 - a * a
+        np.multiply(a, a, out=a)
+        np.subtract(1.0, a, out=a)
+        delta *= a  # delta * (1 - a^2)
         return delta
 
 

@@ -87,19 +87,52 @@ PENALTIES: dict[str, Callable[[np.ndarray, float, float], tuple[float, np.ndarra
 }
 
 
+# --- working memory ---
+
+
+class Workspace:
+    """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows, and
+    ``a3``/``delta3`` and ``delta2`` for one block of pass two.
+
+    Pass two runs over blocks of ``block`` rows (about 256 KiB of inputs), so that its
+    element-wise steps work on data that stays in the CPU's cache; on these thin shapes those
+    steps cost more than the matrix products.
+    """
+
+    def __init__(self, rows: int, n_features: int, n_hidden: int, dtype, block: int | None = None):
+        dtype = np.dtype(dtype)
+        self.block = block or max(64, min(rows, 2**18 // (n_features * dtype.itemsize)))
+        self.rows = rows
+        self.a2 = np.empty((rows, n_hidden), dtype)
+        self.a3 = np.empty((self.block, n_features), dtype)
+        self.delta3 = np.empty((self.block, n_features), dtype)
+        self.delta2 = np.empty((self.block, n_hidden), dtype)
+        self.ones = np.ones(max(rows, self.block), dtype)
+
+    def fits(self, rows: int, n_features: int, n_hidden: int, dtype) -> bool:
+        return (rows <= self.rows and self.a3.shape[1] == n_features
+                and self.a2.shape[1] == n_hidden and self.a2.dtype == dtype)
+
+
+def _workspace(work, X, n_hidden) -> Workspace:
+    if work is not None and work.fits(X.shape[0], X.shape[1], n_hidden, X.dtype):
+        return work
+    return Workspace(X.shape[0], X.shape[1], n_hidden, X.dtype)
+
+
 # --- forward pass ---
 
 
-def encode(params: Params, X: np.ndarray, activation: str) -> np.ndarray:
-    """``a2 = f(X W1^T + b1)``."""
-    z2 = X @ params.W1.T
+def encode(params: Params, X: np.ndarray, activation: str, out=None) -> np.ndarray:
+    """``a2 = f(X W1^T + b1)`` (into ``out`` when given)."""
+    z2 = np.matmul(X, params.W1.T, out=out)
     z2 += params.b1
     return activations.get(activation).forward(z2)
 
 
-def decode(params: Params, a2: np.ndarray, decoder: str) -> np.ndarray:
-    """``a3 = g(a2 W2^T + b2)``."""
-    z3 = a2 @ params.W2.T
+def decode(params: Params, a2: np.ndarray, decoder: str, out=None) -> np.ndarray:
+    """``a3 = g(a2 W2^T + b2)`` (into ``out`` when given)."""
+    z3 = np.matmul(a2, params.W2.T, out=out)
     z3 += params.b2
     return activations.get(decoder).forward(z3)
 
@@ -113,10 +146,11 @@ def activity(a2: np.ndarray, activation: str) -> np.ndarray:
 # --- the two reductions ---
 
 
-def activity_sum(a2: np.ndarray, activation: str) -> np.ndarray:
+def activity_sum(a2: np.ndarray, activation: str, ones=None) -> np.ndarray:
     """Pass one: ``S = sum_i u_i``, shape ``(h,)``; ``rho_hat = S_total / m``."""
     f = activations.get(activation)
-    return (a2.sum(axis=0) - a2.shape[0] * f.low) / (f.high - f.low)
+    column_sums = a2.sum(axis=0) if ones is None else ones[: a2.shape[0]] @ a2
+    return (column_sums - a2.shape[0] * f.low) / (f.high - f.low)
 
 
 def sparsity_terms(rho_hat: np.ndarray, spec: Spec) -> tuple[float, np.ndarray]:
@@ -124,29 +158,39 @@ def sparsity_terms(rho_hat: np.ndarray, spec: Spec) -> tuple[float, np.ndarray]:
     ``beta P'(rho_hat) du/da2``."""
     value, dP = PENALTIES[spec.sparsity](rho_hat, spec.sparsity_target, spec.sparsity_weight)
     f = activations.get(spec.activation)
-    return value, dP / (f.high - f.low)
+    return value, (dP / (f.high - f.low)).astype(rho_hat.dtype, copy=False)
 
 
 def reconstruction_sums(
-    params: Params, X: np.ndarray, a2: np.ndarray, sparsity_delta: np.ndarray, spec: Spec
+    params: Params, X: np.ndarray, a2: np.ndarray, sparsity_delta: np.ndarray, spec: Spec,
+    work: Workspace | None = None,
 ) -> tuple[float, Params]:
     """Pass two: ``sum_i 1/2 ||a3_i - x_i||^2`` and the unscaled gradient sums
     ``(delta2^T X, sum delta2, delta3^T a2, sum delta3)`` for the rows of ``X``.
 
-    ``a2`` is ``encode(params, X)``; ``sparsity_delta`` is ``beta P'(rho_hat) du/da2`` from the
-    whole data set.
+    ``a2`` is ``encode(params, X)`` and is overwritten; ``sparsity_delta`` is
+    ``beta P'(rho_hat) du/da2`` from the whole data set. The rows go in blocks through ``work``'s
+    buffers; the sums do not depend on the blocking beyond rounding.
     """
-    a3 = decode(params, a2, spec.decoder)
-    delta3 = a3 - X
-    half_sse = 0.5 * float(np.vdot(delta3, delta3))
-    activations.get(spec.decoder).mul_derivative(delta3, a3)
-    gW2 = delta3.T @ a2
-    gb2 = delta3.sum(axis=0)
-    delta2 = delta3 @ params.W2
-    delta2 += sparsity_delta
-    activations.get(spec.activation).mul_derivative(delta2, a2)
-    gW1 = delta2.T @ X
-    gb1 = delta2.sum(axis=0)
+    work = _workspace(work, X, params.n_hidden)
+    g, f = activations.get(spec.decoder), activations.get(spec.activation)
+    gW1, gb1 = np.zeros_like(params.W1), np.zeros_like(params.b1)
+    gW2, gb2 = np.zeros_like(params.W2), np.zeros_like(params.b2)
+    half_sse = 0.0
+    for start in range(0, X.shape[0], work.block):
+        stop = min(start + work.block, X.shape[0])
+        x, a2_block, ones = X[start:stop], a2[start:stop], work.ones[: stop - start]
+        a3 = decode(params, a2_block, spec.decoder, out=work.a3[: stop - start])
+        delta3 = np.subtract(a3, x, out=work.delta3[: stop - start])       # a3 - x
+        half_sse += 0.5 * float(np.vdot(delta3, delta3))
+        g.mul_derivative(delta3, a3)                                        # * g'(z3)
+        gW2 += delta3.T @ a2_block
+        gb2 += ones @ delta3
+        delta2 = np.matmul(delta3, params.W2, out=work.delta2[: stop - start])
+        delta2 += sparsity_delta                                            # + beta P' du/da2
+        f.mul_derivative(delta2, a2_block)                                  # * f'(z2)
+        gW1 += delta2.T @ x
+        gb1 += ones @ delta2
     return half_sse, Params(gW1, gb1, gW2, gb2)
 
 
@@ -172,25 +216,28 @@ def cost_and_grad(
     X: np.ndarray,
     spec: Spec,
     rho_estimate: Callable[[np.ndarray], np.ndarray] | None = None,
+    work: Workspace | None = None,
 ) -> tuple[float, Params]:
     """``J`` and its gradient on an in-memory ``X``, with a single forward pass.
 
     ``rho_estimate`` maps the mean activity of these rows to the ``rho_hat`` that is penalised;
     by default it is that mean itself (exact when ``X`` is the whole data set). Minibatch solvers
-    pass a running average here.
+    pass a running average here. ``work`` holds reusable buffers (see ``Workspace``).
     """
     m = X.shape[0]
-    a2 = encode(params, X, spec.activation)
-    rho_hat = activity_sum(a2, spec.activation) / m
+    work = _workspace(work, X, params.n_hidden)
+    a2 = encode(params, X, spec.activation, out=work.a2[:m])
+    rho_hat = activity_sum(a2, spec.activation, work.ones) / m
     if rho_estimate is not None:
         rho_hat = rho_estimate(rho_hat)
     penalty, sparsity_delta = sparsity_terms(rho_hat, spec)
-    half_sse, grad_sums = reconstruction_sums(params, X, a2, sparsity_delta, spec)
+    half_sse, grad_sums = reconstruction_sums(params, X, a2, sparsity_delta, spec, work)
     return finish(params, m, half_sse, grad_sums, penalty, spec)
 
 
 def chunked_cost_and_grad(
-    params: Params, chunks: Callable[[], Iterable[np.ndarray]], spec: Spec
+    params: Params, chunks: Callable[[], Iterable[np.ndarray]], spec: Spec,
+    work: Workspace | None = None,
 ) -> tuple[float, Params]:
     """``J`` and its gradient over data given as chunks of rows, in two streamed passes.
 
@@ -203,7 +250,9 @@ def chunked_cost_and_grad(
     S = np.zeros(params.n_hidden, dtype=params.W1.dtype)
     for X in chunks():
         m += X.shape[0]
-        S += activity_sum(encode(params, X, spec.activation), spec.activation)
+        work = _workspace(work, X, params.n_hidden)
+        a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
+        S += activity_sum(a2, spec.activation, work.ones)
     if m == 0:
         raise ValueError("the data has no rows")
     penalty, sparsity_delta = sparsity_terms(S / m, spec)
@@ -211,8 +260,9 @@ def chunked_cost_and_grad(
     half_sse = 0.0
     total = Params(*(np.zeros_like(p) for p in params))
     for X in chunks():
-        a2 = encode(params, X, spec.activation)
-        part, grads = reconstruction_sums(params, X, a2, sparsity_delta, spec)
+        work = _workspace(work, X, params.n_hidden)
+        a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
+        part, grads = reconstruction_sums(params, X, a2, sparsity_delta, spec, work)
         half_sse += part
         for acc, g in zip(total, grads):
             acc += g

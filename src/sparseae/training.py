@@ -95,6 +95,7 @@ class Problem:
             if check_finite:
                 rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
+        self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, self.dtype)
         self.full = flat(self._evaluate, self.n_features, n_hidden, self.dtype)
 
     @property
@@ -106,8 +107,8 @@ class Problem:
 
     def _evaluate(self, params: Params) -> tuple[float, Params]:
         if self.X is not None:
-            return objective.cost_and_grad(params, self.X, self.spec)
-        return objective.chunked_cost_and_grad(params, self.chunks, self.spec)
+            return objective.cost_and_grad(params, self.X, self.spec, work=self.work)
+        return objective.chunked_cost_and_grad(params, self.chunks, self.spec, self.work)
 
     def cost(self, theta) -> float:
         return self.full(theta)[0]
@@ -115,7 +116,8 @@ class Problem:
     def batch(self, theta, which, rho_estimate) -> tuple[float, np.ndarray]:
         """Cost and gradient on the rows at positions ``which``."""
         X = self.X[which] if self.X is not None else self.rows.take(which, self.dtype)
-        evaluate = flat(lambda p: objective.cost_and_grad(p, X, self.spec, rho_estimate),
+        evaluate = flat(lambda p: objective.cost_and_grad(p, X, self.spec, rho_estimate,
+                                                          self.work),
                         self.n_features, self.n_hidden, self.dtype)
         return evaluate(theta)
 
@@ -124,8 +126,9 @@ class Problem:
         params = params.astype(self.dtype)
         chunks = [self.X] if self.X is not None else self.chunks()
         total = sum(
-            objective.activity_sum(objective.encode(params, X, self.spec.activation),
-                                   self.spec.activation)
+            objective.activity_sum(
+                objective.encode(params, X, self.spec.activation, out=self.work.a2[: len(X)]),
+                self.spec.activation)
             for X in chunks
         )
         return total / self.n_samples
