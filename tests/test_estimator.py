@@ -114,3 +114,20 @@ def test_works_in_a_pipeline(patches):
         warnings.simplefilter("ignore", ConvergenceWarning)
         features = pipe.fit_transform(patches)
     assert features.shape == (1000, 5)
+
+
+def test_blas_threads_inside_fit_and_restored_after(patches):
+    """SciPy's BLAS runs on one thread inside the optimizer (its pool would fight NumPy's);
+    NumPy's follows n_threads; both are restored afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas"}
+
+    before = blas()
+    seen = []
+    fit(patches, max_iter=3, n_threads=2, callback=lambda i, c: seen.append(blas()))
+    assert blas() == before
+    for path, threads in seen[0].items():
+        assert threads == (2 if "numpy" in path else 1)

