@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import network
 from .estimator import SparseAutoencoder
-from .fitting import SolverMixin, check_choice, check_number
+from .fitting import SolverMixin, check_choice, check_number, store_params
 
 
 class NetworkProblem:
@@ -81,27 +81,7 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         verbose=False,
         callback=None,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.weight_decay = weight_decay
-        self.solver = solver
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
+        store_params(self, locals())
 
     def check_params(self):
         sizes = self.hidden_layer_sizes
@@ -177,25 +157,7 @@ class SoftmaxRegression(NetworkClassifier):
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, n_threads=None,
                  random_state=None, verbose=False, callback=None):
-        self.weight_decay = weight_decay
-        self.solver = solver
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
+        store_params(self, locals())
 
     @property
     def coef_(self):

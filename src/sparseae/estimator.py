@@ -13,7 +13,7 @@ from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .data.npyfile import NpyFile
 from .data.rows import Rows
-from .fitting import SolverMixin, check_choice, check_number
+from .fitting import SolverMixin, check_choice, check_number, store_params
 from .objective import PENALTIES, Spec
 
 DTYPES = ("float64", "float32")
@@ -154,36 +154,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         verbose=False,
         callback=None,
     ):
-        self.n_hidden = n_hidden
-        self.sparsity_target = sparsity_target
-        self.sparsity_weight = sparsity_weight
-        self.weight_decay = weight_decay
-        self.activation = activation
-        self.sparsity = sparsity
-        self.decoder = decoder
-        self.solver = solver
-        self.max_iter = max_iter
-        self.init = init
-        self.dtype = dtype
-        self.memory_budget = memory_budget
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.shuffle = shuffle
-        self.rho_estimate = rho_estimate
-        self.rho_momentum = rho_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
+        store_params(self, locals())
 
     # --- fitting ---
 

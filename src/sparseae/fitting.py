@@ -37,6 +37,14 @@ def check_choice(est, name, options):
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
 
 
+def store_params(estimator, arguments: dict):
+    """What a scikit-learn ``__init__`` does and nothing more: store each argument under its own
+    name (call it as ``store_params(self, locals())``)."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class SolverMixin:
     """Needs the attributes ``solver, max_iter, learning_rate, learning_rate_schedule, momentum,
     beta_1, beta_2, epsilon, batch_size, shuffle, early_stopping, validation_fraction,
