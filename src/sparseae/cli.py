@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     out = train.add_argument_group("output")
     out.add_argument("--out", type=Path, default=None, metavar="DIR",
-                     help="run folder (default: runs/<date>-<time>)")
+                     help="run folder (default: runs/train-<date>-<time>)")
     out.add_argument("--checkpoint-every", type=_positive_int, default=10,
                      help="save checkpoint.npz every this many iterations (epochs)")
     out.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -295,8 +295,7 @@ def train(args) -> int:
     rows = load_rows(settings)
 
     if args.resume is None:
-        run = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run.mkdir(parents=True, exist_ok=True)
+        run = _run_folder(args)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
     checkpoint = Checkpointer(run / "checkpoint.npz", settings["checkpoint_every"])
@@ -335,8 +334,7 @@ def train(args) -> int:
     }
     if hasattr(model, "validation_loss_curve_"):
         metrics["best_validation_cost"] = min(model.validation_loss_curve_)
-    text = json.dumps(metrics, indent=2) + "\n"
-    atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
+    _write_metrics(run, metrics)
     n = rows.n_features
     print(
         f"trained {n}-{settings['n_hidden']}-{n} on {rows.n_samples} samples: "
