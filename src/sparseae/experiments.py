@@ -15,8 +15,6 @@ from sklearn.exceptions import ConvergenceWarning
 from .classifier import SoftmaxRegression, StackedAutoencoderClassifier
 from .estimator import SparseAutoencoder
 
-LABELED = ("mnist", "digits")
-
 
 def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` with pixels in [0, 1]: ``mnist`` (the 5000 MNIST digits that ship with the

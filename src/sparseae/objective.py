@@ -137,12 +137,6 @@ def decode(params: Params, a2: np.ndarray, decoder: str, out=None) -> np.ndarray
     return activations.get(decoder).forward(z3)
 
 
-def activity(a2: np.ndarray, activation: str) -> np.ndarray:
-    """``u = (a2 - low) / (high - low)``: where a unit sits between inhibited (0) and on (1)."""
-    f = activations.get(activation)
-    return (a2 - f.low) / (f.high - f.low)
-
-
 # --- the two reductions ---
 
 

@@ -133,12 +133,6 @@ class Problem:
         )
         return total / self.n_samples
 
-    def describe(self) -> str:
-        if self.in_memory:
-            return f"{self.n_samples} rows in memory"
-        return (f"{self.n_samples} rows streamed in chunks of {self.chunk_rows} "
-                f"({-(-self.n_samples // self.chunk_rows)} chunks, two passes per evaluation)")
-
 
 def split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the training and held-out rows: a seeded random ``fraction`` is held out."""
