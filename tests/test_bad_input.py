@@ -126,3 +126,11 @@ def test_nan_in_streamed_and_loaded_data(tmp_path):
     np.savetxt(tmp_path / "x.csv", bad, delimiter=",")
     with pytest.raises(ValueError, match="NaN"):
         SparseAutoencoder(n_hidden=2, max_iter=2).fit(load(tmp_path / "x.csv"))
+
+
+def test_patches_from_a_data_matrix_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="digits holds a data matrix, not images"):
+        image_patches("digits")
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(ValueError, match="holds a data matrix, not images"):
+        image_patches(str(tmp_path / "x.npy"))

@@ -78,11 +78,17 @@ def image_patches(
     whitening first; by default it is on for photographs and off for ``.mat`` stacks, which in the
     tutorial (``IMAGES.mat``) are already whitened.
     """
-    X = load(source, n_patches=n_patches, patch_size=patch_size, prewhiten=prewhiten,
-             key=variable, random_state=random_state)
-    if not X.in_memory or X.transforms:
+    images, _ = _read(source, variable)
+    if images is None:
         raise ValueError(f"{source} holds a data matrix, not images to sample patches from")
-    return X.data
+    return patches_from_images(images, n_patches, patch_size,
+                               prewhiten=_prewhiten(source, prewhiten), random_state=random_state)
+
+
+def _prewhiten(source, prewhiten: bool | None) -> bool:
+    """Olshausen and Field's whitening by default for photographs, not for ``.mat`` stacks
+    (the tutorial's ``IMAGES.mat`` is already whitened)."""
+    return prewhiten if prewhiten is not None else not str(source).lower().endswith(".mat")
 
 
 def load(
@@ -120,8 +126,8 @@ def load(
     if images is not None:
         if transpose:
             raise ValueError(f"{source} holds images; transpose applies to data matrices")
-        whiten = prewhiten if prewhiten is not None else not str(source).lower().endswith(".mat")
-        matrix = patches_from_images(images, n_patches, patch_size, prewhiten=whiten,
+        matrix = patches_from_images(images, n_patches, patch_size,
+                                     prewhiten=_prewhiten(source, prewhiten),
                                      normalize=scale == "auto", random_state=random_state)
     elif prewhiten and not whole_images:
         raise ValueError(f"{source} holds a data matrix; prewhiten applies to images")
