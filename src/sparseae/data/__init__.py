@@ -37,7 +37,8 @@ from .rows import Rows
 from .scaling import SCALERS, make_scaler
 
 BUILTIN_IMAGES = {"natural": builtin_images}
-BUILTIN_MATRICES = {"digits": matrices.digits, "mnist": lambda: matrices.mnist_sample()[0]}
+BUILTIN_MATRICES = {"digits": lambda: matrices.digits()[0],
+                    "mnist": lambda: matrices.mnist_sample()[0]}
 BUILTIN = (*BUILTIN_IMAGES, *BUILTIN_MATRICES)
 
 

@@ -91,11 +91,12 @@ def read_csv(path) -> np.ndarray:
     return X
 
 
-def digits() -> np.ndarray:
-    """scikit-learn's 1797 handwritten 8x8 digits, values 0..16 scaled to [0, 1]."""
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 handwritten 8x8 digits, values 0..16 scaled to [0, 1], and labels."""
     from sklearn.datasets import load_digits
 
-    return load_digits().data / 16.0
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
 
 
 def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
