@@ -20,12 +20,16 @@ A bounded activation also says where a unit is inhibited (``low``) and fully on 
 sparsity penalties act on the *activity* ``u = (a - low) / (high - low)``, which lies in [0, 1]:
 ``u = a`` for sigmoid units and ``u = (a + 1) / 2`` for tanh units, which count as inhibited at -1.
 
-A new activation is one more class here and one more entry in ``ACTIVATIONS``.
+A new activation is one more class here and one more entry in ``ACTIVATIONS``. The same code
+runs on NumPy arrays and torch tensors: it uses in-place operators, the functions both libraries
+spell alike (``ops(z).xp.tanh``) and the named kernels of ``backend.py`` for the rest.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .backend import ops
 
 
 class Sigmoid:
@@ -38,7 +42,7 @@ class Sigmoid:
         vectorised tanh is several times faster than ``scipy.special.expit``. Its error is
         absolute (1e-16 in float64), not relative, for activations near 0."""
         z *= 0.5
-        np.tanh(z, out=z)
+        ops(z).xp.tanh(z, out=z)
         z *= 0.5
         z += 0.5
         return z
@@ -46,7 +50,7 @@ class Sigmoid:
     @staticmethod
     def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
         delta *= a
-        np.subtract(1.0, a, out=a)
+        ops(a).one_minus_(a)
         delta *= a  # delta * a (1 - a)
         return delta
 
@@ -57,12 +61,12 @@ class Tanh:
 
     @staticmethod
     def forward(z: np.ndarray) -> np.ndarray:
-        return np.tanh(z, out=z)
+        return ops(z).xp.tanh(z, out=z)
 
     @staticmethod
     def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
-        np.multiply(a, a, out=a)
-        np.subtract(1.0, a, out=a)
+        a *= a
+        ops(a).one_minus_(a)
         delta *= a  # delta * (1 - a^2)
         return delta
 
@@ -73,7 +77,7 @@ class ReLU:
 
     @staticmethod
     def forward(z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0.0, out=z)
+        return ops(z).relu_(z)
 
     @staticmethod
     def mul_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:

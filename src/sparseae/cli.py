@@ -32,9 +32,9 @@ def _fraction(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from .activations import DECODERS, HIDDEN_ACTIVATIONS
+    from .backend import DTYPES
     from .data import BUILTIN
     from .data.scaling import SCALERS
-    from .estimator import DTYPES
     from .objective import PENALTIES
     from .params import INITS
     from .solvers import RHO_ESTIMATES, SCHEDULES, SOLVERS
@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "does not fit in half of it is streamed from disk in chunks; auto = half "
                      "of this machine's memory")
     fit.add_argument("--dtype", choices=DTYPES, default="float64", help="arithmetic precision")
+    fit.add_argument("--device", default="numpy",
+                     help="where to compute: numpy, or a PyTorch device (cpu, cuda, cuda:1) for "
+                     "the PyTorch backend (pip install 'sparseae[torch]'). Under torchrun "
+                     "(--nproc_per_node=N) each process trains on its part of the rows and "
+                     "the result is that of one process on all of them")
     fit.add_argument("--threads", type=_positive_int, default=None,
                      help="BLAS threads (default: 1 for small problems, all cores for large)")
     fit.add_argument("--seed", type=int, default=0,
@@ -221,7 +226,7 @@ SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size",
             "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
             "solver", "max_iter", "batch_size", "learning_rate", "lr_schedule", "momentum",
             "rho_estimate", "early_stopping", "validation_fraction", "patience",
-            "memory_budget", "dtype", "threads", "seed", "checkpoint_every")
+            "memory_budget", "dtype", "device", "threads", "seed", "checkpoint_every")
 
 
 def _memory_budget(text):
@@ -264,6 +269,7 @@ def build_model(settings: dict, quiet: bool):
         max_iter=settings["max_iter"],
         init=settings["init"],
         dtype=settings["dtype"],
+        device=settings.get("device", "numpy"),
         memory_budget=_memory_budget(settings["memory_budget"]),
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
@@ -282,7 +288,8 @@ def build_model(settings: dict, quiet: bool):
 def train(args) -> int:
     import numpy as np
 
-    from . import viz
+    from . import distributed, viz
+    from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
     from .io import atomic_write
 
@@ -302,19 +309,26 @@ def train(args) -> int:
         state = None
     model = build_model(settings, args.quiet)
     model.check_params()
+    rank = 0
+    if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
+        rank, _ = distributed.init(Backend(model.device, model.dtype))
+        model.set_params(distributed=True, verbose=model.verbose and rank == 0)
     rows = load_rows(settings)
 
-    if args.resume is None:
+    if args.resume is None and rank == 0:
         run = _run_folder(args)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
-    checkpoint = Checkpointer(run / "checkpoint.npz", settings["checkpoint_every"])
+    checkpoint = Checkpointer(run / "checkpoint.npz", settings["checkpoint_every"]) \
+        if rank == 0 else None
 
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, GracefulInterrupt() as interrupted:
         warnings.simplefilter("always")
         model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
     seconds = time.perf_counter() - start
+    if rank != 0:
+        return EXIT_INTERRUPTED if model.interrupted_ else 0
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     if model.interrupted_:

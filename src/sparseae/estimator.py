@@ -9,14 +9,14 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import distributed as dist
 from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
+from .backend import DTYPES, Backend
 from .data.npyfile import NpyFile
 from .data.rows import Rows
 from .fitting import SolverMixin, check_choice, check_number, store_params
 from .objective import PENALTIES, Spec
-
-DTYPES = ("float64", "float32")
 
 
 class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -55,6 +55,22 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Weight initialisation; biases start at zero.
     dtype : {"float64", "float32"}, default="float64"
         Arithmetic precision; the optimizer's own vector is always float64.
+    device : str, default="numpy"
+        Where the data and the arithmetic live while fitting: ``"numpy"``, or a PyTorch device
+        (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) for the same objective on torch tensors
+        (``pip install 'sparseae[torch]'``). The fitted parameters are NumPy arrays either way.
+    distributed : bool, default=False
+        Data-parallel training on torch.distributed: every process passes the same ``X`` and
+        keeps only its part of the rows; two all-reduces per evaluation make the result that of
+        one process on all rows (see ``sparseae.distributed``). Start the processes with
+        ``torchrun``; only rank 0 shows progress and saves checkpoints.
+    reproducible : bool, default=False
+        Sum each evaluation over fixed blocks of rows with compensated summation, so that the
+        result is bitwise the same for any number of processes (and memory budget): a
+        distributed L-BFGS run then follows the single-process run exactly, where plain sums
+        differ in the last bits and L-BFGS amplifies the difference over hundreds of
+        iterations. Costs a few passes over the gradient per block of rows. Exact evaluations
+        only: minibatches (``sgd``, ``adam``) still differ in the last bits.
     memory_budget : int, str or None, default=None
         Memory for the whole process while fitting, as bytes or a string such as ``"500MB"``.
         Data that does not fit in what is left (see ``sparseae.training``) is streamed from disk
@@ -134,6 +150,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         max_iter=400,
         init="ufldl",
         dtype="float64",
+        device="numpy",
+        distributed=False,
+        reproducible=False,
         memory_budget=None,
         batch_size=256,
         learning_rate=None,
@@ -169,7 +188,14 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.check_params()
         rows, checked = self._training_rows(X)
         seed = self._seed(resume)
-        problem, validation = self._problems(rows, seed, check_finite=not checked)
+        process = None
+        if self.distributed:
+            backend = Backend(self.device, self.dtype)
+            process = dist.init(backend)
+            should_stop = dist.any_process(should_stop or (lambda: False), backend)
+            if process[0] != 0:
+                checkpoint = None
+        problem, validation = self._problems(rows, seed, not checked, process)
         if resume:
             theta0 = resume["solver"]["theta"]
         else:
@@ -178,7 +204,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             theta0 = params.pack(start)
         result = self._optimize(
             problem, theta0, seed, validation=validation, resume=resume, checkpoint=checkpoint,
-            should_stop=should_stop, flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
+            should_stop=should_stop, show_progress=process is None or process[0] == 0,
+            flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
         )
         self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
         self.loss_ = problem.cost(result.theta)
@@ -199,17 +226,18 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._warn_if_out_of_range(X)
         return Rows(X), True
 
-    def _problems(self, rows: Rows, seed: int, check_finite: bool):
+    def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
         """The training problem and, with early stopping, the held-out rows' problem."""
         spec, dtype = self._spec(), np.dtype(self.dtype)
         validation = None
         if self.early_stopping:
             train, held = training.split(rows.n_samples, self.validation_fraction, seed)
             validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
-                                          self.memory_budget, check_finite=check_finite)
+                                          self.memory_budget, check_finite, self.device,
+                                          reproducible=self.reproducible)
             rows = rows.subset(train)
         problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget,
-                                   check_finite=check_finite)
+                                   check_finite, self.device, process, self.reproducible)
         if self.solver in solvers.MINIBATCH and min(self.batch_size, rows.n_samples) > \
                 problem.max_batch:
             raise ValueError(
@@ -229,6 +257,15 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_choice(self, "decoder", DECODERS)
         check_choice(self, "init", params.INITS)
         check_choice(self, "dtype", DTYPES)
+        check_choice(self, "distributed", (True, False))
+        check_choice(self, "reproducible", (True, False))
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be a string such as 'numpy' or 'cuda', "
+                             f"got {self.device!r}")
+        Backend(self.device, self.dtype)  # a clear error for an unknown device or no PyTorch
+        if self.distributed and self.early_stopping:
+            raise ValueError("early_stopping is not available with distributed=True: the "
+                             "held-out rows would differ from one process count to another")
         check_choice(self, "rho_estimate", solvers.RHO_ESTIMATES)
         check_number(self, "rho_momentum", 0, 1, high_open=True)
         self._check_solver_params()

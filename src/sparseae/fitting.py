@@ -100,7 +100,7 @@ class SolverMixin:
         return 1 if flops_per_evaluation < 1e9 else None
 
     def _optimize(self, problem, theta0, seed, *, validation=None, resume=None, checkpoint=None,
-                  should_stop=None, flops=0.0) -> solvers.Result:
+                  should_stop=None, show_progress=True, flops=0.0) -> solvers.Result:
         """Run the solver; returns its result with ``theta`` the parameters to keep (the best
         held-out ones under early stopping)."""
         stopper = None
@@ -114,7 +114,7 @@ class SolverMixin:
                 state["early_stopping"] = stopper.state()
             return state
 
-        with blas_threads(self._threads(flops)), _Progress(self, resume) as show:
+        with blas_threads(self._threads(flops)), _Progress(self, resume, show_progress) as show:
             def report(iteration, cost, theta, snapshot):
                 show(iteration, cost)
                 stop = stopper(theta) if stopper is not None else False
@@ -168,13 +168,14 @@ def blas_threads(numpy_threads: int | None):
 class _Progress:
     """Progress reporting: the estimator's callback and, if verbose, a tqdm bar."""
 
-    def __init__(self, model, resume=None):
+    def __init__(self, model, resume=None, bar=True):
         self.model = model
         self.done = resume["solver"]["iteration"] if resume else 0
+        self.show_bar = bar and model.verbose
         self.bar = None
 
     def __enter__(self):
-        if self.model.verbose:
+        if self.show_bar:
             from tqdm.auto import tqdm
 
             unit = "epoch" if self.model.solver in solvers.MINIBATCH else "it"

@@ -35,7 +35,11 @@ Backward pass::
 Each is a plain sum over samples, so it can run chunk by chunk (data larger than memory) or shard by
 shard (many processes), and ``finish`` turns the totals into ``J`` and its gradient.
 ``cost_and_grad`` does both passes on an in-memory ``X`` with one forward pass;
-``chunked_cost_and_grad`` streams the chunks twice.
+``chunked_cost_and_grad`` streams the chunks twice. Given a ``Shard``, both sum each pass's totals
+over all processes (two all-reduces per evaluation: ``S``, then the cost and gradient sums), so
+every process gets the objective of all rows.
+
+The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``backend.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
-from .params import Params, flat
+from .backend import Backend, ops
+from .params import Params, flat, size, unpack
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,16 @@ def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float) -> tuple[float, np.
     ``rho_hat`` is kept inside [eps, 1 - eps] so that a saturated unit gives a large, finite cost
     rather than inf or NaN.
     """
-    eps = np.finfo(rho_hat.dtype).eps
-    r = np.clip(rho_hat, eps, 1.0 - eps)
-    value = beta * np.sum(rho * np.log(rho / r) + (1.0 - rho) * np.log((1.0 - rho) / (1.0 - r)))
+    xp = ops(rho_hat).xp
+    eps = xp.finfo(rho_hat.dtype).eps
+    r = xp.clip(rho_hat, eps, 1.0 - eps)
+    value = beta * xp.sum(rho * xp.log(rho / r) + (1.0 - rho) * xp.log((1.0 - rho) / (1.0 - r)))
     return float(value), beta * (-rho / r + (1.0 - rho) / (1.0 - r))
 
 
 def l1_penalty(rho_hat: np.ndarray, rho: float, beta: float) -> tuple[float, np.ndarray]:
     """``beta/m sum_i ||u_i||_1 = beta sum_j rho_hat_j`` (activities are >= 0) and ``beta``."""
-    return float(beta * np.sum(rho_hat)), np.full_like(rho_hat, beta)
+    return float(beta * rho_hat.sum()), ops(rho_hat).xp.full_like(rho_hat, beta)
 
 
 PENALTIES: dict[str, Callable[[np.ndarray, float, float], tuple[float, np.ndarray]]] = {
@@ -87,52 +93,144 @@ PENALTIES: dict[str, Callable[[np.ndarray, float, float], tuple[float, np.ndarra
 }
 
 
-# --- working memory ---
+# --- working memory and running sums ---
+
+
+def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -> int:
+    """Rows per block of an evaluation.
+
+    With NumPy, each element-wise step is one pass over memory on one core, so the rows go in
+    blocks of about 256 KiB of inputs (at least 512 rows, for efficient matrix products) that
+    stay in the CPU's cache; on these thin shapes those steps cost more than the products. PyTorch
+    spreads each step over threads or a GPU, and whole arrays serve it best. ``reproducible``
+    fixes the block size whatever the number of rows (8192 rows with PyTorch), so that blocks
+    start at the same rows in every process layout (see ``CompensatedSum``).
+    """
+    o = ops(like)
+    if o.blocked:
+        block = max(512, 2**18 // (n_features * o.itemsize(like)))
+    else:
+        block = 8192 if reproducible else n_rows
+    return max(block if reproducible else min(n_rows, block), 1)
 
 
 class Workspace:
-    """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows, and
-    ``a3``/``delta3`` and ``delta2`` for one block of pass two.
+    """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows,
+    ``a3``/``delta3`` and ``delta2`` for one block of pass two, and ``part``, one block's sums.
 
-    Pass two runs over blocks of ``block`` rows (about 256 KiB of inputs, at least 512 rows so
-    that the matrix products stay efficient), so that its element-wise steps work on data that
-    stays in the CPU's cache; on these thin shapes those steps cost more than the products.
+    ``like`` is an array whose library, device and dtype the buffers take (a dtype means NumPy).
+    ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks.
     """
 
-    def __init__(self, rows: int, n_features: int, n_hidden: int, dtype, block: int | None = None):
-        dtype = np.dtype(dtype)
-        self.block = block or min(rows, max(512, 2**18 // (n_features * dtype.itemsize)))
-        self.rows = rows
-        self.a2 = np.empty((rows, n_hidden), dtype)
-        self.a3 = np.empty((self.block, n_features), dtype)
-        self.delta3 = np.empty((self.block, n_features), dtype)
-        self.delta2 = np.empty((self.block, n_hidden), dtype)
-        self.ones = np.ones(max(rows, self.block), dtype)
+    def __init__(self, rows: int, n_features: int, n_hidden: int, like,
+                 reproducible: bool = False):
+        if not hasattr(like, "shape"):
+            like = np.empty(0, like)
+        o = ops(like)
+        self.rows, self.reproducible = rows, reproducible
+        self.block = block_rows(rows, n_features, like, reproducible)
+        self.a2 = o.empty((rows, n_hidden), like)
+        self.a3 = o.empty((self.block, n_features), like)
+        self.delta3 = o.empty((self.block, n_features), like)
+        self.delta2 = o.empty((self.block, n_hidden), like)
+        self.ones = o.ones(max(rows, self.block), like)
+        self.part = o.empty(size(n_features, n_hidden) + 1, like)
 
-    def fits(self, rows: int, n_features: int, n_hidden: int, dtype) -> bool:
-        return (rows <= self.rows and self.a3.shape[1] == n_features
-                and self.a2.shape[1] == n_hidden and self.a2.dtype == dtype)
+    def fits(self, X, n_hidden: int) -> bool:
+        return (X.shape[0] <= self.rows and self.a3.shape[1] == X.shape[1]
+                and self.a2.shape[1] == n_hidden and ops(X).same_place(X, self.a2))
+
+    def blocks(self, n_rows: int):
+        """``(start, stop)`` of each block of ``n_rows`` rows."""
+        return ((i, min(i + self.block, n_rows)) for i in range(0, n_rows, self.block))
+
+    def running_sum(self, length: int) -> Sum:
+        return (CompensatedSum if self.reproducible else Sum)(self.a2, length)
 
 
 def _workspace(work, X, n_hidden) -> Workspace:
-    if work is not None and work.fits(X.shape[0], X.shape[1], n_hidden, X.dtype):
+    if work is not None and work.fits(X, n_hidden):
         return work
-    return Workspace(X.shape[0], X.shape[1], n_hidden, X.dtype)
+    return Workspace(X.shape[0], X.shape[1], n_hidden, X)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The rows at hand are this process's part of ``m`` rows spread over several processes.
+    ``allreduce(x)`` sums the contiguous array ``x`` over the processes, in place;
+    ``allgather(x)`` returns every process's ``x``, in rank order."""
+
+    m: int
+    allreduce: Callable
+    allgather: Callable
+
+
+class Sum:
+    """The running total of one reduction: block sums are added as they come, and
+    ``over_processes`` sums the totals of all processes (one all-reduce)."""
+
+    def __init__(self, like, length: int):
+        self.total = ops(like).zeros(length, like)
+
+    def add(self, part):
+        self.total += part
+
+    def over_processes(self, shard: Shard):
+        shard.allreduce(self.total)
+
+    def value(self):
+        return self.total
+
+
+class CompensatedSum(Sum):
+    """A running total kept as the unevaluated pair ``hi + lo`` (Knuth's TwoSum after every
+    addition): about twice the working precision, so the rounded total does not depend on how
+    the blocks were grouped (into chunks, or into processes) except in rare ties. With blocks
+    that start at the same rows in every layout, a run on any number of processes then gives
+    bitwise the single-process result. Costs a few passes over the totals per block."""
+
+    def __init__(self, like, length: int):
+        super().__init__(like, length)
+        self.lo = ops(like).zeros(length, like)
+
+    def add(self, part):
+        hi = self.total
+        s = hi + part
+        b = s - hi
+        self.lo += (hi - (s - b)) + (part - b)
+        self.total = s
+
+    def over_processes(self, shard: Shard):
+        pairs = shard.allgather(ops(self.total).xp.stack([self.total, self.lo]))
+        self.total = self.total * 0
+        self.lo = self.lo * 0
+        for hi, lo in pairs:  # the same order in every process
+            self.add(hi)
+            self.add(lo)
+
+    def value(self):
+        return self.total + self.lo
+
+
+def gradient_views(total, params: Params) -> Params:
+    """The gradient sums as views of a flat array of ``size + 1`` entries (the last one holds
+    the reconstruction error), so that one reduction sums all of them."""
+    return unpack(total[:-1], params.n_features, params.n_hidden)
 
 
 # --- forward pass ---
 
 
-def encode(params: Params, X: np.ndarray, activation: str, out=None) -> np.ndarray:
+def encode(params: Params, X, activation: str, out=None):
     """``a2 = f(X W1^T + b1)`` (into ``out`` when given)."""
-    z2 = np.matmul(X, params.W1.T, out=out)
+    z2 = ops(X).xp.matmul(X, params.W1.T, out=out)
     z2 += params.b1
     return activations.get(activation).forward(z2)
 
 
-def decode(params: Params, a2: np.ndarray, decoder: str, out=None) -> np.ndarray:
+def decode(params: Params, a2, decoder: str, out=None):
     """``a3 = g(a2 W2^T + b2)`` (into ``out`` when given)."""
-    z3 = np.matmul(a2, params.W2.T, out=out)
+    z3 = ops(a2).xp.matmul(a2, params.W2.T, out=out)
     z3 += params.b2
     return activations.get(decoder).forward(z3)
 
@@ -140,52 +238,55 @@ def decode(params: Params, a2: np.ndarray, decoder: str, out=None) -> np.ndarray
 # --- the two reductions ---
 
 
-def activity_sum(a2: np.ndarray, activation: str, ones=None) -> np.ndarray:
+def activity_sum(a2, activation: str, ones=None):
     """Pass one: ``S = sum_i u_i``, shape ``(h,)``; ``rho_hat = S_total / m``."""
     f = activations.get(activation)
-    column_sums = a2.sum(axis=0) if ones is None else ones[: a2.shape[0]] @ a2
+    column_sums = a2.sum(0) if ones is None else ones[: a2.shape[0]] @ a2
     return (column_sums - a2.shape[0] * f.low) / (f.high - f.low)
 
 
-def sparsity_terms(rho_hat: np.ndarray, spec: Spec) -> tuple[float, np.ndarray]:
+def activity_sums(a2, activation: str, work: Workspace, into: Sum):
+    """Pass one over the rows of ``a2``, block by block, into the running sum ``into``."""
+    for start, stop in work.blocks(a2.shape[0]):
+        into.add(activity_sum(a2[start:stop], activation, work.ones))
+
+
+def sparsity_terms(rho_hat, spec: Spec) -> tuple[float, object]:
     """Between the passes: ``beta sum_j P(rho_hat_j)`` and its term in delta2,
     ``beta P'(rho_hat) du/da2``."""
     value, dP = PENALTIES[spec.sparsity](rho_hat, spec.sparsity_target, spec.sparsity_weight)
     f = activations.get(spec.activation)
-    return value, (dP / (f.high - f.low)).astype(rho_hat.dtype, copy=False)
+    return value, ops(rho_hat).cast(dP / (f.high - f.low), rho_hat)
 
 
 def reconstruction_sums(
-    params: Params, X: np.ndarray, a2: np.ndarray, sparsity_delta: np.ndarray, spec: Spec,
-    work: Workspace | None = None,
-) -> tuple[float, Params]:
+    params: Params, X, a2, sparsity_delta, spec: Spec, work: Workspace, into: Sum
+) -> None:
     """Pass two: ``sum_i 1/2 ||a3_i - x_i||^2`` and the unscaled gradient sums
-    ``(delta2^T X, sum delta2, delta3^T a2, sum delta3)`` for the rows of ``X``.
+    ``(delta2^T X, sum delta2, delta3^T a2, sum delta3)`` of the rows of ``X``, block by block,
+    into the running sum ``into`` (laid out as ``gradient_views``).
 
     ``a2`` is ``encode(params, X)`` and is overwritten; ``sparsity_delta`` is
-    ``beta P'(rho_hat) du/da2`` from the whole data set. The rows go in blocks through ``work``'s
-    buffers; the sums do not depend on the blocking beyond rounding.
+    ``beta P'(rho_hat) du/da2`` from the whole data set. Each block's sums go through
+    ``work.part``.
     """
-    work = _workspace(work, X, params.n_hidden)
+    o = ops(X)
     g, f = activations.get(spec.decoder), activations.get(spec.activation)
-    gW1, gb1 = np.zeros_like(params.W1), np.zeros_like(params.b1)
-    gW2, gb2 = np.zeros_like(params.W2), np.zeros_like(params.b2)
-    half_sse = 0.0
-    for start in range(0, X.shape[0], work.block):
-        stop = min(start + work.block, X.shape[0])
+    gW1, gb1, gW2, gb2 = gradient_views(work.part, params)
+    for start, stop in work.blocks(X.shape[0]):
         x, a2_block, ones = X[start:stop], a2[start:stop], work.ones[: stop - start]
         a3 = decode(params, a2_block, spec.decoder, out=work.a3[: stop - start])
-        delta3 = np.subtract(a3, x, out=work.delta3[: stop - start])       # a3 - x
-        half_sse += 0.5 * float(np.vdot(delta3, delta3))
+        delta3 = o.xp.subtract(a3, x, out=work.delta3[: stop - start])     # a3 - x
+        work.part[-1] = 0.5 * o.sumsq(delta3)
         g.mul_derivative(delta3, a3)                                        # * g'(z3)
-        gW2 += delta3.T @ a2_block
-        gb2 += ones @ delta3
-        delta2 = np.matmul(delta3, params.W2, out=work.delta2[: stop - start])
+        o.xp.matmul(delta3.T, a2_block, out=gW2)
+        o.xp.matmul(ones, delta3, out=gb2)
+        delta2 = o.xp.matmul(delta3, params.W2, out=work.delta2[: stop - start])
         delta2 += sparsity_delta                                            # + beta P' du/da2
         f.mul_derivative(delta2, a2_block)                                  # * f'(z2)
-        gW1 += delta2.T @ x
-        gb1 += ones @ delta2
-    return half_sse, Params(gW1, gb1, gW2, gb2)
+        o.xp.matmul(delta2.T, x, out=gW1)
+        o.xp.matmul(ones, delta2, out=gb1)
+        into.add(work.part)
 
 
 def finish(
@@ -194,7 +295,8 @@ def finish(
     """Totals to ``J`` and ``dJ/d(W1, b1, W2, b2)``: divide by m, add weight decay and sparsity."""
     lam = spec.weight_decay
     W1, _, W2, _ = params
-    decay = 0.5 * lam * (float(np.vdot(W1, W1)) + float(np.vdot(W2, W2)))
+    o = ops(W1)
+    decay = 0.5 * lam * float(o.sumsq(W1) + o.sumsq(W2))
     cost = half_sse / m + decay + penalty
     gW1, gb1, gW2, gb2 = (g / m for g in grad_sums)
     gW1 += lam * W1
@@ -202,36 +304,52 @@ def finish(
     return cost, Params(gW1, gb1, gW2, gb2)
 
 
+def total(running: Sum, shard: Shard | None):
+    """A pass's total over all rows: over the processes too, when there are several."""
+    if shard is not None:
+        running.over_processes(shard)
+    return running.value()
+
+
+def _finish_totals(params, m, totals, penalty, spec):
+    return finish(params, m, float(totals[-1]), gradient_views(totals, params), penalty, spec)
+
+
 # --- whole evaluations ---
 
 
 def cost_and_grad(
     params: Params,
-    X: np.ndarray,
+    X,
     spec: Spec,
-    rho_estimate: Callable[[np.ndarray], np.ndarray] | None = None,
+    rho_estimate: Callable | None = None,
     work: Workspace | None = None,
+    shard: Shard | None = None,
 ) -> tuple[float, Params]:
     """``J`` and its gradient on an in-memory ``X``, with a single forward pass.
 
     ``rho_estimate`` maps the mean activity of these rows to the ``rho_hat`` that is penalised;
     by default it is that mean itself (exact when ``X`` is the whole data set). Minibatch solvers
-    pass a running average here. ``work`` holds reusable buffers (see ``Workspace``).
+    pass a running average here. ``work`` holds reusable buffers (see ``Workspace``). With
+    ``shard``, ``X`` is this process's part of the rows and the result is that of all of them.
     """
-    m = X.shape[0]
+    m = X.shape[0] if shard is None else shard.m
     work = _workspace(work, X, params.n_hidden)
-    a2 = encode(params, X, spec.activation, out=work.a2[:m])
-    rho_hat = activity_sum(a2, spec.activation, work.ones) / m
+    a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
+    S = work.running_sum(params.n_hidden)
+    activity_sums(a2, spec.activation, work, S)
+    rho_hat = total(S, shard) / m
     if rho_estimate is not None:
         rho_hat = rho_estimate(rho_hat)
     penalty, sparsity_delta = sparsity_terms(rho_hat, spec)
-    half_sse, grad_sums = reconstruction_sums(params, X, a2, sparsity_delta, spec, work)
-    return finish(params, m, half_sse, grad_sums, penalty, spec)
+    sums = work.running_sum(work.part.shape[0])
+    reconstruction_sums(params, X, a2, sparsity_delta, spec, work, sums)
+    return _finish_totals(params, m, total(sums, shard), penalty, spec)
 
 
 def chunked_cost_and_grad(
-    params: Params, chunks: Callable[[], Iterable[np.ndarray]], spec: Spec,
-    work: Workspace | None = None,
+    params: Params, chunks: Callable[[], Iterable], spec: Spec,
+    work: Workspace | None = None, shard: Shard | None = None,
 ) -> tuple[float, Params]:
     """``J`` and its gradient over data given as chunks of rows, in two streamed passes.
 
@@ -240,27 +358,28 @@ def chunked_cost_and_grad(
     the reconstruction error and the gradient sums. The result equals ``cost_and_grad`` on the
     stacked rows up to rounding.
     """
-    m = 0
-    S = np.zeros(params.n_hidden, dtype=params.W1.dtype)
+    m, S = 0, None
     for X in chunks():
         m += X.shape[0]
         work = _workspace(work, X, params.n_hidden)
-        a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
-        S += activity_sum(a2, spec.activation, work.ones)
+        if S is None:
+            S = work.running_sum(params.n_hidden)
+        activity_sums(encode(params, X, spec.activation, out=work.a2[: X.shape[0]]),
+                      spec.activation, work, S)
+    m = m if shard is None else shard.m
     if m == 0:
         raise ValueError("the data has no rows")
-    penalty, sparsity_delta = sparsity_terms(S / m, spec)
+    if S is None:  # this process has no rows
+        work = _workspace(work, params.W1[:0], params.n_hidden)
+        S = work.running_sum(params.n_hidden)
+    penalty, sparsity_delta = sparsity_terms(total(S, shard) / m, spec)
 
-    half_sse = 0.0
-    total = Params(*(np.zeros_like(p) for p in params))
+    sums = work.running_sum(work.part.shape[0])
     for X in chunks():
         work = _workspace(work, X, params.n_hidden)
         a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
-        part, grads = reconstruction_sums(params, X, a2, sparsity_delta, spec, work)
-        half_sse += part
-        for acc, g in zip(total, grads):
-            acc += g
-    return finish(params, m, half_sse, total, penalty, spec)
+        reconstruction_sums(params, X, a2, sparsity_delta, spec, work, sums)
+    return _finish_totals(params, m, total(sums, shard), penalty, spec)
 
 
 # --- the flat view the optimizers see ---
@@ -270,4 +389,5 @@ def flat_cost_and_grad(
     X: np.ndarray, spec: Spec, n_hidden: int
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """``theta -> (J, dJ/dtheta)`` on an in-memory ``X``, the arithmetic in ``X.dtype``."""
-    return flat(lambda p: cost_and_grad(p, X, spec), X.shape[1], n_hidden, X.dtype)
+    return flat(lambda p: cost_and_grad(p, X, spec), X.shape[1], n_hidden,
+                Backend("numpy", X.dtype))

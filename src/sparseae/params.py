@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .backend import Backend, ops
+
 INITS = ("ufldl", "glorot_uniform", "glorot_normal")
 
 
@@ -44,9 +46,9 @@ def size(n_features: int, n_hidden: int) -> int:
 
 def pack(params: Params, out: np.ndarray | None = None) -> np.ndarray:
     """Flatten ``params`` into ``theta`` (into ``out`` when given)."""
-    W1, b1, W2, b2 = params
+    W1 = params.W1
     if out is None:
-        out = np.empty(size(params.n_features, params.n_hidden), dtype=W1.dtype)
+        out = ops(W1).empty(size(params.n_features, params.n_hidden), W1)
     unpacked = unpack(out, params.n_features, params.n_hidden)
     for dst, src in zip(unpacked, params):
         dst[...] = src
@@ -97,13 +99,15 @@ def initialize(
 
 
 def flat(
-    evaluate: Callable[[Params], tuple[float, Params]], n_features: int, n_hidden: int, dtype
+    evaluate: Callable[[Params], tuple[float, Params]], n_features: int, n_hidden: int,
+    backend: Backend,
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """``theta -> (cost, grad)`` around ``evaluate(params) -> (cost, grads)``: ``theta`` and the
-    gradient are float64 vectors (what the optimizers use), the arithmetic runs in ``dtype``."""
+    gradient are float64 NumPy vectors (what the optimizers use); the parameters go to
+    ``backend``'s device and dtype, where the arithmetic runs."""
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        cost, grad = evaluate(unpack(theta, n_features, n_hidden).astype(dtype))
-        return cost, pack(grad, out=np.empty(theta.shape, dtype=np.float64))
+        cost, grad = evaluate(unpack(backend.to_device(theta), n_features, n_hidden))
+        return cost, backend.to_host(pack(grad))
 
     return fun

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from .backend import ops
+
 DEFAULT_LEARNING_RATES = {"gd": 0.1, "sgd": 0.03, "adam": 0.01}
 SCHEDULES = ("constant", "cosine", "step")
 RHO_ESTIMATES = ("batch", "running")
@@ -183,11 +185,13 @@ class RhoEstimate:
     def __call__(self, batch_rho):
         if self.kind == "batch":
             return batch_rho
+        o = ops(batch_rho)
+        batch = o.to_numpy(batch_rho).astype(np.float64)
         if self.value is None:
-            self.value = np.array(batch_rho, dtype=np.float64)
+            self.value = batch
         else:
-            self.value = self.momentum * self.value + (1 - self.momentum) * batch_rho
-        return self.value.astype(batch_rho.dtype)
+            self.value = self.momentum * self.value + (1 - self.momentum) * batch
+        return o.asarray(self.value, batch_rho)
 
 
 # --- full-batch gradient descent ---

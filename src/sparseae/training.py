@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from . import objective
+from .backend import Backend
 from .data.rows import Rows
 from .objective import Spec
 from .params import Params, flat
@@ -66,26 +67,49 @@ def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bo
 
 
 class Problem:
-    """The sparse autoencoder's objective on ``rows``, as flat float64 vectors for the solvers."""
+    """The sparse autoencoder's objective on ``rows``, as flat float64 vectors for the solvers.
+
+    ``device`` says where the data and the arithmetic live (``"numpy"``, or a torch device such
+    as ``"cpu"`` or ``"cuda"``; see ``backend.Backend``). With ``process=(rank, world_size)`` this
+    process keeps its part of the rows (``distributed.part``) and every evaluation is that of all
+    rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
+    summation (``objective.CompensatedSum``): the result is then bitwise the same for any
+    number of processes and any memory budget.
+    """
 
     def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
-                 check_finite: bool = False):
-        self.rows, self.spec, self.n_hidden = rows, spec, n_hidden
-        self.dtype = np.dtype(dtype)
+                 check_finite: bool = False, device="numpy", process=None,
+                 reproducible: bool = False):
+        self.spec, self.n_hidden = spec, n_hidden
+        self.backend = Backend(device, dtype)
+        self.dtype = self.backend.dtype
         self.n_samples, self.n_features = rows.n_samples, rows.n_features
+        like = self.backend.empty((0,))
+        block = objective.block_rows(rows.n_samples, self.n_features, like, reproducible)
+        self.part = None
+        if process is not None:
+            from . import distributed
+
+            self.part = distributed.part(rows.n_samples, *process,
+                                         align=block if reproducible else 1)
+            rows = rows.subset(np.arange(self.part.start, self.part.stop))
+        self.rows = rows
         per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize,
                                 bool(rows.transforms))
         budget = None if memory_budget is None else parse_bytes(memory_budget)
         held = resident_bytes()
         room = None if budget is None else max(budget - held, 0) // 2
-        if room is None or per_row * self.n_samples <= room:
-            self.X = rows.to_array(self.dtype)
-            self.chunk_rows = self.n_samples
+        if room is None or per_row * rows.n_samples <= room:
+            X = rows.to_array(self.dtype)
             if check_finite:
-                Rows(self.X).check_finite()
+                Rows(X).check_finite()
+            self.X = self.backend.to_device(X)
+            self.chunk_rows = max(rows.n_samples, 1)
         else:
             self.X = None
             self.chunk_rows = room // per_row
+            if reproducible and self.chunk_rows >= block:  # chunks of whole blocks
+                self.chunk_rows -= self.chunk_rows % block
             if self.chunk_rows < 1:
                 raise ValueError(
                     f"memory budget of {budget} bytes is too small for one row: the process "
@@ -95,43 +119,55 @@ class Problem:
             if check_finite:
                 rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
-        self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, self.dtype)
-        self.full = flat(self._evaluate, self.n_features, n_hidden, self.dtype)
+        self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
+                                        reproducible)
+        self.full = flat(self._evaluate, self.n_features, n_hidden, self.backend)
 
     @property
     def in_memory(self) -> bool:
         return self.X is not None
 
     def chunks(self):
-        return self.rows.chunks(self.chunk_rows, self.dtype)
+        return (self.backend.to_device(X) for X in self.rows.chunks(self.chunk_rows, self.dtype))
+
+    def _shard(self, m: int):
+        if self.part is None:
+            return None
+        from . import distributed
+
+        return distributed.shard(m)
 
     def _evaluate(self, params: Params) -> tuple[float, Params]:
+        shard = self._shard(self.n_samples)
         if self.X is not None:
-            return objective.cost_and_grad(params, self.X, self.spec, work=self.work)
-        return objective.chunked_cost_and_grad(params, self.chunks, self.spec, self.work)
+            return objective.cost_and_grad(params, self.X, self.spec, work=self.work, shard=shard)
+        return objective.chunked_cost_and_grad(params, self.chunks, self.spec, self.work, shard)
 
     def cost(self, theta) -> float:
         return self.full(theta)[0]
 
     def batch(self, theta, which, rho_estimate) -> tuple[float, np.ndarray]:
-        """Cost and gradient on the rows at positions ``which``."""
-        X = self.X[which] if self.X is not None else self.rows.take(which, self.dtype)
+        """Cost and gradient on the rows at positions ``which`` (of all rows)."""
+        mine = which if self.part is None else self.part.local(which)
+        if self.X is not None:
+            X = self.X[self.backend.index(mine)]
+        else:
+            X = self.backend.to_device(self.rows.take(mine, self.dtype))
+        shard = self._shard(len(which))
         evaluate = flat(lambda p: objective.cost_and_grad(p, X, self.spec, rho_estimate,
-                                                          self.work),
-                        self.n_features, self.n_hidden, self.dtype)
+                                                          self.work, shard),
+                        self.n_features, self.n_hidden, self.backend)
         return evaluate(theta)
 
     def rho_hat(self, params: Params) -> np.ndarray:
         """Mean activity of each hidden unit over all rows (pass one alone)."""
-        params = params.astype(self.dtype)
-        chunks = [self.X] if self.X is not None else self.chunks()
-        total = sum(
-            objective.activity_sum(
-                objective.encode(params, X, self.spec.activation, out=self.work.a2[: len(X)]),
-                self.spec.activation)
-            for X in chunks
-        )
-        return total / self.n_samples
+        params = Params(*(self.backend.to_device(p) for p in params))
+        S = self.work.running_sum(self.n_hidden)
+        for X in [self.X] if self.X is not None else self.chunks():
+            a2 = objective.encode(params, X, self.spec.activation, out=self.work.a2[: len(X)])
+            objective.activity_sums(a2, self.spec.activation, self.work, S)
+        total = objective.total(S, self._shard(self.n_samples))
+        return self.backend.to_host(total, self.dtype) / self.n_samples
 
 
 def split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

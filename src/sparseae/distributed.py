@@ -1,0 +1,115 @@
+"""Exact data-parallel training on torch.distributed.
+
+Each process holds a contiguous part of the rows (``part``). Every evaluation of the objective is
+two sums over the rows (see ``objective.py``), so each process computes its part's sums and two
+all-reduces make them the sums over all rows: first the hidden units' activity sums (for
+``rho_hat``), then the reconstruction error and gradient sums. Every process then holds the same
+cost and gradient, the solvers take the same steps from the same parameters, and the result is
+that of one process on all rows, up to the order of the floating-point additions.
+
+Start the processes with ``torchrun`` (``torchrun --nproc_per_node=2 -m sparseae train ...``); it
+sets the environment variables ``init`` reads. The gloo backend serves NumPy arrays and CPU
+tensors, nccl serves CUDA tensors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backend import Backend, import_torch, is_tensor
+
+
+def requested() -> bool:
+    """Whether this process was started as one of several (by torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init(backend: Backend) -> tuple[int, int]:
+    """Join the process group that torchrun describes (if not joined yet): nccl for a CUDA
+    backend, gloo otherwise. Returns ``(rank, world_size)``."""
+    torch = import_torch()
+    dist = torch.distributed
+    if not dist.is_available():
+        raise RuntimeError("this PyTorch build has no torch.distributed")
+    if not dist.is_initialized():
+        missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+                   if k not in os.environ]
+        if missing:
+            raise RuntimeError(
+                f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
+                "missing): start it with torchrun --nproc_per_node=N ..."
+            )
+        dist.init_process_group("nccl" if backend.is_gpu else "gloo")
+    if backend.is_gpu and backend.device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def any_process(flag: Callable[[], bool], backend: Backend) -> Callable[[], bool]:
+    """``flag`` asked on every process, true on all when true on any: a Ctrl-C seen by one
+    process stops all of them after the same step, instead of leaving the others waiting in an
+    all-reduce."""
+    torch = import_torch()
+    device = backend.empty((0,)).device if backend.is_gpu else "cpu"
+
+    def agreed() -> bool:
+        vote = torch.tensor([1.0 if flag() else 0.0], device=device)
+        torch.distributed.all_reduce(vote, op=torch.distributed.ReduceOp.MAX)
+        return bool(vote.item())
+
+    return agreed
+
+
+def allreduce(x) -> None:
+    """Sum ``x`` (a contiguous NumPy array or a tensor) over all processes, in place."""
+    torch = import_torch()
+    torch.distributed.all_reduce(x if is_tensor(x) else torch.from_numpy(x))
+
+
+def allgather(x) -> list:
+    """Every process's ``x`` (a NumPy array or a tensor, the same shape in all), in rank
+    order, as arrays of ``x``'s kind."""
+    torch = import_torch()
+    tensor = x if is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))
+    out = [torch.empty_like(tensor) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(out, tensor.contiguous())
+    return out if is_tensor(x) else [t.numpy() for t in out]
+
+
+def shard(m: int):
+    """The ``objective.Shard`` of ``m`` rows spread over the processes."""
+    from .objective import Shard
+
+    return Shard(m, allreduce, allgather)
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start`` to ``stop`` of ``n`` belong to this process."""
+
+    start: int
+    stop: int
+    n: int
+
+    def local(self, positions: np.ndarray) -> np.ndarray:
+        """The positions (of all rows) that are this process's, as positions in its part."""
+        positions = np.asarray(positions)
+        mine = (positions >= self.start) & (positions < self.stop)
+        return positions[mine] - self.start
+
+
+def part(n: int, rank: int, world_size: int, align: int = 1) -> Part:
+    """Contiguous, near-equal parts: process ``rank`` of ``world_size`` takes rows
+    ``[n rank / size, n (rank + 1) / size)``, each boundary rounded down to a multiple of
+    ``align`` rows."""
+    if n < world_size:
+        raise ValueError(f"{n} rows cannot be shared by {world_size} processes")
+
+    def boundary(r):
+        return n if r == world_size else n * r // world_size // align * align
+
+    return Part(boundary(rank), boundary(rank + 1), n)
