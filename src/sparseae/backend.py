@@ -61,6 +61,11 @@ class NumpyOps:
         return np.vdot(x, x)
 
     @staticmethod
+    def column_sums(A, ones, out):
+        """``out = ones^T A``: the column sums of ``A`` as one matrix-vector product."""
+        return np.matmul(ones, A, out=out)
+
+    @staticmethod
     def cast(x, like):
         """``x`` in ``like``'s dtype (no copy when it already is)."""
         return x.astype(like.dtype, copy=False)
@@ -118,6 +123,9 @@ class TorchOps:
     def sumsq(x):
         x = x.reshape(-1)
         return x @ x
+
+    def column_sums(self, A, ones, out):
+        return self.xp.mv(A.T, ones, out=out)
 
     @staticmethod
     def cast(x, like):

@@ -14,6 +14,7 @@ tensors, nccl serves CUDA tensors.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ def init(backend: Backend) -> tuple[int, int]:
                 "missing): start it with torchrun --nproc_per_node=N ..."
             )
         dist.init_process_group("nccl" if backend.is_gpu else "gloo")
+        # Leave the group before exit: gloo's threads torn down at exit abort the process.
+        atexit.register(dist.destroy_process_group)
     if backend.is_gpu and backend.device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return dist.get_rank(), dist.get_world_size()

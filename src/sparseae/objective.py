@@ -280,12 +280,12 @@ def reconstruction_sums(
         work.part[-1] = 0.5 * o.sumsq(delta3)
         g.mul_derivative(delta3, a3)                                        # * g'(z3)
         o.xp.matmul(delta3.T, a2_block, out=gW2)
-        o.xp.matmul(ones, delta3, out=gb2)
+        o.column_sums(delta3, ones, out=gb2)
         delta2 = o.xp.matmul(delta3, params.W2, out=work.delta2[: stop - start])
         delta2 += sparsity_delta                                            # + beta P' du/da2
         f.mul_derivative(delta2, a2_block)                                  # * f'(z2)
         o.xp.matmul(delta2.T, x, out=gW1)
-        o.xp.matmul(ones, delta2, out=gb1)
+        o.column_sums(delta2, ones, out=gb1)
         into.add(work.part)
 
 

@@ -1,0 +1,76 @@
+"""Data-parallel training: two processes on this machine (gloo) give the one-process result."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from sparseae.distributed import Part, part  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def torchrun(*args, env=None):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def curves(tmp_path_factory):
+    """The fits of distributed_fits.py, alone and on two processes (one thread each, as torchrun
+    gives every process: PyTorch's sums depend on its thread count)."""
+    folder = tmp_path_factory.mktemp("distributed")
+    alone, together = folder / "alone.npz", folder / "together.npz"
+    subprocess.run([sys.executable, str(HERE / "distributed_fits.py"), str(alone), "alone"],
+                   check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    result = torchrun(str(HERE / "distributed_fits.py"), str(together), "distributed")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return np.load(alone), np.load(together)
+
+
+def relative(a, b):
+    return np.max(np.abs(a - b) / np.abs(a))
+
+
+@pytest.mark.parametrize("name", ["lbfgs_numpy", "lbfgs_torch"])
+def test_reproducible_lbfgs_on_two_processes_is_the_one_process_run(curves, name):
+    alone, together = curves
+    assert len(alone[name]) == len(together[name]) == 60
+    assert relative(alone[name], together[name]) < 1e-10
+    assert np.array_equal(alone[name + "_W1"], together[name + "_W1"])
+
+
+def test_plain_sums_match_to_rounding_in_the_first_iterations(curves):
+    alone, together = curves
+    assert relative(alone["lbfgs_plain"], together["lbfgs_plain"]) < 1e-10
+
+
+def test_adam_on_two_processes_follows_the_one_process_run(curves):
+    alone, together = curves
+    assert relative(alone["adam_torch"], together["adam_torch"]) < 1e-12
+
+
+def test_cli_under_torchrun_writes_one_run_folder(tmp_path):
+    out = tmp_path / "run"
+    result = torchrun("-m", "sparseae", "train", "--patches", "1000", "--n-hidden", "10",
+                      "--max-iter", "5", "--quiet", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["iterations"] == 5 and metrics["n_samples"] == 1000
+    assert result.stdout.count("trained 64-10-64") == 1  # rank 0 alone reports
+
+
+def test_parts_cover_the_rows_once_and_align_to_blocks():
+    parts = [part(1000, r, 3, align=128) for r in range(3)]
+    assert [(p.start, p.stop) for p in parts] == [(0, 256), (256, 640), (640, 1000)]
+    assert list(Part(256, 640, 1000).local(np.array([5, 300, 639, 640]))) == [44, 383]
+    with pytest.raises(ValueError, match="2 rows cannot be shared by 3 processes"):
+        part(2, 0, 3)

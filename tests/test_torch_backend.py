@@ -1,0 +1,140 @@
+"""The PyTorch backend (CPU here) against the NumPy path: the same objective, every solver."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from sparseae import SparseAutoencoder, gradcheck, objective, params
+from sparseae.activations import DECODERS, HIDDEN_ACTIVATIONS
+from sparseae.backend import Backend
+from sparseae.data import Rows
+from sparseae.objective import PENALTIES, Spec
+from sparseae.training import Problem
+
+torch = pytest.importorskip("torch")
+
+VARIANTS = [(f, p, g) for f in HIDDEN_ACTIVATIONS for p in PENALTIES for g in DECODERS]
+
+
+def relative(a, b):
+    return np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(a))
+
+
+@pytest.mark.parametrize("activation,sparsity,decoder", VARIANTS)
+@pytest.mark.parametrize("budget", [None, "chunks"])
+def test_cost_and_gradient_equal_numpy_in_float64(patches, activation, sparsity, decoder,
+                                                   budget):
+    spec = Spec(activation=activation, sparsity=sparsity, decoder=decoder)
+    theta = params.pack(params.initialize(64, 10, np.random.default_rng(1)))
+    numpy_problem = Problem(Rows(patches), spec, 10, np.float64)
+    torch_problem = Problem(Rows(patches), spec, 10, np.float64, device="cpu")
+    if budget:  # stream 150-row chunks through the torch backend
+        torch_problem.X, torch_problem.chunk_rows = None, 150
+    cost, grad = numpy_problem.full(theta)
+    torch_cost, torch_grad = torch_problem.full(theta)
+    assert torch_grad.dtype == np.float64 and torch_grad.shape == theta.shape
+    assert abs(torch_cost - cost) <= 1e-12 * abs(cost)
+    assert relative(grad, torch_grad) < 1e-12
+
+
+@pytest.mark.parametrize("activation,sparsity,decoder", VARIANTS)
+def test_torch_gradient_passes_the_numerical_check(activation, sparsity, decoder, rng):
+    spec = Spec(activation=activation, sparsity=sparsity, decoder=decoder)
+    X = rng.uniform(0.05, 0.95, (10, 8))
+    fun = Problem(Rows(X), spec, 4, np.float64, device="cpu").full
+    theta = params.pack(params.initialize(8, 4, rng))
+    theta[-12:] = rng.normal(0, 0.1, 12)  # nonzero biases
+    _, grad = fun(theta)
+    numerical = gradcheck.numerical_gradient(lambda t: fun(t)[0], theta, eps=1e-4)
+    assert gradcheck.relative_difference(numerical, grad) < 1e-9
+
+
+def test_data_stays_on_the_device_as_a_tensor(patches):
+    problem = Problem(Rows(patches), Spec(), 10, np.float32, device="cpu")
+    assert isinstance(problem.X, torch.Tensor) and problem.X.dtype == torch.float32
+    assert isinstance(problem.work.a2, torch.Tensor)
+
+
+def test_trained_float32_model_is_within_half_a_percent_of_numpy(patches):
+    kwargs = dict(n_hidden=16, max_iter=400, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = SparseAutoencoder(**kwargs).fit(patches)
+        model = SparseAutoencoder(dtype="float32", device="cpu", **kwargs).fit(patches)
+    assert isinstance(model.W1_, np.ndarray) and model.W1_.dtype == np.float32
+    assert abs(model.loss_ / reference.loss_ - 1) < 0.005
+    assert reference.cost(patches) == pytest.approx(model.cost(patches), rel=0.005)
+
+
+@pytest.mark.parametrize("solver,max_iter,rate", [("lbfgs", 15, None), ("gd", 15, 0.02),
+                                                  ("sgd", 3, None), ("adam", 3, None)])
+def test_every_solver_follows_the_numpy_run(patches, solver, max_iter, rate):
+    kwargs = dict(n_hidden=10, solver=solver, max_iter=max_iter, batch_size=100,
+                  learning_rate=rate, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        numpy_model = SparseAutoencoder(**kwargs).fit(patches)
+        torch_model = SparseAutoencoder(device="cpu", **kwargs).fit(patches)
+    assert len(torch_model.loss_curve_) == max_iter
+    assert relative(numpy_model.loss_curve_, torch_model.loss_curve_) < 1e-9
+    assert relative(numpy_model.W1_, torch_model.W1_) < 1e-8
+
+
+def test_running_rho_estimate_on_torch(patches):
+    kwargs = dict(n_hidden=10, solver="adam", max_iter=2, rho_estimate="running",
+                  random_state=0)
+    numpy_model = SparseAutoencoder(**kwargs).fit(patches)
+    torch_model = SparseAutoencoder(device="cpu", **kwargs).fit(patches)
+    assert relative(numpy_model.loss_curve_, torch_model.loss_curve_) < 1e-9
+
+
+def test_reproducible_sums_do_not_depend_on_the_chunking(patches):
+    theta = params.pack(params.initialize(64, 10, np.random.default_rng(1)))
+    results = []
+    for device in ("numpy", "cpu"):
+        for chunk_rows in (None, 512, 256):  # whole blocks of 256 rows either way
+            problem = Problem(Rows(patches), Spec(), 10, np.float64, device=device,
+                              reproducible=True)
+            problem.work = objective.Workspace(1000, 64, 10, problem.backend.empty((0,)),
+                                               reproducible=True)
+            problem.work.block = 128
+            if chunk_rows:
+                problem.X, problem.chunk_rows = None, chunk_rows
+            results.append(problem.full(theta))
+        assert all(c == results[-3][0] and np.array_equal(g, results[-3][1])
+                   for c, g in results[-2:])
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown device 'quantum'"):
+        Backend("quantum")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        Backend("cpu", "float16")
+    with pytest.raises(ValueError, match="device must be a string"):
+        SparseAutoencoder(device=3).fit(np.full((5, 4), 0.5))
+
+
+def test_library_works_without_torch():
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('No module named torch')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import numpy as np, sparseae\n"
+        "X = np.random.default_rng(0).uniform(0.1, 0.9, (50, 6))\n"
+        "m = sparseae.SparseAutoencoder(3, max_iter=5).fit(X)\n"
+        "print('fitted', m.W1_.shape)\n"
+        "try:\n"
+        "    sparseae.SparseAutoencoder(3, device='cpu').fit(X)\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "fitted (3, 6)" in out
+    assert "pip install 'sparseae[torch]'" in out
