@@ -80,16 +80,18 @@ def run_ours(X, theta0, n_hidden, iterations, dtype):
     return seconds, exact.cost(result.theta), evaluations[0]
 
 
-def run_torch(X, theta0, n_hidden, iterations, dtype):
+def run_torch(X, theta0, n_hidden, iterations, dtype, device="cpu"):
+    """PyTorch autograd with ``torch.optim.LBFGS`` (strong Wolfe line search) on ``device``."""
     import torch
 
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     m, n = X.shape
     h = n_hidden
-    Xt = torch.tensor(X, dtype=torch_dtype)
+    Xt = torch.tensor(X, dtype=torch_dtype, device=device)
     pieces = [theta0[: h * n].reshape(h, n), theta0[h * n : 2 * h * n].reshape(n, h),
               theta0[2 * h * n : 2 * h * n + h], theta0[2 * h * n + h :]]
-    W1, W2, b1, b2 = (torch.tensor(p, dtype=torch_dtype, requires_grad=True) for p in pieces)
+    W1, W2, b1, b2 = (torch.tensor(p, dtype=torch_dtype, device=device, requires_grad=True)
+                      for p in pieces)
     optimizer = torch.optim.LBFGS([W1, W2, b1, b2], max_iter=iterations,
                                   max_eval=iterations * 5, tolerance_grad=0.0,
                                   tolerance_change=0.0, line_search_fn="strong_wolfe")
@@ -110,8 +112,11 @@ def run_torch(X, theta0, n_hidden, iterations, dtype):
 
     start = time.perf_counter()
     optimizer.step(closure)
+    if Xt.is_cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    theta = np.concatenate([t.detach().double().numpy().ravel() for t in (W1, W2, b1, b2)])
+    theta = np.concatenate([t.detach().cpu().double().numpy().ravel()
+                            for t in (W1, W2, b1, b2)])
     return seconds, float(plain_cost_and_grad(theta, X, h)[0]), evaluations[0]
 
 

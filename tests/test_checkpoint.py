@@ -78,7 +78,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, solver):
         json.loads((parts / "metrics.json").read_text())["final_cost"]
 
 
-def test_lbfgs_resume_keeps_parameters_and_history(tmp_path, data):
+def test_lbfgs_resume_continues_the_run_exactly(tmp_path, data):
     run = tmp_path / "run"
     code, _, err = interrupt_midway(command(data, run, "lbfgs"), run / "checkpoint.npz", 5)
     assert code == 130, err
@@ -89,6 +89,11 @@ def test_lbfgs_resume_keeps_parameters_and_history(tmp_path, data):
     assert model.loss_curve_[: saved["iteration"]] == saved["loss_curve"]
     assert len(model.loss_curve_) == model.n_iter_ <= 200
     assert model.loss_ < saved["loss_curve"][-1]
+    assert saved["s"].shape == saved["y"].shape == (min(saved["iteration"], 10),
+                                                    model.W1_.size * 2 + model.W1_.shape[0] + model.W1_.shape[1])
+    whole = tmp_path / "whole"
+    subprocess.run(command(data, whole, "lbfgs"), check=True, capture_output=True, timeout=300)
+    assert sparseae.load(whole / "model.npz").loss_curve_ == model.loss_curve_
 
 
 def test_resume_of_a_finished_run_does_nothing(tmp_path, data):
@@ -182,7 +187,6 @@ def test_stop_mid_epoch_and_resume_in_process(patches, solver):
     if solver in ("adam", "sgd"):
         assert saved["state"]["solver"]["step"] == 37 - 2 * 15
     assert resumed.n_iter_ == whole.n_iter_ == 6
-    if solver != "lbfgs":
-        assert resumed.W1_.tobytes() == whole.W1_.tobytes()
-        assert resumed.loss_curve_ == whole.loss_curve_
-        assert resumed.validation_loss_curve_ == whole.validation_loss_curve_
+    assert resumed.W1_.tobytes() == whole.W1_.tobytes()
+    assert resumed.loss_curve_ == whole.loss_curve_
+    assert resumed.validation_loss_curve_ == whole.validation_loss_curve_

@@ -11,10 +11,8 @@ A solver reports through ``Hooks``: ``report(iteration, cost, theta, snapshot)``
 iteration (an epoch for the minibatch solvers) may return True to stop (early stopping), and
 ``interrupted()`` is polled after every step so that Ctrl-C stops within one step. ``snapshot()``
 returns the solver's whole state as plain arrays and numbers; passing it back as ``state``
-continues the run. For GD, SGD and Adam the continued run is bit-for-bit the uninterrupted one.
-L-BFGS keeps the parameters, the iteration count and the cost history, but SciPy does not expose
-its curvature pairs, so a resumed L-BFGS rebuilds them: its path differs from an uninterrupted
-run (it is as if restarted from the saved parameters).
+continues the run: for every solver the continued run is bit-for-bit the uninterrupted one
+(L-BFGS saves its curvature pairs with the parameters).
 
 Minibatch solvers and ``rho_hat``: the exact objective penalises ``rho_hat`` over all samples.
 With ``rho_estimate="batch"`` each step uses the batch's own mean activity, an unbiased but noisy
@@ -27,11 +25,12 @@ the data's ``rho_hat``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeWarning, line_search
 
 from .backend import ops
 
@@ -54,6 +53,9 @@ class Settings:
     seed: int = 0
     rho_estimate: str = "batch"
     rho_momentum: float = 0.9
+    lbfgs_memory: int = 10  # curvature pairs kept by L-BFGS
+    gtol: float = 1e-5  # L-BFGS stops when max |gradient| is below this
+    ftol: float = 2.220446049250313e-09  # ... or when the relative decrease is below this
 
 
 @dataclass
@@ -92,47 +94,112 @@ def learning_rate(settings: Settings, solver: str, epoch: float) -> float:
 # --- L-BFGS ---
 
 
+class _Cached:
+    """``problem.full`` for a line search that asks for the cost and the gradient separately:
+    the last evaluation is kept, so each point costs one evaluation."""
+
+    def __init__(self, full):
+        self.full, self.x, self.value = full, None, None
+
+    def __call__(self, x):
+        if self.x is None or not np.array_equal(x, self.x):
+            self.x, self.value = np.array(x), self.full(x)
+        return self.value
+
+    def cost(self, x):
+        return self(x)[0]
+
+    def grad(self, x):
+        return self(x)[1]
+
+
+def two_loop(grad, pairs) -> np.ndarray:
+    """``-H grad`` for the L-BFGS inverse-Hessian approximation ``H`` built from the curvature
+    pairs ``(s, y)`` (Nocedal and Wright, Algorithm 7.4), with ``H0 = s.y / y.y`` from the newest
+    pair."""
+    q = -grad
+    alphas = []
+    for s, y in reversed(pairs):
+        alpha = (s @ q) / (y @ s)
+        q -= alpha * y
+        alphas.append(alpha)
+    if pairs:
+        s, y = pairs[-1]
+        q *= (s @ y) / (y @ y)
+    for (s, y), alpha in zip(pairs, reversed(alphas)):
+        q += (alpha - (y @ q) / (y @ s)) * s
+    return q
+
+
 def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
           hooks: Hooks | None = None) -> Result:
-    """SciPy's L-BFGS-B (no bounds) on the exact objective."""
+    """L-BFGS on the exact objective: the two-loop recursion over the last ``lbfgs_memory``
+    curvature pairs, with SciPy's strong-Wolfe line search (``scipy.optimize.line_search``).
+
+    Written here rather than calling SciPy's L-BFGS-B because that one's bound-constrained
+    machinery costs about 40 ms per iteration at 300,000 parameters, as much as an evaluation;
+    the two-loop recursion costs a few vector operations. The curvature pairs are part of the
+    snapshot, so a resumed run continues exactly where it stopped. Stops when the largest
+    gradient entry is below ``gtol`` or the relative decrease of the cost is below ``ftol``
+    (SciPy's L-BFGS-B defaults).
+    """
     hooks = hooks or Hooks()
-    done = state["iteration"] if state else 0
-    curve = list(state["loss_curve"]) if state else []
-    theta = np.array(state["theta"] if state else theta0, dtype=np.float64)
-    flags = {"interrupted": False, "stopped_early": False}
+    fun = _Cached(problem.full)
+    if state:
+        theta = np.array(state["theta"], dtype=np.float64)
+        curve = list(state["loss_curve"])
+        pairs = [(np.array(s), np.array(y)) for s, y in zip(state["s"], state["y"])]
+    else:
+        theta, curve, pairs = np.array(theta0, dtype=np.float64), [], []
+    cost, grad = fun(theta)
 
-    def snapshot(x):
-        return lambda: {"solver": "lbfgs", "theta": np.array(x), "iteration": len(curve),
-                        "loss_curve": list(curve)}
+    def snapshot(x=None):
+        x = theta if x is None else x
+        return {"solver": "lbfgs", "theta": np.array(x), "iteration": len(curve),
+                "loss_curve": list(curve), "s": np.array([s for s, _ in pairs]),
+                "y": np.array([y for _, y in pairs])}
 
-    def each_iteration(intermediate_result):
-        curve.append(float(intermediate_result.fun))
-        x = intermediate_result.x
-        if hooks.after_iteration(len(curve), curve[-1], x, snapshot(x)):
-            flags["stopped_early"] = True
-            raise StopIteration
+    def result(message, converged=False, **flags):
+        return Result(theta, len(curve), converged, message, curve, state=snapshot(), **flags)
+
+    while len(curve) < settings.max_iter:
+        if np.max(np.abs(grad)) <= settings.gtol:
+            return result("the gradient is below gtol", converged=True)
+        direction = two_loop(grad, pairs)
+        if not pairs:  # the first step: unit length, as SciPy's L-BFGS-B takes it
+            direction /= max(np.linalg.norm(direction), 1.0)
+        step, _, _, new_cost, _, _ = _wolfe(fun, theta, direction, grad, cost)
+        if step is None and pairs:  # a poor direction: forget the curvature, go downhill
+            pairs.clear()
+            direction = -grad / max(np.linalg.norm(grad), 1.0)
+            step, _, _, new_cost, _, _ = _wolfe(fun, theta, direction, grad, cost)
+        if step is None:
+            return result("the line search found no step that lowers the cost")
+        new_theta = theta + step * direction
+        new_grad = fun.grad(new_theta)
+        s, y = new_theta - theta, new_grad - grad
+        if s @ y > 1e-10 * (y @ y):  # curvature condition: keeps H positive definite
+            pairs.append((s, y))
+            del pairs[: -settings.lbfgs_memory]
+        decrease = (cost - new_cost) / max(abs(cost), abs(new_cost), 1.0)
+        cost, theta, grad = new_cost, new_theta, new_grad
+        curve.append(float(cost))
+        if hooks.after_iteration(len(curve), cost, theta, snapshot):
+            return result("stopped early", stopped_early=True)
         if hooks.interrupted():
-            flags["interrupted"] = True
-            raise StopIteration
+            return result("interrupted", interrupted=True)
+        if decrease <= settings.ftol:
+            return result("the relative decrease of the cost is below ftol", converged=True)
+    return result("iteration limit reached")
 
-    remaining = settings.max_iter - done
-    if remaining <= 0:
-        return Result(theta, done, False, "no iterations left", curve, state=state)
-    result = minimize(
-        problem.full, theta, jac=True, method="L-BFGS-B", callback=each_iteration,
-        options={"maxiter": remaining, "maxfun": max(15000, 4 * remaining)},
-    )
-    stopped = flags["interrupted"] or flags["stopped_early"]
-    return Result(
-        theta=result.x,
-        n_iter=len(curve),
-        converged=bool(result.success) and not stopped,
-        message=str(result.message),
-        loss_curve=curve,
-        interrupted=flags["interrupted"],
-        stopped_early=flags["stopped_early"],
-        state=snapshot(result.x)(),
-    )
+
+def _wolfe(fun, theta, direction, grad, cost):
+    """A step along ``direction`` that meets the strong Wolfe conditions, trying 1 first
+    (``step`` is None when none was found)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)  # "did not converge": step is None
+        return line_search(fun.cost, fun.grad, theta, direction, grad, cost, None,
+                           c1=1e-4, c2=0.9, maxiter=20)
 
 
 # --- update rules for the first-order solvers ---

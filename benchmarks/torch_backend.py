@@ -1,0 +1,227 @@
+"""The PyTorch backend (hand-written backward) against PyTorch autograd on the same device, and
+data-parallel training on 1 and 2 processes, all in this one run.
+
+- the exercise (10000 x 64 -> 25, 400 L-BFGS iterations) and MNIST-sized (10000 x 784 -> 196),
+  float32 and float64, on the CPU and, when PyTorch sees one, on a CUDA GPU;
+- one evaluation for m in {1e3, 1e4, 1e5} x n_hidden in {25, 100, 400} with the FLOP rate
+  (10 m n h per evaluation) against the device's measured matrix-multiply peak;
+- on a GPU, the large workload: 1,000,000 x 784 -> 1024, float32;
+- torchrun with 1 and 2 processes (gloo, CPU): time per iteration, and the largest relative
+  difference of the loss curve from the one-process run.
+
+    python benchmarks/torch_backend.py            # everything (about 6 minutes on 2 cores)
+    python benchmarks/torch_backend.py --quick    # smaller sizes, fewer iterations
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from speed import BETA, LAMBDA, RHO, mnist_sized, run_torch  # noqa: E402
+
+
+def synchronize(device):
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run_backend(X, theta0, n_hidden, iterations, dtype, device):
+    """sparseae's L-BFGS on the torch backend: data on ``device``, the float64 vector on the
+    host. Timed from the data already on the device, as the autograd run is."""
+    from sparseae import objective, solvers
+    from sparseae.data import Rows
+    from sparseae.fitting import blas_threads
+    from sparseae.training import Problem
+
+    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, dtype,
+                      device=device)
+    evaluations, full = [0], problem.full
+
+    def counted(theta):
+        evaluations[0] += 1
+        return full(theta)
+
+    problem.full = counted
+    synchronize(device)
+    with blas_threads(None):  # as SparseAutoencoder.fit: SciPy's BLAS on one thread
+        start = time.perf_counter()
+        result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations))
+        synchronize(device)
+        seconds = time.perf_counter() - start
+    return seconds, result.loss_curve[-1], evaluations[0]
+
+
+def matmul_peak(device, dtype, size=4096) -> float:
+    """GFLOP/s of a large square matrix product with PyTorch on ``device``."""
+    import torch
+
+    a = torch.rand(size, size, dtype=getattr(torch, dtype), device=device)
+    a @ a
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    synchronize(device)
+    return 5 * 2 * size**3 / (time.perf_counter() - start) / 1e9
+
+
+def evaluation_seconds(m, n, h, dtype, device, repeats) -> float:
+    from sparseae import objective, params
+    from sparseae.data import Rows
+    from sparseae.training import Problem
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, size=(m, n))
+    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), h, dtype, device=device)
+    theta = params.pack(params.initialize(n, h, np.random.default_rng(0)))
+    problem.full(theta)
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        problem.full(theta)
+    synchronize(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def workload(name, X, n_hidden, iterations, dtypes, device):
+    from sparseae import params
+
+    m, n = X.shape
+    theta0 = params.pack(params.initialize(n, n_hidden, np.random.default_rng(0)))
+    print(f"\n{name} on {device}: {m} x {n} -> {n_hidden}, {iterations} L-BFGS iterations")
+    print(f"  {'run':<44} {'seconds':>8} {'final cost':>11} {'evaluations':>12} "
+          f"{'ms/eval':>8}")
+    ratios = {}
+    for dtype in dtypes:
+        ours = run_backend(X, theta0, n_hidden, iterations, dtype, device)
+        theirs = run_torch(X, theta0, n_hidden, iterations, dtype, device)
+        for label, (seconds, cost, nfev) in ((f"sparseae torch backend, {dtype}", ours),
+                                             (f"PyTorch autograd + LBFGS, {dtype}", theirs)):
+            print(f"  {label:<44} {seconds:8.2f} {cost:11.5f} {nfev:12d} "
+                  f"{1e3 * seconds / nfev:8.2f}")
+        ratios[dtype] = ours[0] / theirs[0]
+        print(f"  {dtype}: torch backend / autograd = {ratios[dtype]:.2f} "
+              f"(per evaluation {ours[0] / ours[2] / (theirs[0] / theirs[2]):.2f})")
+    return ratios
+
+
+def scaling(device, quick):
+    sizes = [1000, 10000] if quick else [1000, 10000, 100000]
+    hidden = [25, 100] if quick else [25, 100, 400]
+    print(f"\nscaling on {device}: one evaluation, 64 inputs (FLOPs = 10 m n h)")
+    for dtype in ("float32", "float64"):
+        peak = matmul_peak(device, dtype, 2000 if device == "cpu" else 8192)
+        print(f"  matrix-multiply peak, {dtype}: {peak:.1f} GFLOP/s")
+        print(f"  {'m':>7} {'h':>4} {'ms/eval':>9} {'GFLOP/s':>8} {'of peak':>8}")
+        for m in sizes:
+            for h in hidden:
+                seconds = evaluation_seconds(m, 64, h, dtype, device,
+                                             max(3, int(2e7 / (m * h))))
+                gflops = 10 * m * 64 * h / seconds / 1e9
+                print(f"  {m:>7} {h:>4} {1e3 * seconds:9.2f} {gflops:8.1f} {gflops / peak:8.1%}")
+
+
+def large(device, iterations):
+    """1,000,000 x 784 -> 1024 in float32: time per L-BFGS iteration and FLOP rate."""
+    m, n, h = 1_000_000, 784, 1024
+    X = np.random.default_rng(0).random((m, n), dtype=np.float32)
+    X *= np.random.default_rng(1).random((m, n), dtype=np.float32) < 0.19  # MNIST-like
+    print(f"\nlarge on {device}: {m} x {n} -> {h}, float32, {iterations} L-BFGS iterations")
+    peak = matmul_peak(device, "float32", 8192)
+    from sparseae import params
+
+    theta0 = params.pack(params.initialize(n, h, np.random.default_rng(0)))
+    ours = run_backend(X, theta0, h, iterations, "float32", device)
+    del X
+    print(f"  matrix-multiply peak, float32: {peak:.0f} GFLOP/s")
+    seconds, cost, nfev = ours
+    rate = 10 * m * n * h * nfev / seconds / 1e9
+    print(f"  sparseae torch backend: {seconds:.2f} s, {1e3 * seconds / nfev:.1f} ms/eval, "
+          f"{rate:.0f} GFLOP/s ({rate / peak:.0%} of peak), final cost {cost:.5f}")
+
+
+def distributed(iterations):
+    """torchrun with 1 and 2 CPU processes (gloo), plain and reproducible sums."""
+    print(f"\ntorch.distributed on the CPU (gloo), the exercise in float64, {iterations} L-BFGS "
+          "iterations, one thread per process:")
+    print(f"  {'sums':<13} {'processes':>9} {'s / iteration':>14} "
+          f"{'max rel. difference of the loss curve from 1 process':>54}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for reproducible in (False, True):
+            curves = {}
+            for nproc in (1, 2):
+                out = Path(tmp) / f"{nproc}.npz"
+                command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc_per_node={nproc}", __file__, "--worker", str(out),
+                           str(iterations), str(int(reproducible))]
+                subprocess.run(command, check=True, capture_output=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                curves[nproc] = np.load(out)
+            for nproc in (1, 2):
+                curve = curves[nproc]["curve"]
+                diff = np.max(np.abs(curve - curves[1]["curve"]) / np.abs(curves[1]["curve"]))
+                print(f"  {'reproducible' if reproducible else 'plain':<13} {nproc:>9} "
+                      f"{float(curves[nproc]['seconds']) / len(curve):14.4f} {diff:54.1e}")
+
+
+def worker(out, iterations, reproducible):
+    """One process of ``distributed``: fit the exercise, rank 0 saves curve and time."""
+    import warnings
+
+    from sparseae import SparseAutoencoder
+    from sparseae.data import image_patches
+
+    warnings.simplefilter("ignore")
+    X = image_patches("natural", 10000, 8, random_state=0)
+    model = SparseAutoencoder(25, max_iter=iterations, device="cpu", distributed=True,
+                              reproducible=reproducible, random_state=0)
+    start = time.perf_counter()
+    model.fit(X)
+    seconds = time.perf_counter() - start
+    if int(os.environ["RANK"]) == 0:
+        np.savez(out, curve=np.array(model.loss_curve_), seconds=seconds)
+
+
+def main(argv=None):
+    import torch
+
+    from sparseae.data import image_patches
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer iterations")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker[0], int(args.worker[1]), args.worker[2] == "1")
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} CPU threads, GPU: {gpu}")
+    iterations = 50 if args.quick else 400
+    patches = image_patches("natural", 10000, 8, random_state=0)
+    mnist = mnist_sized(2000 if args.quick else 10000)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    results = {}
+    for device in devices:
+        results[device, "exercise"] = workload("the exercise", patches, 25, iterations,
+                                               ("float32", "float64"), device)
+        results[device, "mnist"] = workload("MNIST-sized", mnist, 196,
+                                            20 if args.quick else 400, ("float32",), device)
+        scaling(device, args.quick)
+    if "cuda" in devices:
+        large("cuda", 5 if args.quick else 50)
+    distributed(20 if args.quick else 100)
+    return results
+
+
+if __name__ == "__main__":
+    main()
