@@ -55,7 +55,7 @@ def run_backend(X, theta0, n_hidden, iterations, dtype, device):
 
     problem.full = counted
     synchronize(device)
-    with blas_threads(None):  # as SparseAutoencoder.fit: SciPy's BLAS on one thread
+    with blas_threads(1):  # as fit() on a torch device: NumPy and SciPy on one thread
         start = time.perf_counter()
         result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations))
         synchronize(device)

@@ -138,3 +138,9 @@ def test_library_works_without_torch():
                          check=True).stdout
     assert "fitted (3, 6)" in out
     assert "pip install 'sparseae[torch]'" in out
+
+
+def test_distributed_refuses_early_stopping():
+    model = SparseAutoencoder(3, distributed=True, early_stopping=True)
+    with pytest.raises(ValueError, match="early_stopping is not available with distributed"):
+        model.fit(np.full((20, 4), 0.5))
