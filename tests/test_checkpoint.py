@@ -89,8 +89,8 @@ def test_lbfgs_resume_continues_the_run_exactly(tmp_path, data):
     assert model.loss_curve_[: saved["iteration"]] == saved["loss_curve"]
     assert len(model.loss_curve_) == model.n_iter_ <= 200
     assert model.loss_ < saved["loss_curve"][-1]
-    assert saved["s"].shape == saved["y"].shape == (min(saved["iteration"], 10),
-                                                    model.W1_.size * 2 + model.W1_.shape[0] + model.W1_.shape[1])
+    n_params = 2 * model.W1_.size + sum(model.W1_.shape)
+    assert saved["s"].shape == saved["y"].shape == (min(saved["iteration"], 10), n_params)
     whole = tmp_path / "whole"
     subprocess.run(command(data, whole, "lbfgs"), check=True, capture_output=True, timeout=300)
     assert sparseae.load(whole / "model.npz").loss_curve_ == model.loss_curve_

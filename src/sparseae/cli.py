@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "the PyTorch backend (pip install 'sparseae[torch]'). Under torchrun "
                      "(--nproc_per_node=N) each process trains on its part of the rows and "
                      "the result is that of one process on all of them")
+    fit.add_argument("--reproducible", action="store_true",
+                     help="sum each evaluation over fixed blocks of rows with compensated "
+                     "summation: bitwise the same result for any number of torchrun processes")
     fit.add_argument("--threads", type=_positive_int, default=None,
                      help="BLAS threads (default: 1 for small problems, all cores for large)")
     fit.add_argument("--seed", type=int, default=0,
@@ -226,7 +229,8 @@ SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size",
             "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
             "solver", "max_iter", "batch_size", "learning_rate", "lr_schedule", "momentum",
             "rho_estimate", "early_stopping", "validation_fraction", "patience",
-            "memory_budget", "dtype", "device", "threads", "seed", "checkpoint_every")
+            "memory_budget", "dtype", "device", "reproducible", "threads", "seed",
+            "checkpoint_every")
 
 
 def _memory_budget(text):
@@ -270,6 +274,7 @@ def build_model(settings: dict, quiet: bool):
         init=settings["init"],
         dtype=settings["dtype"],
         device=settings.get("device", "numpy"),
+        reproducible=settings.get("reproducible", False),
         memory_budget=_memory_budget(settings["memory_budget"]),
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
