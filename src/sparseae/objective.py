@@ -36,8 +36,9 @@ Each is a plain sum over samples, so it can run chunk by chunk (data larger than
 shard (many processes), and ``finish`` turns the totals into ``J`` and its gradient.
 ``cost_and_grad`` does both passes on an in-memory ``X`` with one forward pass;
 ``chunked_cost_and_grad`` streams the chunks twice. Given a ``Shard``, both sum each pass's totals
-over all processes (two all-reduces per evaluation: ``S``, then the cost and gradient sums), so
-every process gets the objective of all rows.
+over all processes (two reductions per evaluation: ``S``, then the cost and gradient sums; plain
+all-reduces, or all-gathers for ``CompensatedSum``), so every process gets the objective of all
+rows.
 
 The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``backend.py``.
 """
@@ -201,9 +202,9 @@ class CompensatedSum(Sum):
         self.total = s
 
     def over_processes(self, shard: Shard):
-        pairs = shard.allgather(ops(self.total).xp.stack([self.total, self.lo]))
-        self.total = self.total * 0
-        self.lo = self.lo * 0
+        xp = ops(self.total).xp
+        pairs = shard.allgather(xp.stack([self.total, self.lo]))
+        self.total, self.lo = xp.zeros_like(self.total), xp.zeros_like(self.lo)
         for hi, lo in pairs:  # the same order in every process
             self.add(hi)
             self.add(lo)
