@@ -66,7 +66,7 @@ class NumpyOps:
     def mul_sigmoid_derivative_(delta, a):
         """``delta *= a (1 - a)``, using ``a`` as scratch space."""
         delta *= a
-        np.subtract(1.0, a, out=a)
+        NumpyOps.one_minus_(a)
         delta *= a
         return delta
 
@@ -74,7 +74,7 @@ class NumpyOps:
     def mul_tanh_derivative_(delta, a):
         """``delta *= 1 - a^2``, using ``a`` as scratch space."""
         a *= a
-        np.subtract(1.0, a, out=a)
+        NumpyOps.one_minus_(a)
         delta *= a
         return delta
 
@@ -265,11 +265,6 @@ class Backend:
         if self.is_numpy:
             return positions
         return self.torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self._device)
-
-    def synchronize(self):
-        """Wait for the device to finish (for timing)."""
-        if self.is_gpu and self._device.type == "cuda":
-            self.torch.cuda.synchronize(self._device)
 
     def __repr__(self):
         return f"Backend(device={self.device!r}, dtype={self.dtype.name!r})"

@@ -119,14 +119,12 @@ class Workspace:
     """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows,
     ``a3``/``delta3`` and ``delta2`` for one block of pass two, and ``part``, one block's sums.
 
-    ``like`` is an array whose library, device and dtype the buffers take (a dtype means NumPy).
+    ``like`` is an array (it may be empty) whose library, device and dtype the buffers take.
     ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks.
     """
 
     def __init__(self, rows: int, n_features: int, n_hidden: int, like,
                  reproducible: bool = False):
-        if not hasattr(like, "shape"):
-            like = np.empty(0, like)
         o = ops(like)
         self.rows, self.reproducible = rows, reproducible
         self.block = block_rows(rows, n_features, like, reproducible)
