@@ -117,8 +117,12 @@ def test_works_in_a_pipeline(patches):
 
 
 def test_blas_threads_inside_fit_and_restored_after(patches):
-    """SciPy's BLAS runs on one thread inside the optimizer (its pool would fight NumPy's);
-    NumPy's follows n_threads; both are restored afterwards."""
+    """SciPy's BLAS runs on one thread inside the optimizer (its pool would fight NumPy's).
+    When several threads share the rows (1000 rows are two blocks), NumPy's BLAS runs on one
+    thread in each; data of one block runs NumPy's BLAS on n_threads threads instead. Both are
+    restored afterwards."""
+    import threading
+
     from threadpoolctl import threadpool_info
 
     def blas():
@@ -126,8 +130,13 @@ def test_blas_threads_inside_fit_and_restored_after(patches):
                 if i["user_api"] == "blas"}
 
     before = blas()
-    seen = []
-    fit(patches, max_iter=3, n_threads=2, callback=lambda i, c: seen.append(blas()))
-    assert blas() == before
-    for path, threads in seen[0].items():
-        assert threads == (2 if "numpy" in path else 1)
+    for rows, numpy_threads in ((patches, 1), (patches[:300], 2)):
+        seen = []
+        fit(rows, max_iter=3, n_threads=2, callback=lambda i, c, seen=seen: seen.append(
+            (blas(), sum(t.name.startswith("sparseae") for t in threading.enumerate()))))
+        assert blas() == before
+        inside, lanes = seen[0]
+        for path, threads in inside.items():
+            assert threads == (numpy_threads if "numpy" in path else 1)
+        if numpy_threads == 1:
+            assert lanes >= 2

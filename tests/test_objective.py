@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sparseae import objective, params
+from sparseae.backend import Backend
 from sparseae.gradcheck import check_gradient, check_variants
 from sparseae.objective import Spec
 
@@ -92,6 +93,56 @@ def test_chunked_equals_in_memory(activation, sparsity, decoder):
     assert c_cost == pytest.approx(cost, rel=1e-12)
     full, chunked = params.pack(grad), params.pack(c_grad)
     assert np.linalg.norm(full - chunked) <= 1e-12 * np.linalg.norm(full)
+
+
+def threaded(X, n_hidden, threads, block=8, reproducible=False):
+    """A workspace whose evaluations split the rows, in blocks of ``block``, among threads."""
+    work = objective.Workspace(len(X), X.shape[1], n_hidden, X, reproducible, threads)
+    work.block = block
+    return work
+
+
+def test_parts_are_runs_of_whole_blocks_one_per_thread():
+    X, p, _ = problem(m=53)
+    work = threaded(X, p.n_hidden, 3)
+    assert work.parts(53) == [(0, 16), (16, 32), (32, 53)]  # 7 blocks of 8: 2, 2 and 3
+    assert work.parts(9) == [(0, 8), (8, 9)]
+    assert work.parts(8) == [(0, 8)]
+    assert work.parts(0) == [(0, 0)]
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_threads_give_the_one_thread_result(activation, sparsity, decoder):
+    X, p, spec = problem(activation, sparsity, decoder, m=53)
+    cost, grad = objective.cost_and_grad(p, X, spec)
+    for threads in (2, 3):
+        t_cost, t_grad = objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, threads))
+        assert t_cost == pytest.approx(cost, rel=1e-13)
+        full, split = params.pack(grad), params.pack(t_grad)
+        assert np.linalg.norm(full - split) <= 1e-13 * np.linalg.norm(full)
+    c_cost, c_grad = objective.chunked_cost_and_grad(
+        p, lambda: (X[i : i + 20] for i in range(0, len(X), 20)), spec,
+        threaded(X[:20], p.n_hidden, 2, block=4),
+    )
+    assert c_cost == pytest.approx(cost, rel=1e-13)
+    assert np.linalg.norm(params.pack(c_grad) - full) <= 1e-13 * np.linalg.norm(full)
+
+
+def test_threaded_gradient_matches_central_differences():
+    X, p, spec = problem(m=53)
+    work = threaded(X, p.n_hidden, 3)
+    fun = params.flat(lambda q: objective.cost_and_grad(q, X, spec, work=work), X.shape[1],
+                      p.n_hidden, Backend("numpy", X.dtype))
+    assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
+
+
+def test_reproducible_threads_give_bitwise_the_one_thread_result():
+    X, p, spec = problem(m=203, seed=4)
+    results = [objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, t, 16, True))
+               for t in (1, 2, 3, 5)]
+    for cost, grad in results[1:]:
+        assert cost == results[0][0]
+        assert np.array_equal(params.pack(grad), params.pack(results[0][1]))
 
 
 def test_chunked_rejects_empty_data():

@@ -30,8 +30,8 @@ class NumpyOps:
 
     name = "numpy"
     xp = np  # the functions spelt alike: matmul, tanh, exp, clip, log, sum, finfo, zeros_like
-    # NumPy runs each element-wise step on one core, in one pass over memory: pass two goes in
-    # cache-sized blocks of rows so that those passes hit the cache.
+    # NumPy runs each element-wise step on one core, in one pass over memory: the passes go in
+    # cache-sized blocks of rows so that they hit the cache, and threads share the blocks.
     blocked = True
 
     @staticmethod

@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sum each evaluation over fixed blocks of rows with compensated "
                      "summation: bitwise the same result for any number of torchrun processes")
     fit.add_argument("--threads", type=_positive_int, default=None,
-                     help="BLAS threads (default: 1 for small problems, all cores for large)")
+                     help="threads that share each evaluation's rows (default: the cores)")
     fit.add_argument("--seed", type=int, default=0,
                      help="seed of the patch sampling, initial weights and shuffling")
 

@@ -100,8 +100,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     n_iter_no_change : int >= 1, default=10
     tol : float >= 0, default=1e-4
     n_threads : int or None, default=None
-        BLAS threads while fitting. None uses one thread for small problems (where the
-        element-wise work dominates and threads only fight) and all cores for large ones.
+        Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
+        this many threads, each running BLAS on one thread; None uses the cores this process
+        may use. Data of a single block runs BLAS on ``n_threads`` threads instead (None: one
+        for small problems, where threads only fight, and all cores for large ones).
     random_state : int, RandomState or None, default=None
         Seed of the weight initialisation.
     verbose : bool, default=False
@@ -206,6 +208,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             problem, theta0, seed, validation=validation, resume=resume, checkpoint=checkpoint,
             should_stop=should_stop, show_progress=process is None or process[0] == 0,
             flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
+            lanes=problem.threads,
         )
         self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
         self.loss_ = problem.cost(result.theta)
@@ -234,10 +237,11 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             train, held = training.split(rows.n_samples, self.validation_fraction, seed)
             validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
                                           self.memory_budget, check_finite, self.device,
-                                          reproducible=self.reproducible)
+                                          reproducible=self.reproducible, threads=self._lanes())
             rows = rows.subset(train)
         problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget,
-                                   check_finite, self.device, process, self.reproducible)
+                                   check_finite, self.device, process, self.reproducible,
+                                   self._lanes())
         if self.solver in solvers.MINIBATCH and min(self.batch_size, rows.n_samples) > \
                 problem.max_batch:
             raise ValueError(

@@ -46,7 +46,9 @@ The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``back
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -102,7 +104,7 @@ def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -
 
     With NumPy, each element-wise step is one pass over memory on one core, so the rows go in
     blocks of about 256 KiB of inputs (at least 512 rows, for efficient matrix products) that
-    stay in the CPU's cache; on these thin shapes those steps cost more than the products. PyTorch
+    stay in the CPU's cache, and threads share out the blocks (``Workspace.parts``). PyTorch
     spreads each step over threads or a GPU, and whole arrays serve it best. ``reproducible``
     fixes the block size whatever the number of rows (8192 rows with PyTorch), so that blocks
     start at the same rows in every process layout (see ``CompensatedSum``).
@@ -115,36 +117,83 @@ def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -
     return max(block if reproducible else min(n_rows, block), 1)
 
 
+@lru_cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool of worker threads per size, shared by all workspaces (its threads live as long
+    as the process)."""
+    return ThreadPoolExecutor(threads, "sparseae")
+
+
+class Lane:
+    """One thread's buffers for pass two: ``a3``/``delta3`` and ``delta2`` for one block, and
+    ``part``, one block's sums."""
+
+    def __init__(self, block: int, n_features: int, n_hidden: int, like):
+        o = ops(like)
+        self.a3 = o.empty((block, n_features), like)
+        self.delta3 = o.empty((block, n_features), like)
+        self.delta2 = o.empty((block, n_hidden), like)
+        self.part = o.empty(size(n_features, n_hidden) + 1, like)
+
+
 class Workspace:
-    """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows,
-    ``a3``/``delta3`` and ``delta2`` for one block of pass two, and ``part``, one block's sums.
+    """Buffers that evaluations reuse instead of allocating: ``a2`` for up to ``rows`` rows and
+    one ``Lane`` per thread.
 
     ``like`` is an array (it may be empty) whose library, device and dtype the buffers take.
-    ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks.
+    ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks. With
+    ``threads`` > 1 (NumPy), the rows of each pass are split into that many runs of whole blocks,
+    one per thread (``over_parts``): NumPy's element-wise steps, and its matrix products on one
+    BLAS thread each, then run on all cores at once.
     """
 
     def __init__(self, rows: int, n_features: int, n_hidden: int, like,
-                 reproducible: bool = False):
+                 reproducible: bool = False, threads: int = 1):
         o = ops(like)
         self.rows, self.reproducible = rows, reproducible
         self.block = block_rows(rows, n_features, like, reproducible)
         self.a2 = o.empty((rows, n_hidden), like)
-        self.a3 = o.empty((self.block, n_features), like)
-        self.delta3 = o.empty((self.block, n_features), like)
-        self.delta2 = o.empty((self.block, n_hidden), like)
         self.ones = o.ones(max(rows, self.block), like)
-        self.part = o.empty(size(n_features, n_hidden) + 1, like)
+        self.lanes = [Lane(self.block, n_features, n_hidden, like) for _ in range(threads)]
+        self.pool = _pool(threads) if threads > 1 else None
 
     def fits(self, X, n_hidden: int) -> bool:
-        return (X.shape[0] <= self.rows and self.a3.shape[1] == X.shape[1]
+        return (X.shape[0] <= self.rows and self.lanes[0].a3.shape[1] == X.shape[1]
                 and self.a2.shape[1] == n_hidden and ops(X).same_place(X, self.a2))
 
-    def blocks(self, n_rows: int):
-        """``(start, stop)`` of each block of ``n_rows`` rows."""
-        return ((i, min(i + self.block, n_rows)) for i in range(0, n_rows, self.block))
+    def blocks(self, start: int, stop: int):
+        """``(start, stop)`` of each block of the rows ``start:stop``."""
+        return ((i, min(i + self.block, stop)) for i in range(start, stop, self.block))
+
+    def parts(self, n_rows: int) -> list[tuple[int, int]]:
+        """The rows split into runs of whole blocks, one per thread that gets any."""
+        n_blocks = -(-n_rows // self.block)
+        k = max(min(len(self.lanes), n_blocks), 1)
+        edges = [min(n_rows, n_blocks * i // k * self.block) for i in range(k + 1)]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def over_parts(self, n_rows: int, into: Sum | None, step: Callable) -> None:
+        """``step(lane, start, stop, running)`` for each part of the rows, each on its own
+        thread, and the parts' sums added into ``into`` in order (if given). The first part adds
+        straight into ``into``: with one thread this is the plain loop over the blocks."""
+        parts = self.parts(n_rows)
+        runnings = [into] + [into and into.empty_like() for _ in parts[1:]]
+        calls = [partial(step, lane, start, stop, running)
+                 for lane, (start, stop), running in zip(self.lanes, parts, runnings)]
+        if len(calls) == 1:
+            calls[0]()
+        else:
+            for done in [self.pool.submit(call) for call in calls]:
+                done.result()
+        for running in runnings[1:] if into is not None else []:
+            into.merge(running)
 
     def running_sum(self, length: int) -> Sum:
         return (CompensatedSum if self.reproducible else Sum)(self.a2, length)
+
+    def gradient_sum(self) -> Sum:
+        """A running sum laid out as ``gradient_views``."""
+        return self.running_sum(self.lanes[0].part.shape[0])
 
 
 def _workspace(work, X, n_hidden) -> Workspace:
@@ -174,6 +223,14 @@ class Sum:
     def add(self, part):
         self.total += part
 
+    def empty_like(self) -> Sum:
+        """A new running sum of the same kind and length, at zero."""
+        return type(self)(self.total, self.total.shape[0])
+
+    def merge(self, other: Sum):
+        """Add another running sum's total."""
+        self.add(other.total)
+
     def over_processes(self, shard: Shard):
         shard.allreduce(self.total)
 
@@ -198,6 +255,10 @@ class CompensatedSum(Sum):
         b = s - hi
         self.lo += (hi - (s - b)) + (part - b)
         self.total = s
+
+    def merge(self, other: CompensatedSum):
+        self.add(other.total)
+        self.add(other.lo)
 
     def over_processes(self, shard: Shard):
         xp = ops(self.total).xp
@@ -244,10 +305,20 @@ def activity_sum(a2, activation: str, ones=None):
     return (column_sums - a2.shape[0] * f.low) / (f.high - f.low)
 
 
-def activity_sums(a2, activation: str, work: Workspace, into: Sum):
-    """Pass one over the rows of ``a2``, block by block, into the running sum ``into``."""
-    for start, stop in work.blocks(a2.shape[0]):
-        into.add(activity_sum(a2[start:stop], activation, work.ones))
+def activity_sums(params: Params, X, activation: str, work: Workspace, into: Sum | None):
+    """Pass one over the rows of ``X``: ``a2 = encode(params, X)`` into ``work.a2``, and its
+    activity sums, block by block, into the running sum ``into`` (none: ``a2`` alone).
+    Returns ``a2``."""
+    a2 = work.a2[: X.shape[0]]
+
+    def step(lane, start, stop, running):
+        encode(params, X[start:stop], activation, out=a2[start:stop])
+        if running is not None:
+            for i, j in work.blocks(start, stop):
+                running.add(activity_sum(a2[i:j], activation, work.ones))
+
+    work.over_parts(X.shape[0], into, step)
+    return a2
 
 
 def sparsity_terms(rho_hat, spec: Spec) -> tuple[float, object]:
@@ -266,26 +337,30 @@ def reconstruction_sums(
     into the running sum ``into`` (laid out as ``gradient_views``).
 
     ``a2`` is ``encode(params, X)`` and is overwritten; ``sparsity_delta`` is
-    ``beta P'(rho_hat) du/da2`` from the whole data set. Each block's sums go through
-    ``work.part``.
+    ``beta P'(rho_hat) du/da2`` from the whole data set. Each block's sums go through its
+    lane's ``part``.
     """
     o = ops(X)
     g, f = activations.get(spec.decoder), activations.get(spec.activation)
-    gW1, gb1, gW2, gb2 = gradient_views(work.part, params)
-    for start, stop in work.blocks(X.shape[0]):
-        x, a2_block, ones = X[start:stop], a2[start:stop], work.ones[: stop - start]
-        a3 = decode(params, a2_block, spec.decoder, out=work.a3[: stop - start])
-        delta3 = o.xp.subtract(a3, x, out=work.delta3[: stop - start])     # a3 - x
-        work.part[-1] = 0.5 * o.sumsq(delta3)
-        g.mul_derivative(delta3, a3)                                        # * g'(z3)
-        o.xp.matmul(delta3.T, a2_block, out=gW2)
-        o.column_sums(delta3, ones, out=gb2)
-        delta2 = o.xp.matmul(delta3, params.W2, out=work.delta2[: stop - start])
-        delta2 += sparsity_delta                                            # + beta P' du/da2
-        f.mul_derivative(delta2, a2_block)                                  # * f'(z2)
-        o.xp.matmul(delta2.T, x, out=gW1)
-        o.column_sums(delta2, ones, out=gb1)
-        into.add(work.part)
+
+    def step(lane, start, stop, running):
+        gW1, gb1, gW2, gb2 = gradient_views(lane.part, params)
+        for i, j in work.blocks(start, stop):
+            x, a2_block, ones = X[i:j], a2[i:j], work.ones[: j - i]
+            a3 = decode(params, a2_block, spec.decoder, out=lane.a3[: j - i])
+            delta3 = o.xp.subtract(a3, x, out=lane.delta3[: j - i])         # a3 - x
+            lane.part[-1] = 0.5 * o.sumsq(delta3)
+            g.mul_derivative(delta3, a3)                                    # * g'(z3)
+            o.xp.matmul(delta3.T, a2_block, out=gW2)
+            o.column_sums(delta3, ones, out=gb2)
+            delta2 = o.xp.matmul(delta3, params.W2, out=lane.delta2[: j - i])
+            delta2 += sparsity_delta                                        # + beta P' du/da2
+            f.mul_derivative(delta2, a2_block)                              # * f'(z2)
+            o.xp.matmul(delta2.T, x, out=gW1)
+            o.column_sums(delta2, ones, out=gb1)
+            running.add(lane.part)
+
+    work.over_parts(X.shape[0], into, step)
 
 
 def finish(
@@ -334,14 +409,13 @@ def cost_and_grad(
     """
     m = X.shape[0] if shard is None else shard.m
     work = _workspace(work, X, params.n_hidden)
-    a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
     S = work.running_sum(params.n_hidden)
-    activity_sums(a2, spec.activation, work, S)
+    a2 = activity_sums(params, X, spec.activation, work, S)
     rho_hat = total(S, shard) / m
     if rho_estimate is not None:
         rho_hat = rho_estimate(rho_hat)
     penalty, sparsity_delta = sparsity_terms(rho_hat, spec)
-    sums = work.running_sum(work.part.shape[0])
+    sums = work.gradient_sum()
     reconstruction_sums(params, X, a2, sparsity_delta, spec, work, sums)
     return _finish_totals(params, m, total(sums, shard), penalty, spec)
 
@@ -363,8 +437,7 @@ def chunked_cost_and_grad(
         work = _workspace(work, X, params.n_hidden)
         if S is None:
             S = work.running_sum(params.n_hidden)
-        activity_sums(encode(params, X, spec.activation, out=work.a2[: X.shape[0]]),
-                      spec.activation, work, S)
+        activity_sums(params, X, spec.activation, work, S)
     m = m if shard is None else shard.m
     if m == 0:
         raise ValueError("the data has no rows")
@@ -373,10 +446,10 @@ def chunked_cost_and_grad(
         S = work.running_sum(params.n_hidden)
     penalty, sparsity_delta = sparsity_terms(total(S, shard) / m, spec)
 
-    sums = work.running_sum(work.part.shape[0])
+    sums = work.gradient_sum()
     for X in chunks():
         work = _workspace(work, X, params.n_hidden)
-        a2 = encode(params, X, spec.activation, out=work.a2[: X.shape[0]])
+        a2 = activity_sums(params, X, spec.activation, work, None)
         reconstruction_sums(params, X, a2, sparsity_delta, spec, work, sums)
     return _finish_totals(params, m, total(sums, shard), penalty, spec)
 

@@ -74,12 +74,13 @@ class Problem:
     process keeps its part of the rows (``distributed.part``) and every evaluation is that of all
     rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
     summation (``objective.CompensatedSum``): the result is then bitwise the same for any
-    number of processes and any memory budget.
+    number of processes and any memory budget. ``threads`` splits each NumPy evaluation's rows
+    among that many threads (``objective.Workspace``).
     """
 
     def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
                  check_finite: bool = False, device="numpy", process=None,
-                 reproducible: bool = False):
+                 reproducible: bool = False, threads: int = 1):
         self.spec, self.n_hidden = spec, n_hidden
         self.backend = Backend(device, dtype)
         self.dtype = self.backend.dtype
@@ -120,12 +121,17 @@ class Problem:
                 rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
-                                        reproducible)
+                                        reproducible, threads if self.backend.is_numpy else 1)
         self.full = flat(self._evaluate, self.n_features, n_hidden, self.backend)
 
     @property
     def in_memory(self) -> bool:
         return self.X is not None
+
+    @property
+    def threads(self) -> int:
+        """Threads that share the rows of one full evaluation."""
+        return len(self.work.parts(min(self.chunk_rows, self.rows.n_samples)))
 
     def chunks(self):
         return (self.backend.to_device(X) for X in self.rows.chunks(self.chunk_rows, self.dtype))
@@ -164,8 +170,7 @@ class Problem:
         params = Params(*(self.backend.to_device(p) for p in params))
         S = self.work.running_sum(self.n_hidden)
         for X in [self.X] if self.X is not None else self.chunks():
-            a2 = objective.encode(params, X, self.spec.activation, out=self.work.a2[: len(X)])
-            objective.activity_sums(a2, self.spec.activation, self.work, S)
+            objective.activity_sums(params, X, self.spec.activation, self.work, S)
         total = objective.total(S, self._shard(self.n_samples))
         return self.backend.to_host(total, self.dtype) / self.n_samples
 
