@@ -151,3 +151,27 @@ def test_early_stopping_needs_rows_on_both_sides():
 def test_bad_solver_settings(patches, params_, message):
     with pytest.raises(ValueError, match=message):
         SparseAutoencoder(**params_).fit(patches)
+
+
+def test_two_loop_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
+    """Against the dense BFGS update of H, applied pair by pair from H0 = (s.y / y.y) I."""
+    from sparseae.solvers import Pair, two_loop
+
+    rng = np.random.default_rng(0)
+    n = 7
+    B = rng.normal(size=(n, n))
+    A = B @ B.T + n * np.eye(n)  # y = A s: every pair meets the curvature condition
+    steps = rng.normal(size=(4, n))
+    pairs = [Pair.of(s, A @ s) for s in steps]
+    g = rng.normal(size=n)
+    s, y = pairs[-1].s, pairs[-1].y
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y, sy in pairs:
+        V = np.eye(n) - np.outer(y, s) / sy
+        H = V.T @ H @ V + np.outer(s, s) / sy
+    np.testing.assert_allclose(two_loop(g, pairs), -H @ g, rtol=1e-12)
+    single = [Pair.of(p.s.astype(np.float32), p.y.astype(np.float32)) for p in pairs]
+    direction = two_loop(g, single)
+    assert direction.dtype == np.float32
+    assert np.linalg.norm(direction + H @ g) <= 1e-6 * np.linalg.norm(H @ g)
+    np.testing.assert_array_equal(two_loop(g, []), -g)

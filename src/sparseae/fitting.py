@@ -92,6 +92,7 @@ class SolverMixin:
             seed=seed,
             rho_estimate=getattr(self, "rho_estimate", "batch"),
             rho_momentum=getattr(self, "rho_momentum", 0.9),
+            curvature_dtype=getattr(self, "dtype", "float64"),
         )
 
     def _lanes(self) -> int:

@@ -28,8 +28,10 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg import get_blas_funcs
 from scipy.optimize import OptimizeWarning, line_search
 
 from .backend import ops
@@ -54,6 +56,7 @@ class Settings:
     rho_estimate: str = "batch"
     rho_momentum: float = 0.9
     lbfgs_memory: int = 10  # curvature pairs kept by L-BFGS
+    curvature_dtype: str = "float64"  # ... in this dtype (that of the model's arithmetic)
     gtol: float = 1e-5  # L-BFGS stops when max |gradient| is below this
     ftol: float = 2.220446049250313e-09  # ... or when the relative decrease is below this
 
@@ -113,21 +116,37 @@ class _Cached:
         return self(x)[1]
 
 
-def two_loop(grad, pairs) -> np.ndarray:
+class Pair(NamedTuple):
+    """One L-BFGS curvature pair: the step ``s``, the change of gradient ``y``, and ``s.y``."""
+
+    s: np.ndarray
+    y: np.ndarray
+    sy: float
+
+    @classmethod
+    def of(cls, s, y) -> Pair:
+        return cls(s, y, float(s @ y))
+
+
+def two_loop(grad, pairs: list[Pair]) -> np.ndarray:
     """``-H grad`` for the L-BFGS inverse-Hessian approximation ``H`` built from the curvature
-    pairs ``(s, y)`` (Nocedal and Wright, Algorithm 7.4), with ``H0 = s.y / y.y`` from the newest
-    pair."""
-    q = -grad
+    pairs (Nocedal and Wright, Algorithm 7.4), with ``H0 = s.y / y.y`` from the newest pair.
+
+    Works in the pairs' dtype, updating one vector in place with BLAS ``axpy``: on 300,000
+    parameters these passes over memory cost as much as a tenth of an evaluation.
+    """
+    q = np.negative(grad, dtype=pairs[0].s.dtype if pairs else grad.dtype)
+    axpy = get_blas_funcs("axpy", (q,))
     alphas = []
-    for s, y in reversed(pairs):
-        alpha = (s @ q) / (y @ s)
-        q -= alpha * y
+    for s, y, sy in reversed(pairs):
+        alpha = float(s @ q) / sy
+        q = axpy(y, q, a=-alpha)                                # q -= alpha y
         alphas.append(alpha)
     if pairs:
-        s, y = pairs[-1]
-        q *= (s @ y) / (y @ y)
-    for (s, y), alpha in zip(pairs, reversed(alphas)):
-        q += (alpha - (y @ q) / (y @ s)) * s
+        s, y, sy = pairs[-1]
+        q *= sy / float(y @ y)
+    for (s, y, sy), alpha in zip(pairs, reversed(alphas)):
+        q = axpy(s, q, a=alpha - float(y @ q) / sy)             # q += (alpha - beta) s
     return q
 
 
@@ -138,8 +157,10 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
 
     Written here rather than calling SciPy's L-BFGS-B because that one's bound-constrained
     machinery costs about 40 ms per iteration at 300,000 parameters, as much as an evaluation;
-    the two-loop recursion costs a few vector operations. The curvature pairs are part of the
-    snapshot, so a resumed run continues exactly where it stopped. Stops when the largest
+    the two-loop recursion costs a few vector operations. The curvature pairs are kept in
+    ``settings.curvature_dtype``: float32 for a float32 model, whose gradients hold no more
+    digits, halves that work. They are part of the snapshot, so a resumed run continues exactly
+    where it stopped. The parameters and the line search stay float64. Stops when the largest
     gradient entry is below ``gtol`` or the relative decrease of the cost is below ``ftol``
     (SciPy's L-BFGS-B defaults).
     """
@@ -148,7 +169,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
     if state:
         theta = np.array(state["theta"], dtype=np.float64)
         curve = list(state["loss_curve"])
-        pairs = [(np.array(s), np.array(y)) for s, y in zip(state["s"], state["y"])]
+        pairs = [Pair.of(np.array(s), np.array(y)) for s, y in zip(state["s"], state["y"])]
     else:
         theta, curve, pairs = np.array(theta0, dtype=np.float64), [], []
     cost, grad = fun(theta)
@@ -156,8 +177,8 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
     def snapshot(x=None):
         x = theta if x is None else x
         return {"solver": "lbfgs", "theta": np.array(x), "iteration": len(curve),
-                "loss_curve": list(curve), "s": np.array([s for s, _ in pairs]),
-                "y": np.array([y for _, y in pairs])}
+                "loss_curve": list(curve), "s": np.array([p.s for p in pairs]),
+                "y": np.array([p.y for p in pairs])}
 
     def result(message, converged=False, **flags):
         return Result(theta, len(curve), converged, message, curve, state=snapshot(), **flags)
@@ -165,7 +186,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
     while len(curve) < settings.max_iter:
         if np.max(np.abs(grad)) <= settings.gtol:
             return result("the gradient is below gtol", converged=True)
-        direction = two_loop(grad, pairs)
+        direction = two_loop(grad, pairs).astype(np.float64, copy=False)
         if not pairs:  # the first step: unit length, as SciPy's L-BFGS-B takes it
             direction /= max(np.linalg.norm(direction), 1.0)
         step, _, _, new_cost, _, _ = _wolfe(fun, theta, direction, grad, cost)
@@ -177,9 +198,10 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
             return result("the line search found no step that lowers the cost")
         new_theta = theta + step * direction
         new_grad = fun.grad(new_theta)
-        s, y = new_theta - theta, new_grad - grad
-        if s @ y > 1e-10 * (y @ y):  # curvature condition: keeps H positive definite
-            pairs.append((s, y))
+        pair = Pair.of((new_theta - theta).astype(settings.curvature_dtype, copy=False),
+                       (new_grad - grad).astype(settings.curvature_dtype, copy=False))
+        if pair.sy > 1e-10 * float(pair.y @ pair.y):  # curvature condition: H stays positive
+            pairs.append(pair)
             del pairs[: -settings.lbfgs_memory]
         decrease = (cost - new_cost) / max(abs(cost), abs(new_cost), 1.0)
         cost, theta, grad = new_cost, new_theta, new_grad
