@@ -57,7 +57,8 @@ def run_backend(X, theta0, n_hidden, iterations, dtype, device):
     synchronize(device)
     with blas_threads(1):  # as fit() on a torch device: NumPy and SciPy on one thread
         start = time.perf_counter()
-        result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations))
+        result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations,
+                                                                 curvature_dtype=dtype))
         synchronize(device)
         seconds = time.perf_counter() - start
     return seconds, result.loss_curve[-1], evaluations[0]
