@@ -5,7 +5,9 @@ data-parallel training on 1 and 2 processes, all in this one run.
   float32 and float64, on the CPU and, when PyTorch sees one, on a CUDA GPU;
 - one evaluation for m in {1e3, 1e4, 1e5} x n_hidden in {25, 100, 400} with the FLOP rate
   (10 m n h per evaluation) against the device's measured matrix-multiply peak;
-- on a GPU, the large workload: 1,000,000 x 784 -> 1024, float32;
+- bfloat16 matrix products (``dtype="bfloat16"``) against float32: time per evaluation, and
+  100 L-BFGS iterations on MNIST-sized data;
+- on a GPU, the large workload: 1,000,000 x 784 -> 1024, float32 and bfloat16 products;
 - torchrun with 1 and 2 processes (gloo, CPU): time per iteration, and the largest relative
   difference of the loss curve from the one-process run.
 
@@ -57,8 +59,8 @@ def run_backend(X, theta0, n_hidden, iterations, dtype, device):
     synchronize(device)
     with blas_threads(1):  # as fit() on a torch device: NumPy and SciPy on one thread
         start = time.perf_counter()
-        result = solvers.lbfgs(problem, theta0, solvers.Settings(max_iter=iterations,
-                                                                 curvature_dtype=dtype))
+        settings = solvers.Settings(max_iter=iterations, curvature_dtype=problem.dtype.name)
+        result = solvers.lbfgs(problem, theta0, settings)
         synchronize(device)
         seconds = time.perf_counter() - start
     return seconds, result.loss_curve[-1], evaluations[0]
@@ -133,6 +135,31 @@ def scaling(device, quick):
                 print(f"  {m:>7} {h:>4} {1e3 * seconds:9.2f} {gflops:8.1f} {gflops / peak:8.1%}")
 
 
+def bfloat16(device, X, iterations):
+    """The torch backend in float32 and with bfloat16 matrix products (``dtype="bfloat16"``):
+    one evaluation at two sizes, and ``iterations`` L-BFGS iterations on ``X``."""
+    print(f"\nbfloat16 matrix products on {device} (float32 arrays and element-wise work)")
+    print(f"  {'m':>6} {'n':>4} {'h':>5} {'float32 ms/eval':>16} {'bfloat16 ms/eval':>17} "
+          f"{'ratio':>6}")
+    for m, n, h in ((10000, 784, 196), (10000, 784, 1024)):
+        single, half = (evaluation_seconds(m, n, h, dtype, device, 5)
+                        for dtype in ("float32", "bfloat16"))
+        print(f"  {m:>6} {n:>4} {h:>5} {1e3 * single:16.1f} {1e3 * half:17.1f} "
+              f"{half / single:6.2f}")
+    from sparseae import params
+
+    m, n = X.shape
+    theta0 = params.pack(params.initialize(n, 196, np.random.default_rng(0)))
+    runs = {dtype: run_backend(X, theta0, 196, iterations, dtype, device)
+            for dtype in ("float32", "bfloat16")}
+    for dtype, (seconds, cost, nfev) in runs.items():
+        print(f"  MNIST-sized, {iterations} L-BFGS iterations, {dtype:<8}: {seconds:6.2f} s, "
+              f"{nfev} evaluations, final cost {cost:.5f}")
+    (single, single_cost, _), (half, half_cost, _) = runs.values()
+    print(f"  bfloat16 / float32: time {half / single:.2f}, "
+          f"final cost {half_cost / single_cost - 1:+.2%}")
+
+
 def large(device, iterations):
     """1,000,000 x 784 -> 1024 in float32: time per L-BFGS iteration and FLOP rate."""
     m, n, h = 1_000_000, 784, 1024
@@ -143,13 +170,13 @@ def large(device, iterations):
     from sparseae import params
 
     theta0 = params.pack(params.initialize(n, h, np.random.default_rng(0)))
-    ours = run_backend(X, theta0, h, iterations, "float32", device)
-    del X
     print(f"  matrix-multiply peak, float32: {peak:.0f} GFLOP/s")
-    seconds, cost, nfev = ours
-    rate = 10 * m * n * h * nfev / seconds / 1e9
-    print(f"  sparseae torch backend: {seconds:.2f} s, {1e3 * seconds / nfev:.1f} ms/eval, "
-          f"{rate:.0f} GFLOP/s ({rate / peak:.0%} of peak), final cost {cost:.5f}")
+    for dtype in ("float32", "bfloat16"):
+        seconds, cost, nfev = run_backend(X, theta0, h, iterations, dtype, device)
+        rate = 10 * m * n * h * nfev / seconds / 1e9
+        print(f"  sparseae torch backend, {dtype}: {seconds:.2f} s, "
+              f"{1e3 * seconds / nfev:.1f} ms/eval, {rate:.0f} GFLOP/s "
+              f"({rate / peak:.0%} of the float32 peak), final cost {cost:.5f}")
 
 
 def distributed(iterations):
@@ -218,6 +245,7 @@ def main(argv=None):
         results[device, "mnist"] = workload("MNIST-sized", mnist, 196,
                                             20 if args.quick else 400, ("float32",), device)
         scaling(device, args.quick)
+        bfloat16(device, mnist, 20 if args.quick else 100)
     if "cuda" in devices:
         large("cuda", 5 if args.quick else 50)
     distributed(20 if args.quick else 100)

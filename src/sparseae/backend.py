@@ -19,10 +19,19 @@ is asked for.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-DTYPES = ("float64", "float32")
+# "bfloat16" (PyTorch only): float32 arrays and element-wise work, matrix products on bfloat16
+# inputs with float32 accumulation, where the hardware has them (CUDA since Ampere; CPUs with
+# AVX512-BF16 or AMX, through oneDNN).
+DTYPES = ("float64", "float32", "bfloat16")
+
+
+def storage_dtype(dtype) -> np.dtype:
+    """The NumPy dtype that arrays of ``dtype`` are kept in (bfloat16: float32)."""
+    return np.dtype("float32" if str(dtype) == "bfloat16" else dtype)
 
 
 class NumpyOps:
@@ -217,14 +226,24 @@ def import_torch():
 
 class Backend:
     """Where a problem's data and arithmetic live: ``device`` is ``"numpy"`` or a torch device
-    (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...); ``dtype`` is float64 or float32."""
+    (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...); ``dtype`` is float64, float32, or bfloat16
+    (torch only: float32 with bfloat16 matrix products, see ``DTYPES``). ``self.dtype`` is the
+    dtype arrays are kept in."""
 
     def __init__(self, device: str | None = "numpy", dtype="float64"):
-        self.dtype = np.dtype(dtype)
-        if self.dtype.name not in DTYPES:
+        try:
+            name = "bfloat16" if str(dtype) == "bfloat16" else np.dtype(dtype).name
+        except TypeError:
+            name = None
+        if name not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+        self.dtype = storage_dtype(dtype)
+        self.bfloat16 = str(dtype) == "bfloat16"
         self.device = "numpy" if device is None else str(device)
         if self.device == "numpy":
+            if self.bfloat16:
+                raise ValueError("dtype='bfloat16' needs a PyTorch device (device='cpu' or "
+                                 "'cuda'): NumPy has no bfloat16 matrix products")
             self.torch = None
             return
         torch = self.torch = import_torch()
@@ -260,6 +279,12 @@ class Backend:
             return np.empty(shape, self.dtype)
         return self.torch.empty(shape, dtype=self._dtype, device=self._device)
 
+    def precision(self):
+        """A context in which this backend's evaluations run: for bfloat16, PyTorch's float32
+        matrix products may use bfloat16 inputs (``torch.set_float32_matmul_precision``,
+        restored on exit)."""
+        return _matmul_precision(self.torch, "medium") if self.bfloat16 else nullcontext()
+
     def index(self, positions: np.ndarray):
         """Row positions in the form this backend indexes with."""
         if self.is_numpy:
@@ -267,4 +292,15 @@ class Backend:
         return self.torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self._device)
 
     def __repr__(self):
-        return f"Backend(device={self.device!r}, dtype={self.dtype.name!r})"
+        dtype = "bfloat16" if self.bfloat16 else self.dtype.name
+        return f"Backend(device={self.device!r}, dtype={dtype!r})"
+
+
+@contextmanager
+def _matmul_precision(torch, precision: str):
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)

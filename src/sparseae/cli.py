@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="memory for data and working arrays (e.g. 500MB, 4GiB); data that "
                      "does not fit in half of it is streamed from disk in chunks; auto = half "
                      "of this machine's memory")
-    fit.add_argument("--dtype", choices=DTYPES, default="float64", help="arithmetic precision")
+    fit.add_argument("--dtype", choices=DTYPES, default="float64",
+                     help="arithmetic precision (bfloat16: float32 with bfloat16 matrix "
+                     "products, PyTorch devices only)")
     fit.add_argument("--device", default="numpy",
                      help="where to compute: numpy, or a PyTorch device (cpu, cuda, cuda:1) for "
                      "the PyTorch backend (pip install 'sparseae[torch]'). Under torchrun "

@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
 from . import solvers, training
+from .backend import storage_dtype
 
 
 def check_number(est, name, low, high=None, *, integer=False, low_open=False, high_open=False):
@@ -92,7 +93,7 @@ class SolverMixin:
             seed=seed,
             rho_estimate=getattr(self, "rho_estimate", "batch"),
             rho_momentum=getattr(self, "rho_momentum", 0.9),
-            curvature_dtype=getattr(self, "dtype", "float64"),
+            curvature_dtype=storage_dtype(getattr(self, "dtype", "float64")).name,
         )
 
     def _lanes(self) -> int:

@@ -145,9 +145,12 @@ class Problem:
 
     def _evaluate(self, params: Params) -> tuple[float, Params]:
         shard = self._shard(self.n_samples)
-        if self.X is not None:
-            return objective.cost_and_grad(params, self.X, self.spec, work=self.work, shard=shard)
-        return objective.chunked_cost_and_grad(params, self.chunks, self.spec, self.work, shard)
+        with self.backend.precision():
+            if self.X is not None:
+                return objective.cost_and_grad(params, self.X, self.spec, work=self.work,
+                                               shard=shard)
+            return objective.chunked_cost_and_grad(params, self.chunks, self.spec, self.work,
+                                                   shard)
 
     def cost(self, theta) -> float:
         return self.full(theta)[0]
@@ -163,14 +166,16 @@ class Problem:
         evaluate = flat(lambda p: objective.cost_and_grad(p, X, self.spec, rho_estimate,
                                                           self.work, shard),
                         self.n_features, self.n_hidden, self.backend)
-        return evaluate(theta)
+        with self.backend.precision():
+            return evaluate(theta)
 
     def rho_hat(self, params: Params) -> np.ndarray:
         """Mean activity of each hidden unit over all rows (pass one alone)."""
         params = Params(*(self.backend.to_device(p) for p in params))
         S = self.work.running_sum(self.n_hidden)
-        for X in [self.X] if self.X is not None else self.chunks():
-            objective.activity_sums(params, X, self.spec.activation, self.work, S)
+        with self.backend.precision():
+            for X in [self.X] if self.X is not None else self.chunks():
+                objective.activity_sums(params, X, self.spec.activation, self.work, S)
         total = objective.total(S, self._shard(self.n_samples))
         return self.backend.to_host(total, self.dtype) / self.n_samples
 
