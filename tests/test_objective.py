@@ -145,6 +145,20 @@ def test_reproducible_threads_give_bitwise_the_one_thread_result():
         assert np.array_equal(params.pack(grad), params.pack(results[0][1]))
 
 
+def _threaded_cost(m):
+    X, p, spec = problem(m=m)
+    return objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, 2))[0]
+
+
+def test_threads_work_in_a_forked_child():
+    """A child forked after the parent's threads started gets threads of its own."""
+    import multiprocessing
+
+    parent = _threaded_cost(53)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_threaded_cost, (53,)).get(timeout=60) == parent
+
+
 def test_chunked_rejects_empty_data():
     _, p, spec = problem()
     with pytest.raises(ValueError, match="no rows"):

@@ -45,6 +45,7 @@ The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``back
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -117,10 +118,14 @@ def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -
     return max(block if reproducible else min(n_rows, block), 1)
 
 
-@lru_cache
 def _pool(threads: int) -> ThreadPoolExecutor:
     """One pool of worker threads per size, shared by all workspaces (its threads live as long
-    as the process)."""
+    as the process). Per process: a forked child has none of its parent's threads."""
+    return _process_pool(threads, os.getpid())
+
+
+@lru_cache
+def _process_pool(threads: int, pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, "sparseae")
 
 
