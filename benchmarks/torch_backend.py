@@ -139,6 +139,9 @@ def bfloat16(device, X, iterations):
     """The torch backend in float32 and with bfloat16 matrix products (``dtype="bfloat16"``):
     one evaluation at two sizes, and ``iterations`` L-BFGS iterations on ``X``."""
     print(f"\nbfloat16 matrix products on {device} (float32 arrays and element-wise work)")
+    size = 4096 if device == "cpu" else 8192
+    print(f"  {size} x {size} product: float32 {matmul_peak(device, 'float32', size):.0f} "
+          f"GFLOP/s, bfloat16 {matmul_peak(device, 'bfloat16', size):.0f} GFLOP/s")
     print(f"  {'m':>6} {'n':>4} {'h':>5} {'float32 ms/eval':>16} {'bfloat16 ms/eval':>17} "
           f"{'ratio':>6}")
     for m, n, h in ((10000, 784, 196), (10000, 784, 1024)):

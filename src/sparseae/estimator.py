@@ -107,7 +107,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
         this many threads, each running BLAS on one thread; None uses the cores this process
         may use. Data of a single block runs BLAS on ``n_threads`` threads instead (None: one
-        for small problems, where threads only fight, and all cores for large ones).
+        for small problems, where threads only fight, and all cores for large ones). Not used
+        on a PyTorch device, whose threads ``torch.set_num_threads`` sets.
     random_state : int, RandomState or None, default=None
         Seed of the weight initialisation.
     verbose : bool, default=False

@@ -182,7 +182,7 @@ class Workspace:
         thread, and the parts' sums added into ``into`` in order (if given). The first part adds
         straight into ``into``: with one thread this is the plain loop over the blocks."""
         parts = self.parts(n_rows)
-        runnings = [into] + [into and into.empty_like() for _ in parts[1:]]
+        runnings = [into] + [None if into is None else into.empty_like() for _ in parts[1:]]
         calls = [partial(step, lane, start, stop, running)
                  for lane, (start, stop), running in zip(self.lanes, parts, runnings)]
         if len(calls) == 1:
@@ -338,8 +338,9 @@ def reconstruction_sums(
     params: Params, X, a2, sparsity_delta, spec: Spec, work: Workspace, into: Sum
 ) -> None:
     """Pass two: ``sum_i 1/2 ||a3_i - x_i||^2`` and the unscaled gradient sums
-    ``(delta2^T X, sum delta2, delta3^T a2, sum delta3)`` of the rows of ``X``, block by block,
-    into the running sum ``into`` (laid out as ``gradient_views``).
+    ``(delta2^T X, sum delta2, delta3^T a2, sum delta3)`` of the rows of ``X``, block by block
+    (the blocks shared among ``work``'s threads), into the running sum ``into`` (laid out as
+    ``gradient_views``).
 
     ``a2`` is ``encode(params, X)`` and is overwritten; ``sparsity_delta`` is
     ``beta P'(rho_hat) du/da2`` from the whole data set. Each block's sums go through its
