@@ -64,7 +64,20 @@ def test_memory_budget_too_small_for_one_row(npy):
 def test_batch_larger_than_the_budget(npy):
     with pytest.raises(ValueError,
                        match=r"batch_size 256 does not fit the memory budget \(\d+ rows"):
-        fit(NpyFile(npy), solver="adam", memory_budget=budget_for(50))
+        fit(NpyFile(npy), solver="adam", memory_budget=budget_for(50), n_threads=1)
+
+
+def test_the_budget_counts_each_extra_threads_buffers(npy, monkeypatch):
+    from sparseae import training
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)
+    budget = 10**8 + 2 * 500 * bytes_per_row(64, 25, 8, False)
+    one, three = (Problem(Rows(NpyFile(npy)), Spec(), 25, np.float64, memory_budget=budget,
+                          threads=t) for t in (1, 3))
+    assert one.chunk_rows == 500
+    lanes = 2 * training.lane_bytes(512, 64, 25, 8)
+    assert three.chunk_rows == (2 * 500 * bytes_per_row(64, 25, 8, False) - lanes) // 2 \
+        // bytes_per_row(64, 25, 8, False)
 
 
 @pytest.mark.parametrize("text, expected", [

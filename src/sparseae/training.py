@@ -2,12 +2,12 @@
 
 ``Problem`` is what the solvers drive: ``full`` (the exact cost and gradient over all rows),
 ``batch`` (a minibatch) and ``cost``. The memory budget covers the whole process: what it already
-holds (the interpreter and libraries, about 160 MB with NumPy, SciPy and scikit-learn) is taken
-off, and half of the rest is for the data and the evaluation's working arrays, the other half a
-margin for temporaries and the optimizer. If all rows fit there they are held in memory and each
-evaluation makes one forward pass; otherwise each evaluation streams the rows twice in chunks
-sized to fit (pass one for ``rho_hat``, pass two for the cost and gradient:
-``objective.chunked_cost_and_grad``).
+holds (the interpreter and libraries, about 160 MB with NumPy, SciPy and scikit-learn) and the
+block buffers of every thread but the first (``lane_bytes``) are taken off, and half of the rest
+is for the data and the evaluation's working arrays, the other half a margin for temporaries and
+the optimizer. If all rows fit there they are held in memory and each evaluation makes one
+forward pass; otherwise each evaluation streams the rows twice in chunks sized to fit (pass one
+for ``rho_hat``, pass two for the cost and gradient: ``objective.chunked_cost_and_grad``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bo
     return work + reading
 
 
+def lane_bytes(block: int, n_features: int, n_hidden: int, itemsize: int) -> int:
+    """Memory of one thread's buffers (``objective.Lane``): a block's a3, delta3 and delta2,
+    and one block's sums."""
+    return (block * (2 * n_features + n_hidden) + 2 * n_features * n_hidden + n_hidden
+            + n_features + 1) * itemsize
+
+
 class Problem:
     """The sparse autoencoder's objective on ``rows``, as flat float64 vectors for the solvers.
 
@@ -98,7 +105,10 @@ class Problem:
         per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize,
                                 bool(rows.transforms))
         budget = None if memory_budget is None else parse_bytes(memory_budget)
-        held = resident_bytes()
+        threads = threads if self.backend.is_numpy else 1
+        # the first thread's buffers are part of the working arrays of ``bytes_per_row``
+        held = resident_bytes() + (threads - 1) * lane_bytes(block, self.n_features, n_hidden,
+                                                             self.dtype.itemsize)
         room = None if budget is None else max(budget - held, 0) // 2
         if room is None or per_row * rows.n_samples <= room:
             X = rows.to_array(self.dtype)
@@ -114,14 +124,15 @@ class Problem:
             if self.chunk_rows < 1:
                 raise ValueError(
                     f"memory budget of {budget} bytes is too small for one row: the process "
-                    f"already holds {held} bytes, and one row of {self.n_features} features "
-                    f"with {n_hidden} hidden units needs {2 * per_row} more"
+                    f"holds {held} bytes with its threads' buffers, and one row of "
+                    f"{self.n_features} features with {n_hidden} hidden units needs "
+                    f"{2 * per_row} more"
                 )
             if check_finite:
                 rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
-                                        reproducible, threads if self.backend.is_numpy else 1)
+                                        reproducible, threads)
         self.full = flat(self._evaluate, self.n_features, n_hidden, self.backend)
 
     @property
