@@ -140,3 +140,14 @@ def test_blas_threads_inside_fit_and_restored_after(patches):
             assert threads == (numpy_threads if "numpy" in path else 1)
         if numpy_threads == 1:
             assert lanes >= 2
+
+
+def test_processes_on_one_machine_share_its_cores(monkeypatch):
+    import joblib
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    cores = joblib.cpu_count()
+    assert SparseAutoencoder(distributed=True)._lanes() == max(cores // 2, 1)
+    assert SparseAutoencoder()._lanes() == cores
+    assert SparseAutoencoder(distributed=True, n_threads=3)._lanes() == 3
+    assert SparseAutoencoder(device="cpu")._lanes() == 1

@@ -106,9 +106,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     n_threads : int or None, default=None
         Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
         this many threads, each running BLAS on one thread; None uses the cores this process
-        may use. Data of a single block runs BLAS on ``n_threads`` threads instead (None: one
-        for small problems, where threads only fight, and all cores for large ones). Not used
-        on a PyTorch device, whose threads ``torch.set_num_threads`` sets.
+        may use (under torchrun, shared among the processes on the machine). Data of a single
+        block runs BLAS on ``n_threads`` threads instead (None: one for small problems, where
+        threads only fight, and all cores for large ones). Not used on a PyTorch device, whose
+        threads ``torch.set_num_threads`` sets.
     random_state : int, RandomState or None, default=None
         Seed of the weight initialisation.
     verbose : bool, default=False

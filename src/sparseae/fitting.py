@@ -4,6 +4,7 @@ run of a solver with progress, early stopping, checkpoints and clean interruptio
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from contextlib import ExitStack, contextmanager
 
@@ -98,10 +99,15 @@ class SolverMixin:
 
     def _lanes(self) -> int:
         """Threads that share each NumPy evaluation's rows: ``n_threads``, or the cores this
-        process may use (PyTorch devices run their own threads: 1)."""
+        process may use, shared with the other processes torchrun started on this machine
+        (PyTorch devices run their own threads: 1)."""
         if getattr(self, "device", "numpy") != "numpy":
             return 1
-        return self.n_threads or joblib.cpu_count()
+        if self.n_threads:
+            return self.n_threads
+        neighbours = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) \
+            if getattr(self, "distributed", False) else 1
+        return max(joblib.cpu_count() // neighbours, 1)
 
     def _threads(self, flops_per_evaluation: float, lanes: int = 1):
         """NumPy's BLAS threads while fitting, when ``lanes`` threads share the rows."""
