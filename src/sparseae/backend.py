@@ -232,12 +232,11 @@ class Backend:
 
     def __init__(self, device: str | None = "numpy", dtype="float64"):
         try:
-            name = "bfloat16" if str(dtype) == "bfloat16" else np.dtype(dtype).name
+            self.dtype = storage_dtype(dtype)
         except TypeError:
-            name = None
-        if name not in DTYPES:
+            self.dtype = None
+        if self.dtype is None or self.dtype.name not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
-        self.dtype = storage_dtype(dtype)
         self.bfloat16 = str(dtype) == "bfloat16"
         self.device = "numpy" if device is None else str(device)
         if self.device == "numpy":
