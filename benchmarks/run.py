@@ -93,8 +93,7 @@ def main(argv=None):
         print("\n== solvers at equal wall time ==")
         solvers.main(quick)
         print("\n== L-BFGS on a memory-mapped file larger than the memory budget ==")
-        out_of_core.main(quick + (["--file-size", "400MB", "--budget", "250MB"] if args.quick
-                                  else []))
+        out_of_core.main(quick)
         if importlib.util.find_spec("torch") is None:
             print("\n(no PyTorch: pip install '.[bench]' for the backend benchmark)")
         else:

@@ -36,6 +36,25 @@ def test_npy_is_memory_mapped_and_read_in_chunks(tmp_path, matrix):
     np.testing.assert_array_equal(rows.take([5, 0, 299]), matrix.astype(np.float32)[[5, 0, 299]])
 
 
+def test_npy_chunks_as_views_of_the_mapping(tmp_path, matrix, monkeypatch):
+    np.save(tmp_path / "x.npy", matrix.astype(np.float32))
+    rows = load(tmp_path / "x.npy")
+    released = []
+    monkeypatch.setattr(NpyFile, "_release", lambda self, start, stop: released.append(start))
+    seen = []
+    for chunk in rows.chunks(128, np.float32, views=True):
+        assert np.shares_memory(chunk, rows.data._array) and not chunk.flags.writeable
+        assert released == [128 * i for i in range(len(seen))]  # the previous ones, not this
+        seen.append(chunk.copy())
+    assert released == [0, 128, 256]
+    np.testing.assert_array_equal(np.concatenate(seen), matrix.astype(np.float32))
+    # a conversion, a subset or a transform needs a copy: chunks are then fresh arrays
+    for chunks in (rows.chunks(128, np.float64, views=True),
+                   rows.subset(np.arange(0, 300, 2)).chunks(128, np.float32, views=True),
+                   rows.chunks(128, np.float32)):
+        assert not any(np.shares_memory(c, rows.data._array) for c in chunks)
+
+
 def test_npz_named_array(tmp_path, matrix):
     np.savez(tmp_path / "d.npz", train=matrix, labels=np.arange(300))
     np.testing.assert_array_equal(load(tmp_path / "d.npz").to_array(), matrix)

@@ -145,7 +145,9 @@ class Problem:
         return len(self.work.parts(min(self.chunk_rows, self.rows.n_samples)))
 
     def chunks(self):
-        return (self.backend.to_device(X) for X in self.rows.chunks(self.chunk_rows, self.dtype))
+        # NumPy reads a memory-mapped file's rows in place where it can (``Rows.chunks``)
+        return (self.backend.to_device(X)
+                for X in self.rows.chunks(self.chunk_rows, self.dtype, self.backend.is_numpy))
 
     def _shard(self, m: int):
         if self.part is None:

@@ -3,12 +3,15 @@
 The file is never read whole: ``rows`` and ``take`` copy the requested rows out of the mapping and
 then tell the kernel the process no longer needs those pages (``MADV_DONTNEED``), so the resident
 set stays at one chunk however large the file is. The pages remain in the page cache, so a second
-pass over a file that fits in RAM is still fast.
+pass over a file that fits in RAM is still fast. ``views`` skips the copy where the file already
+holds C-ordered rows of the dtype asked for: it yields read-only views of the mapping, one chunk at
+a time, each released when the next is asked for.
 """
 
 from __future__ import annotations
 
 import mmap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +78,22 @@ class NpyFile:
         out = np.array(self._array[start:stop], dtype=dtype, order="C")
         self._release(start, stop)
         return out
+
+    def views(self, rows_per_chunk: int, dtype) -> Iterator[np.ndarray] | None:
+        """Read-only views of consecutive blocks of ``rows_per_chunk`` rows, each released
+        (``MADV_DONTNEED``) when the next is asked for; None unless the file holds C-ordered rows
+        of ``dtype``, which need no conversion."""
+        if self._fortran or self.dtype != np.dtype(dtype):
+            return None
+        return self._views(rows_per_chunk)
+
+    def _views(self, rows_per_chunk: int) -> Iterator[np.ndarray]:
+        for start in range(0, self.n_samples, rows_per_chunk):
+            stop = min(start + rows_per_chunk, self.n_samples)
+            try:
+                yield self._array[start:stop]
+            finally:
+                self._release(start, stop)
 
     def take(self, indices: np.ndarray, dtype=np.float64) -> np.ndarray:
         """A copy of the rows at ``indices`` (sorted internally for sequential reads)."""

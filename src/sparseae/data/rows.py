@@ -77,8 +77,18 @@ class Rows:
         raw_dtype = np.float64 if self.transforms else dtype
         return self._apply(self._read(index, raw_dtype), dtype)
 
-    def chunks(self, rows_per_chunk: int, dtype=np.float64) -> Iterator[np.ndarray]:
-        """The rows in consecutive blocks of ``rows_per_chunk``."""
+    def chunks(self, rows_per_chunk: int, dtype=np.float64,
+               views: bool = False) -> Iterator[np.ndarray]:
+        """The rows in consecutive blocks of ``rows_per_chunk``. With ``views``, the blocks of a
+        memory-mapped file that needs no conversion (all its rows, in ``dtype``, C order, no
+        transforms) are read-only views of the mapping, each valid until the next is asked for:
+        no copy on one core before the arithmetic."""
+        if views and isinstance(self.data, NpyFile) and not self.transforms \
+                and self.positions is None:
+            blocks = self.data.views(rows_per_chunk, dtype)
+            if blocks is not None:
+                yield from blocks
+                return
         for start in range(0, self.n_samples, rows_per_chunk):
             yield self.block(start, min(start + rows_per_chunk, self.n_samples), dtype)
 
