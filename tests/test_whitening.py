@@ -53,7 +53,7 @@ def test_zca_whitening_is_white_and_symmetric(patches):
 
 
 @pytest.mark.parametrize("name", ["pca", "pca-white", "zca"])
-def test_streamed_fit_equals_whole_fit(tmp_path, patches, name):
+def test_streamed_fit_equals_whole_fit(tmp_path, patches, name, monkeypatch):
     np.save(tmp_path / "p.npy", patches)
     whole = make_whitening(name).fit(patches)
     streamed = make_whitening(name)
@@ -61,8 +61,12 @@ def test_streamed_fit_equals_whole_fit(tmp_path, patches, name):
         streamed.partial_fit(patches[start : start + 130])
     np.testing.assert_allclose(streamed.transform(patches), whole.transform(patches),
                                atol=1e-9)
-    rows = Rows(NpyFile(tmp_path / "p.npy")).fit_transform(make_whitening(name))
+    transform = make_whitening(name)
+    decompose, calls = transform._decompose, []
+    monkeypatch.setattr(transform, "_decompose", lambda: calls.append(1) or decompose())
+    rows = Rows(NpyFile(tmp_path / "p.npy")).fit_transform(transform)
     np.testing.assert_allclose(rows.to_array(), whole.transform(patches), atol=1e-9)
+    assert len(calls) == 1  # once, not once per chunk
 
 
 def test_in_a_pipeline_before_the_autoencoder(patches):
@@ -79,5 +83,7 @@ def test_bad_settings():
         PCA(retain_variance=1.5).fit(np.random.default_rng(0).normal(size=(20, 3)))
     with pytest.raises(ValueError, match="epsilon must be >= 0"):
         ZCAWhitening(epsilon=-1).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match=r"n_components must be in \[1, 3\], got 4"):
+        PCAWhitening(n_components=4).fit(np.random.default_rng(0).normal(size=(20, 3)))
     with pytest.raises(ValueError, match="unknown whitening"):
         make_whitening("pcaa")

@@ -31,6 +31,26 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
     """The streamed covariance and its eigendecomposition, shared by the three transforms."""
 
     def partial_fit(self, X, y=None):
+        self._accumulate(X)
+        self._decompose()
+        return self
+
+    def fit(self, X, y=None):
+        return self.fit_chunks([X])
+
+    def fit_chunks(self, chunks):
+        """Fit on the row blocks ``chunks`` yields (data larger than memory): their sums one at
+        a time, then one decomposition. ``partial_fit`` on each would decompose after every
+        chunk, which costs more than the chunk (784 features: 87 ms, against 24 ms for the
+        sums of a 16 MiB chunk)."""
+        for name in ("n_samples_seen_", "shift_", "_sum", "_outer"):
+            self.__dict__.pop(name, None)
+        for X in chunks:
+            self._accumulate(X)
+        self._decompose()
+        return self
+
+    def _accumulate(self, X):
         first = not hasattr(self, "n_samples_seen_")
         X = validate_data(self, X, dtype=np.float64, reset=first)
         if first:
@@ -42,13 +62,6 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
         self._sum += D.sum(axis=0)
         self._outer += D.T @ D
         self.n_samples_seen_ += X.shape[0]
-        self._decompose()
-        return self
-
-    def fit(self, X, y=None):
-        for name in ("n_samples_seen_", "shift_", "_sum", "_outer"):
-            self.__dict__.pop(name, None)
-        return self.partial_fit(X)
 
     def _decompose(self):
         m = self.n_samples_seen_

@@ -113,10 +113,13 @@ class Rows:
         return Rows(self.data, (*self.transforms, transform), self.positions)
 
     def fit_transform(self, transform) -> Rows:
-        """Fit ``transform`` on these rows in one streamed pass (``partial_fit`` per chunk, or
-        ``fit`` when the rows are in memory), then return the rows passed through it."""
+        """Fit ``transform`` on these rows in one streamed pass (its ``fit_chunks``, or
+        ``partial_fit`` per chunk; ``fit`` when the rows are in memory), then return the rows
+        passed through it."""
         if self.in_memory or not hasattr(transform, "partial_fit"):
             transform.fit(self.to_array())
+        elif hasattr(transform, "fit_chunks"):
+            transform.fit_chunks(self.chunks(self.default_chunk()))
         else:
             for X in self.chunks(self.default_chunk()):
                 transform.partial_fit(X)
