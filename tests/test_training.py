@@ -188,3 +188,17 @@ def test_two_loop_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
     assert direction.dtype == np.float32
     assert np.linalg.norm(direction + H @ g) <= 1e-6 * np.linalg.norm(H @ g)
     np.testing.assert_array_equal(two_loop(g, []), -g)
+
+
+def test_a_failed_line_search_is_reported_by_its_result_not_a_warning():
+    """L-BFGS handles a line search that finds no step (it falls back to steepest descent, or
+    stops with a message): SciPy's "did not converge" warning must not reach the user."""
+    from sparseae.solvers import _Cached, _wolfe
+
+    fun = _Cached(lambda x: (float(x @ x), 2 * x))
+    theta = np.ones(3)
+    cost, grad = fun(theta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step, *_ = _wolfe(fun, theta, grad, grad, cost)  # uphill: no step lowers the cost
+    assert step is None

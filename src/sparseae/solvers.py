@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import get_blas_funcs
-from scipy.optimize import OptimizeWarning, line_search
+from scipy.optimize import line_search
 
 from .backend import ops
 
@@ -220,7 +220,9 @@ def _wolfe(fun, theta, direction, grad, cost):
     """A step along ``direction`` that meets the strong Wolfe conditions, trying 1 first
     (``step`` is None when none was found)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)  # "did not converge": step is None
+        # "did not converge" says what ``step`` None says (a LineSearchWarning, a RuntimeWarning
+        # in SciPy 1.17, an OptimizeWarning before)
+        warnings.filterwarnings("ignore", "The line search algorithm did not converge")
         return line_search(fun.cost, fun.grad, theta, direction, grad, cost, None,
                            c1=1e-4, c2=0.9, maxiter=20)
 
