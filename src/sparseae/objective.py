@@ -160,7 +160,7 @@ class Workspace:
         self.a2 = o.empty((rows, n_hidden), like)
         self.ones = o.ones(max(rows, self.block), like)
         self.lanes = [Lane(self.block, n_features, n_hidden, like) for _ in range(threads)]
-        self.pool = _pool(threads) if threads > 1 else None
+        self.pool = _pool(threads - 1) if threads > 1 else None
 
     def fits(self, X, n_hidden: int) -> bool:
         return (X.shape[0] <= self.rows and self.lanes[0].a3.shape[1] == X.shape[1]
@@ -178,17 +178,19 @@ class Workspace:
         return list(zip(edges[:-1], edges[1:]))
 
     def over_parts(self, n_rows: int, into: Sum | None, step: Callable) -> None:
-        """``step(lane, start, stop, running)`` for each part of the rows, each on its own
-        thread, and the parts' sums added into ``into`` in order (if given). The first part adds
-        straight into ``into``: with one thread this is the plain loop over the blocks."""
+        """``step(lane, start, stop, running)`` for each part of the rows, the first on the
+        calling thread and each other on one of the pool's, and the parts' sums added into
+        ``into`` in order (if given). The first part adds straight into ``into``: with one
+        thread this is the plain loop over the blocks."""
         parts = self.parts(n_rows)
         runnings = [into] + [None if into is None else into.empty_like() for _ in parts[1:]]
         calls = [partial(step, lane, start, stop, running)
                  for lane, (start, stop), running in zip(self.lanes, parts, runnings)]
-        if len(calls) == 1:
-            calls[0]()
-        else:
-            for done in [self.pool.submit(call) for call in calls]:
+        others = [self.pool.submit(call) for call in calls[1:]]
+        try:
+            calls[0]()  # this thread takes the first part: one hand-over fewer
+        finally:  # the other threads' buffers are free again only when they are done
+            for done in others:
                 done.result()
         for running in runnings[1:] if into is not None else []:
             into.merge(running)
