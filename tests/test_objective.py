@@ -111,6 +111,28 @@ def test_parts_are_runs_of_whole_blocks_one_per_thread():
     assert work.parts(0) == [(0, 0)]
 
 
+def test_a_failing_part_waits_for_the_others():
+    """The caller's thread runs the first part; if it raises, the error comes out only after the
+    other threads are done with their buffers."""
+    import threading
+    import time
+
+    X, p, _ = problem(m=53)
+    work = threaded(X, p.n_hidden, 3)
+    done = []
+
+    def step(lane, start, stop, running):
+        if start == 0:
+            assert threading.current_thread() is threading.main_thread()
+            raise RuntimeError("first part failed")
+        time.sleep(0.05)
+        done.append(start)
+
+    with pytest.raises(RuntimeError, match="first part failed"):
+        work.over_parts(53, None, step)
+    assert sorted(done) == [16, 32]
+
+
 @pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
 def test_threads_give_the_one_thread_result(activation, sparsity, decoder):
     X, p, spec = problem(activation, sparsity, decoder, m=53)
