@@ -85,5 +85,7 @@ def test_bad_settings():
         ZCAWhitening(epsilon=-1).fit(np.random.default_rng(0).normal(size=(20, 3)))
     with pytest.raises(ValueError, match=r"n_components must be in \[1, 3\], got 4"):
         PCAWhitening(n_components=4).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="no rows to fit on"):
+        ZCAWhitening().fit_chunks([])
     with pytest.raises(ValueError, match="unknown whitening"):
         make_whitening("pcaa")

@@ -47,6 +47,8 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         for X in chunks:
             self._accumulate(X)
+        if not hasattr(self, "n_samples_seen_"):
+            raise ValueError("no rows to fit on: the chunks were empty")
         self._decompose()
         return self
 
