@@ -79,15 +79,13 @@ class NpyFile:
         self._release(start, stop)
         return out
 
-    def views(self, rows_per_chunk: int, dtype) -> Iterator[np.ndarray] | None:
-        """Read-only views of consecutive blocks of ``rows_per_chunk`` rows, each released
-        (``MADV_DONTNEED``) when the next is asked for; None unless the file holds C-ordered rows
-        of ``dtype``, which need no conversion."""
-        if self._fortran or self.dtype != np.dtype(dtype):
-            return None
-        return self._views(rows_per_chunk)
+    def holds(self, dtype) -> bool:
+        """Whether the file's rows are C-ordered ``dtype``: ``views`` can give them unconverted."""
+        return not self._fortran and self.dtype == np.dtype(dtype)
 
-    def _views(self, rows_per_chunk: int) -> Iterator[np.ndarray]:
+    def views(self, rows_per_chunk: int) -> Iterator[np.ndarray]:
+        """Read-only views of consecutive blocks of ``rows_per_chunk`` rows, each released
+        (``MADV_DONTNEED``) when the next is asked for."""
         for start in range(0, self.n_samples, rows_per_chunk):
             stop = min(start + rows_per_chunk, self.n_samples)
             try:

@@ -83,12 +83,10 @@ class Rows:
         memory-mapped file that needs no conversion (all its rows, in ``dtype``, C order, no
         transforms) are read-only views of the mapping, each valid until the next is asked for:
         no copy on one core before the arithmetic."""
-        if views and isinstance(self.data, NpyFile) and not self.transforms \
-                and self.positions is None:
-            blocks = self.data.views(rows_per_chunk, dtype)
-            if blocks is not None:
-                yield from blocks
-                return
+        if views and isinstance(self.data, NpyFile) and self.data.holds(dtype) \
+                and not self.transforms and self.positions is None:
+            yield from self.data.views(rows_per_chunk)
+            return
         for start in range(0, self.n_samples, rows_per_chunk):
             yield self.block(start, min(start + rows_per_chunk, self.n_samples), dtype)
 
