@@ -4,6 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy.io import savemat
 
 from sparseae.data import NpyFile, Rows, load
@@ -176,6 +177,29 @@ def test_streamed_scaling_is_fitted_chunk_by_chunk(tmp_path, rng):
     np.testing.assert_allclose(streamed.to_array().std(axis=0), 1, rtol=1e-12)
 
 
+def test_image_patches_carry_their_fitted_normalisation(tmp_path, rng):
+    """``load`` on images: the raw patches of ``read`` with a fitted ``PatchNormalizer`` as the
+    rows' transform (so it can be saved and applied to new patches), giving ``image_patches``."""
+    from sparseae.data import image_patches, read
+    from sparseae.data.scaling import PatchNormalizer
+
+    pixels = (rng.uniform(size=(40, 30)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    rows = load(tmp_path / "a.png", n_patches=300, patch_size=5, random_state=3)
+    raw, sampled = read(tmp_path / "a.png", n_patches=300, patch_size=5, random_state=3)
+    assert sampled and raw.transforms == ()
+    (normalizer,) = rows.transforms
+    assert isinstance(normalizer, PatchNormalizer)
+    X = raw.to_array()
+    centered = X - X.mean(axis=1, keepdims=True)
+    assert normalizer.limit_ == pytest.approx(3 * centered.std(), rel=1e-14)
+    np.testing.assert_array_equal(rows.to_array(), normalizer.transform(X))
+    np.testing.assert_array_equal(
+        rows.to_array(),
+        image_patches(tmp_path / "a.png", 300, 5, random_state=3))
+    assert not load(tmp_path / "a.png", n_patches=10, scale="none").transforms
+
+
 def test_unknown_scaling():
     with pytest.raises(ValueError, match="unknown scaling 'log'"):
         load("digits", scale="log")
@@ -192,8 +216,6 @@ def test_rows_subset_and_nan_check(rng):
 
 
 def test_whole_images_as_samples(tmp_path, rng):
-    from PIL import Image
-
     folder = tmp_path / "digits"
     folder.mkdir()
     pixels = [(rng.uniform(size=(6, 5)) * 255).astype(np.uint8) for _ in range(3)]
@@ -207,8 +229,6 @@ def test_whole_images_as_samples(tmp_path, rng):
 
 
 def test_images_of_different_sizes_give_patches(tmp_path, rng):
-    from PIL import Image
-
     for k, shape in enumerate([(20, 30), (40, 12)]):
         pixels = (rng.uniform(size=shape) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp_path / f"{k}.png")

@@ -104,17 +104,44 @@ def load(
     whole_images: bool = False,
     random_state: int | None = 0,
 ) -> Rows:
-    """The samples named by ``source`` as ``Rows``.
+    """The samples named by ``source`` as ``Rows``, scaled.
 
     Image sources (``natural``, image files and folders, ``.mat`` stacks) give ``n_patches``
-    random patches; ``scale="auto"`` normalises them as the tutorial does and leaves matrices as
-    they are. Other scalings (``none``, ``unit``, ``minmax``, ``standardize``, ``patch``) are
-    fitted in one streamed pass. ``key`` names the array inside an ``.npz`` or ``.mat``;
-    ``transpose`` reads a matrix stored one sample per column (MATLAB's habit);
-    ``whole_images`` makes each image (of one size) a sample instead of sampling patches.
+    random patches; ``scale="auto"`` normalises them as the tutorial does (``PatchNormalizer``)
+    and leaves matrices as they are. Other scalings (``none``, ``unit``, ``minmax``,
+    ``standardize``, ``patch``) are fitted in one streamed pass. The fitted scaling is the
+    transform of the returned ``Rows`` (``rows.transforms``), so it can be saved and applied to
+    new samples. The other options are those of ``read``.
     """
     if scale != "auto" and scale not in SCALERS:
         raise ValueError(f"unknown scaling {scale!r}; choose one of {['auto', *SCALERS]}")
+    rows, sampled = read(source, n_patches=n_patches, patch_size=patch_size, prewhiten=prewhiten,
+                         key=key, transpose=transpose, whole_images=whole_images,
+                         random_state=random_state)
+    if scale == "auto":
+        scale = "patch" if sampled else "none"
+    scaler = make_scaler(scale)
+    return rows if scaler is None else rows.fit_transform(scaler)
+
+
+def read(
+    source,
+    *,
+    n_patches: int = 10000,
+    patch_size: int = 8,
+    prewhiten: bool | None = None,
+    key: str | None = None,
+    transpose: bool = False,
+    whole_images: bool = False,
+    random_state: int | None = 0,
+) -> tuple[Rows, bool]:
+    """The samples named by ``source`` as they are, and whether they are sampled patches.
+
+    ``key`` names the array inside an ``.npz`` or ``.mat``; ``transpose`` reads a matrix stored
+    one sample per column (MATLAB's habit); ``whole_images`` makes each image (of one size) a
+    sample instead of sampling patches; ``prewhiten`` applies Olshausen and Field's whitening
+    to images (by default to photographs, not to ``.mat`` stacks).
+    """
     images, matrix = _read(source, key)
     if images is not None and whole_images:
         names = ([p.name for p in image_files(Path(source))] if Path(source).is_dir()
@@ -124,12 +151,13 @@ def load(
         images, matrix = None, stack_images(images, names)
     elif whole_images:
         raise ValueError(f"{source} holds a data matrix; whole_images applies to images")
-    if images is not None:
+    sampled = images is not None
+    if sampled:
         if transpose:
             raise ValueError(f"{source} holds images; transpose applies to data matrices")
         matrix = patches_from_images(images, n_patches, patch_size,
                                      prewhiten=_prewhiten(source, prewhiten),
-                                     normalize=scale == "auto", random_state=random_state)
+                                     normalize=False, random_state=random_state)
     elif prewhiten and not whole_images:
         raise ValueError(f"{source} holds a data matrix; prewhiten applies to images")
     if transpose:
@@ -139,9 +167,7 @@ def load(
         matrix = np.ascontiguousarray(matrix.T)
     if isinstance(matrix, np.ndarray) and matrix.size == 0:
         raise ValueError(f"{source} holds no samples (shape {matrix.shape})")
-    rows = Rows(matrix)
-    scaler = make_scaler("none" if scale == "auto" else scale)
-    return rows if scaler is None else rows.fit_transform(scaler)
+    return Rows(matrix), sampled
 
 
 def _read(source, key):
@@ -191,6 +217,6 @@ def _read(source, key):
     )
 
 
-__all__ = ["load", "image_patches", "patches_from_images", "Rows", "NpyFile", "BUILTIN",
+__all__ = ["load", "read", "image_patches", "patches_from_images", "Rows", "NpyFile", "BUILTIN",
            "read_images", "sample_patches", "normalize_patches", "whiten_olshausen_field",
            "downsample", "make_scaler"]

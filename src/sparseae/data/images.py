@@ -91,10 +91,12 @@ def sample_patches(
 
 def normalize_patches(patches: np.ndarray, limit: float | None = None) -> np.ndarray:
     """The tutorial's normalisation: remove each patch's mean, clip at +/-3 standard deviations
-    of all values (or at ``limit``), rescale from [-1, 1] to [0.1, 0.9]."""
+    of all values (or at ``limit``), rescale from [-1, 1] to [0.1, 0.9]. The centred values
+    have mean zero (each row sums to zero), so their standard deviation is their root mean
+    square, computed as ``PatchNormalizer`` does."""
     centered = patches - patches.mean(axis=1, keepdims=True)
     if limit is None:
-        limit = 3.0 * centered.std()
+        limit = 3.0 * np.sqrt(np.vdot(centered, centered) / centered.size)
     if limit == 0:
         return np.full_like(centered, 0.5)
     return (np.clip(centered, -limit, limit) / limit + 1.0) * 0.4 + 0.1
