@@ -108,3 +108,78 @@ def test_damaged_arrays(tmp_path, model):
     np.savez(tmp_path / "bad2.npz", **arrays)
     with pytest.raises(ModelFileError, match="missing"):
         sparseae.load(tmp_path / "bad2.npz")
+
+
+# --- the preprocessing of a run ---
+
+
+def _fitted_transforms(X):
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    from sparseae.data.scaling import PatchNormalizer, UnitScaler
+    from sparseae.whitening import PCA, PCAWhitening, ZCAWhitening
+
+    return [UnitScaler().fit(X), PatchNormalizer().fit(X), MinMaxScaler().fit(X),
+            StandardScaler().fit(X), PCA(0.9).fit(X), PCAWhitening(n_components=5).fit(X),
+            ZCAWhitening(epsilon=0.01).fit(X)]
+
+
+@pytest.mark.parametrize("k", range(7))
+def test_each_transform_round_trips(tmp_path, rng, k):
+    X = rng.normal(size=(200, 12)) * rng.uniform(0.5, 4, size=12) + 3
+    transform = _fitted_transforms(X)[k]
+    sparseae.save_preprocessing(tmp_path / "p.npz", [transform])
+    (name, loaded), = sparseae.load_preprocessing(tmp_path / "p.npz").steps
+    assert type(loaded) is type(transform) and loaded.get_params() == transform.get_params()
+    new = rng.normal(size=(30, 12))
+    np.testing.assert_array_equal(loaded.transform(new), transform.transform(new))
+    assert name == f"0-{type(transform).__name__.lower()}"
+
+
+def test_preprocessing_applies_its_steps_in_order(tmp_path, rng):
+    from sklearn.pipeline import make_pipeline
+
+    from sparseae.data.scaling import UnitScaler
+    from sparseae.whitening import ZCAWhitening
+
+    X = rng.uniform(2, 5, size=(300, 6))
+    scaler = UnitScaler().fit(X)
+    zca = ZCAWhitening().fit(scaler.transform(X))
+    sparseae.save_preprocessing(tmp_path / "p.npz", [scaler, zca])
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+    preprocessing = sparseae.load_preprocessing(tmp_path / "p.npz")
+    np.testing.assert_allclose(preprocessing.transform(X), zca.transform(scaler.transform(X)),
+                               rtol=0, atol=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(3, max_iter=3, decoder="linear", random_state=0)
+        model.fit(zca.transform(scaler.transform(X)))
+    np.testing.assert_array_equal(make_pipeline(preprocessing, model).transform(X),
+                                  model.transform(preprocessing.transform(X)))
+
+
+def test_no_preprocessing_passes_samples_through(tmp_path, rng):
+    sparseae.save_preprocessing(tmp_path / "p.npz", [])
+    X = rng.normal(size=(4, 3))
+    np.testing.assert_array_equal(sparseae.load_preprocessing(tmp_path / "p.npz").transform(X), X)
+
+
+def test_preprocessing_refuses_what_it_cannot_rebuild(tmp_path, rng):
+    from sklearn.preprocessing import Normalizer
+
+    with pytest.raises(TypeError, match="cannot save a Normalizer as preprocessing"):
+        sparseae.save_preprocessing(tmp_path / "p.npz", [Normalizer().fit(rng.normal(size=(4, 3)))])
+    assert not (tmp_path / "p.npz").exists()
+    header = {"format": "sparseae.Preprocessing", "version": 1,
+              "steps": [{"class": "os.system", "params": {}, "scalars": {}, "arrays": []}]}
+    from sparseae.io import write_archive
+
+    write_archive(tmp_path / "evil.npz", header, {})
+    with pytest.raises(ValueError, match="damaged sparseae preprocessing file .*'os.system'"):
+        sparseae.load_preprocessing(tmp_path / "evil.npz")
+    np.savez(tmp_path / "other.npz", limit_=np.ones(1))
+    with pytest.raises(ValueError, match="not a sparseae preprocessing file"):
+        sparseae.load_preprocessing(tmp_path / "other.npz")
+    with pytest.raises(FileNotFoundError, match="no sparseae preprocessing file at"):
+        sparseae.load_preprocessing(tmp_path / "nothing.npz")

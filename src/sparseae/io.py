@@ -5,6 +5,10 @@ The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rh
 the format name, its version, the estimator's parameters and the scalar fitted attributes.
 Loading uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that
 is renamed into place, so an interrupted save never leaves half a model.
+
+The fitted preprocessing of a run (scaling, whitening) is saved the same way
+(``save_preprocessing``): each step's class name, its parameters and its scalar fitted attributes
+in the header, its fitted arrays beside it. Only the classes in ``_transform_classes`` load.
 """
 
 from __future__ import annotations
@@ -115,3 +119,71 @@ def load(path):
     if bad or n != model.n_features_in_:
         raise ModelFileError(f"{path} is a damaged sparseae model: inconsistent shapes {bad}")
     return model
+
+
+PREPROCESSING = "sparseae.Preprocessing"
+PREPROCESSING_VERSION = 1
+
+
+def _transform_classes() -> dict:
+    """The transforms a preprocessing file may hold, by class name: nothing else is built."""
+    from .data.scaling import SCALERS
+    from .whitening import PCA, WHITENINGS
+
+    return {cls.__name__: cls for cls in (*SCALERS.values(), *WHITENINGS.values(), PCA) if cls}
+
+
+def save_preprocessing(path, transforms) -> Path:
+    """Write fitted transforms (applied in order) to ``path``: what turns raw samples into the
+    rows a model was trained on. Keeps each one's parameters and public fitted attributes (the
+    names ending in ``_``), enough to ``transform``, not to go on fitting."""
+    classes = _transform_classes()
+    steps, arrays = [], {}
+    for k, transform in enumerate(transforms):
+        name = type(transform).__name__
+        if classes.get(name) is not type(transform):
+            raise TypeError(f"cannot save a {name} as preprocessing; sparseae saves "
+                            f"{sorted(classes)}")
+        scalars, fitted = {}, []
+        for attr, value in vars(transform).items():
+            if not attr.endswith("_") or attr.startswith("_"):
+                continue
+            if isinstance(value, np.ndarray):
+                arrays[f"{k}.{attr}"] = value.astype(str) if value.dtype == object else value
+                fitted.append(attr)
+            elif isinstance(value, (np.generic, bool, int, float, str, type(None))):
+                scalars[attr] = value.item() if isinstance(value, np.generic) else value
+            else:
+                raise TypeError(f"cannot save {name}.{attr} of type {type(value).__name__}")
+        steps.append({"class": name, "params": transform.get_params(), "scalars": scalars,
+                      "arrays": fitted})
+    header = {"format": PREPROCESSING, "version": PREPROCESSING_VERSION, "steps": steps}
+    return write_archive(path, header, arrays)
+
+
+def load_preprocessing(path):
+    """The fitted transforms written by ``save_preprocessing``, as a scikit-learn ``Pipeline``
+    (``"passthrough"`` when there are none): ``make_pipeline(preprocessing, model)`` then takes
+    raw samples."""
+    from sklearn.pipeline import Pipeline
+
+    path = Path(path)
+    what = "sparseae preprocessing file"
+    header, arrays = read_archive(path, PREPROCESSING, PREPROCESSING_VERSION, what)
+    classes, named = _transform_classes(), []
+    try:
+        for k, step in enumerate(header["steps"]):
+            if step["class"] not in classes:
+                raise ValueError(f"unknown transform {step['class']!r}")
+            params = {k: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+                      for k, v in step["params"].items()}
+            transform = classes[step["class"]](**params)
+            for attr, value in step["scalars"].items():
+                setattr(transform, attr, value)
+            for attr in step["arrays"]:
+                value = arrays[f"{k}.{attr}"]
+                setattr(transform, attr, value.astype(object) if value.dtype.kind == "U" else value)
+            named.append((f"{k}-{step['class'].lower()}", transform))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} is a damaged {what} ({err})") from None
+    return Pipeline(named or [("identity", "passthrough")])
