@@ -39,7 +39,7 @@ def test_train_writes_a_run_folder(tmp_path, capsys):
     assert "stopped after 20 iterations" in printed.err
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoint.npz", "config.json", "filters.png", "loss.png", "metrics.json", "model.npz",
-        "reconstructions.png"]
+        "preprocessing.npz", "reconstructions.png"]
     metrics = json.loads((out / "metrics.json").read_text())
     model = sparseae.load(out / "model.npz")
     assert metrics["iterations"] == 20 == model.n_iter_
@@ -87,7 +87,7 @@ def test_usage_errors_come_from_argparse():
 def test_help_documents_every_option():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"train", "gradcheck", "selftaught", "stacked"}
+    assert set(commands) == {"train", "encode", "gradcheck", "selftaught", "stacked"}
     for name, command in commands.items():
         assert command.description, name
         for action in command._actions:
@@ -137,3 +137,70 @@ def test_more_bad_input(tmp_path, args, message):
     result = run("train", "--quiet", "--max-iter", "2", "--out", str(tmp_path / "r"), *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- encode: a run's features of new samples ---
+
+
+def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
+    from sparseae.cli import load_rows
+
+    out = tmp_path / "run"
+    assert main(["train", "--patches", "300", "--max-iter", "5", "--n-hidden", "6", "--out",
+                 str(out), "--quiet"]) == 0
+    assert main(["encode", str(out), "--quiet"]) == 0
+    assert f"wrote the 6 features of 300 samples to {out / 'features.npy'}" in \
+        capsys.readouterr().out
+    model = sparseae.load(out / "model.npz")
+    rows = load_rows(json.loads((out / "config.json").read_text()))
+    features = np.load(out / "features.npy")
+    assert features.shape == (300, 6) and features.dtype == np.float64
+    np.testing.assert_array_equal(features, model.transform(rows.to_array()))
+    # other patches of the same images: normalised with the training patches' clipping limit
+    assert main(["encode", str(out), "--patches", "40", "--seed", "7", "--out",
+                 str(tmp_path / "f.npy"), "--quiet"]) == 0
+    from sparseae.data import read
+
+    raw, _ = read("natural", n_patches=40, patch_size=8, random_state=7)
+    (normalizer,) = rows.transforms
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"),
+                                  model.transform(normalizer.transform(raw.to_array())))
+
+
+def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    train_rows, new_rows = rng.uniform(0, 255, size=(500, 9)), rng.uniform(0, 300, size=(70, 9))
+    np.save(tmp_path / "train.npy", train_rows.astype(np.float32))
+    np.save(tmp_path / "new.npy", new_rows.astype(np.float32))
+    folder = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.npy"), "--scale", "unit", "--whiten",
+                 "zca", "--decoder", "linear", "--n-hidden", "4", "--max-iter", "5",
+                 "--dtype", "float32", "--out", str(folder), "--quiet"]) == 0
+    assert main(["encode", str(folder), "--data", str(tmp_path / "new.npy"), "--quiet"]) == 0
+    model = sparseae.load(folder / "model.npz")
+    low, high = train_rows.astype(np.float32).min(), train_rows.astype(np.float32).max()
+    scaled = (new_rows.astype(np.float32).astype(np.float64) - low) / (high - low)
+    zca = sparseae.load_preprocessing(folder / "preprocessing.npz").steps[1][1]
+    features = np.load(folder / "features.npy")
+    assert features.dtype == np.float32 and features.shape == (70, 4)
+    # float32 model: the rows reach it in float32, here in float64 (a few units of float32)
+    np.testing.assert_allclose(features, model.transform(zca.transform(scaled)), rtol=1e-5)
+
+
+def test_encode_bad_input_gives_one_clear_line(tmp_path):
+    np.save(tmp_path / "wide.npy", np.zeros((5, 16)))
+    folder = tmp_path / "run"
+    assert main(["train", "--patches", "100", "--max-iter", "2", "--n-hidden", "3",
+                 "--out", str(folder), "--quiet"]) == 0
+    result = run("encode", str(folder), "--data", str(tmp_path / "wide.npy"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("sparseae: error: the samples have 16 features after the "
+                                     "run's preprocessing; the model takes 64")
+    assert not (folder / "features.npy").exists() and not list(folder.glob(".features*"))
+    result = run("encode", str(tmp_path))
+    assert result.stderr.strip() == f"sparseae: error: {tmp_path} is not a run folder " \
+                                    "(no config.json)"
+    (folder / "preprocessing.npz").unlink()
+    result = run("encode", str(folder))
+    assert result.stderr.strip() == ("sparseae: error: no sparseae preprocessing file at "
+                                     f"{folder / 'preprocessing.npz'}")

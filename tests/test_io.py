@@ -183,3 +183,28 @@ def test_preprocessing_refuses_what_it_cannot_rebuild(tmp_path, rng):
         sparseae.load_preprocessing(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError, match="no sparseae preprocessing file at"):
         sparseae.load_preprocessing(tmp_path / "nothing.npz")
+
+
+def test_features_are_written_chunk_by_chunk_and_never_half(tmp_path, rng, model, monkeypatch):
+    from sparseae.data import Rows
+    from sparseae.data import rows as rows_module
+    from sparseae.io import write_features
+
+    X = rng.uniform(size=(1000, 64))
+    monkeypatch.setattr(rows_module, "DEFAULT_CHUNK_BYTES", 64 * 8 * 300)  # 300 rows a chunk
+    path = write_features(model, Rows(X), tmp_path / "f.npy")
+    # the BLAS may round a 100-row product differently from a 1000-row one: 1 ulp
+    np.testing.assert_allclose(np.load(path), model.transform(X), rtol=1e-14, atol=0)
+    calls = []
+
+    def failing(X):
+        calls.append(len(X))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return model.transform(X)
+
+    monkeypatch.setattr(model, "transform", failing)
+    with pytest.raises(KeyboardInterrupt):
+        write_features(model, Rows(X), tmp_path / "g.npy")
+    assert calls == [300, 300, 300]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy"]

@@ -30,6 +30,35 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _add_source_options(group, builtin, from_run: bool = False):
+    """The options that say which samples to read (``SOURCE_SETTINGS`` but the seed). With
+    ``from_run``, none has a default: each one given replaces the run's own (config.json)."""
+    def default(value):
+        return argparse.SUPPRESS if from_run else value
+
+    group.add_argument("--data", default=default("natural"), metavar="SOURCE",
+                       help=f"built-in data ({', '.join(builtin)}) or a path: .npy "
+                       "(memory-mapped), .npz, .csv, .mat (an H x W x K image stack or a 2-D "
+                       "matrix), an MNIST IDX file (raw or .gz), an image file, or a folder of "
+                       "images. Matrices have one sample per row")
+    group.add_argument("--key", "--variable", dest="key", default=default(None),
+                       help="name of the array inside an .npz or .mat file holding several")
+    group.add_argument("--transpose", action="store_true", default=default(False),
+                       help="the matrix holds one sample per column (MATLAB's habit)")
+    group.add_argument("--whole-images", action="store_true", default=default(False),
+                       help="each image (all of one size) is a sample, instead of sampling "
+                       "patches from the images")
+    group.add_argument("--patches", type=_positive_int, default=default(10000),
+                       help="number of random patches to sample from image data")
+    group.add_argument("--patch-size", type=_positive_int, default=default(8),
+                       help="patch side in pixels")
+    group.add_argument("--prewhiten", action=argparse.BooleanOptionalAction,
+                       default=default(None),
+                       help="whiten images as Olshausen and Field did before sampling "
+                       "(default: on for photographs, off for .mat stacks, which the tutorial's "
+                       "IMAGES.mat already are)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .activations import DECODERS, HIDDEN_ACTIVATIONS
     from .backend import DTYPES
@@ -54,30 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an autoencoder and write a run folder",
         description="Train a sparse autoencoder. With no options this is the UFLDL exercise: "
         "10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, lambda 1e-4, beta 3, "
-        "400 L-BFGS iterations. Writes config.json, checkpoint.npz (every --checkpoint-every "
-        "iterations and on Ctrl-C), and at the end model.npz, filters.png, loss.png, "
+        "400 L-BFGS iterations. Writes config.json, preprocessing.npz (the fitted scaling and "
+        "whitening), checkpoint.npz (every --checkpoint-every iterations and on Ctrl-C), and at "
+        "the end model.npz, filters.png, loss.png, "
         "reconstructions.png and metrics.json into the run folder.",
     )
     data = train.add_argument_group("data")
-    data.add_argument("--data", default="natural", metavar="SOURCE",
-                      help=f"built-in data ({', '.join(BUILTIN)}) or a path: .npy "
-                      "(memory-mapped), .npz, .csv, .mat (an H x W x K image stack or a 2-D "
-                      "matrix), an MNIST IDX file (raw or .gz), an image file, or a folder of "
-                      "images. Matrices have one sample per row")
-    data.add_argument("--key", "--variable", dest="key", default=None,
-                      help="name of the array inside an .npz or .mat file holding several")
-    data.add_argument("--transpose", action="store_true",
-                      help="the matrix holds one sample per column (MATLAB's habit)")
-    data.add_argument("--whole-images", action="store_true",
-                      help="each image (all of one size) is a sample, instead of sampling "
-                      "patches from the images")
-    data.add_argument("--patches", type=_positive_int, default=10000,
-                      help="number of random patches to sample from image data")
-    data.add_argument("--patch-size", type=_positive_int, default=8, help="patch side in pixels")
-    data.add_argument("--prewhiten", action=argparse.BooleanOptionalAction, default=None,
-                      help="whiten images as Olshausen and Field did before sampling "
-                      "(default: on for photographs, off for .mat stacks, which the tutorial's "
-                      "IMAGES.mat already are)")
+    _add_source_options(data, BUILTIN)
     data.add_argument("--scale", choices=("auto", *SCALERS), default="auto",
                       help="feature scaling: unit = all values to [0, 1], minmax = each feature "
                       "to [0, 1], standardize = each feature to mean 0 and variance 1, patch = "
@@ -206,6 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--test-fraction", type=_fraction, default=0.2,
                        help="share of the digits held out for testing (stratified)")
 
+    encode = commands.add_parser(
+        "encode", formatter_class=fmt,
+        help="features of a trained model: the hidden activations of each sample",
+        description="Pass samples through a run's fitted preprocessing (preprocessing.npz: "
+        "the scaling and whitening that train fitted) and its model (model.npz), and write the "
+        "hidden activations, one row per sample, to a .npy file. Streams the samples in "
+        "chunks, so a memory-mapped .npy larger than memory works. Each data option defaults "
+        "to the run's own (config.json): with none, the features of the training samples.",
+    )
+    encode.add_argument("run", type=Path, metavar="RUN_DIR", help="a run folder of train")
+    source = encode.add_argument_group("data (default: the run's)")
+    _add_source_options(source, BUILTIN, from_run=True)
+    source.add_argument("--seed", type=int, default=argparse.SUPPRESS,
+                        help="seed of the patch sampling")
+    encode.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="the .npy file to write (default: RUN_DIR/features.npy)")
+    encode.add_argument("--quiet", action="store_true", help="no progress bar")
+
     check = commands.add_parser(
         "gradcheck", formatter_class=fmt,
         help="check every gradient against central differences",
@@ -226,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the settings that say which samples are read (data.read)
+SOURCE_SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size",
+                   "prewhiten", "seed")
 SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size", "prewhiten",
             "scale", "whiten", "retain_variance", "whiten_epsilon", "n_hidden", "sparsity_target",
             "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
@@ -242,17 +275,21 @@ def _memory_budget(text):
     return pages * page // 2
 
 
+def _source(settings: dict) -> dict:
+    """The arguments of ``data.read`` (and ``data.load``) that a run's settings give."""
+    return {"source": settings["data"], "n_patches": settings["patches"],
+            "patch_size": settings["patch_size"], "prewhiten": settings["prewhiten"],
+            "key": settings["key"], "transpose": settings["transpose"],
+            "whole_images": settings["whole_images"], "random_state": settings["seed"]}
+
+
 def load_rows(settings: dict):
-    """The training rows a run's settings describe: the same rows every time (seeded)."""
+    """The training rows a run's settings describe: the same rows every time (seeded), with the
+    fitted scaling and whitening as their transforms."""
     from . import data
     from .whitening import make_whitening
 
-    rows = data.load(
-        settings["data"], n_patches=settings["patches"], patch_size=settings["patch_size"],
-        prewhiten=settings["prewhiten"], key=settings["key"], scale=settings["scale"],
-        transpose=settings["transpose"], whole_images=settings["whole_images"],
-        random_state=settings["seed"],
-    )
+    rows = data.load(**_source(settings), scale=settings["scale"])
     if settings["whiten"] != "none":
         rows = rows.fit_transform(make_whitening(
             settings["whiten"], retain_variance=settings["retain_variance"],
@@ -298,17 +335,14 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
-    from .io import atomic_write
+    from .io import atomic_write, save_preprocessing
 
     if args.resume is not None:
         run = args.resume
-        config = run / "config.json"
-        if not config.is_file():
-            raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
+        settings = _run_settings(run)
         if (run / "metrics.json").exists():
             print(f"{run} is already complete; nothing to resume")
             return 0
-        settings = json.loads(config.read_text())
         state = load_checkpoint(run / "checkpoint.npz") \
             if (run / "checkpoint.npz").exists() else None
     else:
@@ -326,6 +360,8 @@ def train(args) -> int:
         run = _run_folder(args)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+    if rank == 0:  # what turns new samples into rows like these (sparseae encode)
+        save_preprocessing(run / "preprocessing.npz", rows.transforms)
     checkpoint = Checkpointer(run / "checkpoint.npz", settings["checkpoint_every"]) \
         if rank == 0 else None
 
@@ -373,6 +409,32 @@ def train(args) -> int:
         f"{model.n_iter_} iterations in {seconds:.1f} s"
     )
     print(f"run folder: {run}")
+    return 0
+
+
+def _run_settings(run: Path) -> dict:
+    """The settings of a run folder (its config.json)."""
+    config = run / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
+    return json.loads(config.read_text())
+
+
+def encode(args) -> int:
+    from . import data
+    from .io import load, load_preprocessing, write_features
+
+    settings = _run_settings(args.run)
+    settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
+    model = load(args.run / "model.npz")
+    preprocessing = load_preprocessing(args.run / "preprocessing.npz")
+    rows, _ = data.read(**_source(settings))
+    for _, transform in preprocessing.steps:
+        if transform != "passthrough":
+            rows = rows.with_transform(transform)
+    out = write_features(model, rows, args.out or args.run / "features.npy",
+                         progress=not args.quiet)
+    print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}")
     return 0
 
 
@@ -459,8 +521,8 @@ def gradcheck(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": train, "gradcheck": gradcheck, "selftaught": selftaught,
-               "stacked": stacked}[args.command]
+    command = {"train": train, "encode": encode, "gradcheck": gradcheck,
+               "selftaught": selftaught, "stacked": stacked}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:

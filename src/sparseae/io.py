@@ -187,3 +187,29 @@ def load_preprocessing(path):
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path} is a damaged {what} ({err})") from None
     return Pipeline(named or [("identity", "passthrough")])
+
+
+def write_features(model, rows, path, progress: bool = False) -> Path:
+    """``model.transform`` of every sample of ``rows`` (``Rows``, transformed as the model's
+    training rows were) into the ``.npy`` file ``path``, one chunk at a time, so that samples
+    larger than memory work. Written beside ``path`` and renamed into place: an interrupted
+    run leaves no partial file."""
+    from tqdm.auto import tqdm
+
+    n_hidden, n_features = model.W1_.shape
+    if rows.n_features != n_features:
+        raise ValueError(f"the samples have {rows.n_features} features after the run's "
+                         f"preprocessing; the model takes {n_features}")
+    dtype = model.W1_.dtype
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (rows.n_samples, n_hidden)}
+
+    def write(f):
+        np.lib.format.write_array_header_2_0(f, header)
+        with tqdm(total=rows.n_samples, unit="rows", disable=not progress) as bar:
+            for X in rows.chunks(rows.default_chunk(), dtype, views=True):
+                f.write(np.ascontiguousarray(model.transform(X), dtype=dtype).tobytes())
+                bar.update(X.shape[0])
+
+    atomic_write(path, write)
+    return Path(path)
