@@ -24,8 +24,9 @@ def fit(X, **kwargs):
 
 
 def budget_for(rows, n_hidden=25):
-    """A memory budget that leaves room for about ``rows`` rows of 64 features per chunk."""
-    return resident_bytes() + 2 * rows * bytes_per_row(64, n_hidden, 8, False)
+    """A memory budget that leaves room for about ``rows`` rows of 64 features per chunk, read
+    in place from a float64 file."""
+    return resident_bytes() + 2 * rows * bytes_per_row(64, n_hidden, 8, "in place")
 
 
 @pytest.fixture
@@ -71,13 +72,32 @@ def test_the_budget_counts_each_extra_threads_buffers(npy, monkeypatch):
     from sparseae import training
 
     monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)
-    budget = 10**8 + 2 * 500 * bytes_per_row(64, 25, 8, False)
+    per_row = bytes_per_row(64, 25, 8, "in place")
+    budget = 10**8 + 2 * 500 * per_row
     one, three = (Problem(Rows(NpyFile(npy)), Spec(), 25, np.float64, memory_budget=budget,
                           threads=t) for t in (1, 3))
-    assert one.chunk_rows == 500
+    assert one.in_place and one.chunk_rows == 500
     lanes = 2 * training.lane_bytes(512, 64, 25, 8)
-    assert three.chunk_rows == (2 * 500 * bytes_per_row(64, 25, 8, False) - lanes) // 2 \
-        // bytes_per_row(64, 25, 8, False)
+    assert three.chunk_rows == (2 * 500 * per_row - lanes) // 2 // per_row
+
+
+def test_the_budget_counts_how_rows_are_read(npy, monkeypatch):
+    """Rows read in place cost their mapped pages; rows copied out, a float64 copy; rows
+    transformed, three."""
+    from sparseae import training
+    from sparseae.data.scaling import UnitScaler
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)
+    budget, room = 10**8 + 2 * 10**6, 10**6
+    in_place = Problem(Rows(NpyFile(npy)), Spec(), 25, np.float64, memory_budget=budget)
+    copied = Problem(Rows(NpyFile(npy)), Spec(), 25, np.float32, memory_budget=budget)
+    transformed = Problem(Rows(NpyFile(npy)).fit_transform(UnitScaler()), Spec(), 25,
+                          np.float64, memory_budget=budget)
+    assert in_place.in_place and not copied.in_place and not transformed.in_place
+    assert not (in_place.in_memory or copied.in_memory or transformed.in_memory)
+    assert in_place.chunk_rows == room // ((4 * 64 + 4 * 25) * 8 + 64 * 8) == 297
+    assert copied.chunk_rows == room // ((4 * 64 + 4 * 25) * 4 + 64 * 8) == 516
+    assert transformed.chunk_rows == room // ((4 * 64 + 4 * 25) * 8 + 3 * 64 * 8) == 228
 
 
 @pytest.mark.parametrize("text, expected", [

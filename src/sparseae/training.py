@@ -57,13 +57,17 @@ def resident_bytes() -> int:
         return 0
 
 
-def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, transformed: bool) -> int:
+READING = {"in place": 0, "copied": 1, "transformed": 3}  # float64 copies made per row read
+
+
+def bytes_per_row(n_features: int, n_hidden: int, itemsize: int, reading: str) -> int:
     """Working memory of one row in one evaluation: the row itself, a2, a3, delta3 and
-    delta2 with their temporaries (about 4 arrays of n and 4 of h), plus float64 copies made
-    while reading and transforming the row."""
+    delta2 with their temporaries (about 4 arrays of n and 4 of h), plus what reading the row
+    takes: its mapped pages when it is read in place, else the float64 copies made while
+    reading (and transforming) it."""
     work = (4 * n_features + 4 * n_hidden) * itemsize
-    reading = (3 if transformed else 1) * n_features * 8
-    return work + reading
+    mapped = n_features * itemsize if reading == "in place" else 0
+    return work + mapped + READING[reading] * n_features * 8
 
 
 def lane_bytes(block: int, n_features: int, n_hidden: int, itemsize: int) -> int:
@@ -102,8 +106,10 @@ class Problem:
                                          align=block if reproducible else 1)
             rows = rows.subset(np.arange(self.part.start, self.part.stop))
         self.rows = rows
-        per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize,
-                                bool(rows.transforms))
+        # NumPy reads a memory-mapped file's rows in place where it can (``Rows.chunks``)
+        self.in_place = self.backend.is_numpy and rows.in_place(self.dtype)
+        reading = "in place" if self.in_place else "transformed" if rows.transforms else "copied"
+        per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize, reading)
         budget = None if memory_budget is None else parse_bytes(memory_budget)
         threads = threads if self.backend.is_numpy else 1
         # the first thread's buffers are part of the working arrays of ``bytes_per_row``
@@ -145,9 +151,8 @@ class Problem:
         return len(self.work.parts(min(self.chunk_rows, self.rows.n_samples)))
 
     def chunks(self):
-        # NumPy reads a memory-mapped file's rows in place where it can (``Rows.chunks``)
         return (self.backend.to_device(X)
-                for X in self.rows.chunks(self.chunk_rows, self.dtype, self.backend.is_numpy))
+                for X in self.rows.chunks(self.chunk_rows, self.dtype, self.in_place))
 
     def _shard(self, m: int):
         if self.part is None:

@@ -77,14 +77,18 @@ class Rows:
         raw_dtype = np.float64 if self.transforms else dtype
         return self._apply(self._read(index, raw_dtype), dtype)
 
+    def in_place(self, dtype) -> bool:
+        """Whether ``chunks(..., views=True)`` gives views of a memory-mapped file: it holds all
+        these rows in ``dtype``, in C order, and no transform applies."""
+        return (isinstance(self.data, NpyFile) and self.data.holds(dtype)
+                and not self.transforms and self.positions is None)
+
     def chunks(self, rows_per_chunk: int, dtype=np.float64,
                views: bool = False) -> Iterator[np.ndarray]:
-        """The rows in consecutive blocks of ``rows_per_chunk``. With ``views``, the blocks of a
-        memory-mapped file that needs no conversion (all its rows, in ``dtype``, C order, no
-        transforms) are read-only views of the mapping, each valid until the next is asked for:
-        no copy on one core before the arithmetic."""
-        if views and isinstance(self.data, NpyFile) and self.data.holds(dtype) \
-                and not self.transforms and self.positions is None:
+        """The rows in consecutive blocks of ``rows_per_chunk``. With ``views``, where the rows
+        can be read ``in_place``, the blocks are read-only views of the mapping, each valid
+        until the next is asked for: no copy on one core before the arithmetic."""
+        if views and self.in_place(dtype):
             yield from self.data.views(rows_per_chunk)
             return
         for start in range(0, self.n_samples, rows_per_chunk):
