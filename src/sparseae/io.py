@@ -128,9 +128,9 @@ PREPROCESSING_VERSION = 1
 def _transform_classes() -> dict:
     """The transforms a preprocessing file may hold, by class name: nothing else is built."""
     from .data.scaling import SCALERS
-    from .whitening import PCA, WHITENINGS
+    from .whitening import WHITENINGS
 
-    return {cls.__name__: cls for cls in (*SCALERS.values(), *WHITENINGS.values(), PCA) if cls}
+    return {cls.__name__: cls for cls in (*SCALERS.values(), *WHITENINGS.values()) if cls}
 
 
 def save_preprocessing(path, transforms) -> Path:
