@@ -158,12 +158,12 @@ def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
     np.testing.assert_array_equal(features, model.transform(rows.to_array()))
     # other patches of the same images: normalised with the training patches' clipping limit
     assert main(["encode", str(out), "--patches", "40", "--seed", "7", "--out",
-                 str(tmp_path / "f.npy"), "--quiet"]) == 0
+                 str(tmp_path / "new" / "f.npy"), "--quiet"]) == 0
     from sparseae.data import read
 
     raw, _ = read("natural", n_patches=40, patch_size=8, random_state=7)
     (normalizer,) = rows.transforms
-    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"),
+    np.testing.assert_array_equal(np.load(tmp_path / "new" / "f.npy"),
                                   model.transform(normalizer.transform(raw.to_array())))
 
 

@@ -59,6 +59,12 @@ def test_save_leaves_no_temporary_file(tmp_path, model):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
+def test_saving_into_a_missing_folder_names_it(tmp_path, model):
+    with pytest.raises(FileNotFoundError, match=f"no such folder: {tmp_path / 'no'} "
+                       r"\(to write m.npz in\)"):
+        model.save(tmp_path / "no" / "m.npz")
+
+
 def test_unfitted_model_cannot_be_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 

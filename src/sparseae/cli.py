@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--seed", type=int, default=argparse.SUPPRESS,
                         help="seed of the patch sampling")
     encode.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="the .npy file to write (default: RUN_DIR/features.npy)")
+                        help="the .npy file to write, its folder made if need be (default: "
+                        "RUN_DIR/features.npy)")
     encode.add_argument("--quiet", action="store_true", help="no progress bar")
 
     check = commands.add_parser(
@@ -432,8 +433,9 @@ def encode(args) -> int:
     for _, transform in preprocessing.steps:
         if transform != "passthrough":
             rows = rows.with_transform(transform)
-    out = write_features(model, rows, args.out or args.run / "features.npy",
-                         progress=not args.quiet)
+    out = args.out or args.run / "features.npy"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out = write_features(model, rows, out, progress=not args.quiet)
     print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}")
     return 0
 

@@ -33,6 +33,8 @@ class ModelFileError(ValueError):
 def atomic_write(path, write):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
