@@ -200,6 +200,12 @@ def test_encode_bad_input_gives_one_clear_line(tmp_path):
     result = run("encode", str(tmp_path))
     assert result.stderr.strip() == f"sparseae: error: {tmp_path} is not a run folder " \
                                     "(no config.json)"
+    (folder / "model.npz").rename(folder / "kept.npz")  # as after an interrupted training
+    result = run("encode", str(folder))
+    assert result.stderr.strip() == (f"sparseae: error: {folder} has no model.npz: its training "
+                                     "did not finish (continue it with: sparseae train --resume "
+                                     f"{folder})")
+    (folder / "kept.npz").rename(folder / "model.npz")
     (folder / "preprocessing.npz").unlink()
     result = run("encode", str(folder))
     assert result.stderr.strip() == ("sparseae: error: no sparseae preprocessing file at "

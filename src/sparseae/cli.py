@@ -427,6 +427,9 @@ def encode(args) -> int:
 
     settings = _run_settings(args.run)
     settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
+    if not (args.run / "model.npz").exists() and (args.run / "checkpoint.npz").exists():
+        raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
+                                f"(continue it with: sparseae train --resume {args.run})")
     model = load(args.run / "model.npz")
     preprocessing = load_preprocessing(args.run / "preprocessing.npz")
     rows, _ = data.read(**_source(settings))
