@@ -177,8 +177,8 @@ def load_preprocessing(path):
         for k, step in enumerate(header["steps"]):
             if step["class"] not in classes:
                 raise ValueError(f"unknown transform {step['class']!r}")
-            params = {k: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
-                      for k, v in step["params"].items()}
+            params = {name: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+                      for name, v in step["params"].items()}
             transform = classes[step["class"]](**params)
             for attr, value in step["scalars"].items():
                 setattr(transform, attr, value)
