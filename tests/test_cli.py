@@ -144,6 +144,7 @@ def test_more_bad_input(tmp_path, args, message):
 
 def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
     from sparseae.cli import load_rows
+    from sparseae.data import read
 
     out = tmp_path / "run"
     assert main(["train", "--patches", "300", "--max-iter", "5", "--n-hidden", "6", "--out",
@@ -159,8 +160,6 @@ def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
     # other patches of the same images: normalised with the training patches' clipping limit
     assert main(["encode", str(out), "--patches", "40", "--seed", "7", "--out",
                  str(tmp_path / "new" / "f.npy"), "--quiet"]) == 0
-    from sparseae.data import read
-
     raw, _ = read("natural", n_patches=40, patch_size=8, random_state=7)
     (normalizer,) = rows.transforms
     np.testing.assert_array_equal(np.load(tmp_path / "new" / "f.npy"),
