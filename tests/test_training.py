@@ -199,7 +199,7 @@ def test_two_loop_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
     g = rng.normal(size=n)
     s, y = pairs[-1].s, pairs[-1].y
     H = (s @ y) / (y @ y) * np.eye(n)
-    for s, y, sy in pairs:
+    for s, y, sy, _ in pairs:
         V = np.eye(n) - np.outer(y, s) / sy
         H = V.T @ H @ V + np.outer(s, s) / sy
     np.testing.assert_allclose(two_loop(g, pairs), -H @ g, rtol=1e-12)
