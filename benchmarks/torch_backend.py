@@ -7,12 +7,14 @@ data-parallel training on 1 and 2 processes, all in this one run.
   (10 m n h per evaluation) against the device's measured matrix-multiply peak;
 - bfloat16 matrix products (``dtype="bfloat16"``) against float32: time per evaluation, and
   100 L-BFGS iterations on MNIST-sized data;
-- on a GPU, the large workload: 1,000,000 x 784 -> 1024, float32 and bfloat16 products;
+- on a GPU, the large workload: 1,000,000 x 784 -> 1024, float32 and bfloat16 products,
+  against autograd on the GPU and sparseae's NumPy path on the CPU cores;
 - torchrun with 1 and 2 processes (gloo, CPU): time per iteration, and the largest relative
   difference of the loss curve from the one-process run.
 
     python benchmarks/torch_backend.py            # everything (about 6 minutes on 2 cores)
     python benchmarks/torch_backend.py --quick    # smaller sizes, fewer iterations
+    python benchmarks/torch_backend.py --device cuda   # the GPU's part alone
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import BETA, LAMBDA, RHO, mnist_sized, run_torch  # noqa: E402
+from speed import BETA, LAMBDA, RHO, mnist_sized, our_problem, run_torch  # noqa: E402
 
 
 def synchronize(device):
@@ -163,23 +165,55 @@ def bfloat16(device, X, iterations):
           f"final cost {half_cost / single_cost - 1:+.2%}")
 
 
-def large(device, iterations):
-    """1,000,000 x 784 -> 1024 in float32: time per L-BFGS iteration and FLOP rate."""
-    m, n, h = 1_000_000, 784, 1024
-    X = np.random.default_rng(0).random((m, n), dtype=np.float32)
-    X *= np.random.default_rng(1).random((m, n), dtype=np.float32) < 0.19  # MNIST-like
-    print(f"\nlarge on {device}: {m} x {n} -> {h}, float32, {iterations} L-BFGS iterations")
-    peak = matmul_peak(device, "float32", 8192)
+def large(device, iterations, m=1_000_000, numpy_rows=100_000):
+    """``m`` x 784 -> 1024 in float32 (1,000,000 rows: 3 GB of data) on ``device``: sparseae's
+    torch backend (float32 and bfloat16 products) and PyTorch autograd on the same device, time
+    per L-BFGS iteration and FLOP rate; and the NumPy path on this machine's CPU cores, one
+    evaluation of the first ``numpy_rows`` rows scaled to ``m`` (time grows linearly in the
+    rows), for the device's advantage."""
     from sparseae import params
 
-    theta0 = params.pack(params.initialize(n, h, np.random.default_rng(0)))
+    n, h = 784, 1024
+    X = np.random.default_rng(0).random((m, n), dtype=np.float32)
+    X *= np.random.default_rng(1).random((m, n), dtype=np.float32) < 0.19  # MNIST-like
+    print(f"\nlarge on {device}: {m:,} x {n} -> {h}, float32, {iterations} L-BFGS iterations")
+    peak = matmul_peak(device, "float32", 2000 if device == "cpu" else 8192)
     print(f"  matrix-multiply peak, float32: {peak:.0f} GFLOP/s")
-    for dtype in ("float32", "bfloat16"):
-        seconds, cost, nfev = run_backend(X, theta0, h, iterations, dtype, device)
+    theta0 = params.pack(params.initialize(n, h, np.random.default_rng(0)))
+    runs = {f"sparseae torch backend, {dtype}": run_backend(X, theta0, h, iterations, dtype,
+                                                            device)
+            for dtype in ("float32", "bfloat16")}
+    runs["PyTorch autograd + LBFGS, float32"] = run_torch(X, theta0, h, iterations, "float32",
+                                                          device, exact=False)
+    for label, (seconds, cost, nfev) in runs.items():
         rate = 10 * m * n * h * nfev / seconds / 1e9
-        print(f"  sparseae torch backend, {dtype}: {seconds:.2f} s, "
-              f"{1e3 * seconds / nfev:.1f} ms/eval, {rate:.0f} GFLOP/s "
-              f"({rate / peak:.0%} of the float32 peak), final cost {cost:.5f}")
+        print(f"  {label:<36} {seconds:8.2f} s, {1e3 * seconds / nfev:8.1f} ms/eval, "
+              f"{rate:6.0f} GFLOP/s ({rate / peak:.0%} of the float32 peak), "
+              f"last cost {cost:.5f}")
+    ours, _, ours_n = runs["sparseae torch backend, float32"]
+    theirs, _, theirs_n = runs["PyTorch autograd + LBFGS, float32"]
+    print(f"  torch backend / autograd, float32: {ours / theirs:.2f} "
+          f"(per evaluation {ours / ours_n / (theirs / theirs_n):.2f})")
+    rows = min(numpy_rows, m)
+    cpu_seconds, cores = evaluation_seconds_numpy(X[:rows], h)
+    cpu_seconds *= m / rows
+    print(f"  NumPy path on {cores} CPU cores, float32: {1e3 * cpu_seconds:.0f} ms/eval "
+          f"(measured on {rows:,} rows); torch backend on {device} / NumPy path per "
+          f"evaluation: {ours / ours_n / cpu_seconds:.3f}")
+
+
+def evaluation_seconds_numpy(X, n_hidden) -> tuple[float, int]:
+    """Seconds of one evaluation of sparseae's NumPy path on ``X``, as ``fit`` sets it up, and
+    the cores it used."""
+    from sparseae import params
+
+    problem, blas, cores, _ = our_problem(X, n_hidden, X.dtype.name)
+    theta = params.pack(params.initialize(X.shape[1], n_hidden, np.random.default_rng(0)))
+    with blas:
+        problem.full(theta)
+        start = time.perf_counter()
+        problem.full(theta)
+        return time.perf_counter() - start, max(cores, problem.threads)
 
 
 def distributed(iterations):
@@ -231,16 +265,22 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer iterations")
+    parser.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
+                        help="where to run (all: the CPU, and a CUDA GPU if PyTorch sees one; "
+                        "torch.distributed runs with the CPU)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker[0], int(args.worker[1]), args.worker[2] == "1")
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} CPU threads, GPU: {gpu}")
+    if args.device == "cuda" and gpu == "none":
+        parser.error("--device cuda: PyTorch sees no CUDA GPU")
     iterations = 50 if args.quick else 400
     patches = image_patches("natural", 10000, 8, random_state=0)
     mnist = mnist_sized(2000 if args.quick else 10000)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = (["cpu"] if args.device != "cuda" else []) + (
+        ["cuda"] if args.device != "cpu" and gpu != "none" else [])
     results = {}
     for device in devices:
         results[device, "exercise"] = workload("the exercise", patches, 25, iterations,
@@ -250,8 +290,11 @@ def main(argv=None):
         scaling(device, args.quick)
         bfloat16(device, mnist, 20 if args.quick else 100)
     if "cuda" in devices:
-        large("cuda", 5 if args.quick else 50)
-    distributed(20 if args.quick else 100)
+        large("cuda", 5 if args.quick else 50, m=100_000 if args.quick else 1_000_000)
+    elif args.quick:  # the same code on the CPU, small, so that a smoke run exercises it
+        large("cpu", 3, m=4000, numpy_rows=2000)
+    if "cpu" in devices:
+        distributed(20 if args.quick else 100)
     return results
 
 
