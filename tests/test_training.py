@@ -210,6 +210,23 @@ def test_two_loop_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
     np.testing.assert_array_equal(two_loop(g, []), -g)
 
 
+def test_the_line_search_cache_evaluates_each_new_point_once():
+    """The cache compares a sample of the entries first: a point that differs from the last
+    one only where the sample does not look must still be evaluated anew."""
+    from sparseae.solvers import _Cached
+
+    calls = []
+    fun = _Cached(lambda x: calls.append(x.copy()) or (float(x @ x), 2 * x))
+    x = np.zeros(1000)
+    assert fun.cost(x) == 0.0 and len(calls) == 1
+    np.testing.assert_array_equal(fun.grad(x.copy()), np.zeros(1000))  # equal: no evaluation
+    assert len(calls) == 1
+    y = x.copy()
+    y[1] = 1.0  # the sample takes every 15th entry, from the first
+    assert fun.cost(y) == 1.0 and len(calls) == 2
+    assert fun.cost(np.zeros(999)) == 0.0 and len(calls) == 3  # another shape
+
+
 def test_a_failed_line_search_is_reported_by_its_result_not_a_warning():
     """L-BFGS handles a line search that finds no step (it falls back to steepest descent, or
     stops with a message): SciPy's "did not converge" warning must not reach the user."""
