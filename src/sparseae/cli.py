@@ -260,12 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 # the settings that say which samples are read (data.read)
 SOURCE_SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size",
                    "prewhiten", "seed")
-SETTINGS = ("data", "key", "transpose", "whole_images", "patches", "patch_size", "prewhiten",
-            "scale", "whiten", "retain_variance", "whiten_epsilon", "n_hidden", "sparsity_target",
-            "sparsity_weight", "weight_decay", "activation", "sparsity", "decoder", "init",
-            "solver", "max_iter", "batch_size", "learning_rate", "lr_schedule", "momentum",
-            "rho_estimate", "early_stopping", "validation_fraction", "patience",
-            "memory_budget", "dtype", "device", "reproducible", "threads", "seed",
+SETTINGS = (*SOURCE_SETTINGS, "scale", "whiten", "retain_variance", "whiten_epsilon",
+            "n_hidden", "sparsity_target", "sparsity_weight", "weight_decay", "activation",
+            "sparsity", "decoder", "init", "solver", "max_iter", "batch_size", "learning_rate",
+            "lr_schedule", "momentum", "rho_estimate", "early_stopping", "validation_fraction",
+            "patience", "memory_budget", "dtype", "device", "reproducible", "threads",
             "checkpoint_every")
 
 
