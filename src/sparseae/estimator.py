@@ -204,6 +204,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if process[0] != 0:
                 checkpoint = None
         problem, validation = self._problems(rows, seed, not checked, process)
+        if problem.value_range is not None:  # checked in the first pass over the rows
+            self._warn_if_out_of_range(*problem.value_range, stacklevel=3)
         if resume:
             theta0 = resume["solver"]["theta"]
         else:
@@ -232,7 +234,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             self.n_features_in_ = X.n_features
             return X, False
         X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C")
-        self._warn_if_out_of_range(X)
+        self._warn_if_out_of_range(X.min(), X.max(), stacklevel=4)
         return Rows(X), True
 
     def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
@@ -282,13 +284,15 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if self.memory_budget is not None:
             training.parse_bytes(self.memory_budget)
 
-    def _warn_if_out_of_range(self, X):
-        if self.decoder == "sigmoid" and (X.min() < 0.0 or X.max() > 1.0):
+    def _warn_if_out_of_range(self, low, high, stacklevel):
+        """Warn (at the caller of ``fit``, ``stacklevel`` frames up) if the rows' values
+        ``low`` to ``high`` are out of the decoder's reach."""
+        if self.decoder == "sigmoid" and (low < 0.0 or high > 1.0):
             warnings.warn(
-                f"X has values in [{X.min():.3g}, {X.max():.3g}] but decoder='sigmoid' outputs "
+                f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs "
                 "only (0, 1): rescale X to [0, 1] or use decoder='linear'",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
 
     def _spec(self) -> Spec:

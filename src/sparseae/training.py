@@ -86,7 +86,8 @@ class Problem:
     rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
     summation (``objective.CompensatedSum``): the result is then bitwise the same for any
     number of processes and any memory budget. ``threads`` splits each NumPy evaluation's rows
-    among that many threads (``objective.Workspace``).
+    among that many threads (``objective.Workspace``). With ``check_finite``, NaN or infinity
+    in the rows is a clear error, and ``value_range`` is their smallest and largest value.
     """
 
     def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
@@ -98,7 +99,7 @@ class Problem:
         self.n_samples, self.n_features = rows.n_samples, rows.n_features
         like = self.backend.empty((0,))
         block = objective.block_rows(rows.n_samples, self.n_features, like, reproducible)
-        self.part = None
+        self.part, self.value_range = None, None
         if process is not None:
             from . import distributed
 
@@ -119,7 +120,7 @@ class Problem:
         if room is None or per_row * rows.n_samples <= room:
             X = rows.to_array(self.dtype)
             if check_finite:
-                Rows(X).check_finite()
+                self.value_range = Rows(X).check_finite()
             self.X = self.backend.to_device(X)
             self.chunk_rows = max(rows.n_samples, 1)
         else:
@@ -132,10 +133,12 @@ class Problem:
                     f"memory budget of {budget} bytes is too small for one row: the process "
                     f"holds {held} bytes with its threads' buffers, and one row of "
                     f"{self.n_features} features with {n_hidden} hidden units needs "
-                    f"{2 * per_row} more"
+                    f"{2 * per_row} more: give at least {-(-(held + 2 * per_row) // 2**20)}MiB"
+                    f" (streaming 1000 rows at a time: "
+                    f"{-(-(held + 2000 * per_row) // 2**20)}MiB)"
                 )
             if check_finite:
-                rows.check_finite(self.chunk_rows)
+                self.value_range = rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
                                         reproducible, threads)

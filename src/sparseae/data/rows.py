@@ -127,19 +127,28 @@ class Rows:
                 transform.partial_fit(X)
         return self.with_transform(transform)
 
-    def check_finite(self, rows_per_chunk: int | None = None):
-        """Raise a clear error if any value is NaN or infinite (one streamed pass)."""
+    def check_finite(self, rows_per_chunk: int | None = None) -> tuple[float, float]:
+        """Raise a clear error if any value is NaN or infinite; return the smallest and the
+        largest value (one streamed pass)."""
         step = rows_per_chunk or self.default_chunk()
+        low, high = np.inf, -np.inf
         for start in range(0, self.n_samples, step):
-            X = self.block(start, min(start + step, self.n_samples))
-            bad = ~np.isfinite(X)
-            if bad.any():
-                row, col = np.argwhere(bad)[0]
-                kind = "NaN" if np.isnan(X[row, col]) else "infinity"
-                raise ValueError(
-                    f"the data contains {kind} (first at row {start + row}, column {col})"
-                )
+            block_low, block_high = value_range(self.block(start, min(start + step,
+                                                                      self.n_samples)), start)
+            low, high = min(low, block_low), max(high, block_high)
+        return low, high
 
     def __repr__(self):
         return (f"Rows({self.data!r}, n_samples={self.n_samples}, "
                 f"transforms={[type(t).__name__ for t in self.transforms]})")
+
+
+def value_range(X: np.ndarray, first_row: int = 0) -> tuple[float, float]:
+    """The smallest and the largest value of the rows ``X``, or a clear error naming the first
+    NaN or infinity (``first_row`` is the position of ``X``'s first row in the data)."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        kind = "NaN" if np.isnan(X[row, col]) else "infinity"
+        raise ValueError(f"the data contains {kind} (first at row {first_row + row}, column {col})")
+    return (float(X.min()), float(X.max())) if X.size else (np.inf, -np.inf)
