@@ -1,5 +1,7 @@
 import io
 import json
+import os
+import stat
 import warnings
 
 import numpy as np
@@ -84,8 +86,17 @@ def test_corrupt_file(tmp_path, model):
     with pytest.raises(ModelFileError, match="not a sparseae model"):
         sparseae.load(tmp_path / "cut.npz")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(ModelFileError, match="not a sparseae model"):
+    with pytest.raises(ModelFileError, match=r"not a sparseae model file \(not an .npz archive"):
         sparseae.load(tmp_path / "text.npz")
+
+
+def test_saved_files_take_the_usual_permissions(tmp_path, model):
+    old = os.umask(0o022)
+    try:
+        model.save(tmp_path / "m.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.npz").stat().st_mode) == 0o644
 
 
 def test_foreign_npz(tmp_path):

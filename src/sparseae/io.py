@@ -30,6 +30,12 @@ class ModelFileError(ValueError):
     """A file that is not a readable sparseae model."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
     path = Path(path)
@@ -37,6 +43,7 @@ def atomic_write(path, write):
         raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private: as open() would make it
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
@@ -58,6 +65,8 @@ def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no {what} at {path}")
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
+        raise error(f"{path} is not a {what} (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
@@ -198,6 +207,8 @@ def write_features(model, rows, path, progress: bool = False) -> Path:
     run leaves no partial file."""
     from tqdm.auto import tqdm
 
+    from .data.rows import value_range
+
     n_hidden, n_features = model.W1_.shape
     if rows.n_features != n_features:
         raise ValueError(f"the samples have {rows.n_features} features after the run's "
@@ -209,9 +220,12 @@ def write_features(model, rows, path, progress: bool = False) -> Path:
     def write(f):
         np.lib.format.write_array_header_2_0(f, header)
         with tqdm(total=rows.n_samples, unit="rows", disable=not progress) as bar:
+            done = 0
             for X in rows.chunks(rows.default_chunk(), dtype, views=True):
+                value_range(X, done)  # our one-line error for NaN, not scikit-learn's
                 f.write(np.ascontiguousarray(model.transform(X), dtype=dtype).tobytes())
                 bar.update(X.shape[0])
+                done += X.shape[0]
 
     atomic_write(path, write)
     return Path(path)
