@@ -164,6 +164,13 @@ def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
     (normalizer,) = rows.transforms
     np.testing.assert_array_equal(np.load(tmp_path / "new" / "f.npy"),
                                   model.transform(normalizer.transform(raw.to_array())))
+    # the README's recipe in Python
+    from sklearn.pipeline import make_pipeline
+
+    encoder = make_pipeline(sparseae.load_preprocessing(out / "preprocessing.npz"),
+                            sparseae.load(out / "model.npz"))
+    np.testing.assert_array_equal(encoder.transform(raw.to_array()),
+                                  np.load(tmp_path / "new" / "f.npy"))
 
 
 def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path, capsys):
@@ -209,3 +216,130 @@ def test_encode_bad_input_gives_one_clear_line(tmp_path):
     result = run("encode", str(folder))
     assert result.stderr.strip() == ("sparseae: error: no sparseae preprocessing file at "
                                      f"{folder / 'preprocessing.npz'}")
+
+
+# --- run folders and the messages around them ---
+
+QUICK = ["--patches", "50", "--max-iter", "2", "--n-hidden", "3", "--quiet"]
+
+
+def test_train_refuses_a_folder_that_holds_a_run(tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(folder)]) == 0
+    assert "more features" not in capsys.readouterr().err  # 50 patches of 64 pixels
+    before = (folder / "model.npz").read_bytes()
+    assert main(["train", *QUICK, "--seed", "1", "--out", str(folder)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {folder} already holds a run; choose another --out")
+    assert (folder / "model.npz").read_bytes() == before
+    (folder / "metrics.json").unlink()  # as after an interrupted training
+    assert main(["train", *QUICK, "--out", str(folder)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"or continue it with: sparseae train --resume {folder}")
+    (tmp_path / "file").write_text("")
+    assert main(["train", *QUICK, "--out", str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a").mkdir()
+    np.save(tmp_path / "a" / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (60, 9)))
+    monkeypatch.chdir(tmp_path / "a")
+    assert main(["train", "--data", "x.npy", "--out", "r", *QUICK]) == 0
+    config = json.loads((tmp_path / "a" / "r" / "config.json").read_text())
+    assert config["data"] == str(tmp_path.resolve() / "a" / "x.npy")
+    monkeypatch.chdir(tmp_path)
+    assert main(["encode", "a/r", "--quiet"]) == 0
+    assert np.load(tmp_path / "a" / "r" / "features.npy").shape == (60, 3)
+
+
+def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: no such run folder: {tmp_path / 'nothing'}")
+    (tmp_path / "config.json").write_text("{oops")
+    assert main(["encode", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"sparseae: error: {tmp_path / 'config.json'} is damaged: ")
+    folder = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["encode", str(folder), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: --out {tmp_path} is a folder: give the .npy file to write")
+
+
+def test_a_torch_device_without_torch_gives_one_line():
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('No module named torch')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from sparseae.cli import main\n"
+        "sys.exit(main(['train', '--device', 'cuda', '--quiet']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "sparseae: error: device 'cuda' (a PyTorch device; without PyTorch: 'numpy') needs "
+        "PyTorch: pip install 'sparseae[torch]'")
+
+
+def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (8, 10)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--learning-rate", "0.5",
+                 "--batch-size", "10", "--out", str(tmp_path / "r"), *QUICK]) == 0
+    err = capsys.readouterr().err
+    assert "note: --learning-rate has no effect with --solver lbfgs (only with gd or sgd or " \
+           "adam)" in err
+    assert "note: --batch-size has no effect with --solver lbfgs (only with sgd or adam)" in err
+    assert "--momentum" not in err  # left at its default
+    assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
+           "sample per column, add --transpose" in err
+    assert "note: no filters.png or reconstructions.png: they show square images, and 10 " \
+           "inputs are not a square number" in err
+    assert not (tmp_path / "r" / "filters.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--n-hidden", "2.5"], "argument --n-hidden: must be a positive integer, got '2.5'"),
+    (["gradcheck", "--eps", "0"], "argument --eps: must be a positive number, got '0'"),
+    (["train", "--validation-fraction", "x"], "argument --validation-fraction: must be in (0, 1), "
+                                              "got 'x'"),
+])
+def test_option_values_are_checked_by_name(args, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(message)
+
+
+def test_help_gives_each_default_once():
+    text = " ".join(run("train", "--help").stdout.split())
+    assert "(default: None)" not in text
+    assert text.count("default: runs/train-<date>-<time>") == 1
+    assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400)" in text
+
+
+def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.arange(90.0).reshape(10, 9) % 10)  # streamed, not checked
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
+                 *QUICK]) == 0
+    assert "note: X has values in [0, 9] but decoder='sigmoid' outputs only (0, 1)" in \
+        capsys.readouterr().err
+
+
+def test_encode_names_the_first_nan(tmp_path, capsys):
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (30, 9))
+    np.save(tmp_path / "x.npy", X)
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
+                 *QUICK]) == 0
+    X[17, 4] = np.nan
+    np.save(tmp_path / "bad.npy", X)
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "r"), "--data", str(tmp_path / "bad.npy"),
+                 "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "sparseae: error: the data contains NaN (first at row 17, column 4)")

@@ -213,14 +213,12 @@ def ops(x) -> NumpyOps | TorchOps:
     return NUMPY
 
 
-def import_torch():
-    """``torch``, or a clear error saying how to install it."""
+def import_torch(what: str = "the PyTorch backend"):
+    """``torch``, or a clear error saying that ``what`` needs it and how to install it."""
     try:
         import torch
     except ImportError:
-        raise ImportError(
-            "the PyTorch backend needs PyTorch: pip install 'sparseae[torch]'"
-        ) from None
+        raise ImportError(f"{what} needs PyTorch: pip install 'sparseae[torch]'") from None
     return torch
 
 
@@ -245,7 +243,8 @@ class Backend:
                                  "'cuda'): NumPy has no bfloat16 matrix products")
             self.torch = None
             return
-        torch = self.torch = import_torch()
+        torch = self.torch = import_torch(
+            f"device {self.device!r} (a PyTorch device; without PyTorch: 'numpy')")
         try:
             self._device = torch.device(self.device)
         except RuntimeError as error:

@@ -17,17 +17,42 @@ EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _number(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low < value < high:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
+    return _number(text, 0.0, 1.0, "in (0, 1)")
+
+
+def _positive(text: str) -> float:
+    return _number(text, 0.0, float("inf"), "a positive number")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, unless there is none, the option is a switch
+    (off by default), or the help says it."""
+
+    def _get_help_string(self, action):
+        if (action.default is None or (action.nargs == 0 and action.default is False)
+                or "default:" in (action.help or "")):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _add_source_options(group, builtin, from_run: bool = False):
@@ -76,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sparseae {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
 
     train = commands.add_parser(
         "train", formatter_class=fmt,
@@ -85,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, lambda 1e-4, beta 3, "
         "400 L-BFGS iterations. Writes config.json, preprocessing.npz (the fitted scaling and "
         "whitening), checkpoint.npz (every --checkpoint-every iterations and on Ctrl-C), and at "
-        "the end model.npz, filters.png, loss.png, "
-        "reconstructions.png and metrics.json into the run folder.",
+        "the end model.npz, loss.png, metrics.json and, for inputs that are square images, "
+        "filters.png and reconstructions.png into the run folder (--out). It refuses a folder "
+        "that holds another run.",
     )
     data = train.add_argument_group("data")
     _add_source_options(data, BUILTIN)
@@ -140,9 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--patience", type=_positive_int, default=10,
                      help="iterations without improvement before early stopping")
     fit.add_argument("--memory-budget", default="auto",
-                     help="memory for data and working arrays (e.g. 500MB, 4GiB); data that "
-                     "does not fit in half of it is streamed from disk in chunks; auto = half "
-                     "of this machine's memory")
+                     help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
+                     "and the libraries hold (about 120 MB) included; data whose arrays do not "
+                     "fit in half of the rest is streamed from disk in chunks; auto = half of "
+                     "this machine's memory")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="arithmetic precision (bfloat16: float32 with bfloat16 matrix "
                      "products, PyTorch devices only)")
@@ -250,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hidden units of the random problem")
     check.add_argument("--samples", type=_positive_int, default=10,
                        help="rows of the random problem")
-    check.add_argument("--eps", type=float, default=1e-4, help="finite-difference step")
-    check.add_argument("--tolerance", type=float, default=1e-9,
+    check.add_argument("--eps", type=_positive, default=1e-4, help="finite-difference step")
+    check.add_argument("--tolerance", type=_positive, default=1e-9,
                        help="largest relative difference that passes")
     check.add_argument("--seed", type=int, default=0, help="seed of the random problem")
     return parser
@@ -346,8 +373,12 @@ def train(args) -> int:
         state = load_checkpoint(run / "checkpoint.npz") \
             if (run / "checkpoint.npz").exists() else None
     else:
+        run = _new_run(args)
         settings = {k: getattr(args, k) for k in SETTINGS}
+        # config.json must name the same data from any folder (train --resume, encode)
+        settings["data"] = _absolute_path(settings["data"])
         state = None
+        _note_unused_options(args)
     model = build_model(settings, args.quiet)
     model.check_params()
     rank = 0
@@ -355,9 +386,15 @@ def train(args) -> int:
         rank, _ = distributed.init(Backend(model.device, model.dtype))
         model.set_params(distributed=True, verbose=model.verbose and rank == 0)
     rows = load_rows(settings)
+    patches = rows.n_features == settings["patch_size"] ** 2  # (or a matrix that wide)
+    if (rank == 0 and rows.n_features > rows.n_samples and not patches
+            and not settings["whole_images"]):
+        print(f"note: the data has more features ({rows.n_features}) than samples "
+              f"({rows.n_samples}); if the matrix holds one sample per column, add --transpose",
+              file=sys.stderr)
 
     if args.resume is None and rank == 0:
-        run = _run_folder(args)
+        run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
     if rank == 0:  # what turns new samples into rows like these (sparseae encode)
@@ -385,6 +422,9 @@ def train(args) -> int:
     if viz.is_square(rows.n_features):
         viz.save_filters(run / "filters.png", model.W1_)
         viz.save_reconstructions(run / "reconstructions.png", sample, model.reconstruct(sample))
+    else:
+        print(f"note: no filters.png or reconstructions.png: they show square images, and "
+              f"{rows.n_features} inputs are not a square number", file=sys.stderr)
     metrics = {
         "final_cost": model.loss_,
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),
@@ -414,10 +454,20 @@ def train(args) -> int:
 
 def _run_settings(run: Path) -> dict:
     """The settings of a run folder (its config.json)."""
+    if not run.is_dir():
+        raise FileNotFoundError(f"no such run folder: {run}")
     config = run / "config.json"
     if not config.is_file():
         raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
-    return json.loads(config.read_text())
+    try:
+        saved = json.loads(config.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config} is damaged: {err}") from None
+    if not isinstance(saved, dict) or "data" not in saved:
+        raise ValueError(f"{config} is damaged: it names no data")
+    # a setting newer than the run has the default, which is what the run did
+    defaults = vars(build_parser().parse_args(["train"]))
+    return {**{k: defaults[k] for k in SETTINGS}, **saved}
 
 
 def encode(args) -> int:
@@ -436,16 +486,51 @@ def encode(args) -> int:
         if transform != "passthrough":
             rows = rows.with_transform(transform)
     out = args.out or args.run / "features.npy"
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a folder: give the .npy file to write")
     out.parent.mkdir(parents=True, exist_ok=True)
     out = write_features(model, rows, out, progress=not args.quiet)
     print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}")
     return 0
 
 
-def _run_folder(args) -> Path:
+def _new_run(args) -> Path:
+    """The folder a new run of ``args.command`` will write (made later, when there is something
+    to write): ``--out``, or a new one under runs/. It must not hold another run's files."""
     run = args.out or Path("runs") / f"{args.command}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise FileExistsError(f"--out {run} is a file, not a folder")
+    if (run / "config.json").exists() or (run / "metrics.json").exists():
+        raise FileExistsError(
+            f"{run} already holds a run; choose another --out"
+            + (f", or continue it with: sparseae train --resume {run}"
+               if args.command == "train" and not (run / "metrics.json").exists() else ""))
     return run
+
+
+def _absolute_path(source: str) -> str:
+    """``source`` as an absolute path when it names a file or folder, else as it is (a
+    built-in name)."""
+    from .data import BUILTIN
+
+    if source in BUILTIN or not Path(source).exists():
+        return source
+    return str(Path(source).resolve())
+
+
+# options that only some solvers use, and which
+SOLVER_OPTIONS = {"batch_size": ("sgd", "adam"), "learning_rate": ("gd", "sgd", "adam"),
+                  "lr_schedule": ("gd", "sgd", "adam"), "momentum": ("gd", "sgd"),
+                  "rho_estimate": ("sgd", "adam")}
+
+
+def _note_unused_options(args):
+    """Say which options given with another value than their default the solver ignores."""
+    defaults = build_parser().parse_args(["train"])
+    for name, solvers in SOLVER_OPTIONS.items():
+        if args.solver not in solvers and getattr(args, name) != getattr(defaults, name):
+            print(f"note: --{name.replace('_', '-')} has no effect with --solver {args.solver} "
+                  f"(only with {' or '.join(solvers)})", file=sys.stderr)
 
 
 def _write_metrics(run: Path, metrics: dict):
@@ -459,6 +544,7 @@ def selftaught(args) -> int:
     from . import viz
     from .experiments import labeled_data, self_taught
 
+    run = _new_run(args)
     X, y = labeled_data(args.data, args.labels)
     result = self_taught(
         X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
@@ -467,7 +553,7 @@ def selftaught(args) -> int:
         random_state=args.seed, verbose=not args.quiet,
     )
     ae = result.pop("autoencoder")
-    run = _run_folder(args)
+    run.mkdir(parents=True, exist_ok=True)
     ae.save(run / "autoencoder.npz")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
@@ -485,6 +571,7 @@ def stacked(args) -> int:
     from .experiments import labeled_data
     from .experiments import stacked as run_stacked
 
+    run = _new_run(args)
     X, y = labeled_data(args.data, args.labels)
     result = run_stacked(
         X, y, hidden_layer_sizes=tuple(args.hidden), test_fraction=args.test_fraction,
@@ -495,7 +582,7 @@ def stacked(args) -> int:
         verbose=not args.quiet,
     )
     model = result.pop("model")
-    run = _run_folder(args)
+    run.mkdir(parents=True, exist_ok=True)
     for k, ae in enumerate(model.autoencoders_, 1):
         ae.save(run / f"autoencoder{k}.npz")
     _write_metrics(run, {**result, "data": args.data})
@@ -532,6 +619,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, ImportError) as err:  # ours: each names the problem
         print(f"sparseae: error: {err}", file=sys.stderr)
         return EXIT_USAGE
