@@ -108,7 +108,7 @@ def test_read_mat_stack(tmp_path, rng):
 
 def test_read_mat_with_several_arrays(tmp_path, rng):
     savemat(tmp_path / "two.mat", {"a": rng.normal(size=(9, 9, 2)), "b": rng.normal(size=(9, 9))})
-    with pytest.raises(ValueError, match="name the one to use"):
+    with pytest.raises(ValueError, match=r"name the one to use \(key=, or --key"):
         load(tmp_path / "two.mat")
     assert load(tmp_path / "two.mat", key="a", n_patches=7).to_array().shape == (7, 64)
     assert load(tmp_path / "two.mat", key="b").to_array().shape == (9, 9)

@@ -45,8 +45,10 @@ def test_idx_images_with_labels(tmp_path):
     write_idx(tmp_path / "few-idx1-ubyte", np.array([0, 1]))
     with pytest.raises(ValueError, match="has 6 images but .* has 2 labels"):
         labeled_data(str(tmp_path / "imgs-idx3-ubyte"), str(tmp_path / "few-idx1-ubyte"))
-    with pytest.raises(ValueError, match="needs its labels"):
+    with pytest.raises(ValueError, match="needs its labels: .*--labels on the command line"):
         labeled_data(str(tmp_path / "imgs-idx3-ubyte"))
+    with pytest.raises(FileNotFoundError, match="no such file: nothing.gz"):
+        labeled_data("nothing.gz", str(tmp_path / "few-idx1-ubyte"))
 
 
 def test_commands(tmp_path, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -27,9 +28,13 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     if source == "mnist":
         return mnist_sample()
 
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"no such file: {source} (built-in labeled digits: mnist, "
+                                "digits)")
     if labels is None:
         raise ValueError(f"{source} needs its labels: give the IDX label file too "
-                         "(e.g. train-labels-idx1-ubyte.gz)")
+                         "(labels=, or --labels on the command line; e.g. "
+                         "train-labels-idx1-ubyte.gz)")
     X, y = read_idx(source), read_idx_labels(labels)
     if len(X) != len(y):
         raise ValueError(f"{source} has {len(X)} images but {labels} has {len(y)} labels")

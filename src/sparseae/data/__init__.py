@@ -203,7 +203,8 @@ def _read(source, key):
             plain = [v for v in arrays.values() if v.ndim == 2]
             if len(stacks) + len(plain) != 1:
                 raise ValueError(
-                    f"{path} holds several arrays {sorted(arrays)}; name the one to use"
+                    f"{path} holds several arrays {sorted(arrays)}; name the one to use "
+                    "(key=, or --key on the command line)"
                 )
             (chosen,) = stacks or plain
         if chosen.ndim == 3:

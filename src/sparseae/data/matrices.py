@@ -121,7 +121,8 @@ def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
         matrices = {k: v for k, v in numeric.items() if v.ndim == 2}
         if len(matrices) != 1:
             raise ValueError(
-                f"{path} holds {len(matrices)} 2-D arrays {sorted(matrices)}; name the one to use"
+                f"{path} holds {len(matrices)} 2-D arrays {sorted(matrices)}; name the one to "
+                "use (key=, or --key on the command line)"
             )
         (X,) = matrices.values()
     if X.ndim != 2:
