@@ -74,8 +74,11 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, solver):
     a, b = arrays(whole / "model.npz"), arrays(parts / "model.npz")
     for name in ("W1", "b1", "W2", "b2", "loss_curve", "rho_hat"):
         assert a[name].tobytes() == b[name].tobytes(), name
-    assert json.loads((whole / "metrics.json").read_text())["final_cost"] == \
-        json.loads((parts / "metrics.json").read_text())["final_cost"]
+    whole_metrics, parts_metrics = (json.loads((run / "metrics.json").read_text())
+                                    for run in (whole, parts))
+    assert whole_metrics["final_cost"] == parts_metrics["final_cost"]
+    assert whole_metrics["resumed_from_iteration"] is None
+    assert parts_metrics["resumed_from_iteration"] == state["iteration"]
 
 
 def test_lbfgs_resume_continues_the_run_exactly(tmp_path, data):

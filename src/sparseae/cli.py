@@ -430,7 +430,8 @@ def train(args) -> int:
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),
         "sparsity_target": settings["sparsity_target"],
         "iterations": model.n_iter_,
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3),  # of this session: from resumed_from_iteration on
+        "resumed_from_iteration": state["solver"]["iteration"] if state else None,
         "n_samples": rows.n_samples,
         "n_features": rows.n_features,
         "n_hidden": settings["n_hidden"],
