@@ -151,3 +151,46 @@ def test_processes_on_one_machine_share_its_cores(monkeypatch):
     assert SparseAutoencoder()._lanes() == cores
     assert SparseAutoencoder(distributed=True, n_threads=3)._lanes() == 3
     assert SparseAutoencoder(device="cpu")._lanes() == 1
+
+
+def test_training_that_diverges_is_an_error_not_a_model():
+    X = np.random.default_rng(0).random((20, 4))
+    model = SparseAutoencoder(2, decoder="linear", solver="gd", learning_rate=1e6, max_iter=50)
+    with pytest.raises(ValueError, match="training diverged: the cost or the weights are not "
+                                         "finite from iteration .* on; lower the learning rate"):
+        with np.errstate(all="ignore"):
+            model.fit(X * 1e3)
+    assert not hasattr(model, "W1_")
+
+
+def test_reconstruct_before_fit_is_not_fitted_error():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        SparseAutoencoder().reconstruct(np.zeros((2, 3)))
+
+
+def test_refit_forgets_what_the_earlier_fit_left(tmp_path):
+    import pandas as pd
+
+    from sparseae.data import NpyFile
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (40, 5))
+    model = fit(pd.DataFrame(X, columns=list("abcde")), n_hidden=2, max_iter=5,
+                early_stopping=True)
+    assert hasattr(model, "validation_loss_curve_") and hasattr(model, "feature_names_in_")
+    np.save(tmp_path / "x.npy", X[:, :4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_params(early_stopping=False).fit(NpyFile(tmp_path / "x.npy"))
+    assert model.n_features_in_ == 4
+    assert not hasattr(model, "validation_loss_curve_")
+    assert not hasattr(model, "feature_names_in_")
+
+
+def test_reproducible_is_bitwise_the_same_for_any_number_of_threads():
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 16))  # blocks of 2048 rows
+    models = [fit(X, n_hidden=4, max_iter=10, reproducible=True, n_threads=k) for k in (1, 2, 3)]
+    for model in models[1:]:
+        assert model.W1_.tobytes() == models[0].W1_.tobytes()
+        assert model.loss_curve_ == models[0].loss_curve_

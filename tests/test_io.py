@@ -225,3 +225,63 @@ def test_features_are_written_chunk_by_chunk_and_never_half(tmp_path, rng, model
         write_features(model, Rows(X), tmp_path / "g.npy")
     assert calls == [300, 300, 300]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy"]
+
+
+def test_numpy_scalar_parameters_are_saved_as_numbers(tmp_path):
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (20, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(np.int64(2), weight_decay=np.float32(1e-3), max_iter=3,
+                                  random_state=0).fit(X)
+    loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+    assert loaded.n_hidden == 2 and type(loaded.n_hidden) is int
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_only_a_sparse_autoencoder_is_saved(tmp_path):
+    from sparseae import SoftmaxRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = SoftmaxRegression(max_iter=3).fit(np.eye(4), [0, 1, 0, 1])
+    with pytest.raises(TypeError, match="sparseae saves a SparseAutoencoder, not a "
+                                        "SoftmaxRegression"):
+        sparseae.save(clf, tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: h.pop("loss"),
+    lambda h: h["params"].update(new_param=1),
+    lambda h: h["params"].update(activation="relu"),
+    lambda h: h.update(params=[1, 2]),
+])
+def test_a_damaged_header_is_a_model_file_error(tmp_path, model, change):
+    from sparseae.io import read_archive, write_archive
+
+    model.save(tmp_path / "m.npz")
+    header, arrays = read_archive(tmp_path / "m.npz", "sparseae.SparseAutoencoder", 1,
+                                  "model")
+    change(header)
+    write_archive(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ModelFileError, match="is a damaged sparseae model"):
+        sparseae.load(tmp_path / "bad.npz")
+
+
+def test_a_loaded_model_has_every_fitted_attribute(tmp_path, model):
+    loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+    assert loaded.interrupted_ is False and loaded.chunk_rows_ is None
+
+
+def test_saving_over_a_folder_names_it(tmp_path, model):
+    with pytest.raises(IsADirectoryError, match=f"^{tmp_path} is a folder: give the file to "
+                                                "write$"):
+        model.save(tmp_path)
+
+
+def test_unfitted_preprocessing_is_not_saved(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    from sparseae.whitening import PCA
+
+    with pytest.raises(NotFittedError):
+        sparseae.save_preprocessing(tmp_path / "p.npz", [PCA()])

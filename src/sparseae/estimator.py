@@ -70,7 +70,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         ``torchrun``; only rank 0 shows progress and saves checkpoints.
     reproducible : bool, default=False
         Sum each evaluation over fixed blocks of rows with compensated summation, so that the
-        result is bitwise the same for any number of processes (and memory budget): a
+        result is bitwise the same for any number of processes, threads and memory budget: a
         distributed L-BFGS run then follows the single-process run exactly, where plain sums
         differ in the last bits and L-BFGS amplifies the difference over hundreds of
         iterations. Costs a few passes over the gradient per block of rows. Exact evaluations
@@ -103,13 +103,18 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     validation_fraction : float in (0, 1), default=0.1
     n_iter_no_change : int >= 1, default=10
     tol : float >= 0, default=1e-4
+        The improvement early stopping asks for. It does not stop L-BFGS, which stops at
+        ``max_iter``, when the largest gradient entry is below 1e-5, or when the cost's
+        relative decrease is below 2.2e-9 (SciPy's L-BFGS-B defaults).
     n_threads : int or None, default=None
         Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
         this many threads, each running BLAS on one thread; None uses the cores this process
         may use (under torchrun, shared among the processes on the machine). Data of a single
         block runs BLAS on ``n_threads`` threads instead (None: one for small problems, where
         threads only fight, and all cores for large ones). Not used on a PyTorch device, whose
-        threads ``torch.set_num_threads`` sets.
+        threads ``torch.set_num_threads`` sets. A fit is bitwise repeatable for the same
+        number of threads; another number groups the sums differently and changes the last
+        bits (None: the machine's cores), unless ``reproducible``.
     random_state : int, RandomState or None, default=None
         Seed of the weight initialisation.
     verbose : bool, default=False
@@ -232,6 +237,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             X = Rows(X)
         if isinstance(X, Rows):
             self.n_features_in_ = X.n_features
+            if hasattr(self, "feature_names_in_"):  # of an earlier fit on a DataFrame
+                del self.feature_names_in_
             return X, False
         X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C")
         self._warn_if_out_of_range(X.min(), X.max(), stacklevel=4)
@@ -260,15 +267,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def check_params(self):
         """Raise a ``ValueError`` naming the first parameter out of range (``fit`` calls this)."""
-        check_number(self, "n_hidden", 1, integer=True)
-        check_number(self, "sparsity_target", 0, 1, low_open=True, high_open=True)
-        check_number(self, "sparsity_weight", 0)
-        check_number(self, "weight_decay", 0)
-        check_choice(self, "activation", HIDDEN_ACTIVATIONS)
-        check_choice(self, "sparsity", tuple(PENALTIES))
-        check_choice(self, "decoder", DECODERS)
-        check_choice(self, "init", params.INITS)
-        check_choice(self, "dtype", DTYPES)
+        self._check_model_params()
         check_choice(self, "distributed", (True, False))
         check_choice(self, "reproducible", (True, False))
         if not isinstance(self.device, str):
@@ -283,6 +282,19 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._check_solver_params()
         if self.memory_budget is not None:
             training.parse_bytes(self.memory_budget)
+
+    def _check_model_params(self):
+        """The checks of the parameters that define the function a fitted model computes (a
+        loaded model's, whatever machine it is loaded on)."""
+        check_number(self, "n_hidden", 1, integer=True)
+        check_number(self, "sparsity_target", 0, 1, low_open=True, high_open=True)
+        check_number(self, "sparsity_weight", 0)
+        check_number(self, "weight_decay", 0)
+        check_choice(self, "activation", HIDDEN_ACTIVATIONS)
+        check_choice(self, "sparsity", tuple(PENALTIES))
+        check_choice(self, "decoder", DECODERS)
+        check_choice(self, "init", params.INITS)
+        check_choice(self, "dtype", DTYPES)
 
     def _warn_if_out_of_range(self, low, high, stacklevel):
         """Warn (at the caller of ``fit``, ``stacklevel`` frames up) if the rows' values
@@ -336,7 +348,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def reconstruct(self, X):
         """``inverse_transform(transform(X))``."""
-        return objective.decode(self._params(), self.transform(X), self.decoder)
+        H = self.transform(X)
+        return objective.decode(self._params(), H, self.decoder)
 
     def cost(self, X) -> float:
         """The objective on ``X``, with ``rho_hat`` taken over the rows of ``X``."""

@@ -131,6 +131,8 @@ class SolverMixin:
         held-out ones under early stopping). ``flops`` (per evaluation) and ``lanes`` (threads
         sharing an evaluation's rows) choose NumPy's BLAS threads."""
         stopper = None
+        if hasattr(self, "validation_loss_curve_"):  # of an earlier fit
+            del self.validation_loss_curve_
         if validation is not None:
             stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
                                              resume.get("early_stopping") if resume else None)
@@ -168,10 +170,22 @@ class SolverMixin:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        _check_finite_result(result)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         self.interrupted_ = result.interrupted
         return result
+
+
+def _check_finite_result(result: solvers.Result):
+    """A clear error, rather than a model of NaN or infinite weights, when training diverged."""
+    curve = np.asarray(result.loss_curve, dtype=float)
+    if np.isfinite(curve).all() and np.isfinite(result.theta).all():
+        return
+    bad = np.flatnonzero(~np.isfinite(curve))
+    when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
+    raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
+                     "lower the learning rate, or scale the data")
 
 
 @contextmanager

@@ -41,6 +41,8 @@ def atomic_write(path, write):
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give the file to write")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private: as open() would make it
@@ -52,9 +54,17 @@ def atomic_write(path, write):
         raise
 
 
+def _json_scalar(value):
+    """NumPy scalars (``np.int64(3)``, say, from a grid search) as the JSON numbers they are."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot save a {type(value).__name__} ({value!r}) in a file's header")
+
+
 def write_archive(path, header: dict, arrays: dict) -> Path:
     """Arrays plus a JSON ``header`` in one ``.npz``, written atomically."""
-    arrays = {**arrays, "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    text = json.dumps(header, default=_json_scalar)
+    arrays = {**arrays, "header": np.frombuffer(text.encode(), dtype=np.uint8)}
     atomic_write(path, lambda f: np.savez(f, **arrays))
     return Path(path)
 
@@ -85,6 +95,10 @@ def save(model, path) -> Path:
     """Write a fitted ``SparseAutoencoder`` to ``path``; returns the path."""
     from sklearn.utils.validation import check_is_fitted
 
+    from .estimator import SparseAutoencoder
+
+    if not isinstance(model, SparseAutoencoder):
+        raise TypeError(f"sparseae saves a SparseAutoencoder, not a {type(model).__name__}")
     check_is_fitted(model)
     header = {
         "format": FORMAT,
@@ -113,14 +127,20 @@ def load(path):
     if missing:
         raise ModelFileError(f"{path} is a damaged sparseae model: missing {missing}")
 
-    model = SparseAutoencoder(**header["params"])
+    try:
+        model = SparseAutoencoder(**header["params"])
+        model._check_model_params()
+        model.loss_ = header["loss"]
+        model.n_iter_ = header["n_iter"]
+        model.n_features_in_ = header["n_features_in"]
+    except (KeyError, TypeError, ValueError, ImportError) as err:
+        raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
+                             f"{err})") from None
     for name in ARRAYS:
         setattr(model, name + "_", arrays[name])
     model.components_ = model.W1_
-    model.loss_ = header["loss"]
-    model.n_iter_ = header["n_iter"]
-    model.n_features_in_ = header["n_features_in"]
     model.loss_curve_ = arrays["loss_curve"].tolist()
+    model.interrupted_, model.chunk_rows_ = False, None
     if "feature_names_in" in arrays:
         model.feature_names_in_ = arrays["feature_names_in"].astype(object)
     h, n = model.W1_.shape
@@ -148,6 +168,8 @@ def save_preprocessing(path, transforms) -> Path:
     """Write fitted transforms (applied in order) to ``path``: what turns raw samples into the
     rows a model was trained on. Keeps each one's parameters and public fitted attributes (the
     names ending in ``_``), enough to ``transform``, not to go on fitting."""
+    from sklearn.utils.validation import check_is_fitted
+
     classes = _transform_classes()
     steps, arrays = [], {}
     for k, transform in enumerate(transforms):
@@ -155,6 +177,7 @@ def save_preprocessing(path, transforms) -> Path:
         if classes.get(name) is not type(transform):
             raise TypeError(f"cannot save a {name} as preprocessing; sparseae saves "
                             f"{sorted(classes)}")
+        check_is_fitted(transform)
         scalars, fitted = {}, []
         for attr, value in vars(transform).items():
             if not attr.endswith("_") or attr.startswith("_"):
