@@ -130,3 +130,36 @@ def test_bad_parameters(digits, kwargs, message):
 def test_one_class_is_refused():
     with pytest.raises(ValueError, match="1 class"):
         SoftmaxRegression().fit(np.ones((5, 2)), np.zeros(5))
+
+
+def test_stacked_checks_its_input_before_any_training(monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("an autoencoder was trained")
+
+    monkeypatch.setattr(SparseAutoencoder, "fit", no_training)
+    X = np.random.default_rng(0).random((10, 4))
+    with pytest.raises(ValueError, match="y has 1 class"):
+        StackedAutoencoderClassifier((3,)).fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        StackedAutoencoderClassifier((3,)).fit(X, np.linspace(0, 1, 10))
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of at least one "
+                                         "positive integers, got 5"):
+        StackedAutoencoderClassifier(5).fit(X, np.arange(10) % 2)
+    with pytest.raises(ValueError, match="sparsity_target must be in"):
+        StackedAutoencoderClassifier((3,), sparsity_target=2).fit(X, np.arange(10) % 2)
+
+
+def test_stacked_checks_feature_names_itself():
+    import pandas as pd
+
+    X = np.random.default_rng(0).random((30, 4))
+    df = pd.DataFrame(X, columns=list("abcd"))
+    model = StackedAutoencoderClassifier((3,), max_iter=5, finetune_max_iter=5,
+                                         random_state=0).fit(df, np.arange(30) % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" from network_
+        np.testing.assert_array_equal(model.predict_proba(df), model.network_.predict_proba(X))
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(df[list("dcba")])
+    with pytest.raises(ValueError, match="StackedAutoencoderClassifier is expecting 4 features"):
+        model.predict(X[:, :3])

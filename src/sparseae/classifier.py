@@ -85,13 +85,7 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         store_params(self, locals())
 
     def check_params(self):
-        sizes = self.hidden_layer_sizes
-        if not isinstance(sizes, (tuple, list)) or not all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-            for s in sizes
-        ):
-            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers, "
-                             f"got {sizes!r}")
+        _check_layer_sizes(self.hidden_layer_sizes)
         check_choice(self, "activation", network.HIDDEN)
         check_number(self, "weight_decay", 0)
         self._check_solver_params()
@@ -101,10 +95,7 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         ``network.Layer`` to start from (a pretrained stack) instead of random weights."""
         self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
+        self.classes_, codes = _classes(y)
         sizes = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
         seed = self._seed(resume)
         validation = None
@@ -170,6 +161,23 @@ class SoftmaxRegression(NetworkClassifier):
         return self.layers_[0].b
 
 
+def _check_layer_sizes(sizes, at_least: int = 0):
+    if not isinstance(sizes, (tuple, list)) or len(sizes) < at_least or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise ValueError(f"hidden_layer_sizes must be a tuple of {'at least one ' * at_least}"
+                         f"positive integers, got {sizes!r}")
+
+
+def _classes(y) -> tuple[np.ndarray, np.ndarray]:
+    """The classes of the labels ``y`` and each label's index among them."""
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has {len(classes)} class; a classifier needs at least 2")
+    return classes, codes
+
+
 class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     """Greedy layer-wise pretraining of sparse autoencoders, a softmax on the last features, then
     fine-tuning of the whole network by backpropagation (UFLDL's stacked autoencoder).
@@ -177,7 +185,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     Each autoencoder is trained on the features of the one below (``sparsity_target``,
     ``sparsity_weight``, ``weight_decay``, ``max_iter`` L-BFGS iterations); the softmax uses
     ``softmax_weight_decay``; fine-tuning runs ``finetune_max_iter`` L-BFGS iterations on the
-    cross-entropy with ``finetune_weight_decay`` on every weight.
+    cross-entropy with ``finetune_weight_decay`` on every weight. The softmax, trained alone
+    on the last features before fine-tuning, also runs ``max_iter`` iterations.
 
     Attributes
     ----------
@@ -204,22 +213,27 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y):
+        # everything is checked before the first autoencoder's long training
         X, y = validate_data(self, X, y, dtype=np.float64)
+        _classes(y)
+        _check_layer_sizes(self.hidden_layer_sizes, at_least=1)
         sizes = tuple(self.hidden_layer_sizes)
-        if not sizes:
-            raise ValueError("hidden_layer_sizes must name at least one autoencoder")
         check_number(self, "finetune_weight_decay", 0)
         check_number(self, "softmax_weight_decay", 0)
         check_number(self, "finetune_max_iter", 1, integer=True)
+
+        def autoencoder(n_hidden, seed):
+            return SparseAutoencoder(
+                n_hidden, sparsity_target=self.sparsity_target,
+                sparsity_weight=self.sparsity_weight, weight_decay=self.weight_decay,
+                max_iter=self.max_iter, random_state=seed, verbose=self.verbose)
+
+        autoencoder(sizes[0], 0).check_params()
         rng = check_random_state(self.random_state)
         features = X
         self.autoencoders_ = []
         for n_hidden in sizes:
-            ae = SparseAutoencoder(
-                n_hidden, sparsity_target=self.sparsity_target,
-                sparsity_weight=self.sparsity_weight, weight_decay=self.weight_decay,
-                max_iter=self.max_iter, random_state=rng.randint(2**31 - 1), verbose=self.verbose,
-            ).fit(features)
+            ae = autoencoder(n_hidden, rng.randint(2**31 - 1)).fit(features)
             self.autoencoders_.append(ae)
             features = ae.transform(features)
         top = SoftmaxRegression(weight_decay=self.softmax_weight_decay, max_iter=self.max_iter,
@@ -244,11 +258,11 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        return self.network_.predict_proba(X)
+        return self.network_.predict_proba(validate_data(self, X, reset=False))
 
     def predict(self, X):
         check_is_fitted(self)
-        return self.network_.predict(X)
+        return self.network_.predict(validate_data(self, X, reset=False))
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",
