@@ -89,3 +89,34 @@ def test_bad_settings():
         ZCAWhitening().fit_chunks([])
     with pytest.raises(ValueError, match="unknown whitening"):
         make_whitening("pcaa")
+
+
+@pytest.mark.parametrize("cls", [PCA, ZCAWhitening])
+def test_inverse_transform_checks_its_input(cls, patches):
+    model = cls().fit(patches[:200])
+    width = model.n_components_ if cls is PCA else 64
+    with pytest.raises(ValueError, match=f"X has 3 columns; {cls.__name__}.inverse_transform "
+                                         f"takes {width}"):
+        model.inverse_transform(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.inverse_transform(np.full((1, width), np.nan))
+
+
+@pytest.mark.parametrize("make", [lambda: ZCAWhitening(epsilon=0.0),
+                                  lambda: PCAWhitening(epsilon=0.0, n_components=4)])
+def test_whitening_a_direction_of_no_variance_is_an_error(make):
+    X = np.random.default_rng(0).random((3, 4))  # 3 samples: rank 2 at most
+    with pytest.raises(ValueError, match="direction of no variance.*use epsilon > 0"):
+        make().fit(X)
+    assert np.isfinite(ZCAWhitening(epsilon=0.1).fit(X).transform(X)).all()
+
+
+@pytest.mark.parametrize("model, message", [
+    (ZCAWhitening(epsilon=np.inf), "epsilon must be >= 0 and finite, got inf"),
+    (ZCAWhitening(epsilon="a"), "epsilon must be >= 0 and finite, got 'a'"),
+    (PCA(n_components=2.5), "n_components must be in"),
+    (PCA(retain_variance="x"), "retain_variance must be in"),
+])
+def test_parameters_of_the_wrong_kind_are_named(model, message):
+    with pytest.raises(ValueError, match=message):
+        model.fit(np.random.default_rng(0).random((20, 4)))

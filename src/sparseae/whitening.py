@@ -17,6 +17,8 @@ can stand in a ``Pipeline`` before a ``SparseAutoencoder``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
@@ -24,6 +26,7 @@ from sklearn.base import (
     OneToOneFeatureMixin,
     TransformerMixin,
 )
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -80,19 +83,38 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
     def _n_kept(self) -> int:
         n_components = getattr(self, "n_components", None)
         if n_components is not None:
-            if not 1 <= n_components <= len(self.explained_variance_):
+            if (not isinstance(n_components, numbers.Integral) or isinstance(n_components, bool)
+                    or not 1 <= n_components <= len(self.explained_variance_)):
                 raise ValueError(f"n_components must be in [1, {len(self.explained_variance_)}], "
                                  f"got {n_components}")
             return int(n_components)
         retain = self.retain_variance
-        if not 0 < retain <= 1:
+        if not isinstance(retain, numbers.Real) or not 0 < retain <= 1:
             raise ValueError(f"retain_variance must be in (0, 1], got {retain}")
         cumulative = np.cumsum(self.explained_variance_ratio_)
         return int(min(np.searchsorted(cumulative, retain - 1e-12) + 1, len(cumulative)))
 
-    def _check_epsilon(self):
-        if not self.epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+    def _inverse_scales(self, variances):
+        """``1 / sqrt(variances + epsilon)``, or a clear error where that divides by zero."""
+        eps = self.epsilon
+        if not isinstance(eps, numbers.Real) or not 0 <= eps < np.inf:
+            raise ValueError(f"epsilon must be >= 0 and finite, got {eps!r}")
+        variances = variances + eps
+        if variances.min() <= np.finfo(float).eps * max(variances.max(), 1e-300):
+            raise ValueError(
+                "the data has a direction of no variance (fewer samples than features, or "
+                "features that repeat one another); whitening it divides by zero: use "
+                "epsilon > 0")
+        return 1.0 / np.sqrt(variances)
+
+    def _input(self, X, width: int):
+        """``X`` checked as the input of ``inverse_transform``: ``width`` columns."""
+        check_is_fitted(self)
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != width:
+            raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__}."
+                             f"inverse_transform takes {width}")
+        return X
 
     def _centered(self, X):
         check_is_fitted(self)
@@ -119,8 +141,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
         return self._centered(X) @ self.components_.T
 
     def inverse_transform(self, X):
-        check_is_fitted(self)
-        return np.asarray(X, dtype=np.float64) @ self.components_ + self.mean_
+        return self._input(X, self.n_components_) @ self.components_ + self.mean_
 
 
 class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
@@ -133,9 +154,8 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
 
     def _decompose(self):
         super()._decompose()
-        self._check_epsilon()
         self.n_components_ = self._n_kept()
-        scale = 1.0 / np.sqrt(self.explained_variance_[: self.n_components_] + self.epsilon)
+        scale = self._inverse_scales(self.explained_variance_[: self.n_components_])
         self.components_ = self.eigenvectors_[:, : self.n_components_].T * scale[:, None]
 
     @property
@@ -155,18 +175,17 @@ class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
 
     def _decompose(self):
         super()._decompose()
-        self._check_epsilon()
         U = self.eigenvectors_
-        self.whitening_ = (U / np.sqrt(self.explained_variance_ + self.epsilon)) @ U.T
+        self.whitening_ = (U * self._inverse_scales(self.explained_variance_)) @ U.T
 
     def transform(self, X):
         return self._centered(X) @ self.whitening_
 
     def inverse_transform(self, X):
-        check_is_fitted(self)
+        X = self._input(X, len(self.mean_))
         U = self.eigenvectors_
         unwhiten = (U * np.sqrt(self.explained_variance_ + self.epsilon)) @ U.T
-        return np.asarray(X, dtype=np.float64) @ unwhiten + self.mean_
+        return X @ unwhiten + self.mean_
 
 
 WHITENINGS = {"pca": PCA, "pca-white": PCAWhitening, "zca": ZCAWhitening}
