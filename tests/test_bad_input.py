@@ -110,9 +110,10 @@ def test_nan_in_mat_images(tmp_path):
         load(tmp_path / "nan.mat")
 
 
-def test_non_positive_patch_counts():
-    with pytest.raises(ValueError, match="must be positive"):
-        image_patches("natural", 0)
+@pytest.mark.parametrize("n_patches, patch_size", [(0, 8), (5.0, 8), (5, 8.0), (5, True)])
+def test_patch_counts_and_sizes_are_positive_integers(n_patches, patch_size):
+    with pytest.raises(ValueError, match="must be positive integers"):
+        image_patches("natural", n_patches, patch_size)
 
 
 def test_nan_in_streamed_and_loaded_data(tmp_path):

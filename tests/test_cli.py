@@ -266,7 +266,7 @@ def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
     capsys.readouterr()
     assert main(["encode", str(folder), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"sparseae: error: --out {tmp_path} is a folder: give the .npy file to write")
+        f"sparseae: error: {tmp_path} is a folder: give the file to write")
 
 
 def test_a_torch_device_without_torch_gives_one_line():

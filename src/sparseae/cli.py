@@ -487,8 +487,6 @@ def encode(args) -> int:
         if transform != "passthrough":
             rows = rows.with_transform(transform)
     out = args.out or args.run / "features.npy"
-    if out.is_dir():
-        raise IsADirectoryError(f"--out {out} is a folder: give the .npy file to write")
     out.parent.mkdir(parents=True, exist_ok=True)
     out = write_features(model, rows, out, progress=not args.quiet)
     print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}")

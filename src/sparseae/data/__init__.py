@@ -14,6 +14,7 @@ memory-mapped ``.npy`` larger than memory.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,10 @@ def patches_from_images(
 ) -> np.ndarray:
     """``n_patches`` random square patches of ``images``, optionally whitened first and
     normalised as the tutorial does."""
-    if n_patches < 1 or patch_size < 1:
-        raise ValueError(
-            f"n_patches and patch_size must be positive, got {n_patches} and {patch_size}"
-        )
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+               for v in (n_patches, patch_size)):
+        raise ValueError(f"n_patches and patch_size must be positive integers, got "
+                         f"{n_patches!r} and {patch_size!r}")
     if prewhiten:
         images = [whiten_olshausen_field(image) for image in images]
     X = sample_patches(images, n_patches, patch_size, np.random.default_rng(random_state))
