@@ -47,6 +47,8 @@ def test_idx_images_with_labels(tmp_path):
         labeled_data(str(tmp_path / "imgs-idx3-ubyte"), str(tmp_path / "few-idx1-ubyte"))
     with pytest.raises(ValueError, match="needs its labels: .*--labels on the command line"):
         labeled_data(str(tmp_path / "imgs-idx3-ubyte"))
+    with pytest.raises(ValueError, match="digits has its own labels"):
+        labeled_data("digits", str(tmp_path / "few-idx1-ubyte"))
     with pytest.raises(FileNotFoundError, match="no such file: nothing.gz"):
         labeled_data("nothing.gz", str(tmp_path / "few-idx1-ubyte"))
 

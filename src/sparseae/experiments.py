@@ -23,6 +23,9 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     image file with its IDX label file."""
     from .data.matrices import digits, mnist_sample, read_idx, read_idx_labels
 
+    if source in ("digits", "mnist") and labels is not None:
+        raise ValueError(f"{source} has its own labels: labels (--labels) go with an IDX "
+                         "image file")
     if source == "digits":
         return digits()
     if source == "mnist":
