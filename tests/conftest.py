@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -13,3 +16,23 @@ def patches():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+NO_TORCH = (
+    "import importlib.abc, sys\n"
+    "class NoTorch(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path, target=None):\n"
+    "        if name.split('.')[0] == 'torch':\n"
+    "            raise ImportError('No module named torch')\n"
+    "sys.meta_path.insert(0, NoTorch())\n"
+)
+
+
+@pytest.fixture
+def without_torch():
+    """Runs Python code in a new process in which ``import torch`` fails, as where PyTorch is
+    not installed; returns the ``CompletedProcess``."""
+    def run(code: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", NO_TORCH + code], capture_output=True,
+                              text=True, timeout=300)
+    return run

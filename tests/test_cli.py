@@ -269,18 +269,9 @@ def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
         f"sparseae: error: {tmp_path} is a folder: give the file to write")
 
 
-def test_a_torch_device_without_torch_gives_one_line():
-    code = (
-        "import importlib.abc, sys\n"
-        "class NoTorch(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path, target=None):\n"
-        "        if name.split('.')[0] == 'torch':\n"
-        "            raise ImportError('No module named torch')\n"
-        "sys.meta_path.insert(0, NoTorch())\n"
-        "from sparseae.cli import main\n"
-        "sys.exit(main(['train', '--device', 'cuda', '--quiet']))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+def test_a_torch_device_without_torch_gives_one_line(without_torch):
+    result = without_torch("from sparseae.cli import main\n"
+                           "sys.exit(main(['train', '--device', 'cuda', '--quiet']))\n")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "sparseae: error: device 'cuda' (a PyTorch device; without PyTorch: 'numpy') needs "
