@@ -186,7 +186,7 @@ def save_preprocessing(path, transforms) -> Path:
                 arrays[f"{k}.{attr}"] = value.astype(str) if value.dtype == object else value
                 fitted.append(attr)
             elif isinstance(value, (np.generic, bool, int, float, str, type(None))):
-                scalars[attr] = value.item() if isinstance(value, np.generic) else value
+                scalars[attr] = value  # NumPy scalars: written as numbers (_json_scalar)
             else:
                 raise TypeError(f"cannot save {name}.{attr} of type {type(value).__name__}")
         steps.append({"class": name, "params": transform.get_params(), "scalars": scalars,
