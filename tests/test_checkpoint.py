@@ -193,3 +193,55 @@ def test_stop_mid_epoch_and_resume_in_process(patches, solver):
     assert resumed.W1_.tobytes() == whole.W1_.tobytes()
     assert resumed.loss_curve_ == whole.loss_curve_
     assert resumed.validation_loss_curve_ == whole.validation_loss_curve_
+
+
+def train(*argv) -> int:
+    from sparseae.cli import main
+
+    return main(["train", "--quiet", *argv])
+
+
+def new_run(out, max_iter) -> int:
+    return train("--patches", "2000", "--max-iter", str(max_iter), "--out", str(out))
+
+
+def test_a_finished_run_trained_longer_equals_the_longer_run(tmp_path, capsys):
+    short, long = tmp_path / "short", tmp_path / "long"
+    assert new_run(short, 12) == 0
+    assert new_run(long, 30) == 0
+    capsys.readouterr()
+    assert train("--resume", str(short), "--max-iter", "30", "--seed", "5") == 0
+    assert "note: --seed ignored: a resumed run keeps its own settings" in capsys.readouterr().err
+    a, b = sparseae.load(short / "model.npz"), sparseae.load(long / "model.npz")
+    assert a.n_iter_ == b.n_iter_ == 30
+    assert a.loss_curve_ == b.loss_curve_ and a.W1_.tobytes() == b.W1_.tobytes()
+    assert json.loads((short / "config.json").read_text())["max_iter"] == 30
+    metrics = json.loads((short / "metrics.json").read_text())
+    assert metrics["iterations"] == 30 and metrics["resumed_from_iteration"] == 12
+
+
+def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    capsys.readouterr()
+    assert train("--resume", str(run)) == 0
+    assert "already complete; nothing to resume (to train it longer, give --max-iter above " \
+        "its 12)" in capsys.readouterr().out
+    assert train("--resume", str(run), "--max-iter", "12") == 2
+    assert "has done 12 iterations; to continue it, --max-iter must be more than that, got " \
+        "12" in capsys.readouterr().err
+
+
+def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):
+    """metrics.json of iteration 12 with a checkpoint of iteration 20 (an extension to 30
+    stopped there): plain --resume goes on to 30."""
+    run, mid, long = tmp_path / "run", tmp_path / "mid", tmp_path / "long"
+    assert new_run(run, 12) == 0
+    assert new_run(mid, 20) == 0
+    assert new_run(long, 30) == 0
+    (run / "checkpoint.npz").write_bytes((mid / "checkpoint.npz").read_bytes())
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "max_iter": 30}))
+    assert train("--resume", str(run)) == 0
+    a, b = sparseae.load(run / "model.npz"), sparseae.load(long / "model.npz")
+    assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_

@@ -311,7 +311,7 @@ def test_help_gives_each_default_once():
     text = " ".join(run("train", "--help").stdout.split())
     assert "(default: None)" not in text
     assert text.count("default: runs/train-<date>-<time>") == 1
-    assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400)" in text
+    assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400;" in text
 
 
 def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):

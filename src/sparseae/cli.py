@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+DEFAULT_MAX_ITER = 400  # the tutorial's L-BFGS iterations
 
 
 def _positive_int(text: str) -> int:
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--solver", choices=tuple(SOLVERS), default="lbfgs",
                      help="lbfgs and gd use the exact objective; sgd and adam use minibatches")
     fit.add_argument("--max-iter", "--epochs", dest="max_iter", type=_positive_int,
-                     default=400, help="iterations (lbfgs, gd) or epochs (sgd, adam)")
+                     default=None, help="iterations (lbfgs, gd) or epochs (sgd, adam) (default: "
+                     "400; with --resume: the new total, to train a run longer)")
     fit.add_argument("--batch-size", type=_positive_int, default=256,
                      help="rows per minibatch (sgd, adam)")
     fit.add_argument("--learning-rate", type=float, default=None,
@@ -192,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--checkpoint-every", type=_positive_int, default=10,
                      help="save checkpoint.npz every this many iterations (epochs)")
     out.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                     help="continue the interrupted run in RUN_DIR with its saved settings "
-                     "(other options are ignored)")
+                     help="continue the interrupted run in RUN_DIR with its saved settings, "
+                     "or with --max-iter continue any run up to that many iterations (other "
+                     "options are ignored)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     labeled_help = ("labeled digits: mnist (the 5000-digit MNIST sample shipped with the "
@@ -367,14 +370,25 @@ def train(args) -> int:
     if args.resume is not None:
         run = args.resume
         settings = _run_settings(run)
-        if (run / "metrics.json").exists():
-            print(f"{run} is already complete; nothing to resume")
-            return 0
+        _note_ignored_with_resume(args)
         state = load_checkpoint(run / "checkpoint.npz") \
             if (run / "checkpoint.npz").exists() else None
+        done = state["solver"]["iteration"] if state else 0
+        if args.max_iter is None and _finished(run, state):
+            print(f"{run} is already complete; nothing to resume (to train it longer, give "
+                  f"--max-iter above its {done})")
+            return 0
+        if args.max_iter is not None:
+            if state is None and (run / "metrics.json").exists():
+                raise ValueError(f"{run} has no checkpoint.npz to continue from")
+            if args.max_iter <= done:
+                raise ValueError(f"{run} has done {done} iterations; to continue it, "
+                                 f"--max-iter must be more than that, got {args.max_iter}")
+            settings["max_iter"] = args.max_iter
     else:
         run = _new_run(args)
         settings = {k: getattr(args, k) for k in SETTINGS}
+        settings["max_iter"] = args.max_iter or DEFAULT_MAX_ITER
         # config.json must name the same data from any folder (train --resume, encode)
         settings["data"] = _absolute_path(settings["data"])
         state = None
@@ -393,7 +407,7 @@ def train(args) -> int:
               f"({rows.n_samples}); if the matrix holds one sample per column, add --transpose",
               file=sys.stderr)
 
-    if args.resume is None and rank == 0:
+    if (args.resume is None or args.max_iter is not None) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
@@ -453,6 +467,25 @@ def train(args) -> int:
     return 0
 
 
+def _finished(run: Path, state) -> bool:
+    """Whether the run ended: its metrics.json is of the checkpoint's iteration (a run being
+    trained longer has an older metrics.json until it ends)."""
+    try:
+        metrics = json.loads((run / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    return state is None or metrics.get("iterations") == state["solver"]["iteration"]
+
+
+def _note_ignored_with_resume(args):
+    defaults = build_parser().parse_args(["train"])
+    ignored = [f"--{k.replace('_', '-')}" for k in SETTINGS
+               if k != "max_iter" and getattr(args, k) != getattr(defaults, k)]
+    if ignored:
+        print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
+              "(config.json)", file=sys.stderr)
+
+
 def _run_settings(run: Path) -> dict:
     """The settings of a run folder (its config.json)."""
     if not run.is_dir():
@@ -468,6 +501,7 @@ def _run_settings(run: Path) -> dict:
         raise ValueError(f"{config} is damaged: it names no data")
     # a setting newer than the run has the default, which is what the run did
     defaults = vars(build_parser().parse_args(["train"]))
+    defaults["max_iter"] = DEFAULT_MAX_ITER
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
 
 
