@@ -294,6 +294,15 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     assert not (tmp_path / "r" / "filters.png").exists()
 
 
+def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
+    np.savez(tmp_path / "x.npz", X=np.random.default_rng(0).uniform(0.1, 0.9, (10, 8)))
+    assert main(["train", "--data", str(tmp_path / "x.npz"), "--transpose",
+                 "--out", str(tmp_path / "t"), *QUICK]) == 0
+    err = capsys.readouterr().err
+    assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
+           "sample per row, drop --transpose" in err and "add --transpose" not in err
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--n-hidden", "2.5"], "argument --n-hidden: must be a positive integer, got '2.5'"),
     (["gradcheck", "--eps", "0"], "argument --eps: must be a positive number, got '0'"),

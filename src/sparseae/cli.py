@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="iterations without improvement before early stopping")
     fit.add_argument("--memory-budget", default="auto",
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
-                     "and the libraries hold (about 120 MB) included; data whose arrays do not "
+                     "and the libraries hold (about 150 MB) included; data whose arrays do not "
                      "fit in half of the rest is streamed from disk in chunks; auto = half of "
                      "this machine's memory")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
@@ -403,9 +403,11 @@ def train(args) -> int:
     patches = rows.n_features == settings["patch_size"] ** 2  # (or a matrix that wide)
     if (rank == 0 and rows.n_features > rows.n_samples and not patches
             and not settings["whole_images"]):
+        hint = ("if the matrix holds one sample per row, drop --transpose"
+                if settings["transpose"] else
+                "if the matrix holds one sample per column, add --transpose")
         print(f"note: the data has more features ({rows.n_features}) than samples "
-              f"({rows.n_samples}); if the matrix holds one sample per column, add --transpose",
-              file=sys.stderr)
+              f"({rows.n_samples}); {hint}", file=sys.stderr)
 
     if (args.resume is None or args.max_iter is not None) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
