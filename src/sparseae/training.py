@@ -2,7 +2,7 @@
 
 ``Problem`` is what the solvers drive: ``full`` (the exact cost and gradient over all rows),
 ``batch`` (a minibatch) and ``cost``. The memory budget covers the whole process: what it already
-holds (the interpreter and libraries, about 160 MB with NumPy, SciPy and scikit-learn) and the
+holds (the interpreter and libraries, about 150 MB with NumPy, SciPy and scikit-learn) and the
 block buffers of every thread but the first (``lane_bytes``) are taken off, and half of the rest
 is for the data and the evaluation's working arrays, the other half a margin for temporaries and
 the optimizer. If all rows fit there they are held in memory and each evaluation makes one
