@@ -1,0 +1,124 @@
+"""The solvers' mechanics on problems small enough to follow by hand: each update rule, each
+stopping test, the L-BFGS memory and fallback, the minibatch loop's weighting and schedule."""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from sparseae import solvers
+from sparseae.solvers import Adam, RhoEstimate, Settings
+from sparseae.training import EarlyStopping
+
+
+def quadratic(center, offset=0.0, scales=None):
+    """``full`` of ``offset + 1/2 sum scales (x - center)^2``."""
+    center = np.asarray(center, dtype=np.float64)
+    scales = np.ones_like(center) if scales is None else np.asarray(scales, dtype=np.float64)
+
+    def full(x):
+        d = x - center
+        return offset + 0.5 * float(np.sum(scales * d * d)), scales * d
+
+    return SimpleNamespace(full=full, n_samples=1)
+
+
+def test_one_adam_step_has_both_bias_corrections():
+    """After one step m_hat = g and v_hat = g^2, so each entry moves by lr in -sign(g)."""
+    theta, grad = np.zeros(3), np.array([1.0, -2.0, 0.5])
+    adam = Adam(Settings())
+    adam.step(theta, grad, 0.01, adam.init(theta))
+    np.testing.assert_allclose(theta, -0.01 * np.sign(grad), rtol=1e-6)
+
+
+def test_adam_adds_epsilon_outside_the_square_root():
+    theta, grad = np.zeros(1), np.array([1e-8])
+    adam = Adam(Settings(epsilon=1e-8))
+    adam.step(theta, grad, 0.01, adam.init(theta))
+    np.testing.assert_allclose(theta, [-0.005], rtol=1e-6)  # lr g / (|g| + eps)
+
+
+def test_the_running_rho_estimate_weighs_the_past_by_its_momentum():
+    running = RhoEstimate("running", 0.9)
+    running(np.array([1.0]))
+    np.testing.assert_allclose(running(np.array([0.0])), [0.9], rtol=1e-15)
+    batch = np.array([0.3])
+    assert RhoEstimate("batch", 0.9)(batch) is batch
+
+
+def test_lbfgs_is_not_stopped_by_a_large_negative_gradient():
+    result = solvers.lbfgs(quadratic([3.0, 3.0]), np.zeros(2), Settings(max_iter=50))
+    assert result.n_iter > 0 and result.converged
+    np.testing.assert_allclose(result.theta, 3.0, atol=1e-5)
+
+
+def test_lbfgs_keeps_lbfgs_memory_pairs():
+    scales = np.linspace(1.0, 100.0, 50)
+    settings = Settings(max_iter=8, lbfgs_memory=3, gtol=0.0, ftol=0.0)
+    result = solvers.lbfgs(quadratic(np.ones(50), scales=scales), np.zeros(50), settings)
+    assert result.n_iter == 8
+    assert len(result.state["s"]) == len(result.state["y"]) == 3
+
+
+def test_lbfgs_stops_when_the_relative_decrease_is_below_ftol():
+    """A cost of 1e9 + 1/2 ||x - 1||^2 from 0 falls by 1 in its first step: 1e-9 relative, less
+    than ftol (2.2e-9)."""
+    result = solvers.lbfgs(quadratic(np.ones(2), offset=1e9), np.zeros(2),
+                           Settings(max_iter=50, gtol=0.0))
+    assert result.converged and "ftol" in result.message and result.n_iter == 1
+
+
+def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
+    """The second iteration's line search fails on the L-BFGS direction: the fallback step
+    starts the memory again, so one pair, the fallback's own, is left."""
+    real, calls = solvers._wolfe, []
+
+    def failing_once(*args):
+        calls.append(1)
+        return (None,) * 6 if len(calls) == 2 else real(*args)
+
+    monkeypatch.setattr(solvers, "_wolfe", failing_once)
+    scales = np.linspace(1.0, 10.0, 5)
+    result = solvers.lbfgs(quadratic(np.ones(5), scales=scales), np.zeros(5),
+                           Settings(max_iter=2, gtol=0.0, ftol=0.0))
+    assert len(calls) == 3 and result.n_iter == 2
+    assert len(result.state["s"]) == 1
+
+
+class Recorded:
+    """A minibatch problem whose batch cost is the mean of ``r`` over the batch and whose
+    gradient is all ones."""
+
+    def __init__(self, r):
+        self.r, self.n_samples = np.asarray(r, dtype=np.float64), len(r)
+
+    def batch(self, theta, which, rho):
+        return float(self.r[which].mean()), np.ones_like(theta)
+
+
+def test_an_epochs_cost_weighs_a_short_last_batch_by_its_rows():
+    r = np.random.default_rng(0).uniform(size=1000)  # batches of 300, 300, 300 and 100
+    settings = Settings(max_iter=1, batch_size=300, shuffle=False, learning_rate=0.0,
+                        momentum=0.0)
+    result = solvers.sgd(Recorded(r), np.zeros(2), settings)
+    assert result.loss_curve[0] == pytest.approx(r.mean(), rel=1e-12)
+
+
+def test_the_learning_rate_follows_its_schedule_within_an_epoch():
+    """One epoch of four batches, lr 1 on a cosine schedule, gradient 1: each step takes the
+    rate at its fraction of the epoch."""
+    settings = Settings(max_iter=1, batch_size=1, shuffle=False, learning_rate=1.0,
+                        momentum=0.0, schedule="cosine")
+    result = solvers.sgd(Recorded(np.zeros(4)), np.zeros(1), settings)
+    expected = -sum(0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4))
+    np.testing.assert_allclose(result.theta, [expected], rtol=1e-12)
+
+
+def test_early_stopping_counts_improvements_smaller_than_tol_as_none():
+    costs = iter([1.0, 0.9999, 0.9998, 0.9997])
+    stopper = EarlyStopping(SimpleNamespace(cost=lambda theta: next(costs)), patience=3,
+                            tol=1e-3)
+    stops = [stopper(np.array([float(k)])) for k in range(4)]
+    assert stops == [False, False, False, True]
+    assert stopper.best_theta.tolist() == [0.0] and stopper.best_cost == 1.0
