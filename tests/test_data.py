@@ -44,6 +44,30 @@ def test_patches_are_windows_of_the_images(rng):
     assert len(np.unique(starts)) > 100  # positions are spread over the image
 
 
+def test_every_window_can_be_sampled(rng):
+    """A 6x6 image has 2x2 windows of 5x5 pixels; their top-left pixels are 0, 1, 6 and 7."""
+    image = np.arange(36.0).reshape(6, 6)
+    patches = sample_patches([image], 400, 5, rng)
+    assert set(patches[:, 0]) == {0.0, 1.0, 6.0, 7.0}
+
+
+def test_scalers_fitted_chunk_by_chunk_equal_one_fit(rng):
+    from sparseae.data.scaling import PatchNormalizer, UnitScaler
+
+    X = rng.normal(size=(300, 16)) * rng.uniform(0.5, 2.0, size=(300, 1))
+    X[150, 3] = -9.0  # the minimum in the second chunk, the maximum in the third
+    X[250, 5] = 9.0
+    chunks = np.array_split(X, 3)
+    patch, unit = PatchNormalizer(), UnitScaler()
+    for chunk in chunks:
+        patch.partial_fit(chunk)
+        unit.partial_fit(chunk)
+    centered = X - X.mean(axis=1, keepdims=True)
+    assert patch.limit_ == pytest.approx(3.0 * centered.std(), rel=1e-12)
+    assert patch.limit_ == pytest.approx(PatchNormalizer().fit(X).limit_, rel=1e-12)
+    assert (unit.data_min_, unit.data_max_) == (-9.0, 9.0)
+
+
 def test_patches_come_from_every_image(rng):
     images = [np.zeros((10, 10)), np.ones((12, 9))]
     patches = sample_patches(images, 400, 4, rng)
@@ -85,9 +109,9 @@ def test_downsample_averages_blocks():
 
 
 def test_grayscale():
-    rgb = np.zeros((2, 2, 3))
-    rgb[..., 1] = 1.0
-    np.testing.assert_allclose(to_grayscale(rgb), 0.587)
+    rgb = np.zeros((3, 1, 3))
+    rgb[[0, 1, 2], 0, [0, 1, 2]] = 1.0  # red, green, blue pixels
+    np.testing.assert_allclose(to_grayscale(rgb)[:, 0], [0.299, 0.587, 0.114])
     with pytest.raises(ValueError, match="expected an image"):
         to_grayscale(np.zeros((2, 2, 5)))
 

@@ -33,6 +33,17 @@ def test_pca_keeps_99_percent_of_the_variance(patches):
     assert lost == pytest.approx(pca.explained_variance_[pca.n_components_:].sum(), rel=1e-8)
 
 
+def test_pca_components_come_largest_variance_first(patches):
+    from sklearn.decomposition import PCA as ScikitPCA
+
+    pca = PCA().fit(patches)
+    assert np.all(np.diff(pca.explained_variance_) <= 0)
+    reference = ScikitPCA(0.99, svd_solver="full").fit(patches)
+    assert pca.n_components_ == reference.n_components_
+    np.testing.assert_allclose(pca.explained_variance_[: pca.n_components_],
+                               reference.explained_variance_ * (999 / 1000), rtol=1e-9)
+
+
 def test_pca_whitening_gives_unit_variance(patches):
     Z = PCAWhitening(epsilon=0.0).fit_transform(patches)
     np.testing.assert_allclose(covariance(Z), np.eye(Z.shape[1]), atol=1e-10)
