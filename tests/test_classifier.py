@@ -86,6 +86,39 @@ def test_early_stopping(digits):
     assert model.n_iter_ < 500 and len(model.validation_loss_curve_) == model.n_iter_
 
 
+def test_early_stopping_trains_on_the_larger_part(digits, monkeypatch):
+    X_train, _, y_train, _ = digits
+    seen = {}
+    optimize = NetworkClassifier._optimize
+
+    def spy(self, problem, theta0, seed, *, validation=None, **kwargs):
+        seen["train"], seen["held"] = problem.n_samples, validation.n_samples
+        return optimize(self, problem, theta0, seed, validation=validation, **kwargs)
+
+    monkeypatch.setattr(NetworkClassifier, "_optimize", spy)
+    NetworkClassifier(early_stopping=True, validation_fraction=0.1, max_iter=3,
+                      random_state=0).fit(X_train[:600], y_train[:600])
+    assert seen == {"train": 540, "held": 60}
+
+
+def test_labels_come_back_as_given(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array([f"digit {k}" for k in range(10)])
+    model = SoftmaxRegression(max_iter=50).fit(X_train, names[y_train])
+    assert list(model.classes_) == sorted(names)
+    predicted = model.predict(X_test)
+    assert set(predicted) <= set(names)
+    np.testing.assert_array_equal(predicted,
+                                  model.classes_[model.predict_proba(X_test).argmax(axis=1)])
+    assert model.score(X_test, names[y_test]) > 0.85
+
+
+def test_loss_is_the_objective_at_the_fitted_weights(digits):
+    X_train, _, y_train, _ = digits
+    model = NetworkClassifier((10,), max_iter=20, random_state=0).fit(X_train, y_train)
+    assert model.loss_ == pytest.approx(model.loss_curve_[-1], rel=1e-12)
+
+
 def test_self_taught_pipeline(digits):
     X_train, X_test, y_train, y_test = digits
     pipe = make_pipeline(SparseAutoencoder(50, sparsity_target=0.1, max_iter=100,
@@ -106,6 +139,42 @@ def test_stacked_autoencoder_before_and_after_fine_tuning(digits):
     before = model.pretrained_.score(X_test, y_test)
     after = model.score(X_test, y_test)
     assert before > 0.5 and after > 0.9
+
+
+def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
+    """Autoencoders, softmax and fine-tuning each get their own weight decay; fine-tuning
+    starts from the pretrained stack and runs its own iterations."""
+    import sparseae.classifier as classifier
+
+    X_train, _, y_train, _ = digits
+    softmax_decays, inits = [], []
+
+    class Softmax(SoftmaxRegression):
+        def fit(self, X, y, **kwargs):
+            softmax_decays.append(self.weight_decay)
+            return super().fit(X, y, **kwargs)
+
+    fit = NetworkClassifier.fit
+
+    def spy(self, X, y, *, init=None, **kwargs):
+        inits.append(init)
+        return fit(self, X, y, init=init, **kwargs)
+
+    monkeypatch.setattr(classifier, "SoftmaxRegression", Softmax)
+    monkeypatch.setattr(NetworkClassifier, "fit", spy)
+    model = StackedAutoencoderClassifier((8,), weight_decay=1e-3, softmax_weight_decay=2e-4,
+                                         finetune_weight_decay=3e-4, max_iter=7,
+                                         finetune_max_iter=5, random_state=0)
+    model.fit(X_train[:300], y_train[:300])
+    assert model.autoencoders_[0].weight_decay == 1e-3
+    assert model.autoencoders_[0].max_iter == 7
+    assert softmax_decays == [2e-4]
+    assert model.network_.weight_decay == 3e-4 and model.network_.max_iter == 5
+    assert model.n_iter_ <= 5
+    (init,) = inits[1:]  # the softmax's own fit came first
+    for start, pretrained in zip(init, model.pretrained_.layers_, strict=True):
+        np.testing.assert_array_equal(start.W, pretrained.W)
+        np.testing.assert_array_equal(start.b, pretrained.b)
 
 
 def test_init_layers_must_fit(digits):
