@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +17,28 @@ from sparseae.distributed import Part, part  # noqa: E402
 HERE = Path(__file__).parent
 
 
+# These runs take about 10 s here. Processes whose steps differ wait for each other's
+# all-reduces until gloo's own timeout (30 minutes): fail long before, and kill every worker.
+TIMEOUT = 180
+
+
+def run(command, env=None) -> subprocess.CompletedProcess:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}) as process:
+        try:
+            out, err = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # torchrun and its workers
+            process.communicate()
+            pytest.fail(f"{' '.join(command[1:4])}... still running after {TIMEOUT} s: did "
+                        "the processes take different steps and wait on each other?")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 def torchrun(*args, env=None):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    return run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node=2", *args], env)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +47,8 @@ def curves(tmp_path_factory):
     gives every process: PyTorch's sums depend on its thread count)."""
     folder = tmp_path_factory.mktemp("distributed")
     alone, together = folder / "alone.npz", folder / "together.npz"
-    subprocess.run([sys.executable, str(HERE / "distributed_fits.py"), str(alone), "alone"],
-                   check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    result = run([sys.executable, str(HERE / "distributed_fits.py"), str(alone), "alone"])
+    assert result.returncode == 0, result.stderr[-3000:]
     result = torchrun(str(HERE / "distributed_fits.py"), str(together), "distributed")
     assert result.returncode == 0, result.stderr[-3000:]
     return np.load(alone), np.load(together)
