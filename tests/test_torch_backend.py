@@ -77,6 +77,10 @@ def test_bfloat16_products_train_a_float32_model_close_to_float32(patches):
     half_cost, half_grad = half_problem.full(theta)
     assert abs(half_cost / cost - 1) < 1e-2 and relative(grad, half_grad) < 3e-2
     assert torch.get_float32_matmul_precision() == "highest"
+    with Backend("cpu", "bfloat16").precision():
+        assert torch.get_float32_matmul_precision() == "medium"
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():  # the products did round (here: 7e-4)
+        assert relative(grad, half_grad) > 1e-5
     kwargs = dict(n_hidden=16, max_iter=400, random_state=0, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
