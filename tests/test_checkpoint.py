@@ -245,3 +245,47 @@ def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):
     assert train("--resume", str(run)) == 0
     a, b = sparseae.load(run / "model.npz"), sparseae.load(long / "model.npz")
     assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
+
+
+def test_ctrl_c_sets_a_flag_once_and_interrupts_the_second_time():
+    from sparseae.checkpoint import GracefulInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with GracefulInterrupt() as stop:
+        assert not stop()
+        signal.raise_signal(signal.SIGINT)
+        assert stop()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_checkpoint_keeps_lists_of_arrays_apart(tmp_path):
+    state = {"seed": 3, "solver": {"history": [np.ones(2), np.zeros(2), {"a": np.arange(3)}]}}
+    back = load_checkpoint(save_checkpoint(tmp_path / "c.npz", state))["solver"]["history"]
+    np.testing.assert_array_equal(back[0], np.ones(2))
+    np.testing.assert_array_equal(back[1], np.zeros(2))
+    np.testing.assert_array_equal(back[2]["a"], np.arange(3))
+
+
+def test_a_checkpoint_missing_an_array_is_named_damaged(tmp_path):
+    from sparseae.io import read_archive, write_archive
+
+    save_checkpoint(tmp_path / "c.npz", {"seed": 1, "solver": {"theta": np.zeros(3)}})
+    header, arrays = read_archive(tmp_path / "c.npz", "sparseae.checkpoint", 1, "checkpoint")
+    del arrays["state/solver/theta"]
+    write_archive(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ValueError, match="damaged checkpoint: state/solver/theta missing"):
+        load_checkpoint(tmp_path / "bad.npz")
+
+
+def test_models_and_checkpoints_are_not_taken_for_each_other(tmp_path):
+    model = sparseae.SparseAutoencoder(3, max_iter=3, random_state=0)
+    model.fit(np.random.default_rng(0).random((50, 4))).save(tmp_path / "m.npz")
+    save_checkpoint(tmp_path / "c.npz", {"seed": 1, "solver": {"theta": np.zeros(3)}})
+    with pytest.raises(sparseae.ModelFileError, match="not a sparseae model file"):
+        sparseae.load(tmp_path / "c.npz")
+    with pytest.raises(ValueError, match="not a sparseae checkpoint"):
+        load_checkpoint(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        Checkpointer(tmp_path / "c.npz", every=0)

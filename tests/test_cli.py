@@ -294,6 +294,13 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     assert not (tmp_path / "r" / "filters.png").exists()
 
 
+def test_square_data_gets_no_note_on_its_width(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (10, 10)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
+                 *QUICK]) == 0
+    assert "more features" not in capsys.readouterr().err
+
+
 def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
     np.savez(tmp_path / "x.npz", X=np.random.default_rng(0).uniform(0.1, 0.9, (10, 8)))
     assert main(["train", "--data", str(tmp_path / "x.npz"), "--transpose",

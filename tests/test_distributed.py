@@ -90,5 +90,7 @@ def test_parts_cover_the_rows_once_and_align_to_blocks():
     parts = [part(1000, r, 3, align=128) for r in range(3)]
     assert [(p.start, p.stop) for p in parts] == [(0, 256), (256, 640), (640, 1000)]
     assert list(Part(256, 640, 1000).local(np.array([5, 300, 639, 640]))) == [44, 383]
+    assert [(p.start, p.stop) for p in (part(3, r, 3) for r in range(3))] == [
+        (0, 1), (1, 2), (2, 3)]
     with pytest.raises(ValueError, match="2 rows cannot be shared by 3 processes"):
         part(2, 0, 3)

@@ -194,3 +194,80 @@ def test_reproducible_is_bitwise_the_same_for_any_number_of_threads():
     for model in models[1:]:
         assert model.W1_.tobytes() == models[0].W1_.tobytes()
         assert model.loss_curve_ == models[0].loss_curve_
+
+
+def small(n=50, d=4):
+    return np.random.default_rng(0).random((n, d))
+
+
+def test_early_stopping_keeps_the_best_held_out_weights(patches):
+    from sparseae.training import split
+
+    model = SparseAutoencoder(25, solver="adam", max_iter=500, batch_size=100, learning_rate=0.05,
+                              early_stopping=True, n_iter_no_change=3, tol=1e-3, random_state=0)
+    model.fit(patches)
+    assert model.n_iter_ < 500
+    _, held = split(len(patches), model.validation_fraction, model._seed(None))
+    assert model.cost(patches[held]) == pytest.approx(min(model.validation_loss_curve_),
+                                                      rel=1e-10)
+
+
+def test_reconstruct_uses_the_models_decoder():
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    model = SparseAutoencoder(3, decoder="linear", max_iter=5, random_state=0).fit(X)
+    np.testing.assert_allclose(model.reconstruct(X), model.inverse_transform(model.transform(X)),
+                               rtol=1e-12, atol=0)
+    assert model.reconstruct(X).min() < 0
+
+
+def test_minibatches_larger_than_the_data_are_the_data():
+    model = SparseAutoencoder(3, solver="adam", max_iter=2, memory_budget="8GiB",
+                              random_state=0).fit(small(100))
+    assert model.n_iter_ == 2 and model.chunk_rows_ is None
+
+
+def test_data_reaching_exactly_0_and_1_is_in_the_sigmoids_range():
+    X = small()
+    X[0, 0], X[1, 1] = 1.0, 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        SparseAutoencoder(3, max_iter=2, solver="gd", random_state=0).fit(X)
+
+
+def test_data_in_memory_has_no_chunk_rows():
+    for budget in (None, "64GiB"):
+        model = SparseAutoencoder(3, max_iter=2, memory_budget=budget, random_state=0)
+        assert model.fit(small()).chunk_rows_ is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(solver="adam", rho_estimate="running", rho_momentum=1.0),
+     r"rho_momentum must be in \[0, 1\), got 1.0"),
+    (dict(solver="adam", beta_2=1.0), r"beta_2 must be in \[0, 1\), got 1.0"),
+    (dict(n_hidden=True), "n_hidden must be a finite integer, got True"),
+    (dict(max_iter=True), "max_iter must be a finite integer, got True"),
+    (dict(batch_size=True), "batch_size must be a finite integer, got True"),
+])
+def test_parameters_at_the_edge_of_their_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(**{"n_hidden": 3, **kwargs}).fit(small(20))
+
+
+def test_a_diverged_result_names_when():
+    from sparseae.fitting import _check_finite_result
+    from sparseae.solvers import Result
+
+    _check_finite_result(Result(np.zeros(3), 2, True, "", [1.0, 0.5]))
+    with pytest.raises(ValueError, match="not finite after 2 iterations"):
+        _check_finite_result(Result(np.array([0.0, np.inf, 1.0]), 2, True, "", [1.0, 0.5]))
+    with pytest.raises(ValueError, match="not finite from iteration 2 on"):
+        _check_finite_result(Result(np.zeros(3), 3, True, "", [1.0, np.nan, np.nan]))
+
+
+def test_an_interrupted_fit_does_not_warn_of_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SparseAutoencoder(3, max_iter=50, random_state=0)
+        model.fit(small(), should_stop=lambda: True)
+    assert model.interrupted_ and model.n_iter_ < 50

@@ -285,3 +285,41 @@ def test_unfitted_preprocessing_is_not_saved(tmp_path):
 
     with pytest.raises(NotFittedError):
         sparseae.save_preprocessing(tmp_path / "p.npz", [PCA()])
+
+
+def rewritten(tmp_path, **changes):
+    """A saved model whose header has ``changes``."""
+    from sparseae.io import read_archive, write_archive
+
+    model = SparseAutoencoder(3, max_iter=3, random_state=0)
+    model.fit(np.random.default_rng(0).random((50, 4))).save(tmp_path / "m.npz")
+    header, arrays = read_archive(tmp_path / "m.npz", "sparseae.SparseAutoencoder", 1, "model")
+    write_archive(tmp_path / "changed.npz", {**header, **changes}, arrays)
+    return tmp_path / "changed.npz"
+
+
+def test_a_newer_format_version_is_refused(tmp_path):
+    with pytest.raises(ModelFileError, match="format version 2; this sparseae reads version 1"):
+        sparseae.load(rewritten(tmp_path, version=2))
+
+
+def test_a_header_that_disagrees_with_the_arrays_is_refused(tmp_path):
+    with pytest.raises(ModelFileError, match="inconsistent shapes"):
+        sparseae.load(rewritten(tmp_path, n_features_in=5))
+
+
+def test_nan_in_a_later_chunk_is_named_by_its_row_and_nothing_is_written(tmp_path):
+    from sparseae.data import Rows
+    from sparseae.io import write_features
+
+    X = np.random.default_rng(0).random((20, 4))
+    model = SparseAutoencoder(3, max_iter=2, solver="gd", random_state=0).fit(X)
+    X[13, 2] = np.nan
+
+    class SmallChunks(Rows):
+        def default_chunk(self):
+            return 4
+
+    with pytest.raises(ValueError, match=r"NaN \(first at row 13, column 2\)"):
+        write_features(model, SmallChunks(X), tmp_path / "f.npy")
+    assert not (tmp_path / "f.npy").exists()

@@ -233,3 +233,35 @@ def test_images_of_different_sizes_give_patches(tmp_path, rng):
         pixels = (rng.uniform(size=shape) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp_path / f"{k}.png")
     assert load(tmp_path, n_patches=50).to_array().shape == (50, 64)
+
+
+def test_chunks_cover_every_row_and_checks_name_the_right_row(tmp_path):
+    X = np.random.default_rng(0).random((13, 3))
+    np.save(tmp_path / "x.npy", X)
+    for rows in (Rows(X), Rows(NpyFile(tmp_path / "x.npy"))):
+        for views in (False, True):
+            chunks = list(rows.chunks(4, np.float64, views=views))
+            np.testing.assert_array_equal(np.concatenate(chunks), X)
+    subset = Rows(NpyFile(tmp_path / "x.npy")).subset([1, 5, 12])
+    np.testing.assert_array_equal(
+        np.concatenate(list(subset.chunks(2, np.float64, views=True))), X[[1, 5, 12]])
+    Y = X.copy()
+    Y[0, 0], Y[12, 2] = -1.0, 2.0  # extremes in the first and the last chunk
+    assert Rows(Y).check_finite(4) == (-1.0, 2.0)
+    Y[10, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN \(first at row 10, column 1\)"):
+        Rows(Y).check_finite(4)
+    Y[10, 1], Y[4, 1] = 0.5, -np.inf
+    with pytest.raises(ValueError, match=r"contains infinity \(first at row 4, column 1\)"):
+        Rows(Y).check_finite(4)
+
+
+def test_npy_files_of_no_columns_or_fortran_order(tmp_path):
+    np.save(tmp_path / "e.npy", np.zeros((5, 0)))
+    with pytest.raises(ValueError, match="empty array"):
+        NpyFile(tmp_path / "e.npy")
+    X = np.random.default_rng(0).random((13, 3))
+    np.save(tmp_path / "c.npy", X)
+    np.save(tmp_path / "f.npy", np.asfortranarray(X))
+    assert NpyFile(tmp_path / "c.npy").holds(np.float64)
+    assert not NpyFile(tmp_path / "f.npy").holds(np.float64)  # not readable in place

@@ -166,10 +166,11 @@ def test_early_stopping_stops_and_keeps_the_best(patches):
     assert model.loss_ > 0
 
 
-def test_early_stopping_needs_rows_on_both_sides():
+@pytest.mark.parametrize("fraction", [0.1, 0.9])  # none held out; none left to train on
+def test_early_stopping_needs_rows_on_both_sides(fraction):
     with pytest.raises(ValueError, match="both need at least one"):
         fit(np.random.default_rng(0).uniform(size=(3, 4)), early_stopping=True,
-            validation_fraction=0.1)
+            validation_fraction=fraction)
 
 
 @pytest.mark.parametrize("params_, message", [
@@ -239,3 +240,44 @@ def test_a_failed_line_search_is_reported_by_its_result_not_a_warning():
         warnings.simplefilter("error")
         step, *_ = _wolfe(fun, theta, grad, grad, cost)  # uphill: no step lowers the cost
     assert step is None
+
+
+def test_the_budget_boundary_is_inclusive(monkeypatch):
+    from sparseae import training
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 0)
+    X = np.random.default_rng(0).random((100, 8))
+    per_row = bytes_per_row(8, 3, 8, "copied")
+    assert Problem(Rows(X), Spec(), 3, "float64", memory_budget=2 * per_row * 100).in_memory
+    streamed = Problem(Rows(X), Spec(), 3, "float64", memory_budget=2 * per_row * 100 - 2)
+    assert not streamed.in_memory and streamed.chunk_rows == 99
+
+
+def test_reproducible_sums_are_bitwise_the_same_in_memory_and_streamed(tmp_path, monkeypatch):
+    from sparseae import training
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 0)
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 16))  # blocks of 2048 rows
+    np.save(tmp_path / "x.npy", X)
+    budget = 2 * bytes_per_row(16, 4, 8, "in place") * 3000
+    whole = Problem(Rows(X), Spec(), 4, "float64", reproducible=True)
+    streamed = Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 4, "float64",
+                       memory_budget=budget, reproducible=True)
+    assert whole.in_memory and not streamed.in_memory
+    theta = params.pack(params.initialize(16, 4, np.random.default_rng(0)))
+    (c1, g1), (c2, g2) = whole.full(theta), streamed.full(theta)
+    assert c1 == c2 and g1.tobytes() == g2.tobytes()
+
+
+def test_early_stopping_counts_flat_costs_and_resumes_its_count():
+    from types import SimpleNamespace
+
+    from sparseae.training import EarlyStopping
+
+    flat = SimpleNamespace(cost=lambda theta: 1.0)
+    stopper = EarlyStopping(flat, patience=2, tol=0.0)
+    assert [stopper(np.zeros(2)) for _ in range(3)] == [False, False, True]
+    stopper = EarlyStopping(flat, patience=3, tol=0.0)
+    assert [stopper(np.zeros(2)) for _ in range(3)] == [False, False, False]
+    resumed = EarlyStopping(flat, patience=3, tol=0.0, state=stopper.state())
+    assert resumed(np.zeros(2)) is True and resumed.curve == [1.0] * 4
