@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -350,3 +351,40 @@ def test_encode_names_the_first_nan(tmp_path, capsys):
                  "--quiet"]) == 2
     assert capsys.readouterr().err.strip() == (
         "sparseae: error: the data contains NaN (first at row 17, column 4)")
+
+
+def test_metrics_name_the_run_and_its_best_held_out_cost(tmp_path):
+    from sparseae.cli import _run_settings, load_rows
+    from sparseae.training import split
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (300, 16)))
+    out = tmp_path / "r"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--n-hidden", "4", "--max-iter",
+                 "5", "--early-stopping", "--solver", "gd", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sparsity_target"] == 0.01 and metrics["solver"] == "gd"
+    assert metrics["data"] == str(tmp_path / "x.npy")
+    assert (metrics["n_samples"], metrics["n_features"], metrics["n_hidden"]) == (300, 16, 4)
+    assert metrics["resumed_from_iteration"] is None
+    assert metrics["data_in_memory"] is True and metrics["chunk_rows"] is None
+    model = sparseae.load(out / "model.npz")
+    _, held = split(300, 0.1, model._seed(None))
+    rows = load_rows(_run_settings(out)).to_array()
+    assert metrics["best_validation_cost"] == pytest.approx(model.cost(rows[held]), rel=1e-9)
+
+
+def test_every_run_file_is_written_atomically(tmp_path, monkeypatch):
+    import sparseae.io
+
+    written, real = [], sparseae.io.atomic_write
+
+    def spy(path, write):
+        written.append(os.path.basename(path))
+        return real(path, write)
+
+    monkeypatch.setattr(sparseae.io, "atomic_write", spy)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (50, 9)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
+                 *QUICK]) == 0
+    assert {"config.json", "preprocessing.npz", "checkpoint.npz", "model.npz",
+            "metrics.json"} <= set(written)

@@ -323,3 +323,11 @@ def test_nan_in_a_later_chunk_is_named_by_its_row_and_nothing_is_written(tmp_pat
     with pytest.raises(ValueError, match=r"NaN \(first at row 13, column 2\)"):
         write_features(model, SmallChunks(X), tmp_path / "f.npy")
     assert not (tmp_path / "f.npy").exists()
+
+
+def test_a_random_state_object_is_saved_as_none(tmp_path):
+    X = np.random.default_rng(0).random((50, 4))
+    model = SparseAutoencoder(3, max_iter=3, random_state=np.random.RandomState(0)).fit(X)
+    loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+    assert loaded.random_state is None
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))

@@ -265,3 +265,14 @@ def test_npy_files_of_no_columns_or_fortran_order(tmp_path):
     np.save(tmp_path / "f.npy", np.asfortranarray(X))
     assert NpyFile(tmp_path / "c.npy").holds(np.float64)
     assert not NpyFile(tmp_path / "f.npy").holds(np.float64)  # not readable in place
+
+
+def test_rows_are_transformed_before_they_are_rounded_to_float32():
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).normal(1000, 1, (50, 3))  # float32 would lose digits first
+    scaler = StandardScaler().fit(X)
+    rows = Rows(X).with_transform(scaler)
+    expected = scaler.transform(X).astype(np.float32)
+    np.testing.assert_array_equal(rows.block(0, 50, np.float32), expected)
+    np.testing.assert_array_equal(rows.take(np.arange(50), np.float32), expected)
