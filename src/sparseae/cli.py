@@ -479,10 +479,15 @@ def _finished(run: Path, state) -> bool:
     return state is None or metrics.get("iterations") == state["solver"]["iteration"]
 
 
+def _train_defaults() -> dict:
+    """Every ``train`` option's default, ``max_iter``'s resolved."""
+    return {**vars(build_parser().parse_args(["train"])), "max_iter": DEFAULT_MAX_ITER}
+
+
 def _note_ignored_with_resume(args):
-    defaults = build_parser().parse_args(["train"])
+    defaults = _train_defaults()
     ignored = [f"--{k.replace('_', '-')}" for k in SETTINGS
-               if k != "max_iter" and getattr(args, k) != getattr(defaults, k)]
+               if k != "max_iter" and getattr(args, k) != defaults[k]]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
               "(config.json)", file=sys.stderr)
@@ -502,8 +507,7 @@ def _run_settings(run: Path) -> dict:
     if not isinstance(saved, dict) or "data" not in saved:
         raise ValueError(f"{config} is damaged: it names no data")
     # a setting newer than the run has the default, which is what the run did
-    defaults = vars(build_parser().parse_args(["train"]))
-    defaults["max_iter"] = DEFAULT_MAX_ITER
+    defaults = _train_defaults()
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
 
 
@@ -561,9 +565,9 @@ SOLVER_OPTIONS = {"batch_size": ("sgd", "adam"), "learning_rate": ("gd", "sgd", 
 
 def _note_unused_options(args):
     """Say which options given with another value than their default the solver ignores."""
-    defaults = build_parser().parse_args(["train"])
+    defaults = _train_defaults()
     for name, solvers in SOLVER_OPTIONS.items():
-        if args.solver not in solvers and getattr(args, name) != getattr(defaults, name):
+        if args.solver not in solvers and getattr(args, name) != defaults[name]:
             print(f"note: --{name.replace('_', '-')} has no effect with --solver {args.solver} "
                   f"(only with {' or '.join(solvers)})", file=sys.stderr)
 
