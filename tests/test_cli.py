@@ -311,6 +311,17 @@ def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
            "sample per row, drop --transpose" in err and "add --transpose" not in err
 
 
+def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, capsys):
+    folder = tmp_path / "r"
+    assert main(["train", *QUICK, "--out", str(folder)]) == 0
+    assert capsys.readouterr().err.strip().endswith(
+        "note: lbfgs stopped after 2 iterations without converging (iteration limit reached); "
+        f"to train longer: sparseae train --resume {folder} --max-iter 4")
+    assert main(["train", "--resume", str(folder), "--max-iter", "4", "--quiet"]) == 0
+    assert json.loads((folder / "metrics.json").read_text())["iterations"] == 4
+    assert "--max-iter 8" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--n-hidden", "2.5"], "argument --n-hidden: must be a positive integer, got '2.5'"),
     (["gradcheck", "--eps", "0"], "argument --eps: must be a positive number, got '0'"),

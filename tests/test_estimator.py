@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 
 import numpy as np
@@ -90,8 +91,27 @@ def test_tanh_activity_counts_minus_one_as_inhibited(patches):
 
 
 def test_convergence_warning_when_stopped_early(patches):
-    with pytest.warns(ConvergenceWarning, match="without converging"):
+    with pytest.warns(ConvergenceWarning, match=r"stopped after 2 iterations without converging "
+                      r"\(iteration limit reached\); raise max_iter to train longer"):
         SparseAutoencoder(max_iter=2, random_state=0).fit(patches)
+
+
+def test_a_failed_line_search_is_not_told_to_raise_max_iter(patches, monkeypatch):
+    from sparseae import solvers
+
+    lbfgs = solvers.lbfgs
+
+    def failing(problem, theta0, settings, **kwargs):  # as if no step lowered the cost
+        result = lbfgs(problem, theta0, dataclasses.replace(settings, max_iter=1), **kwargs)
+        result.message = "the line search found no step that lowers the cost"
+        return result
+
+    monkeypatch.setitem(solvers.SOLVERS, "lbfgs", failing)
+    with pytest.warns(ConvergenceWarning) as caught:
+        SparseAutoencoder(max_iter=5, random_state=0).fit(patches)
+    assert [str(w.message) for w in caught] == [
+        "lbfgs stopped after 1 iterations without converging (the line search found no step "
+        "that lowers the cost)"]
 
 
 def test_callback_sees_every_iteration(patches):

@@ -365,6 +365,7 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+    from .fitting import TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
     if args.resume is not None:
@@ -425,8 +426,9 @@ def train(args) -> int:
     seconds = time.perf_counter() - start
     if rank != 0:
         return EXIT_INTERRUPTED if model.interrupted_ else 0
-    for w in caught:
-        print(f"note: {w.message}", file=sys.stderr)
+    for w in caught:  # the library's advice, in the command line's words
+        longer = f"to train longer: sparseae train --resume {run} --max-iter {2 * model.n_iter_}"
+        print(f"note: {str(w.message).replace(TRAIN_LONGER, longer)}", file=sys.stderr)
     if model.interrupted_:
         print(f"interrupted after {model.n_iter_} iterations; checkpoint saved in {run}\n"
               f"continue with: sparseae train --resume {run}", file=sys.stderr)

@@ -17,6 +17,10 @@ from threadpoolctl import ThreadpoolController
 from . import solvers, training
 from .backend import storage_dtype
 
+# the advice of the ConvergenceWarning when L-BFGS ran out of iterations (the command line
+# gives its own)
+TRAIN_LONGER = "raise max_iter to train longer"
+
 
 def check_number(est, name, low, high=None, *, integer=False, low_open=False, high_open=False):
     """Raise a ``ValueError`` naming ``name`` unless ``est.<name>`` is in range."""
@@ -164,9 +168,10 @@ class SolverMixin:
             self.validation_loss_curve_ = stopper.curve
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
+            advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
             warnings.warn(
                 f"{self.solver} stopped after {result.n_iter} iterations without converging "
-                f"({result.message}); raise max_iter to train longer",
+                f"({result.message}){advice}",
                 ConvergenceWarning,
                 stacklevel=3,
             )
