@@ -1,5 +1,7 @@
 """Every bad input gets a clear error that names the problem."""
 
+import re
+
 import numpy as np
 import pytest
 from scipy.io import savemat
@@ -135,3 +137,14 @@ def test_patches_from_a_data_matrix_are_refused(tmp_path):
     np.save(tmp_path / "x.npy", X)
     with pytest.raises(ValueError, match="holds a data matrix, not images"):
         image_patches(str(tmp_path / "x.npy"))
+
+
+@pytest.mark.parametrize("name", ["natural", "digits", "x.npy", "x.csv", "a.png", "."])
+def test_a_key_for_a_source_without_named_arrays_is_refused(tmp_path, name):
+    # (refused before it is read: a.png does not exist, the folder holds no images)
+    np.save(tmp_path / "x.npy", X)
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    source = name if name in ("natural", "digits") else str(tmp_path / name)
+    with pytest.raises(ValueError, match=rf"key names an array inside a \.npz or \.mat file, "
+                                         rf"and {re.escape(source)} is not one"):
+        load(source, key="X")

@@ -154,7 +154,7 @@ def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
     assert f"wrote the 6 features of 300 samples to {out / 'features.npy'}" in \
         capsys.readouterr().out
     model = sparseae.load(out / "model.npz")
-    rows = load_rows(json.loads((out / "config.json").read_text()))
+    rows, _ = load_rows(json.loads((out / "config.json").read_text()))
     features = np.load(out / "features.npy")
     assert features.shape == (300, 6) and features.dtype == np.float64
     np.testing.assert_array_equal(features, model.transform(rows.to_array()))
@@ -311,6 +311,33 @@ def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
            "sample per row, drop --transpose" in err and "add --transpose" not in err
 
 
+def test_train_notes_the_options_its_data_makes_moot(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (30, 16)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--patches", "10", "--patch-size",
+                 "4", "--solver", "adam", "--batch-size", "31", "--out", str(tmp_path / "r"),
+                 "--max-iter", "2", "--n-hidden", "3", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: --patches and --patch-size have no effect; {tmp_path / 'x.npy'} is a data "
+            "matrix: each of its 30 rows is a sample") in err
+    assert "note: --batch-size 31 is more than the 30 samples; each step uses all of them" in err
+    assert main(["train", "--resume", str(tmp_path / "r"), "--max-iter", "3"]) == 0
+    assert "note: --" not in capsys.readouterr().err  # said when they were given, not again
+
+    for k, name in enumerate("abc"):
+        Image.fromarray(np.full((4, 4), 80 * k, np.uint8)).save(tmp_path / f"{name}.png")
+    assert main(["train", "--data", str(tmp_path), "--whole-images", "--patch-size", "4",
+                 "--batch-size", "3", "--solver", "adam", "--out", str(tmp_path / "w"),
+                 "--max-iter", "2", "--n-hidden", "3", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --patch-size has no effect; with --whole-images each of the 3 images is a " \
+           "sample" in err
+    assert "--batch-size" not in err and "--patches" not in err  # (left at its default)
+    assert main(["train", "--patch-size", "4", "--batch-size", "100000", "--out",
+                 str(tmp_path / "p"), "--max-iter", "2", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "--patch-size" not in err and "is more than" not in err  # sampled; lbfgs: no batches
+
+
 def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, capsys):
     folder = tmp_path / "r"
     assert main(["train", *QUICK, "--out", str(folder)]) == 0
@@ -380,7 +407,7 @@ def test_metrics_name_the_run_and_its_best_held_out_cost(tmp_path):
     assert metrics["data_in_memory"] is True and metrics["chunk_rows"] is None
     model = sparseae.load(out / "model.npz")
     _, held = split(300, 0.1, model._seed(None))
-    rows = load_rows(_run_settings(out)).to_array()
+    rows = load_rows(_run_settings(out))[0].to_array()
     assert metrics["best_validation_cost"] == pytest.approx(model.cost(rows[held]), rel=1e-9)
 
 

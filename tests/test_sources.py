@@ -201,8 +201,23 @@ def test_image_patches_carry_their_fitted_normalisation(tmp_path, rng):
 
 
 def test_unknown_scaling():
-    with pytest.raises(ValueError, match="unknown scaling 'log'"):
-        load("digits", scale="log")
+    from sparseae.data import scaled
+
+    for fail in (lambda: load("digits", scale="log"), lambda: scaled(Rows(np.ones((2, 2))), "log")):
+        with pytest.raises(ValueError, match=r"unknown scaling 'log'; choose one of \['auto', "
+                                             r"'none', 'unit', 'minmax', 'standardize', 'patch'\]"):
+            fail()
+
+
+def test_auto_scaling_normalises_patches_and_leaves_matrices(rng):
+    from sparseae.data import scaled
+    from sparseae.data.scaling import PatchNormalizer, UnitScaler
+
+    rows = Rows(rng.uniform(size=(20, 4)))
+    assert not scaled(rows).transforms and not scaled(rows, "auto", sampled=False).transforms
+    (patch,) = scaled(rows, "auto", sampled=True).transforms
+    (unit,) = scaled(rows, "unit", sampled=True).transforms
+    assert isinstance(patch, PatchNormalizer) and isinstance(unit, UnitScaler)
 
 
 def test_rows_subset_and_nan_check(rng):

@@ -315,16 +315,18 @@ def _source(settings: dict) -> dict:
 
 def load_rows(settings: dict):
     """The training rows a run's settings describe: the same rows every time (seeded), with the
-    fitted scaling and whitening as their transforms."""
+    fitted scaling and whitening as their transforms; and whether they are patches sampled from
+    images."""
     from . import data
     from .whitening import make_whitening
 
-    rows = data.load(**_source(settings), scale=settings["scale"])
+    rows, sampled = data.read(**_source(settings))
+    rows = data.scaled(rows, settings["scale"], sampled)
     if settings["whiten"] != "none":
         rows = rows.fit_transform(make_whitening(
             settings["whiten"], retain_variance=settings["retain_variance"],
             epsilon=settings["whiten_epsilon"]))
-    return rows
+    return rows, sampled
 
 
 def build_model(settings: dict, quiet: bool):
@@ -400,15 +402,9 @@ def train(args) -> int:
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
         rank, _ = distributed.init(Backend(model.device, model.dtype))
         model.set_params(distributed=True, verbose=model.verbose and rank == 0)
-    rows = load_rows(settings)
-    patches = rows.n_features == settings["patch_size"] ** 2  # (or a matrix that wide)
-    if (rank == 0 and rows.n_features > rows.n_samples and not patches
-            and not settings["whole_images"]):
-        hint = ("if the matrix holds one sample per row, drop --transpose"
-                if settings["transpose"] else
-                "if the matrix holds one sample per column, add --transpose")
-        print(f"note: the data has more features ({rows.n_features}) than samples "
-              f"({rows.n_samples}); {hint}", file=sys.stderr)
+    rows, sampled = load_rows(settings)
+    if rank == 0:
+        _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
     if (args.resume is None or args.max_iter is not None) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
@@ -572,6 +568,31 @@ def _note_unused_options(args):
         if args.solver not in solvers and getattr(args, name) != defaults[name]:
             print(f"note: --{name.replace('_', '-')} has no effect with --solver {args.solver} "
                   f"(only with {' or '.join(solvers)})", file=sys.stderr)
+
+
+def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
+    """Say when a matrix may be on its side and, if the options were given on this command
+    line, which of them the data makes moot."""
+    defaults = _train_defaults()
+    unused = [f"--{name.replace('_', '-')}" for name in ("patches", "patch_size")
+              if options_given and not sampled and settings[name] != defaults[name]]
+    if unused:
+        why = (f"with --whole-images each of the {rows.n_samples} images is a sample"
+               if settings["whole_images"] else
+               f"{settings['data']} is a data matrix: each of its {rows.n_samples} rows is a "
+               "sample")
+        print(f"note: {' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
+              f"effect; {why}", file=sys.stderr)
+    if (options_given and settings["solver"] in SOLVER_OPTIONS["batch_size"]
+            and settings["batch_size"] > rows.n_samples):
+        print(f"note: --batch-size {settings['batch_size']} is more than the "
+              f"{rows.n_samples} samples; each step uses all of them", file=sys.stderr)
+    if rows.n_features > rows.n_samples and not sampled and not settings["whole_images"]:
+        hint = ("if the matrix holds one sample per row, drop --transpose"
+                if settings["transpose"] else
+                "if the matrix holds one sample per column, add --transpose")
+        print(f"note: the data has more features ({rows.n_features}) than samples "
+              f"({rows.n_samples}); {hint}", file=sys.stderr)
 
 
 def _write_metrics(run: Path, metrics: dict):

@@ -41,6 +41,7 @@ BUILTIN_IMAGES = {"natural": builtin_images}
 BUILTIN_MATRICES = {"digits": lambda: matrices.digits()[0],
                     "mnist": lambda: matrices.mnist_sample()[0]}
 BUILTIN = (*BUILTIN_IMAGES, *BUILTIN_MATRICES)
+NAMED = (".npz", ".mat")  # files that hold several arrays, by name (key=)
 
 
 def patches_from_images(
@@ -114,15 +115,27 @@ def load(
     transform of the returned ``Rows`` (``rows.transforms``), so it can be saved and applied to
     new samples. The other options are those of ``read``.
     """
-    if scale != "auto" and scale not in SCALERS:
-        raise ValueError(f"unknown scaling {scale!r}; choose one of {['auto', *SCALERS]}")
+    _scaling(scale)  # an unknown name fails before the data is read
     rows, sampled = read(source, n_patches=n_patches, patch_size=patch_size, prewhiten=prewhiten,
                          key=key, transpose=transpose, whole_images=whole_images,
                          random_state=random_state)
-    if scale == "auto":
-        scale = "patch" if sampled else "none"
-    scaler = make_scaler(scale)
+    return scaled(rows, scale, sampled)
+
+
+def scaled(rows: Rows, scale: str = "auto", sampled: bool = False) -> Rows:
+    """``rows`` with the scaling ``scale`` fitted to them as their transform; ``auto`` is
+    ``patch`` for sampled image patches (``sampled``, as ``read`` says) and ``none`` for
+    matrices."""
+    scaler = make_scaler(_scaling(scale, sampled))
     return rows if scaler is None else rows.fit_transform(scaler)
+
+
+def _scaling(scale: str, sampled: bool = False) -> str:
+    if scale == "auto":
+        return "patch" if sampled else "none"
+    if scale not in SCALERS:
+        raise ValueError(f"unknown scaling {scale!r}; choose one of {['auto', *SCALERS]}")
+    return scale
 
 
 def read(
@@ -173,6 +186,9 @@ def read(
 
 def _read(source, key):
     """(images, None) for image sources, (None, matrix or NpyFile) for matrices."""
+    if key is not None and (source in BUILTIN or Path(source).suffix.lower() not in NAMED):
+        raise ValueError(f"key names an array inside a {' or '.join(NAMED)} file, and "
+                         f"{source} is not one")
     if source in BUILTIN_IMAGES:
         return BUILTIN_IMAGES[source](), None
     if source in BUILTIN_MATRICES:
@@ -219,6 +235,6 @@ def _read(source, key):
     )
 
 
-__all__ = ["load", "read", "image_patches", "patches_from_images", "Rows", "NpyFile", "BUILTIN",
-           "read_images", "sample_patches", "normalize_patches", "whiten_olshausen_field",
-           "downsample", "make_scaler"]
+__all__ = ["load", "read", "scaled", "image_patches", "patches_from_images", "Rows", "NpyFile",
+           "BUILTIN", "read_images", "sample_patches", "normalize_patches",
+           "whiten_olshausen_field", "downsample", "make_scaler"]
