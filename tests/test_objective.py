@@ -8,7 +8,7 @@ import pytest
 from sparseae import objective, params
 from sparseae.backend import Backend
 from sparseae.gradcheck import check_gradient, check_variants
-from sparseae.objective import Spec
+from sparseae.objective import PENALTIES, Spec
 
 VARIANTS = list(itertools.product(("sigmoid", "tanh"), ("kl", "l1"), ("sigmoid", "linear")))
 
@@ -219,6 +219,17 @@ def test_saturated_units_give_finite_cost_and_gradient():
         cost, grad = objective.cost_and_grad(huge, X, spec)
     assert np.isfinite(cost)
     assert all(np.all(np.isfinite(g)) for g in grad)
+
+
+@pytest.mark.parametrize("sparsity", list(PENALTIES))
+def test_sparsity_terms_are_computed_in_float64_for_float32_activity(sparsity):
+    rho_hat = np.random.default_rng(0).uniform(0.0099, 0.0101, 25).astype(np.float32)
+    spec = Spec(sparsity=sparsity)
+    value, delta = objective.sparsity_terms(rho_hat, spec)
+    value64, delta64 = objective.sparsity_terms(rho_hat.astype(np.float64), spec)
+    assert value == value64  # float32 logarithms would be off by about 1e-7
+    assert delta.dtype == np.float32
+    np.testing.assert_array_equal(delta, delta64.astype(np.float32))
 
 
 def test_kl_penalty_at_the_edges_is_finite():

@@ -107,6 +107,11 @@ class NumpyOps:
         return x.astype(like.dtype, copy=False)
 
     @staticmethod
+    def float64(x):
+        """``x`` in float64 (no copy when it already is)."""
+        return x.astype(np.float64, copy=False)
+
+    @staticmethod
     def itemsize(x) -> int:
         return x.itemsize
 
@@ -178,6 +183,9 @@ class TorchOps:
     @staticmethod
     def cast(x, like):
         return x.to(like.dtype)
+
+    def float64(self, x):
+        return x.to(self.xp.float64)
 
     @staticmethod
     def itemsize(x) -> int:

@@ -330,10 +330,17 @@ def activity_sums(params: Params, X, activation: str, work: Workspace, into: Sum
 
 def sparsity_terms(rho_hat, spec: Spec) -> tuple[float, object]:
     """Between the passes: ``beta sum_j P(rho_hat_j)`` and its term in delta2,
-    ``beta P'(rho_hat) du/da2``."""
-    value, dP = PENALTIES[spec.sparsity](rho_hat, spec.sparsity_target, spec.sparsity_weight)
+    ``beta P'(rho_hat) du/da2`` (in ``rho_hat``'s dtype).
+
+    Both are computed in float64 whatever the working dtype: there are only ``h`` of them, and
+    near ``rho_hat = rho`` the KL divergence is a sum of logarithms of ratios near 1, which in
+    float32 carries about 1e-6 of rounding, more than the decreases of the cost that L-BFGS's
+    line search must see on the tutorial's plateau (it stopped there after 22 iterations)."""
+    o = ops(rho_hat)
+    value, dP = PENALTIES[spec.sparsity](o.float64(rho_hat), spec.sparsity_target,
+                                         spec.sparsity_weight)
     f = activations.get(spec.activation)
-    return value, ops(rho_hat).cast(dP / (f.high - f.low), rho_hat)
+    return value, o.cast(dP / (f.high - f.low), rho_hat)
 
 
 def reconstruction_sums(
