@@ -268,6 +268,31 @@ def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
     assert main(["encode", str(folder), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: {tmp_path} is a folder: give the file to write")
+    assert main(["encode", str(folder / "model.npz")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {folder / 'model.npz'} is a file, not a run folder")
+
+
+def test_encode_writes_only_npy_files_and_never_over_its_data(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (30, 9)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(run), *QUICK]) == 0
+    capsys.readouterr()
+    files = {f: f.read_bytes() for f in [*run.iterdir(), tmp_path / "x.npy"]}
+    for out in [run / "model.npz", tmp_path / "features.csv"]:
+        assert main(["encode", str(run), "--out", str(out), "--quiet"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"sparseae: error: --out names the .npy file to write the features in, got {out}")
+    assert main(["encode", str(run), "--out", str(tmp_path / "x.npy"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: --out {tmp_path / 'x.npy'} is the data being encoded; give another "
+        "file")
+    assert {f: f.read_bytes() for f in files} == files and not (tmp_path / "features.csv").exists()
+    for replaced in (False, True):
+        assert main(["encode", str(run), "--quiet"]) == 0
+        assert capsys.readouterr().out.strip() == (
+            f"wrote the 3 features of 30 samples to {run / 'features.npy'}"
+            + (" (it replaced the file of that name)" if replaced else ""))
 
 
 def test_a_torch_device_without_torch_gives_one_line(without_torch):

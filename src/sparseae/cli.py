@@ -493,6 +493,8 @@ def _note_ignored_with_resume(args):
 
 def _run_settings(run: Path) -> dict:
     """The settings of a run folder (its config.json)."""
+    if run.is_file():
+        raise NotADirectoryError(f"{run} is a file, not a run folder")
     if not run.is_dir():
         raise FileNotFoundError(f"no such run folder: {run}")
     config = run / "config.json"
@@ -525,9 +527,15 @@ def encode(args) -> int:
         if transform != "passthrough":
             rows = rows.with_transform(transform)
     out = args.out or args.run / "features.npy"
+    if out.suffix.lower() != ".npy" and not out.is_dir():
+        raise ValueError(f"--out names the .npy file to write the features in, got {out}")
+    if Path(settings["data"]).exists() and out.resolve() == Path(settings["data"]).resolve():
+        raise ValueError(f"--out {out} is the data being encoded; give another file")
+    replaced = out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     out = write_features(model, rows, out, progress=not args.quiet)
-    print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}")
+    print(f"wrote the {model.W1_.shape[0]} features of {rows.n_samples} samples to {out}"
+          + (" (it replaced the file of that name)" if replaced else ""))
     return 0
 
 
