@@ -67,8 +67,9 @@ def test_train_on_a_folder_of_images(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.mat"],
      "no such file or folder: missing.mat (built-in data: natural, digits, mnist)"),
-    (["--sparsity-target", "2"], r"sparsity_target must be in (0, 1), got 2.0"),
-    (["--weight-decay", "-1"], "weight_decay must be in [0, inf), got -1.0"),
+    (["--data", "digits", "--whole-images"], "digits holds a data matrix, not images to take "
+                                             "whole"),
+    (["--transpose"], "natural holds images, not a matrix to transpose"),
 ])
 def test_bad_input_gives_one_clear_line(tmp_path, args, message):
     result = run("train", "--quiet", "--patches", "50", "--max-iter", "2", "--out",
@@ -131,8 +132,7 @@ def test_train_on_digits_with_zca_and_adam(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--memory-budget", "10B", "--data", "digits"], "too small for one row"),
-    (["--whiten", "zca", "--whiten-epsilon", "-1", "--data", "digits"], "epsilon must be >= 0"),
-    (["--data", "digits", "--prewhiten"], "prewhiten applies to images"),
+    (["--data", "digits", "--prewhiten"], "digits holds a data matrix, not images to prewhiten"),
 ])
 def test_more_bad_input(tmp_path, args, message):
     result = run("train", "--quiet", "--max-iter", "2", "--out", str(tmp_path / "r"), *args)
@@ -379,12 +379,38 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
     (["gradcheck", "--eps", "0"], "argument --eps: must be a positive number, got '0'"),
     (["train", "--validation-fraction", "x"], "argument --validation-fraction: must be in (0, 1), "
                                               "got 'x'"),
+    (["train", "--sparsity-target", "1"], "argument --sparsity-target: must be in (0, 1), got '1'"),
+    (["stacked", "--sparsity-target", "0"], "argument --sparsity-target: must be in (0, 1), "
+                                            "got '0'"),
+    (["train", "--retain-variance", "0"], "argument --retain-variance: must be in (0, 1], got '0'"),
+    (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1), got '1'"),
+    (["train", "--learning-rate", "0"], "argument --learning-rate: must be a positive number, "
+                                        "got '0'"),
+    (["train", "--weight-decay=-1e-9"], "argument --weight-decay: must be a number >= 0, "
+                                         "got '-1e-9'"),
+    (["selftaught", "--sparsity-weight", "inf"], "argument --sparsity-weight: must be a number "
+                                                 ">= 0, got 'inf'"),
+    (["train", "--whiten-epsilon", "nan"], "argument --whiten-epsilon: must be a number >= 0, "
+                                           "got 'nan'"),
+    (["encode", "r", "--seed", "-1"], "argument --seed: must be an integer in [0, 2**32), "
+                                      "got '-1'"),
+    (["train", "--seed", str(2**32)], f"argument --seed: must be an integer in [0, 2**32), "
+                                      f"got '{2**32}'"),
 ])
 def test_option_values_are_checked_by_name(args, message, capsys):
     with pytest.raises(SystemExit) as exit:
         main(args)
     assert exit.value.code == 2
-    assert capsys.readouterr().err.strip().endswith(message)
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: sparseae {args[0]} ") and err.strip().endswith(message)
+    assert "note:" not in err  # (the solver's note on --learning-rate came before the error)
+
+
+@pytest.mark.parametrize("args", [["--momentum", "0"], ["--retain-variance", "1"],
+                                  ["--weight-decay", "0"], ["--seed", str(2**32 - 1)]])
+def test_option_values_at_the_edge_of_their_range_are_taken(args):
+    assert getattr(build_parser().parse_args(["train", *args]), args[0][2:].replace("-", "_")) \
+        == float(args[1])
 
 
 def test_help_gives_each_default_once():

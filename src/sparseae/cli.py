@@ -27,12 +27,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _number(text: str, low: float, high: float, what: str) -> float:
+def _number(text: str, low: float, high: float, what: str, *, with_low: bool = False,
+            with_high: bool = False) -> float:
+    """``text`` as a number between ``low`` and ``high`` (each excluded unless ``with_``),
+    or argparse's error saying it must be ``what``."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not low < value < high:
+    above = value >= low if with_low else value > low
+    below = value <= high if with_high else value < high
+    if not (above and below):
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
 
@@ -41,8 +46,30 @@ def _fraction(text: str) -> float:
     return _number(text, 0.0, 1.0, "in (0, 1)")
 
 
+def _share(text: str) -> float:
+    return _number(text, 0.0, 1.0, "in (0, 1]", with_high=True)
+
+
+def _momentum(text: str) -> float:
+    return _number(text, 0.0, 1.0, "in [0, 1)", with_low=True)
+
+
 def _positive(text: str) -> float:
     return _number(text, 0.0, float("inf"), "a positive number")
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, 0.0, float("inf"), "a number >= 0", with_low=True)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {text!r}")
+    return value
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -125,18 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--whiten", choices=("none", *WHITENINGS), default="none",
                       help="PCA, PCA whitening or ZCA whitening after scaling (use --decoder "
                       "linear: whitened data is not in [0, 1])")
-    data.add_argument("--retain-variance", type=float, default=0.99,
+    data.add_argument("--retain-variance", type=_share, default=0.99,
                       help="share of variance the PCA components keep")
-    data.add_argument("--whiten-epsilon", type=float, default=0.1,
+    data.add_argument("--whiten-epsilon", type=_non_negative, default=0.1,
                       help="regulariser added to the eigenvalues before whitening")
 
     model = train.add_argument_group("model")
     model.add_argument("--n-hidden", type=_positive_int, default=25, help="hidden units")
-    model.add_argument("--sparsity-target", type=float, default=0.01, metavar="RHO",
+    model.add_argument("--sparsity-target", type=_fraction, default=0.01, metavar="RHO",
                        help="desired mean activity rho of each hidden unit, in (0, 1)")
-    model.add_argument("--sparsity-weight", type=float, default=3.0, metavar="BETA",
+    model.add_argument("--sparsity-weight", type=_non_negative, default=3.0, metavar="BETA",
                        help="weight beta of the sparsity penalty")
-    model.add_argument("--weight-decay", type=float, default=1e-4, metavar="LAMBDA",
+    model.add_argument("--weight-decay", type=_non_negative, default=1e-4, metavar="LAMBDA",
                        help="weight decay lambda (biases are not decayed)")
     model.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
                        help="hidden units (tanh units count as inhibited at -1)")
@@ -153,11 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "400; with --resume: the new total, to train a run longer)")
     fit.add_argument("--batch-size", type=_positive_int, default=256,
                      help="rows per minibatch (sgd, adam)")
-    fit.add_argument("--learning-rate", type=float, default=None,
+    fit.add_argument("--learning-rate", type=_positive, default=None,
                      help="step size (default: gd 0.1, sgd 0.03, adam 0.01)")
     fit.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
                      help="cosine decays to 0; step halves at 50%% and 75%% of the iterations")
-    fit.add_argument("--momentum", type=float, default=0.9,
+    fit.add_argument("--momentum", type=_momentum, default=0.9,
                      help="momentum of sgd and gd (0: plain gradient descent)")
     fit.add_argument("--rho-estimate", choices=RHO_ESTIMATES, default="batch",
                      help="rho_hat of a minibatch: its own mean activity or a running average")
@@ -185,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "summation: bitwise the same result for any number of torchrun processes")
     fit.add_argument("--threads", type=_positive_int, default=None,
                      help="threads that share each evaluation's rows (default: the cores)")
-    fit.add_argument("--seed", type=int, default=0,
+    fit.add_argument("--seed", type=_seed, default=0,
                      help="seed of the patch sampling, initial weights and shuffling")
 
     out = train.add_argument_group("output")
@@ -222,17 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (taught, stack):
         sub.add_argument("--data", default="mnist", help=labeled_help)
         sub.add_argument("--labels", default=None, help="IDX label file for an IDX --data")
-        sub.add_argument("--sparsity-target", type=float, default=0.1, metavar="RHO",
+        sub.add_argument("--sparsity-target", type=_fraction, default=0.1, metavar="RHO",
                          help="desired mean activity of the autoencoders' hidden units")
-        sub.add_argument("--sparsity-weight", type=float, default=3.0, metavar="BETA",
+        sub.add_argument("--sparsity-weight", type=_non_negative, default=3.0, metavar="BETA",
                          help="weight of the autoencoders' sparsity penalty")
-        sub.add_argument("--weight-decay", type=float, default=3e-3, metavar="LAMBDA",
+        sub.add_argument("--weight-decay", type=_non_negative, default=3e-3, metavar="LAMBDA",
                          help="weight decay of the autoencoders")
-        sub.add_argument("--softmax-weight-decay", type=float, default=1e-4,
+        sub.add_argument("--softmax-weight-decay", type=_non_negative, default=1e-4,
                          help="weight decay of the softmax")
         sub.add_argument("--max-iter", type=_positive_int, default=400,
                          help="L-BFGS iterations of each autoencoder and softmax")
-        sub.add_argument("--seed", type=int, default=0,
+        sub.add_argument("--seed", type=_seed, default=0,
                          help="seed of the split and the initial weights")
         sub.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
@@ -241,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hidden units: the number of learned features")
     stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
                        help="units of each stacked autoencoder")
-    stack.add_argument("--finetune-weight-decay", type=float, default=1e-4,
+    stack.add_argument("--finetune-weight-decay", type=_non_negative, default=1e-4,
                        help="weight decay on every weight during fine-tuning")
     stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,
                        help="L-BFGS iterations of fine-tuning")
@@ -260,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("run", type=Path, metavar="RUN_DIR", help="a run folder of train")
     source = encode.add_argument_group("data (default: the run's)")
     _add_source_options(source, BUILTIN, from_run=True)
-    source.add_argument("--seed", type=int, default=argparse.SUPPRESS,
+    source.add_argument("--seed", type=_seed, default=argparse.SUPPRESS,
                         help="seed of the patch sampling")
     encode.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="the .npy file to write, its folder made if need be (default: "
@@ -283,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--eps", type=_positive, default=1e-4, help="finite-difference step")
     check.add_argument("--tolerance", type=_positive, default=1e-9,
                        help="largest relative difference that passes")
-    check.add_argument("--seed", type=int, default=0, help="seed of the random problem")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of the random problem")
     return parser
 
 

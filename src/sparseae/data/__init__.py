@@ -164,16 +164,16 @@ def read(
             images = [whiten_olshausen_field(image) for image in images]
         images, matrix = None, stack_images(images, names)
     elif whole_images:
-        raise ValueError(f"{source} holds a data matrix; whole_images applies to images")
+        raise ValueError(f"{source} holds a data matrix, not images to take whole")
     sampled = images is not None
     if sampled:
         if transpose:
-            raise ValueError(f"{source} holds images; transpose applies to data matrices")
+            raise ValueError(f"{source} holds images, not a matrix to transpose")
         matrix = patches_from_images(images, n_patches, patch_size,
                                      prewhiten=_prewhiten(source, prewhiten),
                                      normalize=False, random_state=random_state)
     elif prewhiten and not whole_images:
-        raise ValueError(f"{source} holds a data matrix; prewhiten applies to images")
+        raise ValueError(f"{source} holds a data matrix, not images to prewhiten")
     if transpose:
         if isinstance(matrix, NpyFile):
             raise ValueError("transpose is not available for memory-mapped .npy files; save the "
