@@ -406,6 +406,25 @@ def test_option_values_are_checked_by_name(args, message, capsys):
     assert "note:" not in err  # (the solver's note on --learning-rate came before the error)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "--n-hiden", "10"], "unrecognized arguments: --n-hiden 10 (did you mean "
+                                   "--n-hidden?)"),
+    (["train", "--sparsity-targt=0.1"], "unrecognized arguments: --sparsity-targt=0.1 (did you "
+                                        "mean --sparsity-target?)"),
+    (["stacked", "--n-hidden", "9"], "unrecognized arguments: --n-hidden 9 (did you mean "
+                                     "--hidden?)"),
+    (["encode", "r", "--n-hidden", "3"], "unrecognized arguments: --n-hidden 3"),  # none near
+    (["train", "runs/x"], "unrecognized arguments: runs/x"),
+])
+def test_an_unknown_argument_is_reported_by_its_command(args, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: sparseae {args[0]} ")  # the command's usage, with its options
+    assert err.strip().splitlines()[-1] == f"sparseae {args[0]}: error: {message}"
+
+
 @pytest.mark.parametrize("args", [["--momentum", "0"], ["--retain-variance", "1"],
                                   ["--weight-decay", "0"], ["--seed", str(2**32 - 1)]])
 def test_option_values_at_the_edge_of_their_range_are_taken(args):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
 import os
 import sys
@@ -83,6 +84,24 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """The ``sparseae`` parser. An argument that a command does not take is reported by that
+    command's parser, with its usage and the nearest option it has; argparse leaves it to the
+    top parser, whose usage names no command's options."""
+
+    commands: dict[str, argparse.ArgumentParser] = {}
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self.commands[namespace.command]
+            options = [name for action in command._actions for name in action.option_strings]
+            near = difflib.get_close_matches(extras[0].split("=")[0], options, n=1, cutoff=0.8)
+            command.error(f"unrecognized arguments: {' '.join(extras)}"
+                          + (f" (did you mean {near[0]}?)" if near else ""))
+        return namespace
+
+
 def _add_source_options(group, builtin, from_run: bool = False):
     """The options that say which samples to read (``SOURCE_SETTINGS`` but the seed). With
     ``from_run``, none has a default: each one given replaces the run's own (config.json)."""
@@ -122,13 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .solvers import RHO_ESTIMATES, SCHEDULES, SOLVERS
     from .whitening import WHITENINGS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sparseae",
         description="Learn sparse features with the UFLDL sparse autoencoder.",
         epilog="Run 'sparseae COMMAND --help' for the options of each command.",
     )
     parser.add_argument("--version", action="version", version=f"sparseae {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.commands = commands.choices
     fmt = _HelpFormatter
 
     train = commands.add_parser(
