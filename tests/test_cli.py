@@ -320,6 +320,27 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     assert not (tmp_path / "r" / "filters.png").exists()
 
 
+@pytest.mark.parametrize("args, notes", [
+    (["--retain-variance", "0.9", "--whiten-epsilon", "0.5"],
+     ["--retain-variance has no effect with --whiten none (only with pca or pca-white)",
+      "--whiten-epsilon has no effect with --whiten none (only with pca-white or zca)"]),
+    (["--whiten", "zca", "--decoder", "linear", "--retain-variance", "0.9", "--whiten-epsilon",
+      "0.5"], ["--retain-variance has no effect with --whiten zca (only with pca or pca-white)"]),
+    (["--whiten", "pca", "--decoder", "linear", "--whiten-epsilon", "0.5"],
+     ["--whiten-epsilon has no effect with --whiten pca (only with pca-white or zca)"]),
+    (["--patience", "3", "--validation-fraction", "0.2"],
+     ["--validation-fraction has no effect without --early-stopping",
+      "--patience has no effect without --early-stopping"]),
+    (["--early-stopping", "--patience", "3", "--whiten", "pca-white", "--decoder", "linear",
+      "--retain-variance", "0.9", "--whiten-epsilon", "0.5"], []),
+])
+def test_train_notes_options_that_other_settings_leave_unused(tmp_path, capsys, args, notes):
+    assert main(["train", *args, "--out", str(tmp_path / "r"), *QUICK]) == 0
+    said = [line[len("note: "):] for line in capsys.readouterr().err.splitlines()
+            if line.startswith("note: --")]
+    assert said == notes
+
+
 def test_square_data_gets_no_note_on_its_width(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (10, 10)))
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),

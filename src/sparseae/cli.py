@@ -531,7 +531,7 @@ def _train_defaults() -> dict:
 
 def _note_ignored_with_resume(args):
     defaults = _train_defaults()
-    ignored = [f"--{k.replace('_', '-')}" for k in SETTINGS
+    ignored = [_option(k) for k in SETTINGS
                if k != "max_iter" and getattr(args, k) != defaults[k]]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
@@ -611,25 +611,41 @@ def _absolute_path(source: str) -> str:
 
 
 # options that only some solvers use, and which
-SOLVER_OPTIONS = {"batch_size": ("sgd", "adam"), "learning_rate": ("gd", "sgd", "adam"),
-                  "lr_schedule": ("gd", "sgd", "adam"), "momentum": ("gd", "sgd"),
-                  "rho_estimate": ("sgd", "adam")}
+# options that only some values of another setting use: option -> (that setting, the values)
+DEPENDENT_OPTIONS = {
+    "batch_size": ("solver", ("sgd", "adam")),
+    "learning_rate": ("solver", ("gd", "sgd", "adam")),
+    "lr_schedule": ("solver", ("gd", "sgd", "adam")),
+    "momentum": ("solver", ("gd", "sgd")),
+    "rho_estimate": ("solver", ("sgd", "adam")),
+    "retain_variance": ("whiten", ("pca", "pca-white")),
+    "whiten_epsilon": ("whiten", ("pca-white", "zca")),
+    "validation_fraction": ("early_stopping", (True,)),
+    "patience": ("early_stopping", (True,)),
+}
+
+
+def _option(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
 def _note_unused_options(args):
-    """Say which options given with another value than their default the solver ignores."""
+    """Say which options, given with another value than their default, the other settings
+    leave unused."""
     defaults = _train_defaults()
-    for name, solvers in SOLVER_OPTIONS.items():
-        if args.solver not in solvers and getattr(args, name) != defaults[name]:
-            print(f"note: --{name.replace('_', '-')} has no effect with --solver {args.solver} "
-                  f"(only with {' or '.join(solvers)})", file=sys.stderr)
+    for name, (setting, values) in DEPENDENT_OPTIONS.items():
+        value = getattr(args, setting)
+        if value not in values and getattr(args, name) != defaults[name]:
+            when = (f"without {_option(setting)}" if isinstance(value, bool) else
+                    f"with {_option(setting)} {value} (only with {' or '.join(values)})")
+            print(f"note: {_option(name)} has no effect {when}", file=sys.stderr)
 
 
 def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
     """Say when a matrix may be on its side and, if the options were given on this command
     line, which of them the data makes moot."""
     defaults = _train_defaults()
-    unused = [f"--{name.replace('_', '-')}" for name in ("patches", "patch_size")
+    unused = [_option(name) for name in ("patches", "patch_size")
               if options_given and not sampled and settings[name] != defaults[name]]
     if unused:
         why = (f"with --whole-images each of the {rows.n_samples} images is a sample"
@@ -638,7 +654,7 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
                "sample")
         print(f"note: {' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
               f"effect; {why}", file=sys.stderr)
-    if (options_given and settings["solver"] in SOLVER_OPTIONS["batch_size"]
+    if (options_given and settings["solver"] in DEPENDENT_OPTIONS["batch_size"][1]
             and settings["batch_size"] > rows.n_samples):
         print(f"note: --batch-size {settings['batch_size']} is more than the "
               f"{rows.n_samples} samples; each step uses all of them", file=sys.stderr)
