@@ -464,7 +464,10 @@ def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.arange(90.0).reshape(10, 9) % 10)  # streamed, not checked
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
                  *QUICK]) == 0
-    assert "note: X has values in [0, 9] but decoder='sigmoid' outputs only (0, 1)" in \
+    assert "note: X has values in [0, 9] but decoder='sigmoid' outputs only (0, 1): give " \
+           "--scale unit or minmax, or --decoder linear\n" in capsys.readouterr().err
+    assert main(["train", "--whiten", "zca", "--out", str(tmp_path / "w"), *QUICK]) == 0
+    assert "outputs only (0, 1): give --decoder linear (whitened data is not in [0, 1])\n" in \
         capsys.readouterr().err
 
 

@@ -414,6 +414,7 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+    from .estimator import RESCALE
     from .fitting import TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
@@ -469,9 +470,18 @@ def train(args) -> int:
     seconds = time.perf_counter() - start
     if rank != 0:
         return EXIT_INTERRUPTED if model.interrupted_ else 0
-    for w in caught:  # the library's advice, in the command line's words
-        longer = f"to train longer: sparseae train --resume {run} --max-iter {2 * model.n_iter_}"
-        print(f"note: {str(w.message).replace(TRAIN_LONGER, longer)}", file=sys.stderr)
+    advice = {  # the library's, in the command line's words
+        TRAIN_LONGER: f"to train longer: sparseae train --resume {run} --max-iter "
+                      f"{2 * model.n_iter_}",
+        RESCALE: "give --decoder linear (whitened data is not in [0, 1])"
+                 if settings["whiten"] != "none" else
+                 "give --scale unit or minmax, or --decoder linear",
+    }
+    for w in caught:
+        message = str(w.message)
+        for theirs, ours in advice.items():
+            message = message.replace(theirs, ours)
+        print(f"note: {message}", file=sys.stderr)
     if model.interrupted_:
         print(f"interrupted after {model.n_iter_} iterations; checkpoint saved in {run}\n"
               f"continue with: sparseae train --resume {run}", file=sys.stderr)

@@ -18,6 +18,9 @@ from .data.rows import Rows
 from .fitting import SolverMixin, check_choice, check_number, store_params
 from .objective import PENALTIES, Spec
 
+# the advice when the data is out of the sigmoid decoder's reach (the command line gives its own)
+RESCALE = "rescale X to [0, 1] or use decoder='linear'"
+
 
 class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         BaseEstimator):
@@ -302,7 +305,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if self.decoder == "sigmoid" and (low < 0.0 or high > 1.0):
             warnings.warn(
                 f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs "
-                "only (0, 1): rescale X to [0, 1] or use decoder='linear'",
+                f"only (0, 1): {RESCALE}",
                 UserWarning,
                 stacklevel=stacklevel,
             )
