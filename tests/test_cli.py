@@ -242,6 +242,20 @@ def test_train_refuses_a_folder_that_holds_a_run(tmp_path, capsys):
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["train", "selftaught"])
+def test_a_new_run_goes_only_into_a_new_or_empty_folder(tmp_path, capsys, command):
+    pictures = tmp_path / "pictures"  # (its loss.png would become training data)
+    pictures.mkdir()
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(pictures / "a.png")
+    assert main([command, "--out", str(pictures), "--max-iter", "2", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {pictures} holds other files; give --out a new or empty folder")
+    assert [f.name for f in pictures.iterdir()] == ["a.png"]
+    (tmp_path / "empty").mkdir()
+    assert main(["train", *QUICK, "--out", str(tmp_path / "empty")]) == 0
+    assert (tmp_path / "empty" / "model.npz").is_file()
+
+
 def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
     (tmp_path / "a").mkdir()
     np.save(tmp_path / "a" / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (60, 9)))

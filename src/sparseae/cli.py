@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         "400 L-BFGS iterations. Writes config.json, preprocessing.npz (the fitted scaling and "
         "whitening), checkpoint.npz (every --checkpoint-every iterations and on Ctrl-C), and at "
         "the end model.npz, loss.png, metrics.json and, for inputs that are square images, "
-        "filters.png and reconstructions.png into the run folder (--out). It refuses a folder "
-        "that holds another run.",
+        "filters.png and reconstructions.png into the run folder (--out), which must be new or "
+        "empty.",
     )
     data = train.add_argument_group("data")
     _add_source_options(data, BUILTIN)
@@ -598,7 +598,7 @@ def encode(args) -> int:
 
 def _new_run(args) -> Path:
     """The folder a new run of ``args.command`` will write (made later, when there is something
-    to write): ``--out``, or a new one under runs/. It must not hold another run's files."""
+    to write): ``--out``, or a new one under runs/. It must be new or empty."""
     run = args.out or Path("runs") / f"{args.command}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     if run.exists() and not run.is_dir():
         raise FileExistsError(f"--out {run} is a file, not a folder")
@@ -607,6 +607,8 @@ def _new_run(args) -> Path:
             f"{run} already holds a run; choose another --out"
             + (f", or continue it with: sparseae train --resume {run}"
                if args.command == "train" and not (run / "metrics.json").exists() else ""))
+    if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
+        raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
     return run
 
 
