@@ -90,6 +90,20 @@ def test_corrupt_file(tmp_path, model):
         sparseae.load(tmp_path / "text.npz")
 
 
+def test_an_npz_that_is_not_a_model_says_what_it_is(tmp_path, model):
+    np.savez(tmp_path / "data.npz", X=np.ones((2, 2)), header=np.frombuffer(b"{x", np.uint8))
+    np.savez(tmp_path / "plain.npz", X=np.ones((2, 2)))
+    for name in ("data.npz", "plain.npz"):
+        with pytest.raises(ModelFileError) as error:
+            sparseae.load(tmp_path / name)
+        assert str(error.value) == (f"{tmp_path / name} is not a sparseae model file (an .npz "
+                                    "without sparseae's header)")
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError) as error:
+        sparseae.load_preprocessing(tmp_path / "m.npz")
+    assert str(error.value).endswith("(it is a sparseae.SparseAutoencoder file)")
+
+
 def test_saved_files_take_the_usual_permissions(tmp_path, model):
     old = os.umask(0o022)
     try:

@@ -80,11 +80,17 @@ def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         raise error(f"{path} is not a {what} ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != fmt:
-        raise error(f"{path} is not a {what} (no sparseae header)")
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (KeyError, ValueError):  # (UnicodeDecodeError is a ValueError)
+        header = None
+    kind = header.get("format") if isinstance(header, dict) else None
+    if kind != fmt:
+        raise error(f"{path} is not a {what} ("
+                    + (f"it is a {kind} file)" if isinstance(kind, str) and
+                       kind.startswith("sparseae.") else "an .npz without sparseae's header)"))
     if header.get("version") != version:
         raise error(f"{path} is a {what} of format version {header.get('version')}; "
                     f"this sparseae reads version {version}")
