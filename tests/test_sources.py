@@ -1,6 +1,7 @@
 """Every data source, on small files the tests make."""
 
 import gzip
+import warnings
 
 import numpy as np
 import pytest
@@ -73,10 +74,30 @@ def test_csv_with_and_without_header(tmp_path, matrix):
     np.testing.assert_allclose(load(tmp_path / "header.csv").to_array(), matrix, rtol=1e-15)
 
 
-def test_csv_with_text_in_it(tmp_path):
-    (tmp_path / "bad.csv").write_text("1,2,3\n4,five,6\n")
-    with pytest.raises(ValueError, match="bad.csv is not a CSV of numbers.*five"):
+@pytest.mark.parametrize("text, problem", [
+    ("1,2,3\n4,five,6\n", "line 2, column 2: 'five' is not a number"),
+    ("a,b,c\n1,2,3\n\n# a comment\n7,8,x\n", "line 5, column 3: 'x' is not a number"),
+    ("1,,3\n", "line 1, column 2: '' is not a number"),
+    ("1,2,3\n4,5\n", "line 2 has 2 values, and the lines before it 3"),
+    ("1;2;3\n4;5,5;6\n", "line 2, column 2: '5,5' is not a number"),
+])
+def test_csv_errors_say_where_as_an_editor_counts(tmp_path, text, problem):
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(ValueError) as error:
         load(tmp_path / "bad.csv")
+    assert str(error.value) == f"{tmp_path / 'bad.csv'} is not a CSV of numbers: {problem}"
+
+
+def test_csv_with_semicolons_comments_or_nothing(tmp_path):
+    (tmp_path / "semi.csv").write_text("1;2;3\n4;5;6\n")
+    np.testing.assert_array_equal(load(tmp_path / "semi.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
+    (tmp_path / "notes.csv").write_text("1,2 # first\n# between\n3,4\n")
+    np.testing.assert_array_equal(load(tmp_path / "notes.csv").to_array(), [[1, 2], [3, 4]])
+    (tmp_path / "empty.csv").write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "input contained no data" stays inside
+        with pytest.raises(ValueError, match="empty.csv has no rows of numbers"):
+            load(tmp_path / "empty.csv")
 
 
 def test_mat_matrix_and_transpose(tmp_path, matrix):

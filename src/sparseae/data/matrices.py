@@ -4,6 +4,7 @@ scikit-learn digits. ``.npy`` files are opened memory-mapped by ``NpyFile`` inst
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,22 +74,50 @@ def read_npz(path, key: str | None = None) -> np.ndarray:
 
 
 def read_csv(path) -> np.ndarray:
-    """A CSV of numbers; a first line that is not numbers is taken as a header."""
+    """A CSV of numbers, separated by commas (or by semicolons, when the first line has no
+    comma); a first line that is not numbers is taken as a header, and lines starting with
+    ``#`` are comments."""
     path = Path(path)
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
+    delimiter = ";" if ";" in first and "," not in first else ","
     try:
-        [float(v) for v in first.replace(";", ",").split(",") if v.strip()]
+        [float(v) for v in first.split("#")[0].split(delimiter) if v.strip()]
         skip = 0
     except ValueError:
         skip = 1
     try:
-        X = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+        with warnings.catch_warnings():  # "input contained no data": said below, in our words
+            warnings.simplefilter("ignore", UserWarning)
+            X = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64)
     except ValueError as err:
-        raise ValueError(f"{path} is not a CSV of numbers: {err}") from None
+        where = _not_a_table(path, delimiter, skip) or str(err)
+        raise ValueError(f"{path} is not a CSV of numbers: {where}") from None
     if X.size == 0:
         raise ValueError(f"{path} has no rows of numbers")
     return X
+
+
+def _not_a_table(path: Path, delimiter: str, skip: int) -> str | None:
+    """Where a CSV stops being a table of numbers, counted as an editor counts (lines and
+    columns from 1): the first value that is not a number, or the first line with another
+    number of values than the lines before it."""
+    width = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if number <= skip or not line.strip() or line.lstrip().startswith("#"):
+                continue
+            values = line.split("#")[0].rstrip("\r\n").split(delimiter)
+            for column, value in enumerate(values, 1):
+                try:
+                    float(value)
+                except ValueError:
+                    return f"line {number}, column {column}: {value.strip()!r} is not a number"
+            if width is not None and len(values) != width:
+                return (f"line {number} has {len(values)} values, and the lines before it "
+                        f"{width}")
+            width = len(values)
+    return None
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
