@@ -232,6 +232,19 @@ def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
         "12" in capsys.readouterr().err
 
 
+def test_a_run_that_stopped_itself_is_not_told_to_train_longer(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "max_iter": 400}))  # as if converged
+    capsys.readouterr()
+    assert train("--resume", str(run)) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"{run} is already complete; nothing to resume (it stopped itself after 12 of its 400 "
+        "iterations: converged, stopped early, or no step lowered the cost; more iterations "
+        "would not take it much further)")
+
+
 def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):
     """metrics.json of iteration 12 with a checkpoint of iteration 20 (an extension to 30
     stopped there): plain --resume goes on to 30."""

@@ -426,8 +426,12 @@ def train(args) -> int:
             if (run / "checkpoint.npz").exists() else None
         done = state["solver"]["iteration"] if state else 0
         if args.max_iter is None and _finished(run, state):
-            print(f"{run} is already complete; nothing to resume (to train it longer, give "
-                  f"--max-iter above its {done})")
+            print(f"{run} is already complete; nothing to resume " + (
+                f"(to train it longer, give --max-iter above its {done})"
+                if done >= settings["max_iter"] else
+                f"(it stopped itself after {done} of its {settings['max_iter']} iterations: "
+                "converged, stopped early, or no step lowered the cost; more iterations would "
+                "not take it much further)"))
             return 0
         if args.max_iter is not None:
             if state is None and (run / "metrics.json").exists():
