@@ -232,6 +232,18 @@ def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
         "12" in capsys.readouterr().err
 
 
+def test_training_a_run_longer_says_its_features_are_of_the_model_before(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    from sparseae.cli import main
+
+    assert main(["encode", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "14") == 0
+    assert (f"note: {run / 'features.npy'} holds the features of the model before this "
+            f"training; to renew them: sparseae encode {run}") in capsys.readouterr().err
+
+
 def test_a_run_that_stopped_itself_is_not_told_to_train_longer(tmp_path, capsys):
     run = tmp_path / "run"
     assert new_run(run, 12) == 0

@@ -492,6 +492,9 @@ def train(args) -> int:
         return EXIT_INTERRUPTED
 
     model.save(run / "model.npz")
+    if (run / "features.npy").exists():  # written by encode from the model before this one
+        print(f"note: {run / 'features.npy'} holds the features of the model before this "
+              f"training; to renew them: sparseae encode {run}", file=sys.stderr)
     viz.save_loss_curve(run / "loss.png", model.loss_curve_)
     sample = rows.block(0, min(20, rows.n_samples), model.W1_.dtype)
     if viz.is_square(rows.n_features):
