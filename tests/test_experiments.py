@@ -51,6 +51,11 @@ def test_idx_images_with_labels(tmp_path):
         labeled_data("digits", str(tmp_path / "few-idx1-ubyte"))
     with pytest.raises(FileNotFoundError, match="no such file: nothing.gz"):
         labeled_data("nothing.gz", str(tmp_path / "few-idx1-ubyte"))
+    np.save(tmp_path / "x.npy", np.ones((6, 16)))
+    with pytest.raises(ValueError, match=r"x.npy is not an MNIST IDX image file; labeled digits "
+                                         r"are mnist, digits, or an IDX image file with its IDX "
+                                         r"label file$"):
+        labeled_data(str(tmp_path / "x.npy"))
 
 
 def test_commands(tmp_path, capsys):

@@ -138,7 +138,8 @@ def test_reproducible_sums_do_not_depend_on_the_chunking(patches):
 
 
 def test_unknown_device_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown device 'quantum'"):
+    with pytest.raises(ValueError, match=r"^unknown device 'quantum': give numpy, or a PyTorch "
+                                         r"device such as cpu, cuda or cuda:1$"):
         Backend("quantum")
     with pytest.raises(ValueError, match="dtype must be one of"):
         Backend("cpu", "float16")

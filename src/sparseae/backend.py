@@ -255,8 +255,9 @@ class Backend:
             f"device {self.device!r} (a PyTorch device; without PyTorch: 'numpy')")
         try:
             self._device = torch.device(self.device)
-        except RuntimeError as error:
-            raise ValueError(f"unknown device {device!r}: {error}") from None
+        except RuntimeError:
+            raise ValueError(f"unknown device {device!r}: give numpy, or a PyTorch device such "
+                             "as cpu, cuda or cuda:1") from None
         if self._device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU")
         self._dtype = getattr(torch, self.dtype.name)

