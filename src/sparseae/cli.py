@@ -89,7 +89,7 @@ class _Parser(argparse.ArgumentParser):
     command's parser, with its usage and the nearest option it has; argparse leaves it to the
     top parser, whose usage names no command's options."""
 
-    commands: dict[str, argparse.ArgumentParser] = {}
+    commands: dict[str, argparse.ArgumentParser]  # by name, set by build_parser
 
     def parse_args(self, args=None, namespace=None):
         namespace, extras = self.parse_known_args(args, namespace)
