@@ -433,12 +433,20 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
                                       f"got '{2**32}'"),
 ])
 def test_option_values_are_checked_by_name(args, message, capsys):
+    err = refused_by_argparse(args, capsys)
+    assert err.strip().endswith(message)
+    assert "note:" not in err  # (the solver's note on --learning-rate came before the error)
+
+
+def refused_by_argparse(args, capsys) -> str:
+    """What ``main(args)`` prints when argparse refuses ``args``: exit status 2, and first the
+    usage of the command, which lists its options."""
     with pytest.raises(SystemExit) as exit:
         main(args)
     assert exit.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"usage: sparseae {args[0]} ") and err.strip().endswith(message)
-    assert "note:" not in err  # (the solver's note on --learning-rate came before the error)
+    assert err.startswith(f"usage: sparseae {args[0]} ")
+    return err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -452,11 +460,7 @@ def test_option_values_are_checked_by_name(args, message, capsys):
     (["train", "runs/x"], "unrecognized arguments: runs/x"),
 ])
 def test_an_unknown_argument_is_reported_by_its_command(args, message, capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(args)
-    assert exit.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"usage: sparseae {args[0]} ")  # the command's usage, with its options
+    err = refused_by_argparse(args, capsys)
     assert err.strip().splitlines()[-1] == f"sparseae {args[0]}: error: {message}"
 
 
