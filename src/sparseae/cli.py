@@ -629,7 +629,6 @@ def _absolute_path(source: str) -> str:
     return str(Path(source).resolve())
 
 
-# options that only some solvers use, and which
 # options that only some values of another setting use: option -> (that setting, the values)
 DEPENDENT_OPTIONS = {
     "batch_size": ("solver", ("sgd", "adam")),
