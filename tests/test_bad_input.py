@@ -5,19 +5,55 @@ import re
 import numpy as np
 import pytest
 from scipy.io import savemat
+from sklearn.exceptions import ConvergenceWarning
 
-from sparseae import SparseAutoencoder
+from sparseae import (
+    NetworkClassifier,
+    SoftmaxRegression,
+    SparseAutoencoder,
+    StackedAutoencoderClassifier,
+)
 from sparseae.data import image_patches, load, read_images, sample_patches
+from sparseae.whitening import PCA, PCAWhitening, ZCAWhitening
 
 X = np.random.default_rng(0).uniform(size=(20, 4))
 
 
-@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
-def test_nan_and_inf(value, message):
+@pytest.mark.parametrize("value, kind", [(np.nan, "NaN"), (np.inf, "infinity"),
+                                         (-np.inf, "infinity")])
+def test_nan_and_inf_are_named_with_their_position(value, kind):
     bad = X.copy()
     bad[3, 1] = value
+    message = rf"^the data contains {kind} \(first at row 3, column 1\)$"
     with pytest.raises(ValueError, match=message):
         SparseAutoencoder(n_hidden=2, max_iter=2).fit(bad)
+    with pytest.warns(ConvergenceWarning):
+        model = SparseAutoencoder(n_hidden=2, max_iter=2).fit(X)
+    for use in (model.transform, model.reconstruct, model.cost, model.score):
+        with pytest.raises(ValueError, match=message):
+            use(bad)
+    with pytest.raises(ValueError, match=rf"^H contains {kind} \(first at row 3, column 1\)$"):
+        model.inverse_transform(bad[:, :2])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator", [
+    SoftmaxRegression(max_iter=2), NetworkClassifier((3,), max_iter=2),
+    StackedAutoencoderClassifier((3,), max_iter=2, finetune_max_iter=2), PCA(), PCAWhitening(),
+    ZCAWhitening(),
+], ids=lambda estimator: type(estimator).__name__)
+def test_every_estimator_names_the_first_nan(estimator):
+    bad = X.copy()
+    bad[5, 2] = np.nan
+    y = np.arange(len(X)) % 2
+    message = r"^the data contains NaN \(first at row 5, column 2\)$"
+    fit = estimator.fit if hasattr(estimator, "predict") else (lambda X, y: estimator.fit(X))
+    with pytest.raises(ValueError, match=message):
+        fit(bad, y)
+    fit(X, y)
+    use = estimator.predict if hasattr(estimator, "predict") else estimator.transform
+    with pytest.raises(ValueError, match=message):
+        use(bad)
 
 
 def test_empty_array():

@@ -7,9 +7,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import network
+from .data.rows import validated
 from .estimator import SparseAutoencoder
 from .fitting import SolverMixin, check_choice, check_number, store_params
 
@@ -94,7 +95,7 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         """Train on ``X`` ``(n_samples, n_features)`` and labels ``y``. ``init`` is a list of
         ``network.Layer`` to start from (a pretrained stack) instead of random weights."""
         self.check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = validated(self, X, y, dtype=np.float64, order="C")
         self.classes_, codes = _classes(y)
         sizes = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
         seed = self._seed(resume)
@@ -129,7 +130,7 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validated(self, X, dtype=np.float64, reset=False)
         return network.forward(self.layers_, X, self.activation, "softmax")[-1]
 
     def predict(self, X):
@@ -214,7 +215,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         # everything is checked before the first autoencoder's long training
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validated(self, X, y, dtype=np.float64)
         _classes(y)
         _check_layer_sizes(self.hidden_layer_sizes, at_least=1)
         sizes = tuple(self.hidden_layer_sizes)
@@ -258,11 +259,11 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        return self.network_.predict_proba(validate_data(self, X, reset=False))
+        return self.network_.predict_proba(validated(self, X, reset=False))
 
     def predict(self, X):
         check_is_fitted(self)
-        return self.network_.predict(validate_data(self, X, reset=False))
+        return self.network_.predict(validated(self, X, reset=False))
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",

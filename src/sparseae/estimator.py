@@ -14,7 +14,7 @@ from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .backend import DTYPES, Backend, storage_dtype
 from .data.npyfile import NpyFile
-from .data.rows import Rows
+from .data.rows import Rows, finite, validated, value_range
 from .fitting import SolverMixin, check_choice, check_number, store_params
 from .objective import PENALTIES, Spec
 
@@ -243,8 +243,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if hasattr(self, "feature_names_in_"):  # of an earlier fit on a DataFrame
                 del self.feature_names_in_
             return X, False
-        X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C")
-        self._warn_if_out_of_range(X.min(), X.max(), stacklevel=4)
+        X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C",
+                          ensure_all_finite=False)
+        self._warn_if_out_of_range(*value_range(X), stacklevel=4)  # our error for NaN
         return Rows(X), True
 
     def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
@@ -332,7 +333,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def _validate(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=self.W1_.dtype, reset=False)
+        return validated(self, X, dtype=self.W1_.dtype, reset=False)
 
     def transform(self, X):
         """Hidden activations ``a2 = f(X W1^T + b1)``, shape ``(n_samples, n_hidden)``."""
@@ -342,7 +343,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def inverse_transform(self, H):
         """Reconstructions ``a3 = g(H W2^T + b2)`` from hidden activations ``H``."""
         check_is_fitted(self)
-        H = check_array(H, dtype=self.W1_.dtype, input_name="H")
+        H = finite(check_array(H, dtype=self.W1_.dtype, input_name="H", ensure_all_finite=False),
+                   "H")
         if H.shape[1] != self.W1_.shape[0]:
             raise ValueError(
                 f"H has {H.shape[1]} columns, but this model has {self.W1_.shape[0]} hidden units"

@@ -27,7 +27,9 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+from .data.rows import finite, validated
 
 
 class _Eigenbasis(TransformerMixin, BaseEstimator):
@@ -57,7 +59,7 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
 
     def _accumulate(self, X):
         first = not hasattr(self, "n_samples_seen_")
-        X = validate_data(self, X, dtype=np.float64, reset=first)
+        X = validated(self, X, dtype=np.float64, reset=first)
         if first:
             self.shift_ = X.mean(axis=0)  # accumulating around a shift keeps the sums accurate
             self._sum = np.zeros(X.shape[1])
@@ -110,7 +112,7 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
     def _input(self, X, width: int):
         """``X`` checked as the input of ``inverse_transform``: ``width`` columns."""
         check_is_fitted(self)
-        X = check_array(X, dtype=np.float64)
+        X = finite(check_array(X, dtype=np.float64, ensure_all_finite=False))
         if X.shape[1] != width:
             raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__}."
                              f"inverse_transform takes {width}")
@@ -118,7 +120,7 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
 
     def _centered(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False) - self.mean_
+        return validated(self, X, dtype=np.float64, reset=False) - self.mean_
 
 
 class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):

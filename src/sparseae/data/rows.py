@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 
 from .npyfile import NpyFile
 
@@ -143,12 +144,29 @@ class Rows:
                 f"transforms={[type(t).__name__ for t in self.transforms]})")
 
 
-def value_range(X: np.ndarray, first_row: int = 0) -> tuple[float, float]:
+def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tuple[float, float]:
     """The smallest and the largest value of the rows ``X``, or a clear error naming the first
-    NaN or infinity (``first_row`` is the position of ``X``'s first row in the data)."""
+    NaN or infinity (``first_row`` is the position of ``X``'s first row in the data; rows and
+    columns count from 0, as NumPy indexes them)."""
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         kind = "NaN" if np.isnan(X[row, col]) else "infinity"
-        raise ValueError(f"the data contains {kind} (first at row {first_row + row}, column {col})")
+        raise ValueError(f"{name} contains {kind} (first at row {first_row + row}, column {col})")
     return (float(X.min()), float(X.max())) if X.size else (np.inf, -np.inf)
+
+
+def finite(X: np.ndarray, name: str = "the data") -> np.ndarray:
+    """``X``, after ``value_range``'s error if it holds NaN or infinity."""
+    value_range(X, name=name)
+    return X
+
+
+def validated(estimator, X, y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data`` (shapes, dtype, feature names), but with ``value_range``'s
+    error for NaN or infinity in ``X``: it says where the first one is, where scikit-learn's
+    says neither that nor a fix that applies here (it suggests other estimators)."""
+    if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker for "no y"
+        return finite(validate_data(estimator, X, ensure_all_finite=False, **kwargs))
+    X, y = validate_data(estimator, X, y, ensure_all_finite=False, **kwargs)
+    return finite(X), y
