@@ -256,6 +256,20 @@ def test_a_new_run_goes_only_into_a_new_or_empty_folder(tmp_path, capsys, comman
     assert (tmp_path / "empty" / "model.npz").is_file()
 
 
+def test_a_folder_with_someone_elses_config_is_not_called_a_run(tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"learning_rate": 0.1}')
+    assert main(["train", *QUICK, "--out", str(other)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {other} holds other files; give --out a new or empty folder")
+    for command in (["train", "--resume", str(other), "--max-iter", "3"], ["encode", str(other)]):
+        assert main(command) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"sparseae: error: {other} is not a run folder of sparseae train: its config.json "
+            "names no data")
+
+
 def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
     (tmp_path / "a").mkdir()
     np.save(tmp_path / "a" / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (60, 9)))

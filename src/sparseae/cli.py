@@ -555,6 +555,16 @@ def _note_ignored_with_resume(args):
               "(config.json)", file=sys.stderr)
 
 
+def _holds_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run of a sparseae command: the settings of train, or the
+    metrics of the others."""
+    try:
+        _run_settings(folder)
+        return True
+    except (OSError, ValueError):
+        return (folder / "metrics.json").is_file() and not (folder / "config.json").exists()
+
+
 def _run_settings(run: Path) -> dict:
     """The settings of a run folder (its config.json)."""
     if run.is_file():
@@ -569,7 +579,8 @@ def _run_settings(run: Path) -> dict:
     except json.JSONDecodeError as err:
         raise ValueError(f"{config} is damaged: {err}") from None
     if not isinstance(saved, dict) or "data" not in saved:
-        raise ValueError(f"{config} is damaged: it names no data")
+        raise ValueError(f"{run} is not a run folder of sparseae train: its config.json "
+                         "names no data")
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
@@ -609,7 +620,7 @@ def _new_run(args) -> Path:
     run = args.out or Path("runs") / f"{args.command}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     if run.exists() and not run.is_dir():
         raise FileExistsError(f"--out {run} is a file, not a folder")
-    if (run / "config.json").exists() or (run / "metrics.json").exists():
+    if _holds_run(run):
         raise FileExistsError(
             f"{run} already holds a run; choose another --out"
             + (f", or continue it with: sparseae train --resume {run}"
