@@ -36,6 +36,19 @@ def test_nan_and_inf_are_named_with_their_position(value, kind):
         model.inverse_transform(bad[:, :2])
 
 
+@pytest.mark.parametrize("row, col", [(0, 0), (3494, 299), (3495, 0), (4999, 7)])
+def test_value_range_finds_the_first_bad_value_in_any_block_of_rows(row, col):
+    from sparseae.data.rows import value_range
+
+    big = np.random.default_rng(0).random((5000, 300))  # searched 3495 rows at a time
+    assert value_range(big) == (big.min(), big.max())
+    big[row, col] = -np.inf
+    big[4999, 299] = np.nan  # a later one is not the first
+    with pytest.raises(ValueError, match=rf"^the data contains infinity \(first at row "
+                                         rf"{100 + row}, column {col}\)$"):
+        value_range(big, first_row=100)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("estimator", [
     SoftmaxRegression(max_iter=2), NetworkClassifier((3,), max_iter=2),

@@ -147,13 +147,24 @@ class Rows:
 def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tuple[float, float]:
     """The smallest and the largest value of the rows ``X``, or a clear error naming the first
     NaN or infinity (``first_row`` is the position of ``X``'s first row in the data; rows and
-    columns count from 0, as NumPy indexes them)."""
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        kind = "NaN" if np.isnan(X[row, col]) else "infinity"
-        raise ValueError(f"{name} contains {kind} (first at row {first_row + row}, column {col})")
-    return (float(X.min()), float(X.max())) if X.size else (np.inf, -np.inf)
+    columns count from 0, as NumPy indexes them).
+
+    Two passes and nothing allocated when all is well: NaN or infinity anywhere makes the
+    minimum or the maximum NaN or infinite. Only then are the rows searched, a few at a time."""
+    if not X.size:
+        return np.inf, -np.inf
+    low, high = float(X.min()), float(X.max())
+    if np.isfinite(low) and np.isfinite(high):
+        return low, high
+    step = max(1, 2**20 // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], step):
+        bad = ~np.isfinite(X[start:start + step])
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            kind = "NaN" if np.isnan(X[start + row, col]) else "infinity"
+            raise ValueError(f"{name} contains {kind} "
+                             f"(first at row {first_row + start + row}, column {col})")
+    raise AssertionError("unreachable: a non-finite extreme comes from a non-finite value")
 
 
 def finite(X: np.ndarray, name: str = "the data") -> np.ndarray:
