@@ -115,10 +115,20 @@ def test_the_learning_rate_follows_its_schedule_within_an_epoch():
     np.testing.assert_allclose(result.theta, [expected], rtol=1e-12)
 
 
-def test_early_stopping_counts_improvements_smaller_than_tol_as_none():
-    costs = iter([1.0, 0.9999, 0.9998, 0.9997])
+def test_early_stopping_counts_improvements_smaller_than_tol_as_none_but_keeps_them():
+    costs = iter([1.0, 0.9999, 0.9997, 0.9998])
     stopper = EarlyStopping(SimpleNamespace(cost=lambda theta: next(costs)), patience=3,
                             tol=1e-3)
     stops = [stopper(np.array([float(k)])) for k in range(4)]
     assert stops == [False, False, False, True]
-    assert stopper.best_theta.tolist() == [0.0] and stopper.best_cost == 1.0
+    # as scikit-learn's MLP: tol decides when to stop, the lowest held-out cost what is kept
+    assert stopper.best_theta.tolist() == [2.0] and stopper.best_cost == 0.9997
+
+
+def test_early_stopping_resets_its_patience_on_an_improvement_larger_than_tol():
+    costs = iter([1.0, 1.5, 1.2, 0.5, 0.6, 0.7, 0.8])
+    stopper = EarlyStopping(SimpleNamespace(cost=lambda theta: next(costs)), patience=3,
+                            tol=1e-3)
+    stops = [stopper(np.array([float(k)])) for k in range(7)]
+    assert stops == [False, False, False, False, False, False, True]
+    assert stopper.best_theta.tolist() == [3.0] and stopper.best_cost == 0.5

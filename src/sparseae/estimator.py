@@ -102,7 +102,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Weight of the past in the running average.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their cost has not improved
-        by ``tol`` for ``n_iter_no_change`` iterations; the best parameters are kept.
+        by ``tol`` for ``n_iter_no_change`` iterations; the parameters of the lowest held-out
+        cost are kept.
     validation_fraction : float in (0, 1), default=0.1
     n_iter_no_change : int >= 1, default=10
     tol : float >= 0, default=1e-4

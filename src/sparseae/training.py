@@ -214,8 +214,9 @@ def split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 
 class EarlyStopping:
-    """Stop when the held-out cost has not improved by ``tol`` for ``patience`` iterations,
-    keeping the best parameters seen."""
+    """Stop when the held-out cost has not improved on the best by more than ``tol`` for
+    ``patience`` iterations in a row, keeping the parameters of the lowest held-out cost (an
+    improvement smaller than ``tol`` counts towards stopping, but its parameters are kept)."""
 
     def __init__(self, validation: Problem, patience: int, tol: float, state: dict | None = None):
         self.validation, self.patience, self.tol = validation, patience, tol
@@ -228,10 +229,9 @@ class EarlyStopping:
     def __call__(self, theta) -> bool:
         cost = self.validation.cost(theta)
         self.curve.append(cost)
-        if cost < self.best_cost - self.tol:
-            self.best_cost, self.best_theta, self.bad = cost, np.array(theta), 0
-        else:
-            self.bad += 1
+        self.bad = 0 if cost < self.best_cost - self.tol else self.bad + 1
+        if cost < self.best_cost:
+            self.best_cost, self.best_theta = cost, np.array(theta)
         return self.bad >= self.patience
 
     def state(self) -> dict:
