@@ -180,6 +180,39 @@ def test_nan_in_streamed_and_loaded_data(tmp_path):
         SparseAutoencoder(n_hidden=2, max_iter=2).fit(load(tmp_path / "x.csv"))
 
 
+@pytest.mark.parametrize("scale", ["none", "unit", "patch", "minmax", "standardize"])
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_nan_is_named_by_its_row_before_a_scaling_fitted_on_it_spreads_it(
+        tmp_path, monkeypatch, scale, in_memory):
+    from sparseae.data import Rows, rows, scaled
+
+    monkeypatch.setattr(rows, "DEFAULT_CHUNK_BYTES", 8 * 4 * 6)  # six rows per chunk
+    bad = X.copy()
+    bad[13, 2] = np.nan  # in the third chunk
+    np.save(tmp_path / "x.npy", bad)
+    with pytest.raises(ValueError, match=r"^the data contains NaN \(first at row 13, column 2\)$"):
+        data = scaled(Rows(bad), scale) if in_memory else load(tmp_path / "x.npy", scale=scale)
+        SparseAutoencoder(n_hidden=2, max_iter=2).fit(data)
+
+
+@pytest.mark.parametrize("prewhiten", [True, False])
+def test_patches_from_color_images_or_a_bare_array_are_refused_clearly(prewhiten):
+    from sparseae.data import patches_from_images
+
+    image = np.random.default_rng(0).random((40, 40))
+    for images, message in [
+        ([image, np.stack([image] * 3, axis=2)], r"^image 1 has shape \(40, 40, 3\); expected a "
+                                                 r"2-D grayscale image \(for a color one: "
+                                                 r"sparseae.data.images.to_grayscale\(image\)\)$"),
+        (image, r"^images must be a list of 2-D arrays, got one array of shape \(40, 40\) "
+                r"\(one image: pass \[image\]\)$"),
+        ([], "^no images to sample patches from$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            patches_from_images(images, 10, 8, prewhiten=prewhiten)
+    assert patches_from_images([image], 10, 8, prewhiten=prewhiten).shape == (10, 64)
+
+
 def test_patches_from_a_data_matrix_are_refused(tmp_path):
     with pytest.raises(ValueError, match="digits holds a data matrix, not images"):
         image_patches("digits")

@@ -8,10 +8,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparseae import SparseAutoencoder
 from sparseae.data import NpyFile, Rows
+from sparseae.data.scaling import PatchNormalizer, UnitScaler
 from sparseae.whitening import PCA, PCAWhitening, ZCAWhitening, make_whitening
 
 
-@parametrize_with_checks([PCA(), PCAWhitening(), ZCAWhitening()])
+@parametrize_with_checks([PCA(), PCAWhitening(), ZCAWhitening(), UnitScaler(), PatchNormalizer()])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)
 

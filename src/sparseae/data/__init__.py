@@ -23,6 +23,7 @@ from . import matrices
 from .images import (
     IMAGE_SUFFIXES,
     builtin_images,
+    check_images,
     downsample,
     image_files,
     load_mat,
@@ -59,6 +60,7 @@ def patches_from_images(
                for v in (n_patches, patch_size)):
         raise ValueError(f"n_patches and patch_size must be positive integers, got "
                          f"{n_patches!r} and {patch_size!r}")
+    check_images(images)  # before the whitening, which takes 2-D images too
     if prewhiten:
         images = [whiten_olshausen_field(image) for image in images]
     X = sample_patches(images, n_patches, patch_size, np.random.default_rng(random_state))
@@ -71,7 +73,7 @@ def image_patches(
     patch_size: int = 8,
     *,
     prewhiten: bool | None = None,
-    variable: str | None = None,
+    key: str | None = None,
     random_state: int | None = 0,
 ) -> np.ndarray:
     """The tutorial's training set: ``n_patches`` normalised ``patch_size``-square patches.
@@ -81,7 +83,7 @@ def image_patches(
     whitening first; by default it is on for photographs and off for ``.mat`` stacks, which in the
     tutorial (``IMAGES.mat``) are already whitened.
     """
-    images, _ = _read(source, variable)
+    images, _ = _read(source, key)
     if images is None:
         raise ValueError(f"{source} holds a data matrix, not images to sample patches from")
     return patches_from_images(images, n_patches, patch_size,

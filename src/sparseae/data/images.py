@@ -61,6 +61,19 @@ def whiten_olshausen_field(image: np.ndarray, cutoff: float = 0.8) -> np.ndarray
     return out / std if std > 0 else out
 
 
+def check_images(images) -> None:
+    """A clear error unless ``images`` is a non-empty list of 2-D (grayscale) arrays."""
+    if isinstance(images, np.ndarray):
+        raise ValueError(f"images must be a list of 2-D arrays, got one array of shape "
+                         f"{images.shape} (one image: pass [image])")
+    if not len(images):
+        raise ValueError("no images to sample patches from")
+    for k, image in enumerate(images):
+        if np.ndim(image) != 2:
+            raise ValueError(f"image {k} has shape {np.shape(image)}; expected a 2-D grayscale "
+                             "image (for a color one: sparseae.data.images.to_grayscale(image))")
+
+
 def sample_patches(
     images: list[np.ndarray], n_patches: int, patch_size: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -68,11 +81,8 @@ def sample_patches(
 
     Each patch picks an image uniformly, then a position uniformly inside it.
     """
-    if not images:
-        raise ValueError("no images to sample patches from")
+    check_images(images)
     for k, image in enumerate(images):
-        if image.ndim != 2:
-            raise ValueError(f"image {k} has shape {image.shape}; expected a 2-D grayscale image")
         if min(image.shape) < patch_size:
             raise ValueError(
                 f"image {k} is {image.shape[0]}x{image.shape[1]} pixels, smaller than the "

@@ -118,15 +118,23 @@ class Rows:
     def fit_transform(self, transform) -> Rows:
         """Fit ``transform`` on these rows in one streamed pass (its ``fit_chunks``, or
         ``partial_fit`` per chunk; ``fit`` when the rows are in memory), then return the rows
-        passed through it."""
+        passed through it. A NaN or infinity is reported here, by its row in these rows: a
+        transform fitted on it would spread it to every row."""
         if self.in_memory or not hasattr(transform, "partial_fit"):
-            transform.fit(self.to_array())
+            transform.fit(finite(self.to_array()))
         elif hasattr(transform, "fit_chunks"):
-            transform.fit_chunks(self.chunks(self.default_chunk()))
+            transform.fit_chunks(self._finite_chunks())
         else:
-            for X in self.chunks(self.default_chunk()):
+            for X in self._finite_chunks():
                 transform.partial_fit(X)
         return self.with_transform(transform)
+
+    def _finite_chunks(self) -> Iterator[np.ndarray]:
+        start = 0
+        for X in self.chunks(self.default_chunk()):
+            value_range(X, start)
+            start += X.shape[0]
+            yield X
 
     def check_finite(self, rows_per_chunk: int | None = None) -> tuple[float, float]:
         """Raise a clear error if any value is NaN or infinite; return the smallest and the

@@ -13,35 +13,58 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from .images import normalize_patches
+from .rows import validated, value_range
 
 
-class UnitScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _Streamed(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """The input checks of a scaler fitted by ``partial_fit`` on chunks (shape, width, NaN and
+    infinity, with ``value_range``'s error)."""
+
+    _fitted: tuple[str, ...] = ()
+    _dtypes = (np.float64, np.float32)
+
+    def fit(self, X, y=None):
+        for name in (*self._fitted, "n_features_in_"):
+            self.__dict__.pop(name, None)
+        return self.partial_fit(X)
+
+    def _fitting(self, X):
+        return validated(self, X, dtype=self._dtypes, reset=not hasattr(self, "n_features_in_"))
+
+    def _transforming(self, X):
+        check_is_fitted(self)
+        return validated(self, X, dtype=self._dtypes, reset=False)
+
+
+class UnitScaler(_Streamed):
     """Scale all values to [0, 1] with one global minimum and maximum."""
 
+    _fitted = ("data_min_", "data_max_")
+
     def partial_fit(self, X, y=None):
-        low, high = float(np.min(X)), float(np.max(X))
+        low, high = value_range(self._fitting(X))
         self.data_min_ = min(low, getattr(self, "data_min_", low))
         self.data_max_ = max(high, getattr(self, "data_max_", high))
         return self
 
-    def fit(self, X, y=None):
-        for name in ("data_min_", "data_max_"):
-            self.__dict__.pop(name, None)
-        return self.partial_fit(X)
-
     def transform(self, X):
+        X = self._transforming(X)
         span = self.data_max_ - self.data_min_
-        return (np.asarray(X) - self.data_min_) / (span if span > 0 else 1.0)
+        return (X - self.data_min_) / (span if span > 0 else 1.0)
 
 
-class PatchNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class PatchNormalizer(_Streamed):
     """UFLDL's patch normalisation: remove each row's mean, clip at +/-3 standard deviations of
     all centred values (learned in ``fit``), rescale to [0.1, 0.9]."""
 
+    _fitted = ("sum_squares_", "count_", "limit_")
+    _dtypes = np.float64
+
     def partial_fit(self, X, y=None):
-        X = np.asarray(X, dtype=np.float64)
+        X = self._fitting(X)
         centered = X - X.mean(axis=1, keepdims=True)
         self.sum_squares_ = getattr(self, "sum_squares_", 0.0) + float(np.vdot(centered, centered))
         self.count_ = getattr(self, "count_", 0) + centered.size
@@ -49,13 +72,8 @@ class PatchNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.limit_ = 3.0 * np.sqrt(self.sum_squares_ / self.count_)
         return self
 
-    def fit(self, X, y=None):
-        for name in ("sum_squares_", "count_", "limit_"):
-            self.__dict__.pop(name, None)
-        return self.partial_fit(X)
-
     def transform(self, X):
-        return normalize_patches(np.asarray(X, dtype=np.float64), self.limit_)
+        return normalize_patches(self._transforming(X), self.limit_)
 
 
 SCALERS = {
