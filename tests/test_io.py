@@ -127,14 +127,27 @@ def test_pickled_npz_is_refused(tmp_path):
         sparseae.load(tmp_path / "evil.npz")
 
 
-def test_damaged_arrays(tmp_path, model):
+@pytest.mark.parametrize("change, problem", [
+    (lambda a: {"b1": a["b1"][:-1]}, r"b1 has shape \(8,\), not \(9,\)"),
+    (lambda a: {"W1": a["W1"].ravel()}, r"W1 has shape \(576,\), not \(n_hidden, n_features\)"),
+    (lambda a: {"W2": a["W2"].astype(np.float32)}, "W2 is float32, not the model's float64"),
+    (lambda a: {"W1": a["W1"].astype(str)}, "W1 is <U.*, not the model's float64"),
+    (lambda a: {"b2": np.full_like(a["b2"], np.nan)}, "b2 holds NaN or infinity"),
+    (lambda a: {"W2": a["W2"].T.copy()}, r"W2 has shape \(9, 64\), not \(64, 9\)"),
+])
+def test_damaged_arrays_are_named(tmp_path, model, change, problem):
     model.save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}
-    arrays["b1"] = arrays["b1"][:-1]
-    np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match="inconsistent shapes"):
+    np.savez(tmp_path / "bad.npz", **{**arrays, **change(arrays)})
+    with pytest.raises(ModelFileError, match=f"bad.npz is a damaged sparseae model: {problem}$"):
         sparseae.load(tmp_path / "bad.npz")
+
+
+def test_missing_arrays_are_named(tmp_path, model):
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
     del arrays["W2"]
     np.savez(tmp_path / "bad2.npz", **arrays)
     with pytest.raises(ModelFileError, match="missing"):
@@ -317,9 +330,30 @@ def test_a_newer_format_version_is_refused(tmp_path):
         sparseae.load(rewritten(tmp_path, version=2))
 
 
-def test_a_header_that_disagrees_with_the_arrays_is_refused(tmp_path):
-    with pytest.raises(ModelFileError, match="inconsistent shapes"):
-        sparseae.load(rewritten(tmp_path, n_features_in=5))
+@pytest.mark.parametrize("n_features_in", [5, "4", 4.0, None])
+def test_a_header_that_disagrees_with_the_arrays_is_refused(tmp_path, n_features_in):
+    with pytest.raises(ModelFileError, match=f"W1 has 4 columns, but the header says "
+                                             f"n_features_in is {n_features_in!r}$"):
+        sparseae.load(rewritten(tmp_path, n_features_in=n_features_in))
+
+
+def test_a_float32_model_loads_as_float32_and_a_numpy_seed_is_kept(tmp_path):
+    model = SparseAutoencoder(3, max_iter=3, dtype="float32", random_state=np.int64(7))
+    model.fit(np.random.default_rng(0).random((50, 4))).save(tmp_path / "m.npz")
+    loaded = sparseae.load(tmp_path / "m.npz")
+    assert loaded.random_state == 7 and type(loaded.random_state) is int
+    assert loaded.W1_.dtype == np.float32
+    assert loaded.transform(np.ones((2, 4))).dtype == np.float32
+
+
+def test_a_corrupted_zip_is_a_model_file_error(tmp_path, model):
+    model.save(tmp_path / "m.npz")
+    data = bytearray((tmp_path / "m.npz").read_bytes())
+    central = data.rfind(b"PK\x01\x02")  # the last entry of the zip's central directory
+    data[central + 10] = 99  # its compression method: one zipfile cannot read
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="bad.npz is not a sparseae model file"):
+        sparseae.load(tmp_path / "bad.npz")
 
 
 def test_nan_in_a_later_chunk_is_named_by_its_row_and_nothing_is_written(tmp_path):

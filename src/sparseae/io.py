@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import storage_dtype
+
 FORMAT = "sparseae.SparseAutoencoder"
 VERSION = 1
 ARRAYS = ("W1", "b1", "W2", "b2", "rho_hat")
@@ -80,7 +82,8 @@ def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
+            RuntimeError) as err:  # (a damaged zip: "compression method", "encrypted")
         raise error(f"{path} is not a {what} ({err})") from None
     try:
         header = json.loads(arrays.pop("header").tobytes().decode())
@@ -114,7 +117,10 @@ def save(model, path) -> Path:
         "n_iter": model.n_iter_,
         "n_features_in": model.n_features_in_,
     }
-    if not isinstance(header["params"]["random_state"], (int, type(None))):
+    seed = header["params"]["random_state"]
+    if isinstance(seed, np.integer):  # from a grid over seeds, say
+        header["params"]["random_state"] = int(seed)
+    elif not isinstance(seed, (int, type(None))):
         header["params"]["random_state"] = None  # a RandomState object is not a setting
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
     arrays["loss_curve"] = np.asarray(model.loss_curve_, dtype=np.float64)
@@ -142,6 +148,9 @@ def load(path):
     except (KeyError, TypeError, ValueError, ImportError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
+    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_)
+    if problem:
+        raise ModelFileError(f"{path} is a damaged sparseae model: {problem}")
     for name in ARRAYS:
         setattr(model, name + "_", arrays[name])
     model.components_ = model.W1_
@@ -149,13 +158,26 @@ def load(path):
     model.interrupted_, model.chunk_rows_ = False, None
     if "feature_names_in" in arrays:
         model.feature_names_in_ = arrays["feature_names_in"].astype(object)
-    h, n = model.W1_.shape
-    shapes = {"b1": (h,), "W2": (n, h), "b2": (n,), "rho_hat": (h,)}
-    bad = {k: getattr(model, k + "_").shape for k, s in shapes.items()
-           if getattr(model, k + "_").shape != s}
-    if bad or n != model.n_features_in_:
-        raise ModelFileError(f"{path} is a damaged sparseae model: inconsistent shapes {bad}")
     return model
+
+
+def _array_problem(arrays: dict, dtype: np.dtype, n_features) -> str | None:
+    """What is wrong with a model file's arrays, if anything: each must be of the model's
+    dtype, finite, and of the shape ``W1`` and ``n_features_in`` give."""
+    for name in ARRAYS:
+        if arrays[name].dtype != dtype:
+            return f"{name} is {arrays[name].dtype}, not the model's {dtype}"
+        if not np.isfinite(arrays[name]).all():
+            return f"{name} holds NaN or infinity"
+    if arrays["W1"].ndim != 2:
+        return f"W1 has shape {arrays['W1'].shape}, not (n_hidden, n_features)"
+    h, n = arrays["W1"].shape
+    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features != n:
+        return f"W1 has {n} columns, but the header says n_features_in is {n_features!r}"
+    shapes = {"b1": (h,), "W2": (n, h), "b2": (n,), "rho_hat": (h,)}
+    bad = [f"{k} has shape {arrays[k].shape}, not {s}" for k, s in shapes.items()
+           if arrays[k].shape != s]
+    return "; ".join(bad) or None
 
 
 PREPROCESSING = "sparseae.Preprocessing"
