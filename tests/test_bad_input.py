@@ -85,6 +85,20 @@ def test_text_in_the_data():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_rows_for_training_are_refused_by_transform_and_cost_with_the_way_to_do_it(tmp_path):
+    from sparseae.data import NpyFile, Rows
+
+    np.save(tmp_path / "x.npy", X)
+    model = SparseAutoencoder(n_hidden=2, max_iter=2).fit(NpyFile(tmp_path / "x.npy"))
+    for rows in (NpyFile(tmp_path / "x.npy"), Rows(X)):
+        message = (rf"^{type(rows).__name__} is for training; pass the rows as an array .* "
+                   r"sparseae.io.write_features\(model, rows, path\)$")
+        for use in (model.transform, model.reconstruct, model.cost, model.score):
+            with pytest.raises(TypeError, match=message):
+                use(rows)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_feature_count_mismatch():
     model = SparseAutoencoder(n_hidden=2, max_iter=2).fit(X)
     with pytest.raises(ValueError, match="X has 3 features, but SparseAutoencoder is expecting 4"):

@@ -334,6 +334,11 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def _validate(self, X):
         check_is_fitted(self)
+        if isinstance(X, (Rows, NpyFile)):  # fit streams them; using a model takes arrays
+            raise TypeError(
+                f"{type(X).__name__} is for training; pass the rows as an array (np.load of a "
+                ".npy), or write the features of rows larger than memory to a file with "
+                "sparseae.io.write_features(model, rows, path)")
         return validated(self, X, dtype=self.W1_.dtype, reset=False)
 
     def transform(self, X):
