@@ -314,3 +314,26 @@ def test_models_and_checkpoints_are_not_taken_for_each_other(tmp_path):
         load_checkpoint(tmp_path / "m.npz")
     with pytest.raises(ValueError, match="at least 1, got 0"):
         Checkpointer(tmp_path / "c.npz", every=0)
+
+
+def test_a_wrong_resume_is_refused_before_training(tmp_path):
+    from sparseae import NetworkClassifier, SparseAutoencoder
+
+    X = np.random.default_rng(0).random((40, 5))
+    model = SparseAutoencoder(3, solver="adam", max_iter=2, random_state=0)
+    model.fit(X, checkpoint=Checkpointer(tmp_path / "ck.npz"))
+    state = load_checkpoint(tmp_path / "ck.npz")
+    for resume in (str(tmp_path / "ck.npz"), model, {}):
+        with pytest.raises(TypeError, match=r"^resume takes the state that sparseae.checkpoint."
+                                            r"load_checkpoint\(path\) returns, got "):
+            SparseAutoencoder(3, solver="adam").fit(X, resume=resume)
+    with pytest.raises(ValueError, match="^resume is a state of the 'adam' solver; this model's "
+                                         "is 'lbfgs' \\(set solver='adam' to continue it\\)$"):
+        SparseAutoencoder(3).fit(X, resume=state)
+    with pytest.raises(ValueError, match="^resume holds 38 parameters, but this model has 49 "):
+        SparseAutoencoder(4, solver="adam").fit(X, resume=state)
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="^resume holds 38 parameters, but this model has 12 "):
+        NetworkClassifier(solver="adam").fit(X, y, resume=state)
+    with pytest.raises(TypeError, match="^init takes a list of sparseae.network.Layer, got 'x'$"):
+        NetworkClassifier().fit(X, y, init="x")

@@ -108,9 +108,13 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
                                         self.weight_decay)
             X, codes = X[train], codes[train]
         problem = NetworkProblem(X, codes, sizes, self.activation, "softmax", self.weight_decay)
-        if resume:
-            theta0 = resume["solver"]["theta"]
+        if resume is not None:
+            theta0 = self._resumed_theta(resume, network.n_params(sizes))
         elif init is not None:
+            if isinstance(init, str) or not all(isinstance(layer, network.Layer)
+                                                for layer in list(init)):
+                raise TypeError(f"init takes a list of sparseae.network.Layer, got {init!r}")
+            init = list(init)
             shapes = [layer.W.shape for layer in init]
             if shapes != [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]:
                 raise ValueError(f"init layers have shapes {shapes}, the network needs "

@@ -215,8 +215,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         problem, validation = self._problems(rows, seed, not checked, process)
         if problem.value_range is not None:  # checked in the first pass over the rows
             self._warn_if_out_of_range(*problem.value_range, stacklevel=3)
-        if resume:
-            theta0 = resume["solver"]["theta"]
+        if resume is not None:
+            theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
         else:
             start = params.initialize(rows.n_features, self.n_hidden,
                                       np.random.default_rng(seed), self.init)

@@ -79,10 +79,21 @@ class SolverMixin:
             raise ValueError(f"callback must be callable, got {self.callback!r}")
 
     def _seed(self, resume) -> int:
-        """One integer seed per fit, from ``random_state`` (or the checkpoint being resumed)."""
-        if resume:
+        """One integer seed per fit, from ``random_state`` (or the checkpoint being resumed,
+        once it is known to be one of this solver)."""
+        if resume is not None:
+            _check_resume(resume, self.solver)
             return resume["seed"]
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    @staticmethod
+    def _resumed_theta(resume, n_params: int) -> np.ndarray:
+        """The parameters a resumed fit starts from: as many as this model has."""
+        theta = np.asarray(resume["solver"]["theta"])
+        if theta.shape != (n_params,):
+            raise ValueError(f"resume holds {theta.size} parameters, but this model has "
+                             f"{n_params} (the checkpoint is of another model or other data)")
+        return theta
 
     def _settings(self, seed: int) -> solvers.Settings:
         return solvers.Settings(
@@ -191,6 +202,18 @@ def _check_finite_result(result: solvers.Result):
     when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
     raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
                      "lower the learning rate, or scale the data")
+
+
+def _check_resume(resume, solver: str):
+    """A clear error unless ``resume`` is a training state of ``solver``, as
+    ``sparseae.checkpoint.load_checkpoint`` returns it."""
+    state = resume.get("solver") if isinstance(resume, dict) else None
+    if not isinstance(state, dict) or "theta" not in state or "seed" not in resume:
+        raise TypeError(f"resume takes the state that sparseae.checkpoint.load_checkpoint(path) "
+                        f"returns, got {type(resume).__name__}")
+    if state.get("solver") != solver:
+        raise ValueError(f"resume is a state of the {state.get('solver')!r} solver; this model's "
+                         f"is {solver!r} (set solver={state.get('solver')!r} to continue it)")
 
 
 @contextmanager

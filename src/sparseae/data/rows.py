@@ -112,7 +112,11 @@ class Rows:
         return Rows(self.data, self.transforms, positions)
 
     def with_transform(self, transform) -> Rows:
-        """The same rows passed through one more fitted transform."""
+        """The same rows passed through one more fitted transform (as wide as they are)."""
+        width = getattr(transform, "n_features_in_", self.n_features)
+        if width != self.n_features:
+            raise ValueError(f"the samples have {self.n_features} features; the fitted "
+                             f"{type(transform).__name__} takes {width}")
         return Rows(self.data, (*self.transforms, transform), self.positions)
 
     def fit_transform(self, transform) -> Rows:
