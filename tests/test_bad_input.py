@@ -121,6 +121,7 @@ def test_feature_count_mismatch():
     ({"decoder": "tanh"}, "decoder must be one of"),
     ({"solver": "newton"}, "solver must be one of"),
     ({"init": "zeros"}, "init must be one of"),
+    ({"verbose": "yes"}, r"verbose must be one of \[True, False\], got 'yes'"),
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"n_threads": 0}, r"n_threads must be in \[1, inf\)"),
     ({"callback": 3}, "callback must be callable"),

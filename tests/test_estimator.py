@@ -291,3 +291,15 @@ def test_an_interrupted_fit_does_not_warn_of_convergence():
         model = SparseAutoencoder(3, max_iter=50, random_state=0)
         model.fit(small(), should_stop=lambda: True)
     assert model.interrupted_ and model.n_iter_ < 50
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_reconstruct_is_an_array_under_pandas_output():
+    pytest.importorskip("pandas")
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (30, 5))
+    model = SparseAutoencoder(2, max_iter=3, random_state=0).fit(X)
+    expected = model.reconstruct(X)
+    model.set_output(transform="pandas")
+    assert list(model.transform(X).columns) == ["sparseautoencoder0", "sparseautoencoder1"]
+    np.testing.assert_array_equal(model.reconstruct(X), expected)
+    assert type(model.reconstruct(X)) is np.ndarray and expected.shape == (30, 5)

@@ -180,6 +180,19 @@ def test_each_transform_round_trips(tmp_path, rng, k):
     assert name == f"0-{type(transform).__name__.lower()}"
 
 
+def test_a_loaded_whitening_transforms_but_does_not_go_on_fitting(tmp_path, rng):
+    from sparseae.whitening import ZCAWhitening
+
+    X = rng.normal(size=(100, 5))
+    sparseae.save_preprocessing(tmp_path / "p.npz", [ZCAWhitening().partial_fit(X)])
+    (_, loaded), = sparseae.load_preprocessing(tmp_path / "p.npz").steps
+    assert loaded.transform(X).shape == (100, 5)
+    with pytest.raises(ValueError, match="^this ZCAWhitening was loaded from a file and can only "
+                                         "transform; fit a new one to go on fitting$"):
+        loaded.partial_fit(X)
+    assert loaded.fit(X).transform(X).shape == (100, 5)  # a new fit starts afresh
+
+
 def test_preprocessing_applies_its_steps_in_order(tmp_path, rng):
     from sklearn.pipeline import make_pipeline
 

@@ -141,6 +141,9 @@ def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match=r"^unknown device 'quantum': give numpy, or a PyTorch "
                                          r"device such as cpu, cuda or cuda:1$"):
         Backend("quantum")
+    with pytest.raises(ValueError, match=r"^device 'meta' is not supported: give numpy, cpu or "
+                                         r"cuda$"):
+        Backend("meta")  # a device PyTorch knows on every machine (as it knows mps)
     with pytest.raises(ValueError, match="dtype must be one of"):
         Backend("cpu", "float16")
     with pytest.raises(ValueError, match="device must be a string"):

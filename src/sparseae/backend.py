@@ -260,6 +260,8 @@ class Backend:
                              "as cpu, cuda or cuda:1") from None
         if self._device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU")
+        if self._device.type not in ("cpu", "cuda"):  # (mps, xpu, ...: kernels untested here)
+            raise ValueError(f"device {device!r} is not supported: give numpy, cpu or cuda")
         self._dtype = getattr(torch, self.dtype.name)
 
     @property

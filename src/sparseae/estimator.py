@@ -148,7 +148,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Rows per chunk when the data was streamed under ``memory_budget``; None if it was held
         in memory.
     rho_hat_ : ndarray of shape (n_hidden,)
-        Mean activity of each hidden unit on the training data.
+        Mean activity of each hidden unit on the training data, the ``rho_hat`` the sparsity
+        penalty acts on: the mean of ``a2`` for sigmoid units, of ``(a2 + 1) / 2`` for tanh
+        units (inhibited at -1).
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when ``X`` had string column names.
     """
@@ -358,9 +360,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         return objective.decode(self._params(), H, self.decoder)
 
     def reconstruct(self, X):
-        """``inverse_transform(transform(X))``."""
-        H = self.transform(X)
-        return objective.decode(self._params(), H, self.decoder)
+        """``inverse_transform(transform(X))``, an array whatever ``set_output`` says."""
+        X = self._validate(X)
+        p = self._params()
+        return objective.decode(p, objective.encode(p, X, self.activation), self.decoder)
 
     def cost(self, X) -> float:
         """The objective on ``X``, with ``rho_hat`` taken over the rows of ``X``."""
@@ -369,7 +372,11 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         return cost
 
     def score(self, X, y=None) -> float:
-        """Minus the objective on ``X`` (higher is better, as scikit-learn expects)."""
+        """Minus the objective on ``X`` (higher is better, as scikit-learn expects).
+
+        The objective includes the weight decay and the sparsity penalty, so a search over
+        ``weight_decay`` or ``sparsity_weight`` by this score favours the smallest; compare
+        such models by the reconstruction error of ``reconstruct`` instead."""
         return -self.cost(X)
 
     @property

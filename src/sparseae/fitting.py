@@ -70,6 +70,7 @@ class SolverMixin:
         check_number(self, "epsilon", 0, low_open=True)
         check_choice(self, "shuffle", (True, False))
         check_choice(self, "early_stopping", (True, False))
+        check_choice(self, "verbose", (True, False))
         check_number(self, "validation_fraction", 0, 1, low_open=True, high_open=True)
         check_number(self, "n_iter_no_change", 1, integer=True)
         check_number(self, "tol", 0)

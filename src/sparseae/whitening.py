@@ -59,6 +59,9 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
 
     def _accumulate(self, X):
         first = not hasattr(self, "n_samples_seen_")
+        if not first and not hasattr(self, "_outer"):
+            raise ValueError(f"this {type(self).__name__} was loaded from a file and can only "
+                             "transform; fit a new one to go on fitting")
         X = validated(self, X, dtype=np.float64, reset=first)
         if first:
             self.shift_ = X.mean(axis=0)  # accumulating around a shift keeps the sums accurate
