@@ -111,10 +111,10 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         if resume is not None:
             theta0 = self._resumed_theta(resume, network.n_params(sizes))
         elif init is not None:
-            if isinstance(init, str) or not all(isinstance(layer, network.Layer)
-                                                for layer in list(init)):
+            layers = [] if isinstance(init, (str, network.Layer)) else list(init)
+            if not layers or not all(isinstance(layer, network.Layer) for layer in layers):
                 raise TypeError(f"init takes a list of sparseae.network.Layer, got {init!r}")
-            init = list(init)
+            init = layers
             shapes = [layer.W.shape for layer in init]
             if shapes != [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]:
                 raise ValueError(f"init layers have shapes {shapes}, the network needs "
