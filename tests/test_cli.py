@@ -552,3 +552,41 @@ def test_every_run_file_is_written_atomically(tmp_path, monkeypatch):
                  *QUICK]) == 0
     assert {"config.json", "preprocessing.npz", "checkpoint.npz", "model.npz",
             "metrics.json"} <= set(written)
+
+
+def test_the_parser_s_spelt_out_choices_are_the_library_s():
+    from sparseae import cli
+    from sparseae.data import BUILTIN
+    from sparseae.data.scaling import SCALERS
+    from sparseae.whitening import WHITENINGS
+
+    assert cli.BUILTIN == BUILTIN
+    assert cli.SCALERS == tuple(SCALERS)
+    assert cli.WHITENINGS == tuple(WHITENINGS)
+
+
+def test_help_version_and_usage_errors_import_neither_scikit_learn_nor_scipy():
+    code = ("import sys\n"
+            "from sparseae.cli import main\n"
+            "codes = []\n"
+            "for args in (['--version'], ['train', '--help'], ['train', '--n-hidden', '0']):\n"
+            "    try:\n"
+            "        main(args)\n"
+            "    except SystemExit as exit:\n"
+            "        codes.append(exit.code)\n"
+            "print(codes, sorted(name for name in ('sklearn', 'scipy') if name in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.splitlines()[-1] == "[0, 0, 2] []"
+
+
+def test_the_package_s_names_are_imported_on_first_use():
+    from sparseae import classifier, estimator, io
+
+    assert sparseae.SparseAutoencoder is estimator.SparseAutoencoder
+    assert sparseae.StackedAutoencoderClassifier is classifier.StackedAutoencoderClassifier
+    assert sparseae.load is io.load
+    assert set(sparseae.__all__) == set(sparseae._EXPORTS)
+    assert set(sparseae.__all__) <= set(dir(sparseae))
+    with pytest.raises(AttributeError, match="module 'sparseae' has no attribute 'fit'"):
+        sparseae.fit  # noqa: B018

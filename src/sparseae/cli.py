@@ -17,6 +17,13 @@ from . import __version__
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 DEFAULT_MAX_ITER = 400  # the tutorial's L-BFGS iterations
 
+# Choices whose modules import scikit-learn (over a second), spelt out here so that the parser,
+# and with it --help, --version and every usage error, needs none of it. The tests check them
+# against the library's own: data.BUILTIN, data.scaling.SCALERS and whitening.WHITENINGS.
+BUILTIN = ("natural", "digits", "mnist")
+SCALERS = ("none", "unit", "minmax", "standardize", "patch")
+WHITENINGS = ("pca", "pca-white", "zca")
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -134,12 +141,9 @@ def _add_source_options(group, builtin, from_run: bool = False):
 def build_parser() -> argparse.ArgumentParser:
     from .activations import DECODERS, HIDDEN_ACTIVATIONS
     from .backend import DTYPES
-    from .data import BUILTIN
-    from .data.scaling import SCALERS
     from .objective import PENALTIES
     from .params import INITS
     from .solvers import RHO_ESTIMATES, SCHEDULES, SOLVERS
-    from .whitening import WHITENINGS
 
     parser = _Parser(
         prog="sparseae",
@@ -633,8 +637,6 @@ def _new_run(args) -> Path:
 def _absolute_path(source: str) -> str:
     """``source`` as an absolute path when it names a file or folder, else as it is (a
     built-in name)."""
-    from .data import BUILTIN
-
     if source in BUILTIN or not Path(source).exists():
         return source
     return str(Path(source).resolve())

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import get_blas_funcs
-from scipy.optimize import line_search
 
 from .backend import ops
+
+# SciPy is imported where it is used: the command line reads this module's names to build its
+# parser, and ``sparseae --help`` need not wait for scipy.optimize (about 0.4 s).
 
 DEFAULT_LEARNING_RATES = {"gd": 0.1, "sgd": 0.03, "adam": 0.01}
 SCHEDULES = ("constant", "cosine", "step")
@@ -157,6 +158,8 @@ def two_loop(grad, pairs: list[Pair]) -> np.ndarray:
     308,308 parameters and 10 pairs: 8.8 ms in float64 and 3.9 ms in float32, against 19 to 21
     ms with a temporary vector per step, a sixth of an MNIST-sized iteration).
     """
+    from scipy.linalg import get_blas_funcs
+
     q = np.negative(grad, dtype=pairs[0].s.dtype if pairs else grad.dtype)
     axpy = get_blas_funcs("axpy", (q,))
     alphas = []
@@ -238,6 +241,8 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
 def _wolfe(fun, theta, direction, grad, cost):
     """A step along ``direction`` that meets the strong Wolfe conditions, trying 1 first
     (``step`` is None when none was found)."""
+    from scipy.optimize import line_search
+
     with warnings.catch_warnings():
         # "did not converge" says what ``step`` None says (a LineSearchWarning, a RuntimeWarning
         # in SciPy 1.17, an OptimizeWarning before)
