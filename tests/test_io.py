@@ -392,3 +392,14 @@ def test_a_random_state_object_is_saved_as_none(tmp_path):
     loaded = sparseae.load(model.save(tmp_path / "m.npz"))
     assert loaded.random_state is None
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_the_held_out_curve_of_early_stopping_is_saved(tmp_path, patches, model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped = SparseAutoencoder(n_hidden=9, max_iter=12, early_stopping=True,
+                                    random_state=0).fit(patches)
+    loaded = sparseae.load(stopped.save(tmp_path / "stopped.npz"))
+    assert len(stopped.validation_loss_curve_) == 12
+    assert loaded.validation_loss_curve_ == stopped.validation_loss_curve_
+    assert not hasattr(sparseae.load(model.save(tmp_path / "m.npz")), "validation_loss_curve_")

@@ -1,8 +1,9 @@
 """Saving and loading models: plain arrays plus a JSON header in a ``.npz``, never pickle.
 
 The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rho_hat`` (and
-``feature_names_in`` when the model has them) and ``header``, the UTF-8 bytes of a JSON object with
-the format name, its version, the estimator's parameters and the scalar fitted attributes.
+``validation_loss_curve`` and ``feature_names_in`` when the model has them) and ``header``, the
+UTF-8 bytes of a JSON object with the format name, its version, the estimator's parameters and
+the scalar fitted attributes.
 Loading uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that
 is renamed into place, so an interrupted save never leaves half a model.
 
@@ -124,6 +125,8 @@ def save(model, path) -> Path:
         header["params"]["random_state"] = None  # a RandomState object is not a setting
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
     arrays["loss_curve"] = np.asarray(model.loss_curve_, dtype=np.float64)
+    if hasattr(model, "validation_loss_curve_"):  # fitted with early stopping
+        arrays["validation_loss_curve"] = np.asarray(model.validation_loss_curve_, np.float64)
     if hasattr(model, "feature_names_in_"):
         arrays["feature_names_in"] = np.asarray(model.feature_names_in_, dtype=str)
     return write_archive(path, header, arrays)
@@ -155,6 +158,8 @@ def load(path):
         setattr(model, name + "_", arrays[name])
     model.components_ = model.W1_
     model.loss_curve_ = arrays["loss_curve"].tolist()
+    if "validation_loss_curve" in arrays:
+        model.validation_loss_curve_ = arrays["validation_loss_curve"].tolist()
     model.interrupted_, model.chunk_rows_ = False, None
     if "feature_names_in" in arrays:
         model.feature_names_in_ = arrays["feature_names_in"].astype(object)
