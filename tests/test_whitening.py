@@ -103,10 +103,19 @@ def test_bad_settings():
         make_whitening("pcaa")
 
 
-@pytest.mark.parametrize("cls", [PCA, ZCAWhitening])
+def test_pca_whitening_inverts_to_the_pca_reconstruction(patches):
+    white, pca = PCAWhitening().fit(patches), PCA().fit(patches)
+    np.testing.assert_allclose(white.inverse_transform(white.transform(patches)),
+                               pca.inverse_transform(pca.transform(patches)), atol=1e-10)
+    everything = PCAWhitening(n_components=64).fit(patches)
+    np.testing.assert_allclose(everything.inverse_transform(everything.transform(patches)),
+                               patches, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", [PCA, PCAWhitening, ZCAWhitening])
 def test_inverse_transform_checks_its_input(cls, patches):
     model = cls().fit(patches[:200])
-    width = model.n_components_ if cls is PCA else 64
+    width = 64 if cls is ZCAWhitening else model.n_components_
     with pytest.raises(ValueError, match=f"X has 3 columns; {cls.__name__}.inverse_transform "
                                          f"takes {width}"):
         model.inverse_transform(np.zeros((2, 3)))

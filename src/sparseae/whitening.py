@@ -170,6 +170,14 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
     def transform(self, X):
         return self._centered(X) @ self.components_.T
 
+    def inverse_transform(self, X):
+        """Back to the input's axes: ``x ~ U_k diag(sqrt(lambda_k + eps)) x_white + mu``,
+        without the dropped components (as ``PCA.inverse_transform``)."""
+        X = self._input(X, self.n_components_)
+        variances = self.explained_variance_[: self.n_components_] + self.epsilon
+        return X @ (self.eigenvectors_[:, : self.n_components_] * np.sqrt(variances)).T \
+            + self.mean_
+
 
 class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
     """PCA whitening with every component, rotated back to the input's axes: the whitened data
