@@ -590,3 +590,20 @@ def test_the_package_s_names_are_imported_on_first_use():
     assert set(sparseae.__all__) <= set(dir(sparseae))
     with pytest.raises(AttributeError, match="module 'sparseae' has no attribute 'fit'"):
         sparseae.fit  # noqa: B018
+
+
+def test_a_whitened_run_shows_its_filters_on_the_input_s_axes(tmp_path, capsys):
+    from sparseae import viz
+
+    out = tmp_path / "r"
+    assert main(["train", "--patches", "400", "--whiten", "pca-white", "--decoder", "linear",
+                 "--max-iter", "5", "--n-hidden", "9", "--out", str(out), "--quiet"]) == 0
+    assert "no filters.png" not in capsys.readouterr().err
+    model = sparseae.load(out / "model.npz")
+    whitening = sparseae.load_preprocessing(out / "preprocessing.npz")[-1]
+    assert model.W1_.shape[1] == whitening.n_components_ < 64
+    expected = viz.to_uint8(viz.filter_grid(whitening.input_filters(model.W1_)))
+    with Image.open(out / "filters.png") as picture:
+        np.testing.assert_array_equal(np.asarray(picture)[::8, ::8], expected)
+    with Image.open(out / "reconstructions.png") as picture:  # 20 8x8 patches, twice
+        assert picture.size == (8 * (20 * 9 + 1), 8 * (2 * 9 + 1))

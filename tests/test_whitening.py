@@ -141,3 +141,14 @@ def test_whitening_a_direction_of_no_variance_is_an_error(make):
 def test_parameters_of_the_wrong_kind_are_named(model, message):
     with pytest.raises(ValueError, match=message):
         model.fit(np.random.default_rng(0).random((20, 4)))
+
+
+@pytest.mark.parametrize("name", ["pca", "pca-white", "zca"])
+def test_input_filters_act_on_the_input_as_the_filters_on_the_output(name, patches, rng):
+    transform = make_whitening(name).fit(patches)
+    W = rng.standard_normal((5, transform.transform(patches[:1]).shape[1]))
+    np.testing.assert_allclose((patches - transform.mean_) @ transform.input_filters(W).T,
+                               transform.transform(patches) @ W.T, atol=1e-9)
+    with pytest.raises(ValueError, match=rf"^W has shape \(5, 3\); {type(transform).__name__}"
+                                         rf"\.input_filters takes \(n_units, {W.shape[1]}\)"):
+        transform.input_filters(W[:, :3])

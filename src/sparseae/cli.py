@@ -501,12 +501,17 @@ def train(args) -> int:
               f"training; to renew them: sparseae encode {run}", file=sys.stderr)
     viz.save_loss_curve(run / "loss.png", model.loss_curve_)
     sample = rows.block(0, min(20, rows.n_samples), model.W1_.dtype)
-    if viz.is_square(rows.n_features):
-        viz.save_filters(run / "filters.png", model.W1_)
-        viz.save_reconstructions(run / "reconstructions.png", sample, model.reconstruct(sample))
+    filters, shown, rebuilt = model.W1_, sample, model.reconstruct(sample)
+    if settings["whiten"] != "none":  # shown on the axes of the input, as UFLDL shows them
+        whitening = rows.transforms[-1]
+        filters = whitening.input_filters(filters)
+        shown, rebuilt = whitening.inverse_transform(shown), whitening.inverse_transform(rebuilt)
+    if viz.is_square(filters.shape[1]):
+        viz.save_filters(run / "filters.png", filters)
+        viz.save_reconstructions(run / "reconstructions.png", shown, rebuilt)
     else:
         print(f"note: no filters.png or reconstructions.png: they show square images, and "
-              f"{rows.n_features} inputs are not a square number", file=sys.stderr)
+              f"{filters.shape[1]} inputs are not a square number", file=sys.stderr)
     metrics = {
         "final_cost": model.loss_,
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),

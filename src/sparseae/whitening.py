@@ -125,6 +125,23 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return validated(self, X, dtype=np.float64, reset=False) - self.mean_
 
+    def transform(self, X):
+        """``T (x - mean_)`` for each row ``x``, ``T`` the transform's matrix (``_matrix``)."""
+        return self._centered(X) @ self._matrix().T
+
+    def input_filters(self, W):
+        """The rows of ``W``, weights on this transform's output, as weights on its input: a
+        unit that computes ``W[j] . transform(x)`` computes ``(W T)[j] . (x - mean_)``, with
+        ``T`` the transform's matrix. UFLDL shows the filters of whitened data this way
+        (``W * ZCAWhite``)."""
+        check_is_fitted(self)
+        T = self._matrix()
+        W = np.asarray(W, dtype=np.float64)
+        if W.ndim != 2 or W.shape[1] != T.shape[0]:
+            raise ValueError(f"W has shape {W.shape}; {type(self).__name__}.input_filters takes "
+                             f"(n_units, {T.shape[0]}), weights on its {T.shape[0]} outputs")
+        return W @ T
+
 
 class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
     """Rotate into the principal axes and keep the components retaining ``retain_variance``."""
@@ -142,8 +159,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
     def _n_features_out(self):
         return self.n_components_
 
-    def transform(self, X):
-        return self._centered(X) @ self.components_.T
+    def _matrix(self):
+        return self.components_
 
     def inverse_transform(self, X):
         return self._input(X, self.n_components_) @ self.components_ + self.mean_
@@ -167,8 +184,8 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
     def _n_features_out(self):
         return self.n_components_
 
-    def transform(self, X):
-        return self._centered(X) @ self.components_.T
+    def _matrix(self):
+        return self.components_
 
     def inverse_transform(self, X):
         """Back to the input's axes: ``x ~ U_k diag(sqrt(lambda_k + eps)) x_white + mu``,
@@ -191,8 +208,8 @@ class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
         U = self.eigenvectors_
         self.whitening_ = (U * self._inverse_scales(self.explained_variance_)) @ U.T
 
-    def transform(self, X):
-        return self._centered(X) @ self.whitening_
+    def _matrix(self):
+        return self.whitening_.T  # symmetric, up to rounding; transform(x) is (x - mu) whitening_
 
     def inverse_transform(self, X):
         X = self._input(X, len(self.mean_))
