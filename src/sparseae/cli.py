@@ -162,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         "10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, lambda 1e-4, beta 3, "
         "400 L-BFGS iterations. Writes config.json, preprocessing.npz (the fitted scaling and "
         "whitening), checkpoint.npz (every --checkpoint-every iterations and on Ctrl-C), and at "
-        "the end model.npz, loss.png, metrics.json and, for inputs that are square images, "
-        "filters.png and reconstructions.png into the run folder (--out), which must be new or "
-        "empty.",
+        "the end model.npz, loss.png, metrics.json and, for inputs that are square images "
+        "(before any --whiten), filters.png and reconstructions.png into the run folder (--out), "
+        "which must be new or empty.",
     )
     data = train.add_argument_group("data")
     _add_source_options(data, BUILTIN)
