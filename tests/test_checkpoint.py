@@ -230,6 +230,12 @@ def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     assert train("--resume", str(run), "--max-iter", "12") == 2
     assert "has done 12 iterations; to continue it, --max-iter must be more than that, got " \
         "12" in capsys.readouterr().err
+    assert train("--resume", str(run), "--max-iter", "20", "--out", str(tmp_path / "new")) == 2
+    assert f"--out has no effect with --resume: the run goes on in {run} and its model.npz is " \
+        f"replaced; to keep {run} as it is, copy it and resume the copy (cp -r {run} " \
+        f"{tmp_path / 'new'} && sparseae train --resume {tmp_path / 'new'} ...)" \
+        in capsys.readouterr().err
+    assert sparseae.load(run / "model.npz").n_iter_ == 12 and not (tmp_path / "new").exists()
 
 
 def test_training_a_run_longer_says_its_features_are_of_the_model_before(tmp_path, capsys):

@@ -359,6 +359,8 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     (["--patience", "3", "--validation-fraction", "0.2"],
      ["--validation-fraction has no effect without --early-stopping",
       "--patience has no effect without --early-stopping"]),
+    (["--sparsity", "l1", "--sparsity-target", "0.2"],
+     ["--sparsity-target has no effect with --sparsity l1 (only with kl)"]),
     (["--early-stopping", "--patience", "3", "--whiten", "pca-white", "--decoder", "linear",
       "--retain-variance", "0.9", "--whiten-epsilon", "0.5"], []),
 ])
@@ -433,7 +435,7 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
                                             "got '0'"),
     (["train", "--retain-variance", "0"], "argument --retain-variance: must be in (0, 1], got '0'"),
     (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1), got '1'"),
-    (["train", "--learning-rate", "0"], "argument --learning-rate: must be a positive number, "
+    (["train", "--learning-rate", "0"], "argument --learning-rate/--lr: must be a positive number, "
                                         "got '0'"),
     (["train", "--weight-decay=-1e-9"], "argument --weight-decay: must be a number >= 0, "
                                          "got '-1e-9'"),
@@ -607,3 +609,16 @@ def test_a_whitened_run_shows_its_filters_on_the_input_s_axes(tmp_path, capsys):
         np.testing.assert_array_equal(np.asarray(picture)[::8, ::8], expected)
     with Image.open(out / "reconstructions.png") as picture:  # 20 8x8 patches, twice
         assert picture.size == (8 * (20 * 9 + 1), 8 * (2 * 9 + 1))
+
+
+def test_learning_rate_has_the_usual_short_name():
+    assert build_parser().parse_args(["train", "--lr", "0.5"]).learning_rate == 0.5
+
+
+@pytest.mark.parametrize("n, solver, words", [(1, "adam", "1 epoch"), (14, "sgd", "14 epochs"),
+                                              (1, "lbfgs", "1 iteration"),
+                                              (400, "gd", "400 iterations")])
+def test_counts_are_of_epochs_for_minibatch_solvers(n, solver, words):
+    from sparseae.cli import _count
+
+    assert _count(n, {"solver": solver}) == words

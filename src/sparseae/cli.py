@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "400; with --resume: the new total, to train a run longer)")
     fit.add_argument("--batch-size", type=_positive_int, default=256,
                      help="rows per minibatch (sgd, adam)")
-    fit.add_argument("--learning-rate", type=_positive, default=None,
+    fit.add_argument("--learning-rate", "--lr", type=_positive, default=None,
                      help="step size (default: gd 0.1, sgd 0.03, adam 0.01)")
     fit.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
                      help="cosine decays to 0; step halves at 50%% and 75%% of the iterations")
@@ -424,6 +424,11 @@ def train(args) -> int:
 
     if args.resume is not None:
         run = args.resume
+        if args.out is not None:  # it would replace the run's model, not write a new folder
+            raise ValueError(f"--out has no effect with --resume: the run goes on in {run} and "
+                             f"its model.npz is replaced; to keep {run} as it is, copy it and "
+                             f"resume the copy (cp -r {run} {args.out} && sparseae train "
+                             f"--resume {args.out} ...)")
         settings = _run_settings(run)
         _note_ignored_with_resume(args)
         state = load_checkpoint(run / "checkpoint.npz") \
@@ -433,7 +438,7 @@ def train(args) -> int:
             print(f"{run} is already complete; nothing to resume " + (
                 f"(to train it longer, give --max-iter above its {done})"
                 if done >= settings["max_iter"] else
-                f"(it stopped itself after {done} of its {settings['max_iter']} iterations: "
+                f"(it stopped itself after {done} of its {_count(settings['max_iter'], settings)}: "
                 "converged, stopped early, or no step lowered the cost; more iterations would "
                 "not take it much further)"))
             return 0
@@ -441,7 +446,7 @@ def train(args) -> int:
             if state is None and (run / "metrics.json").exists():
                 raise ValueError(f"{run} has no checkpoint.npz to continue from")
             if args.max_iter <= done:
-                raise ValueError(f"{run} has done {done} iterations; to continue it, "
+                raise ValueError(f"{run} has done {_count(done, settings)}; to continue it, "
                                  f"--max-iter must be more than that, got {args.max_iter}")
             settings["max_iter"] = args.max_iter
     else:
@@ -491,7 +496,7 @@ def train(args) -> int:
             message = message.replace(theirs, ours)
         print(f"note: {message}", file=sys.stderr)
     if model.interrupted_:
-        print(f"interrupted after {model.n_iter_} iterations; checkpoint saved in {run}\n"
+        print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
               f"continue with: sparseae train --resume {run}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
@@ -534,10 +539,16 @@ def train(args) -> int:
     print(
         f"trained {n}-{settings['n_hidden']}-{n} on {rows.n_samples} samples: "
         f"cost {model.loss_:.6g}, mean activation {metrics['mean_hidden_activation']:.4g}, "
-        f"{model.n_iter_} iterations in {seconds:.1f} s"
+        f"{_count(model.n_iter_, settings)} in {seconds:.1f} s"
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _count(n: int, settings: dict) -> str:
+    """``n`` iterations, or epochs for the minibatch solvers, in words: "1 epoch"."""
+    unit = "epoch" if settings["solver"] in ("sgd", "adam") else "iteration"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 def _finished(run: Path, state) -> bool:
@@ -649,6 +660,7 @@ def _absolute_path(source: str) -> str:
 
 # options that only some values of another setting use: option -> (that setting, the values)
 DEPENDENT_OPTIONS = {
+    "sparsity_target": ("sparsity", ("kl",)),
     "batch_size": ("solver", ("sgd", "adam")),
     "learning_rate": ("solver", ("gd", "sgd", "adam")),
     "lr_schedule": ("solver", ("gd", "sgd", "adam")),
