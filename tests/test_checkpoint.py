@@ -343,3 +343,26 @@ def test_a_wrong_resume_is_refused_before_training(tmp_path):
         NetworkClassifier(solver="adam").fit(X, y, resume=state)
     with pytest.raises(TypeError, match="^init takes a list of sparseae.network.Layer, got 'x'$"):
         NetworkClassifier().fit(X, y, init="x")
+
+
+def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
+    data, run = tmp_path / "x.npy", tmp_path / "run"
+    rng = np.random.default_rng(0)
+    original = rng.uniform(0.1, 0.9, (60, 16))
+    np.save(data, original)
+    assert train("--data", str(data), "--max-iter", "5", "--n-hidden", "3", "--out", str(run),
+                 "--quiet") == 0
+    capsys.readouterr()
+    for other, change in [(rng.uniform(0.1, 0.9, (70, 16)),
+                           "it had 60 samples of 16 features, now 70 of 16"),
+                          (rng.uniform(0.1, 0.9, (60, 16)),
+                           "the same number of samples and features, other values")]:
+        np.save(data, other)
+        assert train("--resume", str(run), "--max-iter", "8") == 2
+        assert capsys.readouterr().err.strip() == (
+            f"sparseae: error: the data of {run} ({data}) changed since the run began: "
+            f"{change}; a resumed run goes on with the data it began with, so train a new run "
+            "on the new data")
+    np.save(data, original)
+    assert train("--resume", str(run), "--max-iter", "8", "--quiet") == 0
+    assert sparseae.load(run / "model.npz").n_iter_ == 8

@@ -464,6 +464,10 @@ def train(args) -> int:
         rank, _ = distributed.init(Backend(model.device, model.dtype))
         model.set_params(distributed=True, verbose=model.verbose and rank == 0)
     rows, sampled = load_rows(settings)
+    if args.resume is not None:
+        _check_same_data(run, settings, rows)
+    else:
+        settings["data_check"] = _data_check(rows)
     if rank == 0:
         _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
@@ -543,6 +547,42 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _data_check(rows) -> dict:
+    """What a resumed run compares to tell whether its data changed: the number of samples and
+    features, and the sum and the sum of squares of up to 1000 evenly spaced samples as read
+    (before the scaling and whitening, which are fitted again). With a tolerance, not a hash:
+    the same data read by another NumPy may differ in the last bits (image prewhitening)."""
+    import numpy as np
+
+    from .data import Rows
+
+    raw = Rows(rows.data, (), rows.positions)
+    sample = raw.take(np.linspace(0, raw.n_samples - 1, min(raw.n_samples, 1000)).astype(int))
+    return {"n_samples": raw.n_samples, "n_features": raw.n_features,
+            "sum": float(sample.sum()), "sum_squares": float(np.vdot(sample, sample))}
+
+
+def _check_same_data(run: Path, settings: dict, rows) -> None:
+    """A clear error if the data of a run being resumed is not what it began with (a run from
+    before the check is taken at its word)."""
+    import math
+
+    began, now = settings.get("data_check"), _data_check(rows)
+    if began is None:
+        return
+    if (began["n_samples"], began["n_features"]) != (now["n_samples"], now["n_features"]):
+        change = (f"it had {began['n_samples']} samples of {began['n_features']} features, "
+                  f"now {now['n_samples']} of {now['n_features']}")
+    elif not all(math.isclose(began[k], now[k], rel_tol=1e-6, abs_tol=1e-12)
+                 for k in ("sum", "sum_squares")):
+        change = "the same number of samples and features, other values"
+    else:
+        return
+    raise ValueError(f"the data of {run} ({settings['data']}) changed since the run began: "
+                     f"{change}; a resumed run goes on with the data it began with, so train a "
+                     "new run on the new data")
 
 
 def _count(n: int, settings: dict) -> str:
