@@ -80,6 +80,7 @@ def test_csv_with_and_without_header(tmp_path, matrix):
     ("1,,3\n", "line 1, column 2: '' is not a number"),
     ("1,2,3\n4,5\n", "line 2 has 2 values, and the lines before it 3"),
     ("1;2;3\n4;5,5;6\n", "line 2, column 2: '5,5' is not a number"),
+    ("1,2,x\n4,5,6\n", "line 1, column 3: 'x' is not a number"),  # a row, not a header
 ])
 def test_csv_errors_say_where_as_an_editor_counts(tmp_path, text, problem):
     (tmp_path / "bad.csv").write_text(text)
@@ -98,6 +99,18 @@ def test_csv_with_semicolons_comments_or_nothing(tmp_path):
         warnings.simplefilter("error")  # NumPy's "input contained no data" stays inside
         with pytest.raises(ValueError, match="empty.csv has no rows of numbers"):
             load(tmp_path / "empty.csv")
+
+
+@pytest.mark.parametrize("text", [
+    "\ufeff1,2,3\n4,5,6\n",                     # Excel's "CSV UTF-8" begins with a BOM
+    "\ufeffa,b,c\n1,2,3\n4,5,6\n",
+    "# made by hand\n\nx;y;z\n1;2;3\n4;5;6\n",     # a header after a comment
+    "1\t2\t3\n4\t5\t6\n",
+    "a b c\n1 2 3\n  4   5 6\n",
+])
+def test_csv_of_other_spreadsheets_and_separators(tmp_path, text):
+    (tmp_path / "x.csv").write_text(text, encoding="utf-8")
+    np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
 
 
 def test_mat_matrix_and_transpose(tmp_path, matrix):

@@ -74,22 +74,25 @@ def read_npz(path, key: str | None = None) -> np.ndarray:
 
 
 def read_csv(path) -> np.ndarray:
-    """A CSV of numbers, separated by commas (or by semicolons, when the first line has no
-    comma); a first line that is not numbers is taken as a header, and lines starting with
-    ``#`` are comments."""
+    """A CSV of numbers, separated by commas, semicolons or tabs (the first of these that the
+    first line of values holds) or else by spaces. That line is a header if none of its values
+    is a number; lines starting with ``#`` are comments, and a byte-order mark (Excel's "CSV
+    UTF-8") is dropped."""
     path = Path(path)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-    delimiter = ";" if ";" in first and "," not in first else ","
-    try:
-        [float(v) for v in first.split("#")[0].split(delimiter) if v.strip()]
-        skip = 0
-    except ValueError:
-        skip = 1
+    skip, delimiter = 0, ","
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            content = line.split("#")[0]
+            if content.strip():
+                delimiter = next((d for d in (",", ";", "\t") if d in content), None)
+                values = [v for v in content.split(delimiter) if v.strip()]
+                skip = 0 if any(_is_number(v) for v in values) else number
+                break
     try:
         with warnings.catch_warnings():  # "input contained no data": said below, in our words
             warnings.simplefilter("ignore", UserWarning)
-            X = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64)
+            X = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64,
+                           encoding="utf-8-sig")
     except ValueError as err:
         where = _not_a_table(path, delimiter, skip) or str(err)
         raise ValueError(f"{path} is not a CSV of numbers: {where}") from None
@@ -98,20 +101,26 @@ def read_csv(path) -> np.ndarray:
     return X
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _not_a_table(path: Path, delimiter: str, skip: int) -> str | None:
     """Where a CSV stops being a table of numbers, counted as an editor counts (lines and
     columns from 1): the first value that is not a number, or the first line with another
     number of values than the lines before it."""
     width = None
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for number, line in enumerate(f, 1):
             if number <= skip or not line.strip() or line.lstrip().startswith("#"):
                 continue
             values = line.split("#")[0].rstrip("\r\n").split(delimiter)
             for column, value in enumerate(values, 1):
-                try:
-                    float(value)
-                except ValueError:
+                if not _is_number(value):
                     return f"line {number}, column {column}: {value.strip()!r} is not a number"
             if width is not None and len(values) != width:
                 return (f"line {number} has {len(values)} values, and the lines before it "
