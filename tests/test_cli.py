@@ -622,3 +622,12 @@ def test_counts_are_of_epochs_for_minibatch_solvers(n, solver, words):
     from sparseae.cli import _count
 
     assert _count(n, {"solver": solver}) == words
+
+
+def test_train_says_to_take_smaller_steps_in_its_own_words(tmp_path, capsys):
+    assert main(["train", "--solver", "sgd", "--lr", "100", "--patches", "500", "--max-iter",
+                 "20", "--n-hidden", "9", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "overshoot" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: sgd ended at a cost of ")
+    assert notes[0].endswith("its steps overshoot; give a smaller --momentum or "
+                             "--learning-rate")

@@ -303,3 +303,28 @@ def test_reconstruct_is_an_array_under_pandas_output():
     assert list(model.transform(X).columns) == ["sparseautoencoder0", "sparseautoencoder1"]
     np.testing.assert_array_equal(model.reconstruct(X), expected)
     assert type(model.reconstruct(X)) is np.ndarray and expected.shape == (30, 5)
+
+
+@pytest.mark.parametrize("curve, warned", [([3.0, 1.0, 1.4], False), ([3.0, 1.0, 1.6], True),
+                                           ([3.0, 2.0, 1.0], False), ([1.0], False)])
+def test_a_cost_that_rose_well_above_its_lowest_is_warned_of(curve, warned):
+    from sparseae.fitting import _warn_if_the_cost_rose
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_if_the_cost_rose("adam", curve)
+    assert [str(w.message) for w in caught] == (
+        ["adam ended at a cost of 1.6, 1.6 times the lowest it reached (1, epoch 2): its steps "
+         "overshoot; lower learning_rate"] if warned else [])
+
+
+def test_gradient_descent_that_overshoots_says_so(patches):
+    with pytest.warns(ConvergenceWarning, match=r"^gd ended at a cost of [\d.]+, [\d.]+ times "
+                                                r"the lowest it reached \([\d.]+, iteration "
+                                                r"\d+\): its steps overshoot; lower momentum "
+                                                r"or learning_rate$"):
+        SparseAutoencoder(9, solver="gd", max_iter=20, random_state=0).fit(patches[:500])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SparseAutoencoder(9, solver="gd", max_iter=20, learning_rate=0.01, momentum=0.0,
+                          random_state=0).fit(patches[:500])

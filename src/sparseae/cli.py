@@ -419,7 +419,7 @@ def train(args) -> int:
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
     from .estimator import RESCALE
-    from .fitting import TRAIN_LONGER
+    from .fitting import SMALLER_STEPS, TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
     if args.resume is not None:
@@ -490,6 +490,8 @@ def train(args) -> int:
     advice = {  # the library's, in the command line's words
         TRAIN_LONGER: f"to train longer: sparseae train --resume {run} --max-iter "
                       f"{2 * model.n_iter_}",
+        SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
+        SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
         RESCALE: "give --decoder linear (whitened data is not in [0, 1])"
                  if settings["whiten"] != "none" else
                  "give --scale unit or minmax, or --decoder linear",

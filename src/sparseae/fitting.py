@@ -20,6 +20,9 @@ from .backend import storage_dtype
 # the advice of the ConvergenceWarning when L-BFGS ran out of iterations (the command line
 # gives its own)
 TRAIN_LONGER = "raise max_iter to train longer"
+# what to change when a first-order solver overshoots: gd and sgd have momentum, adam not
+SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum or learning_rate",
+                 "adam": "lower learning_rate"}
 
 
 def check_number(est, name, low, high=None, *, integer=False, low_open=False, high_open=False):
@@ -187,11 +190,30 @@ class SolverMixin:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
+            _warn_if_the_cost_rose(self.solver, result.loss_curve)
         _check_finite_result(result)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         self.interrupted_ = result.interrupted
         return result
+
+
+def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5):
+    """A ``ConvergenceWarning`` when a first-order solver ends well above the lowest cost it
+    reached (``factor`` times): its steps overshot, and the parameters kept are the last."""
+    if len(curve) < 2 or not np.isfinite(curve).all():
+        return  # (a non-finite curve is _check_finite_result's error)
+    best = int(np.argmin(curve))
+    if curve[-1] > factor * curve[best] > 0:
+        unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
+        warnings.warn(
+            f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.1f} times "
+            f"the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
+            f"overshoot; {SMALLER_STEPS[solver]}",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
 
 def _check_finite_result(result: solvers.Result):
