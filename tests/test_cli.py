@@ -631,3 +631,16 @@ def test_train_says_to_take_smaller_steps_in_its_own_words(tmp_path, capsys):
     assert len(notes) == 1 and notes[0].startswith("note: sgd ended at a cost of ")
     assert notes[0].endswith("its steps overshoot; give a smaller --momentum or "
                              "--learning-rate")
+
+
+def test_train_says_when_early_stopping_ended_it(tmp_path, capsys):
+    assert main(["train", "--early-stopping", "--solver", "adam", "--max-iter", "200",
+                 "--patience", "3", "--patches", "500", "--n-hidden", "9", "--out",
+                 str(tmp_path / "r"), "--quiet"]) == 0
+    model = sparseae.load(tmp_path / "r" / "model.npz")
+    curve = model.validation_loss_curve_
+    best = curve.index(min(curve)) + 1
+    assert model.n_iter_ < 200
+    assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200 (early "
+            f"stopping, or the solver's convergence test); the model kept is that of the lowest "
+            f"held-out cost, {min(curve):.6g}, after {best} epochs") in capsys.readouterr().err

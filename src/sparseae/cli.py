@@ -539,7 +539,14 @@ def train(args) -> int:
         "chunk_rows": model.chunk_rows_,
     }
     if hasattr(model, "validation_loss_curve_"):
-        metrics["best_validation_cost"] = min(model.validation_loss_curve_)
+        curve = model.validation_loss_curve_
+        metrics["best_validation_cost"] = min(curve)
+        if model.n_iter_ < settings["max_iter"]:  # the solver, or early stopping, ended it
+            best = _count(curve.index(min(curve)) + 1, settings)
+            print(f"note: training ended after {_count(model.n_iter_, settings)} of --max-iter "
+                  f"{settings['max_iter']} (early stopping, or the solver's convergence test); "
+                  f"the model kept is that of the lowest held-out cost, {min(curve):.6g}, "
+                  f"after {best}", file=sys.stderr)
     _write_metrics(run, metrics)
     n = rows.n_features
     print(
