@@ -578,9 +578,10 @@ def _check_same_data(run: Path, settings: dict, rows) -> None:
     before the check is taken at its word)."""
     import math
 
-    began, now = settings.get("data_check"), _data_check(rows)
+    began = settings.get("data_check")
     if began is None:
         return
+    now = _data_check(rows)
     if (began["n_samples"], began["n_features"]) != (now["n_samples"], now["n_features"]):
         change = (f"it had {began['n_samples']} samples of {began['n_features']} features, "
                   f"now {now['n_samples']} of {now['n_features']}")
