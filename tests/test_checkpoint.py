@@ -303,7 +303,7 @@ def test_a_checkpoint_missing_an_array_is_named_damaged(tmp_path):
     from sparseae.io import read_archive, write_archive
 
     save_checkpoint(tmp_path / "c.npz", {"seed": 1, "solver": {"theta": np.zeros(3)}})
-    header, arrays = read_archive(tmp_path / "c.npz", "sparseae.checkpoint", 1, "checkpoint")
+    header, arrays = read_archive(tmp_path / "c.npz", {"sparseae.checkpoint": 1}, "checkpoint")
     del arrays["state/solver/theta"]
     write_archive(tmp_path / "bad.npz", header, arrays)
     with pytest.raises(ValueError, match="damaged checkpoint: state/solver/theta missing"):

@@ -278,15 +278,92 @@ def test_numpy_scalar_parameters_are_saved_as_numbers(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
 
 
-def test_only_a_sparse_autoencoder_is_saved(tmp_path):
-    from sparseae import SoftmaxRegression
+@pytest.fixture(scope="module")
+def classifiers():
+    """A network classifier with string labels and a softmax regression, briefly trained."""
+    from sparseae import NetworkClassifier, SoftmaxRegression
 
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 5))
+    labels = np.array(["cat", "dog", "eel"], dtype=object)[(X[:, 0] * 3).astype(int)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = SoftmaxRegression(max_iter=3).fit(np.eye(4), [0, 1, 0, 1])
-    with pytest.raises(TypeError, match="sparseae saves a SparseAutoencoder, not a "
-                                        "SoftmaxRegression"):
-        sparseae.save(clf, tmp_path / "c.npz")
+        return X, [
+            NetworkClassifier((4, 3), activation="tanh", max_iter=20, random_state=0,
+                              early_stopping=True).fit(X, labels),
+            SoftmaxRegression(weight_decay=1e-3, max_iter=20).fit(X, (X[:, 1] > 0.5)),
+        ]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_classifier_round_trips_bit_for_bit(tmp_path, classifiers, which):
+    X, models = classifiers
+    model = models[which]
+    loaded = sparseae.load(model.save(tmp_path / "c.npz"))
+    assert type(loaded) is type(model)
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.classes_.dtype == model.classes_.dtype
+    assert loaded.loss_curve_ == model.loss_curve_ and loaded.loss_ == model.loss_
+    assert (loaded.n_iter_, loaded.n_features_in_) == (model.n_iter_, 5)
+    assert hasattr(loaded, "validation_loss_curve_") == (which == 0)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as npz:  # plain arrays only
+        assert sorted(npz.files) == sorted(
+            ["header", "classes", "loss_curve", *[f"{a}{k}" for k in
+                                                   range(1, len(model.layers_) + 1)
+                                                   for a in "Wb"]]
+            + ["validation_loss_curve"] * (which == 0))
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda a: {"W2": a["W2"][:, :-1]}, r"W2 has shape \(3, 3\), not \(3, 4\)"),
+    (lambda a: {"b3": a["b3"].astype(np.float32)}, "b3 is float32, not float64"),
+    (lambda a: {"W1": np.full_like(a["W1"], np.inf)}, "W1 holds NaN or infinity"),
+    (lambda a: {"classes": a["classes"][:1]}, r"classes has shape \(1,\), not \(n_classes,\) "
+                                              "with at least 2"),
+    (lambda a: {"classes": a["classes"][:2]}, r"W3 has shape \(3, 3\), not \(2, 3\)"),
+])
+def test_a_damaged_classifier_is_named(tmp_path, classifiers, change, problem):
+    classifiers[1][0].save(tmp_path / "c.npz")
+    with np.load(tmp_path / "c.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez(tmp_path / "bad.npz", **{**arrays, **change(arrays)})
+    with pytest.raises(ModelFileError, match=f"bad.npz is a damaged sparseae model: {problem}$"):
+        sparseae.load(tmp_path / "bad.npz")
+    arrays.pop("b2")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ModelFileError, match="bad.npz is a damaged sparseae model: b2 missing$"):
+        sparseae.load(tmp_path / "bad.npz")
+
+
+def test_a_classifier_header_naming_another_estimator_is_refused(tmp_path, classifiers):
+    from sparseae.io import read_archive, write_archive
+
+    classifiers[1][1].save(tmp_path / "c.npz")
+    header, arrays = read_archive(tmp_path / "c.npz", {"sparseae.NetworkClassifier": 1}, "model")
+    write_archive(tmp_path / "bad.npz", {**header, "estimator": "MLPClassifier"}, arrays)
+    with pytest.raises(ModelFileError, match="damaged sparseae model .*unknown estimator "
+                                             "'MLPClassifier'"):
+        sparseae.load(tmp_path / "bad.npz")
+
+
+def test_only_sparseae_models_are_saved(tmp_path):
+    from sklearn.decomposition import PCA
+
+    from sparseae import StackedAutoencoderClassifier
+
+    with pytest.raises(TypeError, match="sparseae saves a SparseAutoencoder, a NetworkClassifier "
+                                        "or a SoftmaxRegression, not a PCA$"):
+        sparseae.save(PCA().fit(np.eye(3)), tmp_path / "p.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stack = StackedAutoencoderClassifier((2,), max_iter=2, finetune_max_iter=2,
+                                             random_state=0).fit(np.eye(4), [0, 1, 0, 1])
+    with pytest.raises(TypeError, match="not a StackedAutoencoderClassifier; save its network_ "
+                                        "and its autoencoders_, each a model of its own$"):
+        sparseae.save(stack, tmp_path / "s.npz")
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("change", [
@@ -299,7 +376,7 @@ def test_a_damaged_header_is_a_model_file_error(tmp_path, model, change):
     from sparseae.io import read_archive, write_archive
 
     model.save(tmp_path / "m.npz")
-    header, arrays = read_archive(tmp_path / "m.npz", "sparseae.SparseAutoencoder", 1,
+    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1},
                                   "model")
     change(header)
     write_archive(tmp_path / "bad.npz", header, arrays)
@@ -333,7 +410,7 @@ def rewritten(tmp_path, **changes):
 
     model = SparseAutoencoder(3, max_iter=3, random_state=0)
     model.fit(np.random.default_rng(0).random((50, 4))).save(tmp_path / "m.npz")
-    header, arrays = read_archive(tmp_path / "m.npz", "sparseae.SparseAutoencoder", 1, "model")
+    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1}, "model")
     write_archive(tmp_path / "changed.npz", {**header, **changes}, arrays)
     return tmp_path / "changed.npz"
 

@@ -41,7 +41,7 @@ def save_checkpoint(path, state: dict) -> Path:
 
 def load_checkpoint(path) -> dict:
     """The state saved by ``save_checkpoint``; a clear error for anything else."""
-    header, arrays = read_archive(path, FORMAT, VERSION, "sparseae checkpoint")
+    header, arrays = read_archive(path, {FORMAT: VERSION}, "sparseae checkpoint")
 
     def join(obj):
         if isinstance(obj, dict):

@@ -141,6 +141,13 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def save(self, path):
+        """Write the fitted classifier to ``path`` (a ``.npz`` without pickled objects;
+        ``sparseae.load`` reads it); returns the path."""
+        from .io import save
+
+        return save(self, path)
+
 
 class SoftmaxRegression(NetworkClassifier):
     """Softmax (multinomial logistic) regression, as the tutorial's exercise: weight decay 1e-4,

@@ -3,7 +3,8 @@
 The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rho_hat`` (and
 ``validation_loss_curve`` and ``feature_names_in`` when the model has them) and ``header``, the
 UTF-8 bytes of a JSON object with the format name, its version, the estimator's parameters and
-the scalar fitted attributes.
+the scalar fitted attributes. A network classifier (``NetworkClassifier``, ``SoftmaxRegression``)
+is saved the same way in a format of its own: one ``Wk, bk`` pair per layer, and its ``classes``.
 Loading uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that
 is renamed into place, so an interrupted save never leaves half a model.
 
@@ -72,9 +73,10 @@ def write_archive(path, header: dict, arrays: dict) -> Path:
     return Path(path)
 
 
-def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
-    """``(header, arrays)`` of an archive written by ``write_archive`` with format ``fmt``;
-    ``error`` (with a message naming ``what``) for anything else. Never unpickles."""
+def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
+    """``(header, arrays)`` of an archive written by ``write_archive`` with one of ``formats``
+    (format name: the version read); ``error`` (with a message naming ``what``) for anything
+    else. Never unpickles."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no {what} at {path}")
@@ -91,45 +93,69 @@ def read_archive(path, fmt: str, version: int, what: str, error=ValueError):
     except (KeyError, ValueError):  # (UnicodeDecodeError is a ValueError)
         header = None
     kind = header.get("format") if isinstance(header, dict) else None
-    if kind != fmt:
+    if not isinstance(kind, str) or kind not in formats:
         raise error(f"{path} is not a {what} ("
                     + (f"it is a {kind} file)" if isinstance(kind, str) and
                        kind.startswith("sparseae.") else "an .npz without sparseae's header)"))
-    if header.get("version") != version:
+    if header.get("version") != formats[kind]:
         raise error(f"{path} is a {what} of format version {header.get('version')}; "
-                    f"this sparseae reads version {version}")
+                    f"this sparseae reads version {formats[kind]}")
     return header, arrays
 
 
 def save(model, path) -> Path:
-    """Write a fitted ``SparseAutoencoder`` to ``path``; returns the path."""
+    """Write a fitted ``SparseAutoencoder``, ``NetworkClassifier`` or ``SoftmaxRegression`` to
+    ``path``; returns the path."""
     from sklearn.utils.validation import check_is_fitted
 
+    from .classifier import NetworkClassifier, StackedAutoencoderClassifier
     from .estimator import SparseAutoencoder
 
+    if isinstance(model, NetworkClassifier):
+        check_is_fitted(model)
+        return _save_classifier(model, path)
     if not isinstance(model, SparseAutoencoder):
-        raise TypeError(f"sparseae saves a SparseAutoencoder, not a {type(model).__name__}")
+        hint = ("; save its network_ and its autoencoders_, each a model of its own"
+                if isinstance(model, StackedAutoencoderClassifier) else "")
+        raise TypeError(f"sparseae saves a SparseAutoencoder, a NetworkClassifier or a "
+                        f"SoftmaxRegression, not a {type(model).__name__}{hint}")
     check_is_fitted(model)
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "params": {k: v for k, v in model.get_params().items() if k != "callback"},
-        "loss": model.loss_,
-        "n_iter": model.n_iter_,
-        "n_features_in": model.n_features_in_,
-    }
-    seed = header["params"]["random_state"]
-    if isinstance(seed, np.integer):  # from a grid over seeds, say
-        header["params"]["random_state"] = int(seed)
-    elif not isinstance(seed, (int, type(None))):
-        header["params"]["random_state"] = None  # a RandomState object is not a setting
+    header = {"format": FORMAT, "version": VERSION, **_fitted_header(model)}
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
-    arrays["loss_curve"] = np.asarray(model.loss_curve_, dtype=np.float64)
+    return write_archive(path, header, {**arrays, **_curves_and_names(model)})
+
+
+def _fitted_header(model) -> dict:
+    """The header fields every saved estimator has: its parameters (the callback aside), the
+    final training cost, its iterations and its number of input features."""
+    params = {k: v for k, v in model.get_params().items() if k != "callback"}
+    seed = params["random_state"]
+    if isinstance(seed, np.integer):  # from a grid over seeds, say
+        params["random_state"] = int(seed)
+    elif not isinstance(seed, (int, type(None))):
+        params["random_state"] = None  # a RandomState object is not a setting
+    return {"params": params, "loss": model.loss_, "n_iter": model.n_iter_,
+            "n_features_in": model.n_features_in_}
+
+
+def _curves_and_names(model) -> dict:
+    arrays = {"loss_curve": np.asarray(model.loss_curve_, dtype=np.float64)}
     if hasattr(model, "validation_loss_curve_"):  # fitted with early stopping
         arrays["validation_loss_curve"] = np.asarray(model.validation_loss_curve_, np.float64)
     if hasattr(model, "feature_names_in_"):
         arrays["feature_names_in"] = np.asarray(model.feature_names_in_, dtype=str)
-    return write_archive(path, header, arrays)
+    return arrays
+
+
+def _set_fitted(model, header: dict, arrays: dict):
+    """The fitted attributes ``_fitted_header`` and ``_curves_and_names`` saved."""
+    model.loss_ = header["loss"]
+    model.n_iter_ = header["n_iter"]
+    model.loss_curve_ = arrays["loss_curve"].tolist()
+    if "validation_loss_curve" in arrays:
+        model.validation_loss_curve_ = arrays["validation_loss_curve"].tolist()
+    if "feature_names_in" in arrays:
+        model.feature_names_in_ = arrays["feature_names_in"].astype(object)
 
 
 def load(path):
@@ -137,7 +163,10 @@ def load(path):
     from .estimator import SparseAutoencoder
 
     path = Path(path)
-    header, arrays = read_archive(path, FORMAT, VERSION, "sparseae model file", ModelFileError)
+    header, arrays = read_archive(path, {FORMAT: VERSION, CLASSIFIER: CLASSIFIER_VERSION},
+                                  "sparseae model file", ModelFileError)
+    if header["format"] == CLASSIFIER:
+        return _load_classifier(path, header, arrays)
     missing = [name for name in (*ARRAYS, "loss_curve") if name not in arrays]
     if missing:
         raise ModelFileError(f"{path} is a damaged sparseae model: missing {missing}")
@@ -145,9 +174,8 @@ def load(path):
     try:
         model = SparseAutoencoder(**header["params"])
         model._check_model_params()
-        model.loss_ = header["loss"]
-        model.n_iter_ = header["n_iter"]
         model.n_features_in_ = header["n_features_in"]
+        _set_fitted(model, header, arrays)
     except (KeyError, TypeError, ValueError, ImportError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
@@ -157,12 +185,65 @@ def load(path):
     for name in ARRAYS:
         setattr(model, name + "_", arrays[name])
     model.components_ = model.W1_
-    model.loss_curve_ = arrays["loss_curve"].tolist()
-    if "validation_loss_curve" in arrays:
-        model.validation_loss_curve_ = arrays["validation_loss_curve"].tolist()
     model.interrupted_, model.chunk_rows_ = False, None
-    if "feature_names_in" in arrays:
-        model.feature_names_in_ = arrays["feature_names_in"].astype(object)
+    return model
+
+
+CLASSIFIER = "sparseae.NetworkClassifier"
+CLASSIFIER_VERSION = 1
+
+
+def _save_classifier(model, path) -> Path:
+    """A network classifier: its class name, parameters and fitted scalars in the header; its
+    layers as ``W1, b1, W2, b2, ...`` (layer k maps layer k-1's units to its own), its
+    ``classes`` and its curves as arrays."""
+    header = {"format": CLASSIFIER, "version": CLASSIFIER_VERSION,
+              "estimator": type(model).__name__, **_fitted_header(model)}
+    arrays = {"classes": model.classes_.astype(str) if model.classes_.dtype == object
+              else model.classes_}
+    for k, (W, b) in enumerate(model.layers_, 1):
+        arrays[f"W{k}"], arrays[f"b{k}"] = W, b
+    return write_archive(path, header, {**arrays, **_curves_and_names(model)})
+
+
+def _load_classifier(path: Path, header: dict, arrays: dict):
+    from . import network
+    from .classifier import NetworkClassifier, SoftmaxRegression
+
+    classes = {cls.__name__: cls for cls in (NetworkClassifier, SoftmaxRegression)}
+    try:
+        if header["estimator"] not in classes:
+            raise ValueError(f"unknown estimator {header['estimator']!r}")
+        params = {name: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+                  for name, v in header["params"].items()}
+        model = classes[header["estimator"]](**params)
+        model.check_params()
+        model.n_features_in_ = header["n_features_in"]
+        _set_fitted(model, header, arrays)
+        labels = arrays["classes"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
+                             f"{err})") from None
+    n = model.n_features_in_
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ModelFileError(f"{path} is a damaged sparseae model: n_features_in is {n!r}")
+    if labels.ndim != 1 or len(labels) < 2:
+        raise ModelFileError(f"{path} is a damaged sparseae model: classes has shape "
+                             f"{labels.shape}, not (n_classes,) with at least 2")
+    sizes = [n, *model.hidden_layer_sizes, len(labels)]
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        for name, shape in ((f"W{k}", (n_out, n_in)), (f"b{k}", (n_out,))):
+            value = arrays.get(name)
+            problem = ("missing" if value is None else
+                       f"has shape {value.shape}, not {shape}" if value.shape != shape else
+                       f"is {value.dtype}, not float64" if value.dtype != np.float64 else
+                       "holds NaN or infinity" if not np.isfinite(value).all() else None)
+            if problem:
+                raise ModelFileError(f"{path} is a damaged sparseae model: {name} {problem}")
+        layers.append(network.Layer(arrays[f"W{k}"], arrays[f"b{k}"]))
+    model.layers_ = layers
+    model.classes_ = labels.astype(object) if labels.dtype.kind == "U" else labels
     return model
 
 
@@ -236,7 +317,7 @@ def load_preprocessing(path):
 
     path = Path(path)
     what = "sparseae preprocessing file"
-    header, arrays = read_archive(path, PREPROCESSING, PREPROCESSING_VERSION, what)
+    header, arrays = read_archive(path, {PREPROCESSING: PREPROCESSING_VERSION}, what)
     classes, named = _transform_classes(), []
     try:
         for k, step in enumerate(header["steps"]):
