@@ -141,6 +141,19 @@ def test_stacked_autoencoder_before_and_after_fine_tuning(digits):
     assert before > 0.5 and after > 0.9
 
 
+def test_stacked_hands_over_each_stage_as_it_ends(digits):
+    X_train, _, y_train, _ = digits
+    stages = []
+    model = StackedAutoencoderClassifier((6, 5), max_iter=5, finetune_max_iter=5, random_state=0)
+    model.fit(X_train[:200], y_train[:200],
+              on_stage=lambda name, est: stages.append((name, est, hasattr(model, "network_"))))
+    assert [(name, done) for name, _, done in stages] == [
+        ("autoencoder1", False), ("autoencoder2", False), ("softmax", False), ("network", True)]
+    assert [est for _, est, _ in stages[:2]] == model.autoencoders_
+    np.testing.assert_array_equal(stages[2][1].layers_[0].W, model.pretrained_.layers_[-1].W)
+    assert stages[3][1] is model.network_
+
+
 def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
     """Autoencoders, softmax and fine-tuning each get their own weight decay; fine-tuning
     starts from the pretrained stack and runs its own iterations."""

@@ -72,14 +72,70 @@ def test_idx_images_with_labels(tmp_path):
         labeled_data(str(tmp_path / "x.npy"))
 
 
-def test_commands(tmp_path, capsys):
+def test_commands_save_every_model_they_train(tmp_path, capsys):
+    import json
+
+    from sklearn.model_selection import train_test_split
+
+    import sparseae
+
     assert main(["selftaught", "--data", "digits", "--n-hidden", "25", "--max-iter", "30",
                  "--out", str(tmp_path / "st"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "softmax on 25 learned features" in out and "softmax on raw pixels" in out
-    assert (tmp_path / "st" / "filters.png").exists()
+    assert f"run folder: {tmp_path / 'st'} (autoencoder.npz, softmax.npz)" in out
+    assert sorted(f.name for f in (tmp_path / "st").iterdir()) == [
+        "autoencoder.npz", "filters.png", "metrics.json", "softmax.npz"]
+    X, y = labeled_data("digits")
+    ae, softmax = (sparseae.load(tmp_path / "st" / f"{name}.npz")
+                   for name in ("autoencoder", "softmax"))
+    assert ae.W1_.shape == (25, 64) and softmax.coef_.shape == (5, 25)
+    assert list(softmax.classes_) == [0, 1, 2, 3, 4]
+
     assert main(["stacked", "--data", "digits", "--hidden", "20", "--max-iter", "30",
                  "--finetune-max-iter", "30", "--out", str(tmp_path / "sk"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "before fine-tuning" in out and "after fine-tuning" in out
-    assert (tmp_path / "sk" / "autoencoder1.npz").exists()
+    assert sorted(f.name for f in (tmp_path / "sk").iterdir()) == [
+        "autoencoder1.npz", "metrics.json", "network.npz", "softmax.npz"]
+    network = sparseae.load(tmp_path / "sk" / "network.npz")
+    assert [layer.W.shape for layer in network.layers_] == [(20, 64), (10, 20)]
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    metrics = json.loads((tmp_path / "sk" / "metrics.json").read_text())
+    assert network.score(X_test, y_test) == metrics["accuracy_after_finetuning"]
+
+
+@pytest.mark.parametrize("stop_at, kept", [
+    ("pretraining", []),
+    ("fine-tuning", ["autoencoder1.npz", "autoencoder2.npz", "softmax.npz"]),
+])
+def test_an_interrupted_stacked_run_keeps_each_model_it_trained(tmp_path, capsys, monkeypatch,
+                                                                 stop_at, kept):
+    import sparseae
+    from sparseae import NetworkClassifier, SparseAutoencoder
+
+    fit = NetworkClassifier.fit
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    def interrupted_fine_tuning(self, X, y, *, init=None, **kwargs):
+        if init is not None:
+            raise KeyboardInterrupt
+        return fit(self, X, y, **kwargs)
+
+    if stop_at == "pretraining":
+        monkeypatch.setattr(SparseAutoencoder, "fit", interrupted)
+    else:
+        monkeypatch.setattr(NetworkClassifier, "fit", interrupted_fine_tuning)
+    run = tmp_path / "run"
+    assert main(["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "5",
+                 "--out", str(run), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip()
+    if kept:
+        assert err == f"sparseae: interrupted; {run} keeps {', '.join(kept)}"
+        assert sorted(f.name for f in run.iterdir()) == kept  # and no metrics.json
+        assert sparseae.load(run / "autoencoder2.npz").W1_.shape == (5, 6)
+    else:
+        assert err == "sparseae: interrupted; no model had finished training; nothing was saved"
+        assert not run.exists()

@@ -224,7 +224,12 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, *, on_stage=None):
+        """Pretrain, train the softmax, fine-tune. ``on_stage(name, estimator)``, if given, is
+        called as each stage ends, with ``"autoencoder1"``, ``"autoencoder2"``, ...,
+        ``"softmax"`` and ``"network"`` (the fine-tuned one): to save each as soon as it is
+        trained, so that an interruption loses none of them."""
+        stage = on_stage or (lambda name, estimator: None)
         # everything is checked before the first autoencoder's long training
         X, y = validated(self, X, y, dtype=np.float64)
         _classes(y)
@@ -244,13 +249,15 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         features = X
         self.autoencoders_ = []
-        for n_hidden in sizes:
+        for k, n_hidden in enumerate(sizes, 1):
             ae = autoencoder(n_hidden, rng.randint(2**31 - 1)).fit(features)
             self.autoencoders_.append(ae)
+            stage(f"autoencoder{k}", ae)
             features = ae.transform(features)
         top = SoftmaxRegression(weight_decay=self.softmax_weight_decay, max_iter=self.max_iter,
                                 random_state=rng.randint(2**31 - 1),
                                 verbose=self.verbose).fit(features, y)
+        stage("softmax", top)
         self.classes_ = top.classes_
         layers = [network.Layer(ae.W1_, ae.b1_) for ae in self.autoencoders_] + top.layers_
 
@@ -264,6 +271,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained_.classes_ = top.classes_
         self.pretrained_._set_layers(layers)
         self.network_ = stack().fit(X, y, init=layers)
+        stage("network", self.network_)
         self.n_iter_ = self.network_.n_iter_
         self.n_features_in_ = X.shape[1]
         return self

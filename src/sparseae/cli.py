@@ -771,21 +771,40 @@ def _write_metrics(run: Path, metrics: dict):
     atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
 
 
+def _saving_stages(run: Path, saved: list):
+    """An ``on_stage`` for the experiments: each model goes into ``run`` as soon as it is
+    trained (``name.npz``), and its file name into ``saved``."""
+    def save(name, estimator):
+        run.mkdir(parents=True, exist_ok=True)
+        saved.append(estimator.save(run / f"{name}.npz").name)
+
+    return save
+
+
+def _interrupted(run: Path, saved: list) -> int:
+    kept = (f"{run} keeps {', '.join(saved)}" if saved else
+            "no model had finished training; nothing was saved")
+    print(f"sparseae: interrupted; {kept}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def selftaught(args) -> int:
     from . import viz
     from .experiments import labeled_data, self_taught
 
     run = _new_run(args)
     X, y = labeled_data(args.data, args.labels)
-    result = self_taught(
-        X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
-        sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay,
-        max_iter=args.max_iter, softmax_weight_decay=args.softmax_weight_decay,
-        random_state=args.seed, verbose=not args.quiet,
-    )
+    saved: list[str] = []
+    try:
+        result = self_taught(
+            X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
+            sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay,
+            max_iter=args.max_iter, softmax_weight_decay=args.softmax_weight_decay,
+            random_state=args.seed, verbose=not args.quiet, on_stage=_saving_stages(run, saved),
+        )
+    except KeyboardInterrupt:
+        return _interrupted(run, saved)
     ae = result.pop("autoencoder")
-    run.mkdir(parents=True, exist_ok=True)
-    ae.save(run / "autoencoder.npz")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
     _write_metrics(run, {**result, "data": args.data, "n_hidden": args.n_hidden})
@@ -794,7 +813,7 @@ def selftaught(args) -> int:
     print(f"  softmax on {args.n_hidden} learned features: "
           f"{100 * result['accuracy_features']:.2f}%")
     print(f"  softmax on raw pixels:            {100 * result['accuracy_raw_pixels']:.2f}%")
-    print(f"run folder: {run}")
+    print(f"run folder: {run} ({', '.join(saved)})")
     return 0
 
 
@@ -804,24 +823,25 @@ def stacked(args) -> int:
 
     run = _new_run(args)
     X, y = labeled_data(args.data, args.labels)
-    result = run_stacked(
-        X, y, hidden_layer_sizes=tuple(args.hidden), test_fraction=args.test_fraction,
-        sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,
-        weight_decay=args.weight_decay, softmax_weight_decay=args.softmax_weight_decay,
-        finetune_weight_decay=args.finetune_weight_decay, max_iter=args.max_iter,
-        finetune_max_iter=args.finetune_max_iter, random_state=args.seed,
-        verbose=not args.quiet,
-    )
-    model = result.pop("model")
-    run.mkdir(parents=True, exist_ok=True)
-    for k, ae in enumerate(model.autoencoders_, 1):
-        ae.save(run / f"autoencoder{k}.npz")
+    saved: list[str] = []
+    try:
+        result = run_stacked(
+            X, y, hidden_layer_sizes=tuple(args.hidden), test_fraction=args.test_fraction,
+            sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,
+            weight_decay=args.weight_decay, softmax_weight_decay=args.softmax_weight_decay,
+            finetune_weight_decay=args.finetune_weight_decay, max_iter=args.max_iter,
+            finetune_max_iter=args.finetune_max_iter, random_state=args.seed,
+            verbose=not args.quiet, on_stage=_saving_stages(run, saved),
+        )
+    except KeyboardInterrupt:
+        return _interrupted(run, saved)
+    result.pop("model")
     _write_metrics(run, {**result, "data": args.data})
     print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {args.data}: "
           f"{result['n_train']} training, {result['n_test']} test digits")
     print(f"  before fine-tuning: {100 * result['accuracy_before_finetuning']:.2f}%")
     print(f"  after fine-tuning:  {100 * result['accuracy_after_finetuning']:.2f}%")
-    print(f"run folder: {run}")
+    print(f"run folder: {run} ({', '.join(saved)})")
     return 0
 
 

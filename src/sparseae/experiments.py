@@ -49,11 +49,14 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
 
 def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsity_target=0.1,
                 sparsity_weight=3.0, weight_decay=3e-3, max_iter=400, softmax_weight_decay=1e-4,
-                random_state=0, verbose=False) -> dict:
+                random_state=0, verbose=False, on_stage=None) -> dict:
     """UFLDL's self-taught learning: a sparse autoencoder learns features from the digits in
     ``unlabeled_classes`` (labels unused); the other digits are split in half, a softmax is trained
     on the features of one half and tested on the other, and compared with a softmax on the raw
-    pixels of the same split."""
+    pixels of the same split. ``on_stage(name, estimator)``, if given, is called with
+    ``"autoencoder"`` and ``"softmax"`` (on the features) as each is trained."""
+    stage = on_stage or (lambda name, estimator: None)
+
     unlabeled_mask = np.isin(y, unlabeled_classes)
     if unlabeled_mask.all() or not unlabeled_mask.any():
         raise ValueError(f"unlabeled_classes {unlabeled_classes} must leave both unlabeled and "
@@ -71,9 +74,11 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
                                max_iter=max_iter, random_state=random_state,
                                verbose=verbose).fit(unlabeled)
         ae_seconds = time.perf_counter() - start
+        stage("autoencoder", ae)
         features = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
                                      random_state=random_state)
         features.fit(ae.transform(X[train]), y[train])
+        stage("softmax", features)
         raw = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
                                 random_state=random_state).fit(X[train], y[train])
     return {
@@ -104,9 +109,10 @@ def _check_split(y, test_fraction: float):
 def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_target=0.1,
             sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
             finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400, random_state=0,
-            verbose=False) -> dict:
+            verbose=False, on_stage=None) -> dict:
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
-    held-out ``test_fraction`` before and after fine-tuning."""
+    held-out ``test_fraction`` before and after fine-tuning. ``on_stage`` goes to
+    ``StackedAutoencoderClassifier.fit``."""
     from sklearn.model_selection import train_test_split
 
     _check_split(y, test_fraction)
@@ -120,7 +126,7 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             weight_decay=weight_decay, softmax_weight_decay=softmax_weight_decay,
             finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
             finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
-        ).fit(X_train, y_train)
+        ).fit(X_train, y_train, on_stage=on_stage)
         seconds = time.perf_counter() - start
     return {
         "n_train": int(len(X_train)),
