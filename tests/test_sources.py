@@ -38,6 +38,26 @@ def test_npy_is_memory_mapped_and_read_in_chunks(tmp_path, matrix):
     np.testing.assert_array_equal(rows.take([5, 0, 299]), matrix.astype(np.float32)[[5, 0, 299]])
 
 
+def test_scattered_rows_are_read_a_bounded_span_at_a_time(tmp_path, matrix, monkeypatch):
+    """``take`` of rows spread over the file (the data check, a held-out subset) releases each
+    run of at most SPAN_BYTES before reading the next, not the whole span at the end."""
+    import sparseae.data.npyfile as npyfile
+
+    np.save(tmp_path / "x.npy", matrix.astype(np.float32))  # 48 bytes per row
+    file = NpyFile(tmp_path / "x.npy")
+    released = []
+    real = NpyFile._release
+    monkeypatch.setattr(NpyFile, "_release",
+                        lambda self, start, stop: (released.append((start, stop)),
+                                                   real(self, start, stop)))
+    monkeypatch.setattr(npyfile, "SPAN_BYTES", 48 * 100)
+    which = np.array([299, 0, 150, 99, 100, 5, 250, 150])
+    np.testing.assert_array_equal(file.take(which, np.float32),
+                                  matrix.astype(np.float32)[which])
+    assert released == [(0, 100), (100, 151), (250, 300)]
+    assert file.take(np.array([], dtype=int)).shape == (0, 12)
+
+
 def test_npy_chunks_as_views_of_the_mapping(tmp_path, matrix, monkeypatch):
     np.save(tmp_path / "x.npy", matrix.astype(np.float32))
     rows = load(tmp_path / "x.npy")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+SPAN_BYTES = 8 * 2**20  # of the file that ``take`` maps at once
+
 
 class NpyFile:
     """A 2-D ``.npy`` file of numbers, one sample per row."""
@@ -94,13 +96,22 @@ class NpyFile:
                 self._release(start, stop)
 
     def take(self, indices: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """A copy of the rows at ``indices`` (sorted internally for sequential reads)."""
+        """A copy of the rows at ``indices`` (sorted internally for sequential reads), read in
+        runs that span at most ``SPAN_BYTES`` of the file, each released before the next:
+        scattered rows (a sample, a held-out subset) would otherwise leave the pages of their
+        whole span mapped at once, since the kernel maps the neighbours of every page read."""
         indices = np.asarray(indices)
         order = np.argsort(indices, kind="stable")
+        ordered = indices[order]
         out = np.empty((indices.size, self.n_features), dtype=dtype)
-        out[order] = self._array[indices[order]]
-        if indices.size:
-            self._release(int(indices.min()), int(indices.max()) + 1)
+        span = (self.n_samples if self._fortran else  # (a column-major row spans the file)
+                max(1, SPAN_BYTES // (self.n_features * self.dtype.itemsize)))
+        start = 0
+        while start < ordered.size:
+            stop = int(np.searchsorted(ordered, ordered[start] + span))
+            out[order[start:stop]] = self._array[ordered[start:stop]]
+            self._release(int(ordered[start]), int(ordered[stop - 1]) + 1)
+            start = stop
         return out
 
     def _release(self, start: int, stop: int):
