@@ -57,6 +57,34 @@ def test_lbfgs_on_a_memory_mapped_file_matches_in_memory(npy, patches):
     np.testing.assert_allclose(b.W1_, a.W1_, rtol=1e-6, atol=1e-9)
 
 
+def test_an_npy_opened_with_np_load_is_streamed_from_its_file(npy, patches, monkeypatch):
+    """``np.load(path, mmap_mode="r")`` is the usual way to open a large file; under a budget
+    it streams as ``NpyFile`` does, with the same result. Views, slices and copy-on-write
+    mappings (which the file may not match) are arrays like any other."""
+    from sparseae import training
+    from sparseae.data.npyfile import opened_npy
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)  # the same for both fits
+    budget = 10**8 + 2 * 150 * bytes_per_row(64, 25, 8, "in place")
+    mapped = np.load(npy, mmap_mode="r")
+    views = NpyFile.views
+    read = []  # chunks read from the file, not from an array in memory
+    monkeypatch.setattr(NpyFile, "views", lambda self, rows: read.append(rows) or views(self, rows))
+    streamed = fit(mapped, max_iter=5, memory_budget=budget, n_threads=1)
+    assert read and read[0] == streamed.chunk_rows_
+    from_file = fit(NpyFile(npy), max_iter=5, memory_budget=budget, n_threads=1)
+    assert streamed.chunk_rows_ == from_file.chunk_rows_ < len(patches)
+    np.testing.assert_array_equal(streamed.W1_, from_file.W1_)
+    assert opened_npy(mapped).shape == patches.shape
+    for other in (mapped[::-1], mapped[:50], mapped.T, np.load(npy, mmap_mode="c"),
+                  np.asarray(mapped), patches):
+        assert opened_npy(other) is None
+    np.save(npy.with_name("wide.npy"), patches.T.copy())
+    raw = np.memmap(npy.with_name("wide.npy"), mode="r", dtype=np.float64, offset=128,
+                    shape=patches.shape)  # the file's bytes read as another shape
+    assert opened_npy(raw) is None
+
+
 def test_memory_budget_too_small_for_one_row(npy):
     with pytest.raises(ValueError, match="too small for one row"):
         fit(NpyFile(npy), memory_budget=100)

@@ -13,7 +13,7 @@ from . import distributed as dist
 from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .backend import DTYPES, Backend, storage_dtype
-from .data.npyfile import NpyFile
+from .data.npyfile import NpyFile, opened_npy
 from .data.rows import Rows, finite, validated, value_range
 from .fitting import SolverMixin, check_choice, check_number, store_params
 from .objective import PENALTIES, Spec
@@ -200,9 +200,11 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """Learn the parameters from ``X``.
 
         ``X`` is an array of shape ``(n_samples, n_features)``, or ``Rows`` / ``NpyFile`` for
-        data streamed from disk. ``checkpoint`` (a ``sparseae.checkpoint.Checkpointer``) saves the
-        run's state periodically and at the end; ``resume`` is such a saved state, to continue
-        from; ``should_stop()`` is polled after every step and ends the fit cleanly when True.
+        data streamed from disk; under ``memory_budget`` a whole ``.npy`` opened with
+        ``np.load(path, mmap_mode="r")`` is streamed from its file too. ``checkpoint`` (a
+        ``sparseae.checkpoint.Checkpointer``) saves the run's state periodically and at the end;
+        ``resume`` is such a saved state, to continue from; ``should_stop()`` is polled after
+        every step and ends the fit cleanly when True.
         """
         self.check_params()
         rows, checked = self._training_rows(X)
@@ -239,6 +241,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """The rows to train on, and whether they were checked already: arrays go through
         scikit-learn's checks here; ``Rows`` are checked for NaN and infinity in the first pass
         that reads them."""
+        file = opened_npy(X) if self.memory_budget is not None else None
+        if file is not None:  # np.load(path, mmap_mode="r"): streamed from the file
+            X = file
         if isinstance(X, NpyFile):
             X = Rows(X)
         if isinstance(X, Rows):

@@ -127,3 +127,21 @@ class NpyFile:
 
     def __repr__(self):
         return f"NpyFile({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def opened_npy(X) -> NpyFile | None:
+    """The file behind ``X`` when ``X`` is a whole 2-D ``.npy`` as ``np.load(path,
+    mmap_mode="r")`` gives it, so that it can be streamed; None for anything else (an array, a
+    slice or view of a mapping, a copy-on-write mapping whose changes the file lacks, a raw
+    ``np.memmap`` of another layout)."""
+    if (not isinstance(X, np.memmap) or not isinstance(X.base, mmap.mmap) or X.mode == "c"
+            or X.filename is None):
+        return None
+    try:
+        file = NpyFile(X.filename)
+    except (OSError, ValueError):
+        return None
+    same = (file.shape == X.shape and file.dtype == X.dtype and file._offset == X.offset
+            and file._fortran == (X.flags.f_contiguous and not X.flags.c_contiguous))
+    return file if same else None
+
