@@ -407,6 +407,8 @@ def test_train_notes_the_options_its_data_makes_moot(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "note: --patch-size has no effect; with --whole-images each of the 3 images is a " \
            "sample" in err
+    assert "note: --whole-images gives 3 samples of 16 pixels each: more pixels than samples, " \
+           "which an autoencoder can learn by heart" in err and "--transpose" not in err
     assert "--batch-size" not in err and "--patches" not in err  # (left at its default)
     assert main(["train", "--patch-size", "4", "--batch-size", "100000", "--out",
                  str(tmp_path / "p"), "--max-iter", "2", "--quiet"]) == 0

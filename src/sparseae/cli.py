@@ -756,7 +756,12 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
             and settings["batch_size"] > rows.n_samples):
         print(f"note: --batch-size {settings['batch_size']} is more than the "
               f"{rows.n_samples} samples; each step uses all of them", file=sys.stderr)
-    if rows.n_features > rows.n_samples and not sampled and not settings["whole_images"]:
+    if rows.n_features > rows.n_samples and settings["whole_images"]:
+        print(f"note: --whole-images gives {rows.n_samples} samples of {rows.n_features} pixels "
+              "each: more pixels than samples, which an autoencoder can learn by heart; it is "
+              "meant for many small images (without it, training takes patches from them)",
+              file=sys.stderr)
+    elif rows.n_features > rows.n_samples and not sampled:
         hint = ("if the matrix holds one sample per row, drop --transpose"
                 if settings["transpose"] else
                 "if the matrix holds one sample per column, add --transpose")
