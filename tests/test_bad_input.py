@@ -156,16 +156,36 @@ def test_unknown_file_kind(tmp_path):
 
 def test_folder_without_images(tmp_path):
     (tmp_path / "readme.txt").write_text("nothing here")
-    with pytest.raises(ValueError, match="has no image files"):
+    with pytest.raises(ValueError, match=r"has no image files \(.*\)$"):
+        read_images(tmp_path)
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(ValueError, match=r"has no image files \(.*\); the images must be in the "
+                                         r"folder itself, not in its subfolders \(cats, dogs\)$"):
         read_images(tmp_path)
 
 
 def test_image_smaller_than_patch(tmp_path):
     savemat(tmp_path / "tiny.mat", {"IMAGES": np.zeros((6, 30, 2))})
-    with pytest.raises(ValueError, match="image 0 is 6x30 pixels, smaller than the 8x8 patch"):
+    with pytest.raises(ValueError, match=r"^2 of the 2 images are smaller than the 8x8 patch: "
+                                         r"image 0 \(6x30\), image 1 \(6x30\)$"):
         image_patches(str(tmp_path / "tiny.mat"))
-    with pytest.raises(ValueError, match="smaller than the 12x12 patch"):
+    with pytest.raises(ValueError, match=r"^1 of the 2 images is smaller than the 12x12 patch: "
+                                         r"image 1 \(11x40\)$"):
         sample_patches([np.zeros((20, 20)), np.zeros((11, 40))], 5, 12, np.random.default_rng())
+    many = [np.zeros((4, 4))] * 7
+    with pytest.raises(ValueError, match=r"image 4 \(4x4\) and 2 more$"):
+        sample_patches(many, 5, 8, np.random.default_rng())
+
+
+def test_an_image_too_small_is_named_by_its_file(tmp_path):
+    from PIL import Image
+
+    for name, size in (("big.png", 20), ("small.png", 5)):
+        Image.fromarray(np.zeros((size, size), np.uint8)).save(tmp_path / name)
+    for source in (tmp_path, tmp_path / "small.png"):
+        with pytest.raises(ValueError, match=r"smaller than the 8x8 patch: small.png \(5x5\)$"):
+            image_patches(str(source))
 
 
 def test_nan_in_mat_images(tmp_path):

@@ -53,9 +53,10 @@ def patches_from_images(
     prewhiten: bool = True,
     normalize: bool = True,
     random_state: int | None = 0,
+    names: list[str] | None = None,
 ) -> np.ndarray:
     """``n_patches`` random square patches of ``images``, optionally whitened first and
-    normalised as the tutorial does."""
+    normalised as the tutorial does. ``names`` label the images in errors."""
     if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
                for v in (n_patches, patch_size)):
         raise ValueError(f"n_patches and patch_size must be positive integers, got "
@@ -63,7 +64,8 @@ def patches_from_images(
     check_images(images)  # before the whitening, which takes 2-D images too
     if prewhiten:
         images = [whiten_olshausen_field(image) for image in images]
-    X = sample_patches(images, n_patches, patch_size, np.random.default_rng(random_state))
+    X = sample_patches(images, n_patches, patch_size, np.random.default_rng(random_state),
+                       names)
     return normalize_patches(X) if normalize else X
 
 
@@ -87,7 +89,18 @@ def image_patches(
     if images is None:
         raise ValueError(f"{source} holds a data matrix, not images to sample patches from")
     return patches_from_images(images, n_patches, patch_size,
-                               prewhiten=_prewhiten(source, prewhiten), random_state=random_state)
+                               prewhiten=_prewhiten(source, prewhiten), random_state=random_state,
+                               names=_file_names(source, images))
+
+
+def _file_names(source, images) -> list[str] | None:
+    """The names of the files ``images`` were read from, to name them in errors; None for
+    images that are not files of their own (built-in, a ``.mat`` stack)."""
+    path = Path(str(source))
+    if images is None or source in BUILTIN or not (
+            path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES):
+        return None
+    return [p.name for p in image_files(path)]
 
 
 def _prewhiten(source, prewhiten: bool | None) -> bool:
@@ -159,9 +172,9 @@ def read(
     to images (by default to photographs, not to ``.mat`` stacks).
     """
     images, matrix = _read(source, key)
+    names = _file_names(source, images)
     if images is not None and whole_images:
-        names = ([p.name for p in image_files(Path(source))] if Path(source).is_dir()
-                 else [f"image {k}" for k in range(len(images))])
+        names = names or [f"image {k}" for k in range(len(images))]
         if prewhiten:
             images = [whiten_olshausen_field(image) for image in images]
         images, matrix = None, stack_images(images, names)
@@ -173,7 +186,8 @@ def read(
             raise ValueError(f"{source} holds images, not a matrix to transpose")
         matrix = patches_from_images(images, n_patches, patch_size,
                                      prewhiten=_prewhiten(source, prewhiten),
-                                     normalize=False, random_state=random_state)
+                                     normalize=False, random_state=random_state,
+                                     names=names)
     elif prewhiten and not whole_images:
         raise ValueError(f"{source} holds a data matrix, not images to prewhiten")
     if transpose:

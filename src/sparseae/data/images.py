@@ -75,19 +75,23 @@ def check_images(images) -> None:
 
 
 def sample_patches(
-    images: list[np.ndarray], n_patches: int, patch_size: int, rng: np.random.Generator
+    images: list[np.ndarray], n_patches: int, patch_size: int, rng: np.random.Generator,
+    names: list[str] | None = None,
 ) -> np.ndarray:
     """``n_patches`` random ``patch_size x patch_size`` patches, one per row (row-major pixels).
 
-    Each patch picks an image uniformly, then a position uniformly inside it.
+    Each patch picks an image uniformly, then a position uniformly inside it. ``names`` (the
+    images' file names, say) label them in errors; by default they are "image 0", "image 1"...
     """
     check_images(images)
-    for k, image in enumerate(images):
-        if min(image.shape) < patch_size:
-            raise ValueError(
-                f"image {k} is {image.shape[0]}x{image.shape[1]} pixels, smaller than the "
-                f"{patch_size}x{patch_size} patch"
-            )
+    names = names or [f"image {k}" for k in range(len(images))]
+    small = [f"{name} ({image.shape[0]}x{image.shape[1]})"
+             for name, image in zip(names, images) if min(image.shape) < patch_size]
+    if small:
+        raise ValueError(
+            f"{len(small)} of the {len(images)} images {'is' if len(small) == 1 else 'are'} "
+            f"smaller than the {patch_size}x{patch_size} patch: {', '.join(small[:5])}"
+            + (f" and {len(small) - 5} more" if len(small) > 5 else ""))
     which = rng.integers(len(images), size=n_patches)
     patches = np.empty((n_patches, patch_size * patch_size))
     for k, image in enumerate(images):
@@ -183,7 +187,12 @@ def image_files(path: Path) -> list[Path]:
         return [path]
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ValueError(f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+        folders = sorted(p.name for p in path.iterdir() if p.is_dir())
+        hint = (f"; the images must be in the folder itself, not in its subfolders "
+                f"({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''})"
+                if folders else "")
+        raise ValueError(f"folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)})"
+                         + hint)
     return files
 
 
