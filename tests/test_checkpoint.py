@@ -252,15 +252,21 @@ def test_training_a_run_longer_says_its_features_are_of_the_model_before(tmp_pat
 
 def test_a_run_that_stopped_itself_is_not_told_to_train_longer(tmp_path, capsys):
     run = tmp_path / "run"
-    assert new_run(run, 12) == 0
-    config = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "max_iter": 400}))  # as if converged
+    assert train("--patches", "2000", "--max-iter", "400", "--early-stopping", "--patience", "1",
+                 "--out", str(run)) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "stopped early" and metrics["iterations"] < 400
     capsys.readouterr()
     assert train("--resume", str(run)) == 0
     assert capsys.readouterr().out.strip() == (
-        f"{run} is already complete; nothing to resume (it stopped itself after 12 of its 400 "
-        "iterations: converged, stopped early, or no step lowered the cost; more iterations "
-        "would not take it much further)")
+        f"{run} is already complete; nothing to resume (it stopped itself after "
+        f"{metrics['iterations']} of its 400 iterations: early stopping ended it, as the "
+        "held-out cost had stopped falling; more iterations would not take it much further)")
+    for reason, said in (("the relative decrease of the cost is below ftol",) * 2,
+                         (None, "converged, stopped early, or no step lowered the cost")):
+        (run / "metrics.json").write_text(json.dumps({**metrics, "stop_reason": reason}))
+        assert train("--resume", str(run)) == 0  # (None: a run from before it was recorded)
+        assert f"iterations: {said}; more iterations" in capsys.readouterr().out
 
 
 def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):

@@ -96,6 +96,19 @@ def test_convergence_warning_when_stopped_early(patches):
         SparseAutoencoder(max_iter=2, random_state=0).fit(patches)
 
 
+@pytest.mark.parametrize("solver, settings, reason", [
+    ("lbfgs", {"max_iter": 2}, "iteration limit reached"),
+    ("lbfgs", {"n_hidden": 1, "max_iter": 2000}, "the gradient is below gtol"),
+    ("gd", {"max_iter": 2}, "iteration limit reached"),
+    ("adam", {"max_iter": 1}, "epoch limit reached"),
+    ("adam", {"max_iter": 50, "early_stopping": True, "n_iter_no_change": 1}, "stopped early"),
+])
+def test_the_model_keeps_why_training_ended(patches, solver, settings, reason):
+    model = fit(patches[:20] if "n_hidden" in settings else patches[:500], solver=solver,
+                **settings)
+    assert model.stop_reason_ == reason
+
+
 def test_a_failed_line_search_is_not_told_to_raise_max_iter(patches, monkeypatch):
     from sparseae import solvers
 

@@ -307,6 +307,7 @@ def test_a_classifier_round_trips_bit_for_bit(tmp_path, classifiers, which):
     assert loaded.classes_.dtype == model.classes_.dtype
     assert loaded.loss_curve_ == model.loss_curve_ and loaded.loss_ == model.loss_
     assert (loaded.n_iter_, loaded.n_features_in_) == (model.n_iter_, 5)
+    assert loaded.stop_reason_ == model.stop_reason_ is not None
     assert hasattr(loaded, "validation_loss_curve_") == (which == 0)
     with np.load(tmp_path / "c.npz", allow_pickle=False) as npz:  # plain arrays only
         assert sorted(npz.files) == sorted(
@@ -387,6 +388,13 @@ def test_a_damaged_header_is_a_model_file_error(tmp_path, model, change):
 def test_a_loaded_model_has_every_fitted_attribute(tmp_path, model):
     loaded = sparseae.load(model.save(tmp_path / "m.npz"))
     assert loaded.interrupted_ is False and loaded.chunk_rows_ is None
+    assert loaded.stop_reason_ == model.stop_reason_ == "iteration limit reached"
+    from sparseae.io import read_archive, write_archive
+
+    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1}, "model")
+    del header["stop_reason"]  # as in a file saved before it was kept
+    write_archive(tmp_path / "old.npz", header, arrays)
+    assert sparseae.load(tmp_path / "old.npz").stop_reason_ is None
 
 
 def test_saving_over_a_folder_names_it(tmp_path, model):

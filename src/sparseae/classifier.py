@@ -55,7 +55,8 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
     layers_ : list of ``network.Layer`` (``W`` of shape ``(n_out, n_in)``, ``b``)
-    loss_, loss_curve_, n_iter_ : the training objective
+    loss_, loss_curve_, n_iter_, stop_reason_ : the training objective, as
+        ``SparseAutoencoder``'s
     """
 
     def __init__(

@@ -435,12 +435,13 @@ def train(args) -> int:
             if (run / "checkpoint.npz").exists() else None
         done = state["solver"]["iteration"] if state else 0
         if args.max_iter is None and _finished(run, state):
+            why = _metrics(run).get("stop_reason") or ("converged, stopped early, or no step "
+                                                       "lowered the cost")
             print(f"{run} is already complete; nothing to resume " + (
                 f"(to train it longer, give --max-iter above its {done})"
                 if done >= settings["max_iter"] else
                 f"(it stopped itself after {done} of its {_count(settings['max_iter'], settings)}: "
-                "converged, stopped early, or no step lowered the cost; more iterations would "
-                "not take it much further)"))
+                f"{STOP_REASONS.get(why, why)}; more iterations would not take it much further)"))
             return 0
         if args.max_iter is not None:
             if state is None and (run / "metrics.json").exists():
@@ -528,6 +529,7 @@ def train(args) -> int:
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),
         "sparsity_target": settings["sparsity_target"],
         "iterations": model.n_iter_,
+        "stop_reason": model.stop_reason_,
         "seconds": round(seconds, 3),  # of this session: from resumed_from_iteration on
         "resumed_from_iteration": state["solver"]["iteration"] if state else None,
         "n_samples": rows.n_samples,
@@ -601,14 +603,26 @@ def _count(n: int, settings: dict) -> str:
     return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
-def _finished(run: Path, state) -> bool:
-    """Whether the run ended: its metrics.json is of the checkpoint's iteration (a run being
-    trained longer has an older metrics.json until it ends)."""
+# the solvers' reasons for stopping (``stop_reason_``), where the command line says more
+STOP_REASONS = {"stopped early": "early stopping ended it, as the held-out cost had stopped "
+                                 "falling"}
+
+
+def _metrics(run: Path) -> dict:
+    """The run's metrics.json, or {} while it has none (or a damaged one)."""
     try:
         metrics = json.loads((run / "metrics.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        return False
-    return state is None or metrics.get("iterations") == state["solver"]["iteration"]
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def _finished(run: Path, state) -> bool:
+    """Whether the run ended: its metrics.json is of the checkpoint's iteration (a run being
+    trained longer has an older metrics.json until it ends)."""
+    metrics = _metrics(run)
+    return bool(metrics) and (state is None
+                              or metrics.get("iterations") == state["solver"]["iteration"])
 
 
 def _train_defaults() -> dict:

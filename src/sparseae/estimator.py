@@ -142,6 +142,12 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         With ``early_stopping``: the held-out rows' objective after each iteration.
     n_iter_ : int
         Iterations (epochs) run.
+    stop_reason_ : str or None
+        Why training ended, in the solver's words: ``"the gradient is below gtol"``, ``"the
+        relative decrease of the cost is below ftol"``, ``"the line search found no step that
+        lowers the cost"``, ``"stopped early"`` (early stopping), ``"iteration limit
+        reached"``, ``"epoch limit reached"`` or ``"interrupted"``; None for a model loaded
+        from a file saved before it was recorded.
     interrupted_ : bool
         True when ``should_stop`` ended the fit early (the parameters are those reached).
     chunk_rows_ : int or None

@@ -195,6 +195,7 @@ class SolverMixin:
         _check_finite_result(result)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
+        self.stop_reason_ = result.message
         self.interrupted_ = result.interrupted
         return result
 

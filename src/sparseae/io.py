@@ -127,7 +127,7 @@ def save(model, path) -> Path:
 
 def _fitted_header(model) -> dict:
     """The header fields every saved estimator has: its parameters (the callback aside), the
-    final training cost, its iterations and its number of input features."""
+    final training cost, its iterations, why they ended and its number of input features."""
     params = {k: v for k, v in model.get_params().items() if k != "callback"}
     seed = params["random_state"]
     if isinstance(seed, np.integer):  # from a grid over seeds, say
@@ -135,7 +135,7 @@ def _fitted_header(model) -> dict:
     elif not isinstance(seed, (int, type(None))):
         params["random_state"] = None  # a RandomState object is not a setting
     return {"params": params, "loss": model.loss_, "n_iter": model.n_iter_,
-            "n_features_in": model.n_features_in_}
+            "stop_reason": model.stop_reason_, "n_features_in": model.n_features_in_}
 
 
 def _curves_and_names(model) -> dict:
@@ -151,6 +151,7 @@ def _set_fitted(model, header: dict, arrays: dict):
     """The fitted attributes ``_fitted_header`` and ``_curves_and_names`` saved."""
     model.loss_ = header["loss"]
     model.n_iter_ = header["n_iter"]
+    model.stop_reason_ = header.get("stop_reason")  # (not in files from before it was kept)
     model.loss_curve_ = arrays["loss_curve"].tolist()
     if "validation_loss_curve" in arrays:
         model.validation_loss_curve_ = arrays["validation_loss_curve"].tolist()
