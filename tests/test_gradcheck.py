@@ -36,6 +36,38 @@ def test_a_wrong_gradient_is_caught():
     assert check_gradient(wrong, np.ones(3)) > 1e-3
 
 
+def test_chosen_coordinates_only_are_differenced_in_their_order():
+    theta = np.array([1.0, -2.0, 0.5, 4.0])
+    calls, ticks = [], []
+
+    def counted(t):
+        calls.append(t.copy())
+        return quadratic(t)
+
+    num = numerical_gradient(counted, theta, which=np.array([3, 1]),
+                             progress=lambda: ticks.append(1))
+    np.testing.assert_allclose(num, quadratic(theta)[1][[3, 1]], rtol=1e-9)
+    assert len(calls) == 4 and len(ticks) == 2
+    moved = [int(np.flatnonzero(c != theta)[0]) for c in calls]
+    assert moved == [3, 3, 1, 1]
+
+    def wrong_in_entry_2(t):
+        cost, grad = quadratic(t)
+        return cost, grad + np.array([0.0, 0.0, 1.0, 0.0])
+
+    assert check_gradient(wrong_in_entry_2, theta, which=np.array([0, 1, 3])) < 1e-9
+    assert check_gradient(wrong_in_entry_2, theta, which=np.array([2, 3])) > 1e-3
+
+
+def test_check_variants_on_a_sample_of_coordinates():
+    from sparseae.gradcheck import check_variants, variants
+
+    ticks = []
+    rows = check_variants(30, 10, 5, coordinates=50, progress=lambda: ticks.append(1))
+    assert len(rows) == len(variants()) == 8 and len(ticks) == 8 * 50
+    assert all(row["relative_difference"] < 1e-9 for row in rows)
+
+
 def test_relative_difference():
     assert relative_difference(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_difference(np.array([1.0, 0.0]), np.array([-1.0, 0.0])) == np.inf

@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tolerance", type=_positive, default=1e-9,
                        help="largest relative difference that passes")
     check.add_argument("--seed", type=_seed, default=0, help="seed of the random problem")
+    check.add_argument("--coordinates", type=_positive_int, default=None, metavar="N",
+                       help="check N parameters drawn at random instead of every one (two cost "
+                       "evaluations each), for sizes too large to check whole")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -865,9 +869,22 @@ def stacked(args) -> int:
 
 
 def gradcheck(args) -> int:
-    from .gradcheck import check_variants
+    from tqdm.auto import tqdm
 
-    rows = check_variants(args.n_features, args.n_hidden, args.samples, args.seed, args.eps)
+    from .gradcheck import check_variants, variants
+    from .params import size as n_params
+
+    size = n_params(args.n_features, args.n_hidden)
+    each = size if args.coordinates is None else min(args.coordinates, size)
+    total = len(variants()) * each
+    if args.coordinates is None and total > 10**5:
+        print(f"note: checking every one of the {size} parameters of {len(variants())} variants "
+              f"takes {2 * total:,} cost evaluations; --coordinates N checks N drawn at random",
+              file=sys.stderr)
+    with tqdm(total=total, unit="params", disable=args.quiet or total < 5000,
+              file=sys.stderr) as bar:
+        rows = check_variants(args.n_features, args.n_hidden, args.samples, args.seed, args.eps,
+                              args.coordinates, bar.update)
     print(f"{'activation':<10} {'sparsity':<8} {'decoder':<8} {'relative difference':>20}")
     failed = 0
     for row in rows:
@@ -875,8 +892,10 @@ def gradcheck(args) -> int:
         failed += not ok
         print(f"{row['activation']:<10} {row['sparsity']:<8} {row['decoder']:<8} "
               f"{row['relative_difference']:>20.3e}  {'ok' if ok else 'FAIL'}")
+    over = ("every parameter" if each == size else
+            f"{each} of the {size} parameters, drawn at random")
     print(f"{len(rows) - failed} passed, {failed} failed (tolerance {args.tolerance:g}, "
-          f"eps {args.eps:g}, float64)")
+          f"eps {args.eps:g}, float64, {over})")
     return 1 if failed else 0
 
 

@@ -22,16 +22,19 @@ def _cost(value) -> float:
 
 
 def numerical_gradient(
-    fun: Callable[[np.ndarray], object], theta: np.ndarray, eps: float = 1e-4, order: int = 2
+    fun: Callable[[np.ndarray], object], theta: np.ndarray, eps: float = 1e-4, order: int = 2,
+    which: np.ndarray | None = None, progress: Callable[[], None] | None = None,
 ) -> np.ndarray:
-    """Central-difference gradient of ``fun`` at ``theta`` (``order`` 2 or 4).
+    """Central-difference gradient of ``fun`` at ``theta`` (``order`` 2 or 4): every entry, or
+    the entries at the indices ``which`` only (in that order), calling ``progress()`` after each.
 
     ``fun`` returns the cost, or ``(cost, grad)`` as the objectives here do.
     """
     if order not in (2, 4):
         raise ValueError(f"order must be 2 or 4, got {order}")
     theta = np.array(theta, dtype=np.float64)
-    grad = np.empty_like(theta)
+    which = np.arange(theta.size) if which is None else np.asarray(which, dtype=np.intp)
+    grad = np.empty(which.size)
 
     def at(k, step):
         old = theta[k]
@@ -40,12 +43,14 @@ def numerical_gradient(
         theta[k] = old
         return value
 
-    for k in range(theta.size):
+    for i, k in enumerate(which):
         near = at(k, eps) - at(k, -eps)
         if order == 2:
-            grad[k] = near / (2.0 * eps)
+            grad[i] = near / (2.0 * eps)
         else:
-            grad[k] = (8.0 * near - (at(k, 2 * eps) - at(k, -2 * eps))) / (12.0 * eps)
+            grad[i] = (8.0 * near - (at(k, 2 * eps) - at(k, -2 * eps))) / (12.0 * eps)
+        if progress is not None:
+            progress()
     return grad
 
 
@@ -60,11 +65,26 @@ def relative_difference(numerical: np.ndarray, analytical: np.ndarray) -> float:
 
 def check_gradient(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, eps: float = 1e-4,
-    order: int = 2,
+    order: int = 2, which: np.ndarray | None = None, progress: Callable[[], None] | None = None,
 ) -> float:
-    """Relative difference between ``fun``'s gradient and central differences at ``theta``."""
+    """Relative difference between ``fun``'s gradient and central differences at ``theta``, over
+    every entry or over the entries ``which``."""
     _, analytical = fun(np.array(theta, dtype=np.float64))
-    return relative_difference(numerical_gradient(fun, theta, eps, order), np.asarray(analytical))
+    analytical = np.asarray(analytical)
+    if which is not None:
+        analytical = analytical[which]
+    return relative_difference(numerical_gradient(fun, theta, eps, order, which, progress),
+                               analytical)
+
+
+def variants() -> list[tuple[str, str, str]]:
+    """Every ``(activation, sparsity, decoder)`` of the autoencoder."""
+    import itertools
+
+    from .activations import DECODERS, HIDDEN_ACTIVATIONS
+    from .objective import PENALTIES
+
+    return list(itertools.product(HIDDEN_ACTIVATIONS, PENALTIES, DECODERS))
 
 
 def check_variants(
@@ -73,21 +93,21 @@ def check_variants(
     n_samples: int = 10,
     seed: int = 0,
     eps: float = 1e-4,
+    coordinates: int | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> list[dict]:
     """Check the autoencoder's gradient for every activation x penalty x decoder on a small random
-    problem (data in [0.1, 0.9], the tutorial's initialisation, random biases), in float64.
+    problem (data in [0.1, 0.9], the tutorial's initialisation, random biases), in float64:
+    over every parameter, or over ``coordinates`` of them drawn at random (without
+    replacement) for each variant, for sizes whose every parameter would take too long.
+    ``progress()`` is called after each parameter checked.
 
     Returns one row per variant: ``activation, sparsity, decoder, relative_difference``.
     """
-    import itertools
-
     from . import objective, params
-    from .activations import DECODERS, HIDDEN_ACTIVATIONS
 
     rows = []
-    for activation, sparsity, decoder in itertools.product(
-        HIDDEN_ACTIVATIONS, objective.PENALTIES, DECODERS
-    ):
+    for activation, sparsity, decoder in variants():
         rng = np.random.default_rng(seed)
         X = rng.uniform(0.1, 0.9, size=(n_samples, n_features))
         W1, _, W2, _ = params.initialize(n_features, n_hidden, rng)
@@ -99,8 +119,12 @@ def check_variants(
             activation=activation, sparsity=sparsity, decoder=decoder,
         )
         fun = objective.flat_cost_and_grad(X, spec, n_hidden)
+        theta = params.pack(start)
+        which = (None if coordinates is None or coordinates >= theta.size else
+                 np.sort(rng.choice(theta.size, coordinates, replace=False)))
         rows.append({
             "activation": activation, "sparsity": sparsity, "decoder": decoder,
-            "relative_difference": check_gradient(fun, params.pack(start), eps),
+            "relative_difference": check_gradient(fun, theta, eps, which=which,
+                                                  progress=progress),
         })
     return rows
