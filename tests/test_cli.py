@@ -202,7 +202,9 @@ def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path
     assert main(["train", "--data", str(tmp_path / "train.npy"), "--scale", "unit", "--whiten",
                  "zca", "--decoder", "linear", "--n-hidden", "4", "--max-iter", "5",
                  "--dtype", "float32", "--out", str(folder), "--quiet"]) == 0
+    capsys.readouterr()
     assert main(["encode", str(folder), "--data", str(tmp_path / "new.npy"), "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err
     model = sparseae.load(folder / "model.npz")
     low, high = train_rows.astype(np.float32).min(), train_rows.astype(np.float32).max()
     scaled = (new_rows.astype(np.float32).astype(np.float64) - low) / (high - low)
@@ -211,6 +213,19 @@ def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path
     assert features.dtype == np.float32 and features.shape == (70, 4)
     # float32 model: the rows reach it in float32, here in float64 (a few units of float32)
     np.testing.assert_allclose(features, model.transform(zca.transform(scaled)), rtol=1e-5)
+
+
+def test_encode_notes_patch_options_that_a_data_matrix_makes_moot(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (40, 9)))
+    folder = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--n-hidden", "3", "--max-iter",
+                 "2", "--out", str(folder), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["encode", str(folder), "--patches", "500", "--seed", "3", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        f"note: --patches and --seed have no effect; {tmp_path / 'x.npy'} is a data matrix: "
+        "each of its 40 rows is a sample\n")
+    assert np.load(folder / "features.npy").shape == (40, 3)
 
 
 def test_encode_bad_input_gives_one_clear_line(tmp_path):

@@ -685,7 +685,10 @@ def encode(args) -> int:
                                 f"(continue it with: sparseae train --resume {args.run})")
     model = load(args.run / "model.npz")
     preprocessing = load_preprocessing(args.run / "preprocessing.npz")
-    rows, _ = data.read(**_source(settings))
+    rows, sampled = data.read(**_source(settings))
+    if not sampled:  # (the options given here are the attributes argparse set)
+        _note_unsampled([name for name in ("patches", "patch_size", "seed")
+                         if hasattr(args, name)], settings, rows)
     for _, transform in preprocessing.steps:
         if transform != "passthrough":
             rows = rows.with_transform(transform)
@@ -757,19 +760,24 @@ def _note_unused_options(args):
             print(f"note: {_option(name)} has no effect {when}", file=sys.stderr)
 
 
+def _note_unsampled(given: list[str], settings: dict, rows):
+    """Say that the patch options ``given`` have no effect on data that is not sampled."""
+    if not given:
+        return
+    why = (f"with --whole-images each of the {rows.n_samples} images is a sample"
+           if settings["whole_images"] else
+           f"{settings['data']} is a data matrix: each of its {rows.n_samples} rows is a sample")
+    print(f"note: {' and '.join(map(_option, given))} {'has' if len(given) == 1 else 'have'} "
+          f"no effect; {why}", file=sys.stderr)
+
+
 def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
     """Say when a matrix may be on its side and, if the options were given on this command
     line, which of them the data makes moot."""
     defaults = _train_defaults()
-    unused = [_option(name) for name in ("patches", "patch_size")
-              if options_given and not sampled and settings[name] != defaults[name]]
-    if unused:
-        why = (f"with --whole-images each of the {rows.n_samples} images is a sample"
-               if settings["whole_images"] else
-               f"{settings['data']} is a data matrix: each of its {rows.n_samples} rows is a "
-               "sample")
-        print(f"note: {' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
-              f"effect; {why}", file=sys.stderr)
+    if options_given and not sampled:
+        _note_unsampled([name for name in ("patches", "patch_size")
+                         if settings[name] != defaults[name]], settings, rows)
     if (options_given and settings["solver"] in DEPENDENT_OPTIONS["batch_size"][1]
             and settings["batch_size"] > rows.n_samples):
         print(f"note: --batch-size {settings['batch_size']} is more than the "
