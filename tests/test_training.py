@@ -135,9 +135,17 @@ def test_parse_bytes(text, expected):
     assert parse_bytes(text) == expected
 
 
-@pytest.mark.parametrize("text", ["lots", "-5MB", "0", "5 parsecs"])
-def test_parse_bytes_rejects(text):
-    with pytest.raises(ValueError, match="memory size"):
+@pytest.mark.parametrize("text, message", [
+    ("lots", "cannot read 'lots' as a memory size"),
+    ("5 parsecs", "cannot read '5 parsecs' as a memory size"),
+    ("--5MB", "cannot read '--5MB' as a memory size"),
+    ("-5MB", "memory size must be positive, got '-5MB'"),
+    ("-5", "memory size must be positive, got '-5'"),
+    ("0", "memory size must be positive, got '0'"),
+    (-1, "memory size must be positive, got -1"),
+])
+def test_parse_bytes_rejects(text, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
         parse_bytes(text)
 
 
