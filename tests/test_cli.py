@@ -215,6 +215,19 @@ def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path
     np.testing.assert_allclose(features, model.transform(zca.transform(scaled)), rtol=1e-5)
 
 
+def test_train_names_the_options_where_the_library_names_parameters(tmp_path, capsys):
+    assert main(["train", "--early-stopping", "--validation-fraction", "0.999", "--patches", "50",
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "sparseae: error: --validation-fraction 0.999 of 50 samples leaves 50 held-out and 0 "
+        "training rows; both need at least one\n")
+    from sparseae.cli import _in_flags
+
+    assert _in_flags("early_stopping is not available with distributed=True; max_iter, "
+                     "my_batch_size") == ("--early-stopping is not available with torchrun; "
+                                          "--max-iter, my_batch_size")
+
+
 def test_encode_notes_patch_options_that_a_data_matrix_makes_moot(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (40, 9)))
     folder = tmp_path / "run"

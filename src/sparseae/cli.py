@@ -7,6 +7,7 @@ import datetime as dt
 import difflib
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -505,7 +506,7 @@ def train(args) -> int:
         message = str(w.message)
         for theirs, ours in advice.items():
             message = message.replace(theirs, ours)
-        print(f"note: {message}", file=sys.stderr)
+        print(f"note: {_in_flags(message)}", file=sys.stderr)
     if model.interrupted_:
         print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
               f"continue with: sparseae train --resume {run}", file=sys.stderr)
@@ -907,6 +908,19 @@ def gradcheck(args) -> int:
     return 1 if failed else 0
 
 
+# the estimator's parameters that the library's messages name, as train's options
+FLAGS = {"validation_fraction": "--validation-fraction", "batch_size": "--batch-size",
+         "early_stopping": "--early-stopping", "n_iter_no_change": "--patience",
+         "learning_rate_schedule": "--lr-schedule", "learning_rate": "--learning-rate",
+         "memory_budget": "--memory-budget", "max_iter": "--max-iter",
+         "distributed=True": "torchrun"}
+
+
+def _in_flags(message: str) -> str:
+    """A library message with the parameters it names spelled as train's options."""
+    return re.sub(r"\b(" + "|".join(FLAGS) + r")\b", lambda m: FLAGS[m.group(1)], message)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = {"train": train, "encode": encode, "gradcheck": gradcheck,
@@ -917,5 +931,6 @@ def main(argv=None) -> int:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, OSError, ImportError) as err:  # ours: each names the problem
-        print(f"sparseae: error: {err}", file=sys.stderr)
+        message = _in_flags(str(err)) if args.command == "train" else str(err)
+        print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
