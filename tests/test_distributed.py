@@ -86,9 +86,31 @@ def test_cli_under_torchrun_writes_one_run_folder(tmp_path):
     assert result.stdout.count("trained 64-10-64") == 1  # rank 0 alone reports
 
 
+def test_cli_under_torchrun_scales_the_share_of_a_process_that_gets_no_rows(tmp_path):
+    """--reproducible shares whole blocks (8192 rows on PyTorch): of 1000 patches, rank 0 gets
+    none, and the patch normalisation must pass its empty share through."""
+    out = tmp_path / "run"
+    result = torchrun("-m", "sparseae", "train", "--patches", "1000", "--n-hidden", "10",
+                      "--max-iter", "3", "--device", "cpu", "--reproducible", "--quiet",
+                      "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    alone = run([sys.executable, "-m", "sparseae", "train", "--patches", "1000", "--n-hidden",
+                 "10", "--max-iter", "3", "--device", "cpu", "--reproducible", "--quiet",
+                 "--out", str(tmp_path / "alone")])
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    costs = [json.loads((folder / "metrics.json").read_text())["final_cost"]
+             for folder in (out, tmp_path / "alone")]
+    assert costs[0] == costs[1]
+
+
 def test_parts_cover_the_rows_once_and_align_to_blocks():
     parts = [part(1000, r, 3, align=128) for r in range(3)]
-    assert [(p.start, p.stop) for p in parts] == [(0, 256), (256, 640), (640, 1000)]
+    assert [(p.start, p.stop) for p in parts] == [(0, 384), (384, 640), (640, 1000)]
+    # to the nearest block: 5000 would round down to 0 and leave all the work to one process
+    assert [(p.start, p.stop) for p in (part(10000, r, 2, align=8192) for r in range(2))] == [
+        (0, 8192), (8192, 10000)]
+    assert [(p.start, p.stop) for p in (part(1000, r, 2, align=8192) for r in range(2))] == [
+        (0, 0), (0, 1000)]
     assert list(Part(256, 640, 1000).local(np.array([5, 300, 639, 640]))) == [44, 383]
     assert [(p.start, p.stop) for p in (part(3, r, 3) for r in range(3))] == [
         (0, 1), (1, 2), (2, 3)]

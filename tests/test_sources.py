@@ -58,6 +58,22 @@ def test_scattered_rows_are_read_a_bounded_span_at_a_time(tmp_path, matrix, monk
     assert file.take(np.array([], dtype=int)).shape == (0, 12)
 
 
+def test_an_empty_subset_passes_through_its_transforms_at_their_width(matrix):
+    """A process's share of the rows may be empty; scikit-learn's transforms refuse empty
+    input, so Rows gives an empty block of the width they make."""
+    from sparseae.data.scaling import UnitScaler
+    from sparseae.whitening import PCAWhitening
+
+    scaler = UnitScaler().fit(matrix)
+    pca = PCAWhitening(n_components=5).fit(scaler.transform(matrix))
+    for transforms, width in (((scaler,), 12), ((scaler, pca), 5)):
+        empty = Rows(matrix, transforms).subset(np.array([], dtype=int))
+        assert empty.n_samples == 0 and empty.n_features == width
+        for X in (empty.to_array(), *empty.chunks(10)):
+            assert X.shape == (0, width) and X.dtype == np.float64
+    assert Rows(matrix, (scaler, pca)).n_features == 5
+
+
 def test_npy_chunks_as_views_of_the_mapping(tmp_path, matrix, monkeypatch):
     np.save(tmp_path / "x.npy", matrix.astype(np.float32))
     rows = load(tmp_path / "x.npy")

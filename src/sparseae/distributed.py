@@ -107,12 +107,13 @@ class Part:
 
 def part(n: int, rank: int, world_size: int, align: int = 1) -> Part:
     """Contiguous, near-equal parts: process ``rank`` of ``world_size`` takes rows
-    ``[n rank / size, n (rank + 1) / size)``, each boundary rounded down to a multiple of
-    ``align`` rows."""
+    ``[n rank / size, n (rank + 1) / size)``, each boundary rounded to the nearest multiple of
+    ``align`` rows (not beyond ``n``). With fewer blocks than processes some parts are empty."""
     if n < world_size:
         raise ValueError(f"{n} rows cannot be shared by {world_size} processes")
 
     def boundary(r):
-        return n if r == world_size else n * r // world_size // align * align
+        return n if r == world_size else min((n * r // world_size + align // 2) // align * align,
+                                             n)
 
     return Part(boundary(rank), boundary(rank + 1), n)

@@ -39,7 +39,7 @@ class Rows:
     def n_features(self) -> int:
         """Features after the transforms (PCA may reduce them)."""
         if self._n_features is None:
-            self._n_features = self.take(np.arange(1)).shape[1]
+            self._n_features = self.block(0, min(self.n_samples, 1)).shape[1]
         return self._n_features
 
     @property
@@ -62,7 +62,10 @@ class Rows:
 
     def _apply(self, X: np.ndarray, dtype) -> np.ndarray:
         for transform in self.transforms:
-            X = transform.transform(X)
+            # scikit-learn refuses empty input (a process's empty share of the rows): a row of
+            # zeros, dropped after, gives the width the transform makes
+            X = (transform.transform(X) if len(X) else
+                 transform.transform(np.zeros((1, X.shape[1]), X.dtype))[:0])
         return np.ascontiguousarray(X, dtype=dtype)
 
     def block(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
