@@ -552,6 +552,12 @@ def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
     assert main(["train", "--whiten", "zca", "--out", str(tmp_path / "w"), *QUICK]) == 0
     assert "outputs only (0, 1): give --decoder linear (whitened data is not in [0, 1])\n" in \
         capsys.readouterr().err
+    # scaled to [0, 1] but for the last bit (MinMaxScaler's maximum: 1.0000000000000002)
+    np.save(tmp_path / "y.npy", np.random.default_rng(0).uniform(0, 7, (50, 9)))
+    for scale in ("minmax", "unit"):
+        assert main(["train", "--data", str(tmp_path / "y.npy"), "--scale", scale, "--out",
+                     str(tmp_path / scale), *QUICK]) == 0
+        assert "outputs only" not in capsys.readouterr().err
 
 
 def test_encode_names_the_first_nan(tmp_path, capsys):

@@ -316,8 +316,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def _warn_if_out_of_range(self, low, high, stacklevel):
         """Warn (at the caller of ``fit``, ``stacklevel`` frames up) if the rows' values
-        ``low`` to ``high`` are out of the decoder's reach."""
-        if self.decoder == "sigmoid" and (low < 0.0 or high > 1.0):
+        ``low`` to ``high`` are out of the decoder's reach, by more than the rounding of a
+        scaling to [0, 1] leaves (scikit-learn's MinMaxScaler gives 1.0000000000000002)."""
+        if self.decoder == "sigmoid" and (low < -1e-6 or high > 1.0 + 1e-6):
             warnings.warn(
                 f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs "
                 f"only (0, 1): {RESCALE}",
