@@ -560,6 +560,15 @@ def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
         assert "outputs only" not in capsys.readouterr().err
 
 
+def test_train_says_which_option_wakes_silenced_units(tmp_path, capsys):
+    assert main(["train", "--sparsity", "l1", "--patches", "1000", "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: every hidden unit is silent" in err and "; give a smaller --sparsity-weight " \
+           "(the L1 penalty needs a far smaller one than KL: about 0.01 on the tutorial's " \
+           "patches)\n" in err
+
+
 def test_encode_names_the_first_nan(tmp_path, capsys):
     X = np.random.default_rng(0).uniform(0.1, 0.9, (30, 9))
     np.save(tmp_path / "x.npy", X)

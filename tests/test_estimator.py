@@ -109,6 +109,23 @@ def test_the_model_keeps_why_training_ended(patches, solver, settings, reason):
     assert model.stop_reason_ == reason
 
 
+def test_a_penalty_that_silences_every_unit_is_called_out(patches):
+    with pytest.warns(UserWarning, match=r"every hidden unit is silent \(the largest mean "
+                      r"activity is .*\): the sparsity penalty outweighs the reconstruction, "
+                      r"and every sample gets the same reconstruction; lower sparsity_weight "
+                      r"\(the L1 penalty needs a far smaller one than KL"):
+        model = SparseAutoencoder(sparsity="l1", random_state=0).fit(patches)
+    assert model.rho_hat_.max() < 1e-4
+    np.testing.assert_allclose(model.reconstruct(patches[:3]), model.reconstruct(patches[3:6]),
+                               atol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for settings in ({"sparsity": "l1", "sparsity_weight": 0.01}, {}):
+            model = SparseAutoencoder(max_iter=150, random_state=0, **settings).fit(patches)
+            assert model.rho_hat_.max() > 1e-3
+
+
 def test_a_failed_line_search_is_not_told_to_raise_max_iter(patches, monkeypatch):
     from sparseae import solvers
 

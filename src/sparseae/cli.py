@@ -423,7 +423,7 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
-    from .estimator import RESCALE
+    from .estimator import RESCALE, SILENCE
     from .fitting import SMALLER_STEPS, TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
@@ -498,6 +498,7 @@ def train(args) -> int:
                       f"{2 * model.n_iter_}",
         SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
         SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
+        SILENCE: "give a smaller --sparsity-weight",
         RESCALE: "give --decoder linear (whitened data is not in [0, 1])"
                  if settings["whiten"] != "none" else
                  "give --scale unit or minmax, or --decoder linear",

@@ -20,6 +20,7 @@ from .objective import PENALTIES, Spec
 
 # the advice when the data is out of the sigmoid decoder's reach (the command line gives its own)
 RESCALE = "rescale X to [0, 1] or use decoder='linear'"
+SILENCE = "lower sparsity_weight"
 
 
 class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -241,7 +242,23 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.loss_ = problem.cost(result.theta)
         self.rho_hat_ = problem.rho_hat(self._params())
         self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
+        self._warn_if_silent(stacklevel=3)
         return self
+
+    def _warn_if_silent(self, stacklevel):
+        """Warn when the sparsity penalty has silenced every hidden unit (each one's mean
+        activity below 1e-4 and a tenth of the target): the model then gives every sample the
+        same reconstruction. With the L1 penalty this is what the KL penalty's weight does."""
+        quiet = 1e-4 if self.sparsity == "l1" else min(1e-4, self.sparsity_target / 10)
+        if self.interrupted_ or not np.all(np.asarray(self.rho_hat_) < quiet):
+            return
+        hint = (" (the L1 penalty needs a far smaller one than KL: about 0.01 on the tutorial's "
+                "patches)" if self.sparsity == "l1" else "")
+        warnings.warn(
+            f"every hidden unit is silent (the largest mean activity is "
+            f"{float(np.max(self.rho_hat_)):.2g}): the sparsity penalty outweighs the "
+            f"reconstruction, and every sample gets the same reconstruction; {SILENCE}{hint}",
+            UserWarning, stacklevel=stacklevel)
 
     def _training_rows(self, X) -> tuple[Rows, bool]:
         """The rows to train on, and whether they were checked already: arrays go through
