@@ -30,5 +30,23 @@ def main(out, distributed):
         np.savez(out, **curves)
 
 
+def unseeded_and_mismatched(out):
+    """Each process writes the weights of a fit without a seed, and the error of a fit on data
+    that differ from rank to rank, to ``out``-RANK.npz."""
+    warnings.simplefilter("ignore")
+    rank = int(os.environ["RANK"])
+    X = image_patches("natural", 200, random_state=0)
+    W1 = SparseAutoencoder(5, max_iter=3, distributed=True).fit(X).W1_
+    try:
+        SparseAutoencoder(5, max_iter=3, distributed=True).fit(X[rank:])
+        error = ""
+    except ValueError as err:
+        error = str(err)
+    np.savez(f"{out}-{rank}.npz", W1=W1, error=error)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] == "distributed")
+    if sys.argv[2] == "checks":
+        unseeded_and_mismatched(sys.argv[1])
+    else:
+        main(sys.argv[1], sys.argv[2] == "distributed")

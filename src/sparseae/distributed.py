@@ -67,6 +67,40 @@ def any_process(flag: Callable[[], bool], backend: Backend) -> Callable[[], bool
     return agreed
 
 
+def gathered(values, backend: Backend) -> np.ndarray:
+    """Every process's float64 ``values`` (as many on each), one row per rank, on the host."""
+    torch = import_torch()
+    device = backend.empty((0,)).device if backend.is_gpu else "cpu"
+    mine = torch.as_tensor(np.asarray(values, dtype=np.float64).ravel(), device=device)
+    out = [torch.empty_like(mine) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(out, mine)
+    return np.stack([t.cpu().numpy() for t in out])
+
+
+def common_seed(seed: int, backend: Backend) -> int:
+    """Rank 0's ``seed`` on every process: they must start from the same weights, and a
+    ``random_state`` of None draws a seed in each."""
+    return int(gathered([seed], backend)[0, 0])  # (seeds below 2**31: exact in float64)
+
+
+def check_same_rows(rows, backend: Backend) -> None:
+    """A clear error on every process, instead of steps that part ways and all-reduces that
+    wait on each other, when the processes do not all hold the same rows: their number, their
+    width, and the sum and sum of squares of up to 64 evenly spaced rows must agree."""
+    sample = rows.take(np.linspace(0, rows.n_samples - 1, min(rows.n_samples, 64)).astype(int))
+    figures = gathered([rows.n_samples, rows.n_features, sample.sum(), np.vdot(sample, sample)],
+                       backend)
+    differ = [rank for rank, theirs in enumerate(figures)
+              if not np.allclose(theirs, figures[0], rtol=1e-9, atol=0)]
+    if differ:
+        shapes = ", ".join(f"rank {r}: {int(n)} x {int(f)}" for r, (n, f, *_) in
+                           enumerate(figures))
+        raise ValueError(
+            f"the processes hold different data (rank {differ[0]} differs from rank 0; "
+            f"{shapes}): each must read the same rows, all of them (the same file, or samples "
+            "drawn with the same seed); the processes share them out themselves")
+
+
 def allreduce(x) -> None:
     """Sum ``x`` (a contiguous NumPy array or a tensor) over all processes, in place."""
     torch = import_torch()

@@ -220,6 +220,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if self.distributed:
             backend = Backend(self.device, self.dtype)
             process = dist.init(backend)
+            dist.check_same_rows(rows, backend)
+            seed = dist.common_seed(seed, backend)
             should_stop = dist.any_process(should_stop or (lambda: False), backend)
             if process[0] != 0:
                 checkpoint = None
