@@ -2,6 +2,7 @@
 does, bit for bit, for GD, SGD and Adam."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -211,7 +212,9 @@ def test_a_finished_run_trained_longer_equals_the_longer_run(tmp_path, capsys):
     assert new_run(long, 30) == 0
     capsys.readouterr()
     assert train("--resume", str(short), "--max-iter", "30", "--seed", "5") == 0
-    assert "note: --seed ignored: a resumed run keeps its own settings" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "note: --seed ignored: a resumed run keeps its own settings" in printed.err
+    assert re.search(r", 30 iterations, the last 18 in \d+\.\d s\n", printed.out)
     a, b = sparseae.load(short / "model.npz"), sparseae.load(long / "model.npz")
     assert a.n_iter_ == b.n_iter_ == 30
     assert a.loss_curve_ == b.loss_curve_ and a.W1_.tobytes() == b.W1_.tobytes()

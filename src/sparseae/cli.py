@@ -557,10 +557,14 @@ def train(args) -> int:
                   f"after {best}", file=sys.stderr)
     _write_metrics(run, metrics)
     n = rows.n_features
+    before = metrics["resumed_from_iteration"] or 0
+    timed = (f"{_count(model.n_iter_, settings)} in {seconds:.1f} s" if not before else
+             f"{_count(model.n_iter_, settings)}, the last {model.n_iter_ - before} in "
+             f"{seconds:.1f} s")
     print(
         f"trained {n}-{settings['n_hidden']}-{n} on {rows.n_samples} samples: "
         f"cost {model.loss_:.6g}, mean activation {metrics['mean_hidden_activation']:.4g}, "
-        f"{_count(model.n_iter_, settings)} in {seconds:.1f} s"
+        f"{timed}"
     )
     print(f"run folder: {run}")
     return 0
