@@ -154,6 +154,42 @@ def test_stacked_hands_over_each_stage_as_it_ends(digits):
     assert stages[3][1] is model.network_
 
 
+def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, tmp_path):
+    import sparseae
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:300], y_train[:300]
+
+    def stack(**settings):
+        return StackedAutoencoderClassifier((6, 5), max_iter=8, finetune_max_iter=8,
+                                            random_state=3, **settings)
+
+    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    first = sparseae.load(tmp_path / "autoencoder1.npz")
+    trained = []
+    resumed = stack().fit(X, y, pretrained=[first], on_stage=lambda name, est: trained.append(name))
+    assert trained == ["autoencoder2", "softmax", "network"]  # the first one is not retrained
+    assert resumed.autoencoders_[0] is first
+    for a, b in zip(whole.network_.layers_, resumed.network_.layers_):
+        np.testing.assert_array_equal(a.W, b.W)
+
+    with pytest.raises(ValueError, match=r"^pretrained\[0\] was not trained by this stack: its "
+                                         r"weight_decay is 0.003, this stack's layer 1 has 0.01 "):
+        stack(weight_decay=0.01).fit(X, y, pretrained=[first])
+    with pytest.raises(ValueError, match=r"its random_state is \d+, this stack's layer 1 has"):
+        StackedAutoencoderClassifier((6, 5), max_iter=8, random_state=4).fit(
+            X, y, pretrained=[first])
+    second = sparseae.load(tmp_path / "autoencoder2.npz")
+    with pytest.raises(ValueError, match=r"^pretrained\[0\] was not trained by this stack: its "
+                                         r"n_hidden is 5, this stack's layer 1 has 6"):
+        stack().fit(X, y, pretrained=[second])
+    with pytest.raises(ValueError, match="pretrained has more autoencoders than the 2 hidden"):
+        stack().fit(X, y, pretrained=[first, second, second])
+    with pytest.raises(ValueError, match=r"pretrained\[0\] takes 64 inputs; layer 1 of this "
+                                         r"stack gets 63"):
+        stack().fit(X[:, 1:], y, pretrained=[first])
+
+
 def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
     """Autoencoders, softmax and fine-tuning each get their own weight decay; fine-tuning
     starts from the pretrained stack and runs its own iterations."""

@@ -225,11 +225,15 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, *, on_stage=None):
+    def fit(self, X, y, *, on_stage=None, pretrained=()):
         """Pretrain, train the softmax, fine-tune. ``on_stage(name, estimator)``, if given, is
         called as each stage ends, with ``"autoencoder1"``, ``"autoencoder2"``, ...,
         ``"softmax"`` and ``"network"`` (the fine-tuned one): to save each as soon as it is
-        trained, so that an interruption loses none of them."""
+        trained, so that an interruption loses none of them. ``pretrained`` are the
+        autoencoders of the first layers that such an interrupted fit already trained (loaded
+        with ``sparseae.load``): they are used as they are, and the fit goes on as the
+        interrupted one would have, to the same result. They must be what this stack would
+        train: the same settings and seeds, on the same data."""
         stage = on_stage or (lambda name, estimator: None)
         # everything is checked before the first autoencoder's long training
         X, y = validated(self, X, y, dtype=np.float64)
@@ -248,12 +252,21 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
         autoencoder(sizes[0], 0).check_params()
         rng = check_random_state(self.random_state)
+        seeds = [rng.randint(2**31 - 1) for _ in sizes]
+        pretrained = list(pretrained)
+        widths = [X.shape[1], *sizes]
+        for k, ae in enumerate(pretrained):
+            _check_pretrained(k, ae, autoencoder(sizes[k], seeds[k]) if k < len(sizes) else None,
+                              widths[k], len(sizes))
         features = X
         self.autoencoders_ = []
-        for k, n_hidden in enumerate(sizes, 1):
-            ae = autoencoder(n_hidden, rng.randint(2**31 - 1)).fit(features)
+        for k, (n_hidden, seed) in enumerate(zip(sizes, seeds), 1):
+            if k <= len(pretrained):
+                ae = pretrained[k - 1]
+            else:
+                ae = autoencoder(n_hidden, seed).fit(features)
+                stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)
-            stage(f"autoencoder{k}", ae)
             features = ae.transform(features)
         top = SoftmaxRegression(weight_decay=self.softmax_weight_decay, max_iter=self.max_iter,
                                 random_state=rng.randint(2**31 - 1),
@@ -284,6 +297,27 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         check_is_fitted(self)
         return self.network_.predict(validated(self, X, reset=False))
+
+
+def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
+    """A clear error unless ``ae`` is the autoencoder ``expected`` (unfitted, with this stack's
+    settings and seed), fitted on ``n_features`` inputs: the ``k``-th of ``pretrained``."""
+    if expected is None:
+        raise ValueError(f"pretrained has more autoencoders than the {n_layers} hidden layers")
+    if not isinstance(ae, SparseAutoencoder):
+        raise TypeError(f"pretrained[{k}] is a {type(ae).__name__}, not a SparseAutoencoder")
+    check_is_fitted(ae)
+    ours, theirs = expected.get_params(), ae.get_params()
+    differ = [name for name in ours if name != "verbose" and ours[name] != theirs[name]]
+    if differ:
+        name = differ[0]
+        raise ValueError(
+            f"pretrained[{k}] was not trained by this stack: its {name} is {theirs[name]!r}, "
+            f"this stack's layer {k + 1} has {ours[name]!r} (the same settings and "
+            "random_state are needed to go on where an interrupted fit stopped)")
+    if ae.n_features_in_ != n_features:
+        raise ValueError(f"pretrained[{k}] takes {ae.n_features_in_} inputs; layer {k + 1} of "
+                         f"this stack gets {n_features}")
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",

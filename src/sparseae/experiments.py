@@ -109,10 +109,10 @@ def _check_split(y, test_fraction: float):
 def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_target=0.1,
             sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
             finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400, random_state=0,
-            verbose=False, on_stage=None) -> dict:
+            verbose=False, on_stage=None, pretrained=()) -> dict:
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
-    held-out ``test_fraction`` before and after fine-tuning. ``on_stage`` goes to
-    ``StackedAutoencoderClassifier.fit``."""
+    held-out ``test_fraction`` before and after fine-tuning. ``on_stage`` and ``pretrained``
+    go to ``StackedAutoencoderClassifier.fit``."""
     from sklearn.model_selection import train_test_split
 
     _check_split(y, test_fraction)
@@ -126,7 +126,7 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             weight_decay=weight_decay, softmax_weight_decay=softmax_weight_decay,
             finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
             finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
-        ).fit(X_train, y_train, on_stage=on_stage)
+        ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained)
         seconds = time.perf_counter() - start
     return {
         "n_train": int(len(X_train)),
