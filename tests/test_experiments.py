@@ -85,7 +85,7 @@ def test_commands_save_every_model_they_train(tmp_path, capsys):
     assert "softmax on 25 learned features" in out and "softmax on raw pixels" in out
     assert f"run folder: {tmp_path / 'st'} (autoencoder.npz, softmax.npz)" in out
     assert sorted(f.name for f in (tmp_path / "st").iterdir()) == [
-        "autoencoder.npz", "filters.png", "metrics.json", "softmax.npz"]
+        "autoencoder.npz", "config.json", "filters.png", "metrics.json", "softmax.npz"]
     X, y = labeled_data("digits")
     ae, softmax = (sparseae.load(tmp_path / "st" / f"{name}.npz")
                    for name in ("autoencoder", "softmax"))
@@ -97,7 +97,7 @@ def test_commands_save_every_model_they_train(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "before fine-tuning" in out and "after fine-tuning" in out
     assert sorted(f.name for f in (tmp_path / "sk").iterdir()) == [
-        "autoencoder1.npz", "metrics.json", "network.npz", "softmax.npz"]
+        "autoencoder1.npz", "config.json", "metrics.json", "network.npz", "softmax.npz"]
     network = sparseae.load(tmp_path / "sk" / "network.npz")
     assert [layer.W.shape for layer in network.layers_] == [(20, 64), (10, 20)]
     _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
@@ -133,9 +133,61 @@ def test_an_interrupted_stacked_run_keeps_each_model_it_trained(tmp_path, capsys
                  "--out", str(run), "--quiet"]) == 130
     err = capsys.readouterr().err.strip()
     if kept:
-        assert err == f"sparseae: interrupted; {run} keeps {', '.join(kept)}"
-        assert sorted(f.name for f in run.iterdir()) == kept  # and no metrics.json
+        assert err == (f"sparseae: interrupted; {run} keeps {', '.join(kept)}; to go on with "
+                       f"it: sparseae stacked --resume {run}")
+        assert sorted(f.name for f in run.iterdir()) == [*kept[:2], "config.json", kept[2]]
         assert sparseae.load(run / "autoencoder2.npz").W1_.shape == (5, 6)
     else:
         assert err == "sparseae: interrupted; no model had finished training; nothing was saved"
         assert not run.exists()
+
+
+def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path, capsys,
+                                                                         monkeypatch):
+    import json
+
+    from sparseae import SparseAutoencoder
+
+    args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "5",
+            "--finetune-max-iter", "5", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    fit = SparseAutoencoder.fit
+
+    def second_interrupted(self, X, *rest, **kwargs):  # Ctrl-C in the second autoencoder
+        if self.n_hidden == 5:
+            raise KeyboardInterrupt
+        return fit(self, X, *rest, **kwargs)
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(SparseAutoencoder, "fit", second_interrupted)
+        assert main([*args, "--out", str(run)]) == 130
+    first = (run / "autoencoder1.npz").read_bytes()
+    capsys.readouterr()
+    assert main(["stacked", "--out", str(run), "--quiet"]) == 2  # not over it: resume it
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {run} already holds a run; choose another --out, or continue it "
+        f"with: sparseae stacked --resume {run}")
+    assert main(["stacked", "--resume", str(run), "--seed", "4", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == (
+        "note: --seed ignored: a resumed run keeps its own settings (config.json)\n"
+        f"going on with {run}: 1 of its 2 autoencoders were trained\n")
+    assert (run / "autoencoder1.npz").read_bytes() == first  # kept, not trained again
+    whole, resumed = (json.loads((folder / "metrics.json").read_text())
+                      for folder in (tmp_path / "whole", run))
+    for key in ("accuracy_before_finetuning", "accuracy_after_finetuning", "layers"):
+        assert resumed[key] == whole[key]
+    assert main(["stacked", "--resume", str(run)]) == 0
+    assert capsys.readouterr().out == f"{run} is already complete; nothing to resume\n"
+    assert main(["train", "--resume", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {run} is a run of sparseae stacked, not of train; to go on with it: "
+        f"sparseae stacked --resume {run}")
+    assert main(["stacked", "--resume", str(tmp_path / "whole"), "--out", "x"]) == 2
+    assert "--out has no effect with --resume" in capsys.readouterr().err
+    assert main(["train", "--patches", "50", "--max-iter", "2", "--n-hidden", "3", "--quiet",
+                 "--out", str(tmp_path / "t")]) == 0
+    assert main(["stacked", "--resume", str(tmp_path / "t")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{tmp_path / 't'} is not a run folder of sparseae stacked but of train")

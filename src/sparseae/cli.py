@@ -299,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="L-BFGS iterations of fine-tuning")
     stack.add_argument("--test-fraction", type=_fraction, default=0.2,
                        help="share of the digits held out for testing (stratified)")
+    stack.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                       help="go on with the interrupted stacked run in RUN_DIR, with its own "
+                       "settings: the autoencoders it saved are kept, the rest is trained, to "
+                       "the result of an uninterrupted run")
 
     encode = commands.add_parser(
         "encode", formatter_class=fmt,
@@ -650,13 +654,25 @@ def _note_ignored_with_resume(args):
 
 
 def _holds_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a run of a sparseae command: the settings of train, or the
-    metrics of the others."""
+    """Whether ``folder`` holds a run of a sparseae command: the settings of one (config.json,
+    naming its data), or the metrics of a run from before the others wrote settings."""
     try:
         _run_settings(folder)
         return True
     except (OSError, ValueError):
-        return (folder / "metrics.json").is_file() and not (folder / "config.json").exists()
+        return _run_command(folder) is not None or (
+            (folder / "metrics.json").is_file() and not (folder / "config.json").exists())
+
+
+def _run_command(folder: Path) -> str | None:
+    """The command whose run ``folder`` holds, from its config.json; None if it holds none."""
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(saved, dict) or "data" not in saved:
+        return None
+    return saved.get("command", "train")  # (runs of train from before it was recorded)
 
 
 def _run_settings(run: Path) -> dict:
@@ -675,6 +691,11 @@ def _run_settings(run: Path) -> dict:
     if not isinstance(saved, dict) or "data" not in saved:
         raise ValueError(f"{run} is not a run folder of sparseae train: its config.json "
                          "names no data")
+    command = saved.get("command", "train")  # (runs of train from before it was recorded)
+    if command != "train":
+        raise ValueError(f"{run} is a run of sparseae {command}, not of train"
+                         + (f"; to go on with it: sparseae stacked --resume {run}"
+                            if command == "stacked" else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
@@ -718,10 +739,12 @@ def _new_run(args) -> Path:
     if run.exists() and not run.is_dir():
         raise FileExistsError(f"--out {run} is a file, not a folder")
     if _holds_run(run):
+        resumable = (args.command in ("train", "stacked") and _run_command(run) == args.command
+                     and not (run / "metrics.json").exists())
         raise FileExistsError(
             f"{run} already holds a run; choose another --out"
-            + (f", or continue it with: sparseae train --resume {run}"
-               if args.command == "train" and not (run / "metrics.json").exists() else ""))
+            + (f", or continue it with: sparseae {args.command} --resume {run}"
+               if resumable else ""))
     if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
         raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
     return run
@@ -808,20 +831,49 @@ def _write_metrics(run: Path, metrics: dict):
     atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
 
 
-def _saving_stages(run: Path, saved: list):
+def _saving_stages(run: Path, saved: list, settings: dict):
     """An ``on_stage`` for the experiments: each model goes into ``run`` as soon as it is
-    trained (``name.npz``), and its file name into ``saved``."""
+    trained (``name.npz``), and its file name into ``saved``; the first one comes with the
+    run's ``settings`` (config.json)."""
+    from .io import atomic_write
+
     def save(name, estimator):
-        run.mkdir(parents=True, exist_ok=True)
+        if not (run / "config.json").exists():
+            run.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(settings, indent=2) + "\n"
+            atomic_write(run / "config.json", lambda f: f.write(text.encode()))
         saved.append(estimator.save(run / f"{name}.npz").name)
 
     return save
 
 
-def _interrupted(run: Path, saved: list) -> int:
+# what a run of selftaught or stacked records of its options (config.json), for --resume
+EXPERIMENT_SETTINGS = {
+    "selftaught": ("data", "labels", "n_hidden", "sparsity_target", "sparsity_weight",
+                   "weight_decay", "softmax_weight_decay", "max_iter", "seed"),
+    "stacked": ("data", "labels", "hidden", "test_fraction", "sparsity_target",
+                "sparsity_weight", "weight_decay", "softmax_weight_decay",
+                "finetune_weight_decay", "max_iter", "finetune_max_iter", "seed"),
+}
+
+
+def _experiment_settings(args) -> dict:
+    """The settings of a new selftaught or stacked run, with its data as absolute paths (a
+    resumed run finds them from any folder)."""
+    settings = {"command": args.command,
+                **{k: getattr(args, k) for k in EXPERIMENT_SETTINGS[args.command]}}
+    for k in ("data", "labels"):
+        if settings[k] is not None and Path(settings[k]).exists():
+            settings[k] = str(Path(settings[k]).resolve())
+    return settings
+
+
+def _interrupted(run: Path, saved: list, command: str) -> int:
     kept = (f"{run} keeps {', '.join(saved)}" if saved else
             "no model had finished training; nothing was saved")
-    print(f"sparseae: interrupted; {kept}", file=sys.stderr)
+    hint = (f"; to go on with it: sparseae stacked --resume {run}"
+            if saved and command == "stacked" else "")
+    print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
@@ -837,10 +889,11 @@ def selftaught(args) -> int:
             X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
             sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay,
             max_iter=args.max_iter, softmax_weight_decay=args.softmax_weight_decay,
-            random_state=args.seed, verbose=not args.quiet, on_stage=_saving_stages(run, saved),
+            random_state=args.seed, verbose=not args.quiet,
+            on_stage=_saving_stages(run, saved, _experiment_settings(args)),
         )
     except KeyboardInterrupt:
-        return _interrupted(run, saved)
+        return _interrupted(run, saved, args.command)
     ae = result.pop("autoencoder")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
@@ -857,29 +910,68 @@ def selftaught(args) -> int:
 def stacked(args) -> int:
     from .experiments import labeled_data
     from .experiments import stacked as run_stacked
+    from .io import load
 
-    run = _new_run(args)
-    X, y = labeled_data(args.data, args.labels)
-    saved: list[str] = []
+    if args.resume is None:
+        run, settings, pretrained = _new_run(args), _experiment_settings(args), []
+    else:
+        run, settings = args.resume, _stacked_run(args)
+        if (run / "metrics.json").exists():
+            print(f"{run} is already complete; nothing to resume")
+            return 0
+        pretrained = []
+        while (run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
+                len(pretrained) < len(settings["hidden"]):
+            pretrained.append(load(run / f"autoencoder{len(pretrained) + 1}.npz"))
+        print(f"going on with {run}: {len(pretrained)} of its {len(settings['hidden'])} "
+              "autoencoders were trained", file=sys.stderr)
+    X, y = labeled_data(settings["data"], settings["labels"])
+    saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
     try:
         result = run_stacked(
-            X, y, hidden_layer_sizes=tuple(args.hidden), test_fraction=args.test_fraction,
-            sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,
-            weight_decay=args.weight_decay, softmax_weight_decay=args.softmax_weight_decay,
-            finetune_weight_decay=args.finetune_weight_decay, max_iter=args.max_iter,
-            finetune_max_iter=args.finetune_max_iter, random_state=args.seed,
-            verbose=not args.quiet, on_stage=_saving_stages(run, saved),
+            X, y, hidden_layer_sizes=tuple(settings["hidden"]),
+            test_fraction=settings["test_fraction"], sparsity_target=settings["sparsity_target"],
+            sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
+            softmax_weight_decay=settings["softmax_weight_decay"],
+            finetune_weight_decay=settings["finetune_weight_decay"],
+            max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
+            random_state=settings["seed"], verbose=not args.quiet,
+            on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
         )
     except KeyboardInterrupt:
-        return _interrupted(run, saved)
+        return _interrupted(run, saved, args.command)
     result.pop("model")
-    _write_metrics(run, {**result, "data": args.data})
-    print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {args.data}: "
+    _write_metrics(run, {**result, "data": settings["data"]})
+    print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {settings['data']}: "
           f"{result['n_train']} training, {result['n_test']} test digits")
     print(f"  before fine-tuning: {100 * result['accuracy_before_finetuning']:.2f}%")
     print(f"  after fine-tuning:  {100 * result['accuracy_after_finetuning']:.2f}%")
     print(f"run folder: {run} ({', '.join(saved)})")
     return 0
+
+
+def _stacked_run(args) -> dict:
+    """The settings of the stacked run that ``--resume`` names, with a note for the options
+    given beside it, which it does not take."""
+    run = args.resume
+    if args.out is not None:
+        raise ValueError(f"--out has no effect with --resume: the run goes on in {run}")
+    if not run.is_dir():
+        raise FileNotFoundError(f"no such run folder: {run}")
+    command = _run_command(run)
+    if command != "stacked":
+        raise ValueError(f"{run} is not a run folder of sparseae stacked"
+                         + (f" but of {command}" if command else " (no config.json naming "
+                            "its data: a run interrupted before its first autoencoder was "
+                            "saved leaves nothing to go on from)"))
+    settings = json.loads((run / "config.json").read_text())
+    defaults = vars(build_parser().parse_args(["stacked"]))
+    ignored = [_option(k) for k in EXPERIMENT_SETTINGS["stacked"]
+               if getattr(args, k) != defaults[k]]
+    if ignored:
+        print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
+              "(config.json)", file=sys.stderr)
+    return settings
 
 
 def gradcheck(args) -> int:
