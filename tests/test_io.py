@@ -403,6 +403,23 @@ def test_saving_over_a_folder_names_it(tmp_path, model):
         model.save(tmp_path)
 
 
+def test_a_save_writes_through_a_link_and_never_over_a_device_or_a_pipe(tmp_path, model):
+    (tmp_path / "models").mkdir()
+    link = tmp_path / "latest.npz"
+    link.symlink_to(tmp_path / "models" / "m.npz")
+    model.save(link)
+    assert link.is_symlink() and sparseae.load(tmp_path / "models" / "m.npz").n_hidden == 9
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(FileExistsError, match=r"pipe is not a regular file \(a device or a "
+                                              r"pipe, say\)"):
+        model.save(tmp_path / "pipe")
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    with pytest.raises(IsADirectoryError, match="new/ names a folder: give the file to write"):
+        model.save(f"{tmp_path}/new/")
+    assert not (tmp_path / "new").exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["latest.npz", "models", "pipe"]
+
+
 def test_unfitted_preprocessing_is_not_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 

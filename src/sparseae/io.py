@@ -41,12 +41,21 @@ def _umask() -> int:
 
 
 def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+    A symbolic link is written through (its target is replaced, the link kept); anything at
+    ``path`` that is not a regular file (a device, a pipe) is refused, not replaced."""
+    if str(path).endswith(("/", os.sep)):  # (Path would drop the slash and write a file)
+        raise IsADirectoryError(f"{path} names a folder: give the file to write")
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     if not path.parent.is_dir():
         raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give the file to write")
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path} is not a regular file (a device or a pipe, say): give "
+                              "the path of a file to write")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private: as open() would make it
