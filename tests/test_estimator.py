@@ -358,3 +358,45 @@ def test_gradient_descent_that_overshoots_says_so(patches):
         warnings.simplefilter("error")
         SparseAutoencoder(9, solver="gd", max_iter=20, learning_rate=0.01, momentum=0.0,
                           random_state=0).fit(patches[:500])
+
+
+def test_a_fit_that_fails_leaves_the_model_as_it_was(patches, tmp_path):
+    import sparseae
+
+    model = fit(patches, n_hidden=5, max_iter=5)
+    W1, state = model.W1_, dict(vars(model))
+    bad = patches[:, :10].copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad)
+
+    def fails(*args):
+        raise RuntimeError("from the callback")
+
+    with pytest.raises(RuntimeError, match="from the callback"):
+        model.set_params(callback=fails).fit(patches[:, :9])
+    model.set_params(callback=None)
+    assert model.n_features_in_ == 64 and model.W1_ is W1
+    assert set(vars(model)) == set(state)
+    assert model.transform(patches).shape == (1000, 5)
+    assert sparseae.load(model.save(tmp_path / "m.npz")).n_features_in_ == 64
+    model.n_features_in_ = 10  # as a failed fit left it before
+    with pytest.raises(ValueError, match="^cannot save this model: W1 has 64 columns, but the "
+                                         "header says n_features_in is 10$"):
+        model.save(tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
+
+
+@pytest.mark.parametrize("hooks, message", [
+    ({"checkpoint": "c.npz"}, "checkpoint takes a sparseae.checkpoint.Checkpointer, got 'c.npz'"),
+    ({"should_stop": True}, "should_stop takes a function of no arguments that returns True to "
+                            "stop, got True"),
+])
+def test_hooks_of_the_wrong_kind_are_refused_before_training(patches, hooks, message):
+    from sparseae import NetworkClassifier
+
+    for estimator, args in ((SparseAutoencoder(max_iter=2), (patches,)),
+                            (NetworkClassifier(max_iter=2), (patches, patches[:, 0] > 0.5))):
+        with pytest.raises(TypeError, match=f"^{message}$"):
+            estimator.fit(*args, **hooks)
+        assert not hasattr(estimator, "n_features_in_")

@@ -12,7 +12,14 @@ from sklearn.utils.validation import check_is_fitted
 from . import network
 from .data.rows import validated
 from .estimator import SparseAutoencoder
-from .fitting import SolverMixin, check_choice, check_number, store_params
+from .fitting import (
+    SolverMixin,
+    check_choice,
+    check_hooks,
+    check_number,
+    store_params,
+    unchanged_on_failure,
+)
 
 
 class NetworkProblem:
@@ -92,10 +99,12 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
         check_number(self, "weight_decay", 0)
         self._check_solver_params()
 
+    @unchanged_on_failure
     def fit(self, X, y, *, init=None, resume=None, checkpoint=None, should_stop=None):
         """Train on ``X`` ``(n_samples, n_features)`` and labels ``y``. ``init`` is a list of
         ``network.Layer`` to start from (a pretrained stack) instead of random weights."""
         self.check_params()
+        check_hooks(checkpoint, should_stop)
         X, y = validated(self, X, y, dtype=np.float64, order="C")
         self.classes_, codes = _classes(y)
         sizes = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
@@ -225,6 +234,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    @unchanged_on_failure
     def fit(self, X, y, *, on_stage=None, pretrained=()):
         """Pretrain, train the softmax, fine-tune. ``on_stage(name, estimator)``, if given, is
         called as each stage ends, with ``"autoencoder1"``, ``"autoencoder2"``, ...,

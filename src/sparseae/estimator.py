@@ -15,7 +15,14 @@ from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .backend import DTYPES, Backend, storage_dtype
 from .data.npyfile import NpyFile, opened_npy
 from .data.rows import Rows, finite, validated, value_range
-from .fitting import SolverMixin, check_choice, check_number, store_params
+from .fitting import (
+    SolverMixin,
+    check_choice,
+    check_hooks,
+    check_number,
+    store_params,
+    unchanged_on_failure,
+)
 from .objective import PENALTIES, Spec
 
 # the advice when the data is out of the sigmoid decoder's reach (the command line gives its own)
@@ -203,6 +210,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     # --- fitting ---
 
+    @unchanged_on_failure
     def fit(self, X, y=None, *, resume=None, checkpoint=None, should_stop=None):
         """Learn the parameters from ``X``.
 
@@ -214,6 +222,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         every step and ends the fit cleanly when True.
         """
         self.check_params()
+        check_hooks(checkpoint, should_stop)
         rows, checked = self._training_rows(X)
         seed = self._seed(resume)
         process = None

@@ -3,6 +3,7 @@ run of a solver with progress, early stopping, checkpoints and clean interruptio
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import warnings
@@ -45,6 +46,34 @@ def check_choice(est, name, options):
     value = getattr(est, name)
     if value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+def unchanged_on_failure(fit):
+    """``fit`` that leaves the estimator as it was when it raises (data found bad while it is
+    read, divergence, a callback's error, Ctrl-C): scikit-learn's input checks set
+    ``n_features_in_`` before the data is read, which would leave a model of one width that
+    claims another."""
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return guarded
+
+
+def check_hooks(checkpoint, should_stop):
+    """A clear error before any training for ``fit``'s hooks of the wrong kind."""
+    if checkpoint is not None and not callable(getattr(checkpoint, "maybe_save", None)):
+        raise TypeError(f"checkpoint takes a sparseae.checkpoint.Checkpointer, got "
+                        f"{checkpoint!r}")
+    if should_stop is not None and not callable(should_stop):
+        raise TypeError(f"should_stop takes a function of no arguments that returns True to "
+                        f"stop, got {should_stop!r}")
 
 
 def store_params(estimator, arguments: dict):

@@ -131,6 +131,9 @@ def save(model, path) -> Path:
     check_is_fitted(model)
     header = {"format": FORMAT, "version": VERSION, **_fitted_header(model)}
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
+    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_)
+    if problem:  # what load would refuse, refused before it is written
+        raise ValueError(f"cannot save this model: {problem}")
     return write_archive(path, header, {**arrays, **_curves_and_names(model)})
 
 
