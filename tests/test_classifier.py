@@ -139,6 +139,22 @@ def test_stacked_autoencoder_before_and_after_fine_tuning(digits):
     before = model.pretrained_.score(X_test, y_test)
     after = model.score(X_test, y_test)
     assert before > 0.5 and after > 0.9
+    assert model.pretrained_.loss_ > model.network_.loss_ and model.pretrained_.n_iter_ == 0
+
+
+def test_the_stack_before_fine_tuning_saves_as_the_network_does(digits, tmp_path):
+    import sparseae
+
+    X_train, X_test, y_train, _ = digits
+    model = StackedAutoencoderClassifier((6,), max_iter=5, finetune_max_iter=5,
+                                         random_state=0).fit(X_train[:200], y_train[:200])
+    for part in (model.pretrained_, model.network_):
+        loaded = sparseae.load(part.save(tmp_path / "part.npz"))
+        np.testing.assert_array_equal(loaded.predict_proba(X_test), part.predict_proba(X_test))
+        assert loaded.interrupted_ is False and loaded.loss_ == part.loss_
+    with pytest.raises(TypeError, match="^on_stage takes a function of \\(name, estimator\\), "
+                                        "got 'x'$"):
+        model.fit(X_train[:200], y_train[:200], on_stage="x")
 
 
 def test_stacked_hands_over_each_stage_as_it_ends(digits):

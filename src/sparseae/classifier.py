@@ -213,7 +213,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     autoencoders_ : list of SparseAutoencoder
-    pretrained_ : NetworkClassifier, the stack before fine-tuning (for comparison)
+    pretrained_ : NetworkClassifier, the stack before fine-tuning (for comparison; its
+        ``loss_`` is the fine-tuning objective where fine-tuning starts, ``n_iter_`` 0)
     network_ : NetworkClassifier, the fine-tuned network that ``predict`` uses
     n_iter_ : int, fine-tuning iterations
     classes_ : ndarray
@@ -244,6 +245,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         with ``sparseae.load``): they are used as they are, and the fit goes on as the
         interrupted one would have, to the same result. They must be what this stack would
         train: the same settings and seeds, on the same data."""
+        if on_stage is not None and not callable(on_stage):
+            raise TypeError(f"on_stage takes a function of (name, estimator), got {on_stage!r}")
         stage = on_stage or (lambda name, estimator: None)
         # everything is checked before the first autoencoder's long training
         X, y = validated(self, X, y, dtype=np.float64)
@@ -292,8 +295,15 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
         self.pretrained_ = stack()
         self.pretrained_.n_features_in_ = X.shape[1]
-        self.pretrained_.classes_ = top.classes_
+        self.pretrained_.classes_, codes = _classes(y)
         self.pretrained_._set_layers(layers)
+        # assembled, not trained: its objective where fine-tuning starts, and no iterations
+        self.pretrained_.loss_ = NetworkProblem(
+            X, codes, [X.shape[1], *sizes, len(top.classes_)], self.pretrained_.activation,
+            "softmax", self.finetune_weight_decay).cost(network.pack(layers))
+        self.pretrained_.loss_curve_, self.pretrained_.n_iter_ = [], 0
+        self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
+        self.pretrained_.interrupted_ = False
         self.network_ = stack().fit(X, y, init=layers)
         stage("network", self.network_)
         self.n_iter_ = self.network_.n_iter_

@@ -257,6 +257,7 @@ def _load_classifier(path: Path, header: dict, arrays: dict):
         layers.append(network.Layer(arrays[f"W{k}"], arrays[f"b{k}"]))
     model.layers_ = layers
     model.classes_ = labels.astype(object) if labels.dtype.kind == "U" else labels
+    model.interrupted_ = False
     return model
 
 
