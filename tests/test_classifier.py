@@ -246,8 +246,27 @@ def test_init_layers_must_fit(digits):
     from sparseae.network import Layer
 
     X_train, _, y_train, _ = digits
-    with pytest.raises(ValueError, match="init layers have shapes"):
+    with pytest.raises(ValueError, match="init layers have \\(W, b\\) shapes"):
         NetworkClassifier((5,)).fit(X_train, y_train, init=[Layer(np.zeros((5, 3)), np.zeros(5))])
+    good = [Layer(np.zeros((5, 64)), np.zeros(5)), Layer(np.zeros((10, 5)), np.zeros(10))]
+    with pytest.raises(ValueError, match=r"^init layers have \(W, b\) shapes \[\(\(5, 64\), "
+                                         r"\(7,\)\), \(\(10, 5\), \(10,\)\)\], the network "
+                                         r"needs \[\(\(5, 64\), \(5,\)\), "):
+        NetworkClassifier((5,)).fit(X_train, y_train, init=[good[0]._replace(b=np.zeros(7)),
+                                                             good[1]])
+    with pytest.raises(ValueError, match="^init layers hold NaN or infinity$"):
+        NetworkClassifier((5,)).fit(X_train, y_train, init=[good[0]._replace(b=np.full(5, np.nan)),
+                                                             good[1]])
+    lists = [Layer(W.tolist(), b.tolist()) for W, b in good]  # nested lists are arrays too
+    assert NetworkClassifier((5,), max_iter=2).fit(X_train, y_train, init=lists).n_iter_ == 2
+
+
+def test_an_unfitted_softmax_has_no_coefficients():
+    from sklearn.exceptions import NotFittedError
+
+    for name in ("coef_", "intercept_"):
+        with pytest.raises(NotFittedError):
+            getattr(SoftmaxRegression(), name)
 
 
 @pytest.mark.parametrize("kwargs, message", [

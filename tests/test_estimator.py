@@ -211,6 +211,12 @@ def test_training_that_diverges_is_an_error_not_a_model():
         with np.errstate(all="ignore"):
             model.fit(X * 1e3)
     assert not hasattr(model, "W1_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error alone, no warning of the run's end first
+        with pytest.raises(ValueError, match="training diverged: the cost or the weights are "
+                                             "not finite .*; scale the data$"):
+            with np.errstate(all="ignore"):
+                SparseAutoencoder(2, decoder="linear", max_iter=3).fit(X * 1e200)
 
 
 def test_reconstruct_before_fit_is_not_fitted_error():
@@ -308,11 +314,13 @@ def test_a_diverged_result_names_when():
     from sparseae.fitting import _check_finite_result
     from sparseae.solvers import Result
 
-    _check_finite_result(Result(np.zeros(3), 2, True, "", [1.0, 0.5]))
-    with pytest.raises(ValueError, match="not finite after 2 iterations"):
-        _check_finite_result(Result(np.array([0.0, np.inf, 1.0]), 2, True, "", [1.0, 0.5]))
-    with pytest.raises(ValueError, match="not finite from iteration 2 on"):
-        _check_finite_result(Result(np.zeros(3), 3, True, "", [1.0, np.nan, np.nan]))
+    _check_finite_result(Result(np.zeros(3), 2, True, "", [1.0, 0.5]), "lbfgs")
+    with pytest.raises(ValueError, match="not finite after 2 iterations; scale the data$"):
+        _check_finite_result(Result(np.array([0.0, np.inf, 1.0]), 2, True, "", [1.0, 0.5]),
+                             "lbfgs")
+    with pytest.raises(ValueError, match="not finite from iteration 2 on; lower the learning "
+                                         "rate, or scale the data$"):
+        _check_finite_result(Result(np.zeros(3), 3, True, "", [1.0, np.nan, np.nan]), "adam")
 
 
 def test_an_interrupted_fit_does_not_warn_of_convergence():

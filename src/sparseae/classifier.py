@@ -124,11 +124,16 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
             layers = [] if isinstance(init, (str, network.Layer)) else list(init)
             if not layers or not all(isinstance(layer, network.Layer) for layer in layers):
                 raise TypeError(f"init takes a list of sparseae.network.Layer, got {init!r}")
-            init = layers
-            shapes = [layer.W.shape for layer in init]
-            if shapes != [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]:
-                raise ValueError(f"init layers have shapes {shapes}, the network needs "
-                                 f"{[(o, i) for i, o in zip(sizes[:-1], sizes[1:])]}")
+            init = [network.Layer(np.asarray(W, dtype=np.float64), np.asarray(b, np.float64))
+                    for W, b in layers]
+            shapes = [(layer.W.shape, layer.b.shape) for layer in init]
+            needed = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:])]
+            if shapes != needed:
+                raise ValueError(f"init layers have (W, b) shapes {shapes}, the network needs "
+                                 f"{needed}")
+            if not all(np.isfinite(layer.W).all() and np.isfinite(layer.b).all()
+                       for layer in init):
+                raise ValueError("init layers hold NaN or infinity")
             theta0 = network.pack(init)
         else:
             theta0 = network.pack(network.initialize(sizes, np.random.default_rng(seed)))
@@ -176,10 +181,12 @@ class SoftmaxRegression(NetworkClassifier):
     @property
     def coef_(self):
         """``(n_classes, n_features)`` weights."""
+        check_is_fitted(self, "layers_")
         return self.layers_[0].W
 
     @property
     def intercept_(self):
+        check_is_fitted(self, "layers_")
         return self.layers_[0].b
 
 

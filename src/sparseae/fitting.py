@@ -210,6 +210,7 @@ class SolverMixin:
         if stopper is not None and stopper.best_theta is not None:
             result.theta = stopper.best_theta
             self.validation_loss_curve_ = stopper.curve
+        _check_finite_result(result, self.solver)  # (before any warning of the run's end)
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
             advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
@@ -221,7 +222,6 @@ class SolverMixin:
             )
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
-        _check_finite_result(result)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.message
@@ -238,7 +238,7 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
     if curve[-1] > factor * curve[best] > 0:
         unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
         warnings.warn(
-            f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.1f} times "
+            f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} times "
             f"the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
             f"overshoot; {SMALLER_STEPS[solver]}",
             ConvergenceWarning,
@@ -246,15 +246,18 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
         )
 
 
-def _check_finite_result(result: solvers.Result):
-    """A clear error, rather than a model of NaN or infinite weights, when training diverged."""
+def _check_finite_result(result: solvers.Result, solver: str):
+    """A clear error, rather than a model of NaN or infinite weights, when training diverged:
+    from too long steps (the first-order solvers) or from data too large for the arithmetic
+    (L-BFGS chooses its own steps)."""
     curve = np.asarray(result.loss_curve, dtype=float)
     if np.isfinite(curve).all() and np.isfinite(result.theta).all():
         return
     bad = np.flatnonzero(~np.isfinite(curve))
     when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
+    advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
     raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
-                     "lower the learning rate, or scale the data")
+                     f"{advice}")
 
 
 def _check_resume(resume, solver: str):
