@@ -862,8 +862,8 @@ def _experiment_settings(args) -> dict:
     resumed run finds them from any folder)."""
     settings = {"command": args.command,
                 **{k: getattr(args, k) for k in EXPERIMENT_SETTINGS[args.command]}}
-    for k in ("data", "labels"):
-        if settings[k] is not None and Path(settings[k]).exists():
+    for k in ("data", "labels"):  # (a built-in name stays one, whatever the folder holds)
+        if settings[k] not in (None, "mnist", "digits") and Path(settings[k]).exists():
             settings[k] = str(Path(settings[k]).resolve())
     return settings
 
