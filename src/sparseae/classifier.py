@@ -257,7 +257,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         stage = on_stage or (lambda name, estimator: None)
         # everything is checked before the first autoencoder's long training
         X, y = validated(self, X, y, dtype=np.float64)
-        _classes(y)
+        classes, codes = _classes(y)
         _check_layer_sizes(self.hidden_layer_sizes, at_least=1)
         sizes = tuple(self.hidden_layer_sizes)
         check_number(self, "finetune_weight_decay", 0)
@@ -302,11 +302,11 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
         self.pretrained_ = stack()
         self.pretrained_.n_features_in_ = X.shape[1]
-        self.pretrained_.classes_, codes = _classes(y)
+        self.pretrained_.classes_ = classes
         self.pretrained_._set_layers(layers)
         # assembled, not trained: its objective where fine-tuning starts, and no iterations
         self.pretrained_.loss_ = NetworkProblem(
-            X, codes, [X.shape[1], *sizes, len(top.classes_)], self.pretrained_.activation,
+            X, codes, [X.shape[1], *sizes, len(classes)], self.pretrained_.activation,
             "softmax", self.finetune_weight_decay).cost(network.pack(layers))
         self.pretrained_.loss_curve_, self.pretrained_.n_iter_ = [], 0
         self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
