@@ -33,7 +33,7 @@ def parse_bytes(value) -> int:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         number, unit = float(value), ""
     else:
-        match = re.fullmatch(r"\s*([-+]?[0-9.eE+-]+)\s*([a-zA-Z]*)\s*", str(value))
+        match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([a-zA-Z]*)\s*", str(value))
         if not match or match.group(2).lower() not in _UNITS:
             raise ValueError(f"cannot read {value!r} as a memory size (e.g. 500MB, 2GiB)")
         try:
