@@ -76,7 +76,7 @@ def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
 
     def failing_once(*args):
         calls.append(1)
-        return (None,) * 6 if len(calls) == 2 else real(*args)
+        return None if len(calls) == 2 else real(*args)
 
     monkeypatch.setattr(solvers, "_wolfe", failing_once)
     scales = np.linspace(1.0, 10.0, 5)
@@ -84,6 +84,42 @@ def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
                            Settings(max_iter=2, gtol=0.0, ftol=0.0))
     assert len(calls) == 3 and result.n_iter == 2
     assert len(result.state["s"]) == 1
+
+
+def test_lbfgs_takes_scipys_steps_to_the_last_bit(monkeypatch):
+    """Step 1 is tested before SciPy's line search is called: the iterates must be those of
+    calling SciPy's search in every iteration, and SciPy is called only when step 1 fails."""
+    import scipy.optimize
+
+    from sparseae import objective, params
+    from sparseae.data import Rows
+    from sparseae.training import Problem
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 16))
+    problem = Problem(Rows(X), objective.Spec(), 5, "float64")
+    theta0 = params.pack(params.initialize(16, 5, np.random.default_rng(1)))
+    settings = Settings(max_iter=60, gtol=0.0, ftol=0.0)
+
+    def scipy_every_time(fun, theta, direction, grad, cost):
+        step, _, _, new_cost, _, _ = scipy.optimize.line_search(
+            fun.cost, fun.grad, theta, direction, grad, cost, None, c1=1e-4, c2=0.9,
+            maxiter=20)
+        if step is None:
+            return None
+        x = theta + step * direction
+        return x, new_cost, fun.grad(x)
+
+    real_search, searches = scipy.optimize.line_search, []
+    monkeypatch.setattr(scipy.optimize, "line_search",
+                        lambda *a, **k: searches.append(1) or real_search(*a, **k))
+    ours = solvers.lbfgs(problem, theta0, settings)
+    assert 0 < len(searches) < 20  # SciPy searched where step 1 failed, and only there
+    monkeypatch.setattr(solvers, "_wolfe", scipy_every_time)
+    reference = solvers.lbfgs(problem, theta0, settings)
+    assert ours.n_iter == reference.n_iter == 60
+    np.testing.assert_array_equal(ours.theta, reference.theta)
+    assert ours.loss_curve == reference.loss_curve
 
 
 class Recorded:
