@@ -238,6 +238,44 @@ def test_kl_penalty_at_the_edges_is_finite():
     assert derivative[0] < 0 < derivative[1]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kl_penalty_goes_on_as_a_straight_line_within_eps_of_the_edges(dtype):
+    """Beyond the clip the cost is the tangent at the clip, so the derivative is still the
+    derivative of the cost, also across the clip, where the cost is continuous (a jump would
+    make the difference quotient there huge). The arithmetic is in float64, with the clip of
+    ``dtype``; across a clip the quotient sees the curvature on one side, 1e-3 relative."""
+    eps = float(np.finfo(dtype).eps)
+
+    def value(r):
+        return objective.kl_penalty(np.array([r]), 0.01, 3.0, eps=eps)[0]
+
+    points = [(0.0, eps / 8, 1e-6), (eps / 4, eps / 8, 1e-6), (1.0, eps, 1e-6),
+              (0.3, 1e-7, 1e-6), (eps, eps / 1e3, 2e-3)]
+    if dtype == np.float32:  # float64 has no room for eps / 1e3 next to 1 - eps
+        points.append((1.0 - eps, eps / 1e3, 2e-3))
+    for r, h, rel in points:
+        slope = objective.kl_penalty(np.array([r]), 0.01, 3.0, eps=eps)[1][0]
+        assert (value(r + h) - value(r - h)) / (2 * h) == pytest.approx(slope, rel=rel)
+
+
+@pytest.mark.parametrize("activation, z", [("sigmoid", 17.0), ("tanh", 8.0)])
+def test_a_saturated_unit_gets_about_float64s_cost_and_gradient_in_float32(activation, z):
+    """A unit that is always on: float32 cannot tell 1 - rho_hat from 0 and must clip there,
+    not at float64's 1e-16 (which made the gradient about 1e8 times too large). What is left
+    is float32's resolution of 1 - rho_hat, about 1e-7 against a true 4e-8 (sigmoid) and
+    1e-7 (tanh): a few percent of the cost, about half the gradient."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.1, 0.9, (200, 8))
+    W1, W2 = rng.normal(0, 0.5, (2, 8)), rng.normal(0, 0.1, (8, 2))
+    b1 = np.array([z, 0.0]) - W1 @ X.mean(0)
+    p = params.Params(W1, b1, W2, np.zeros(8))
+    spec = Spec(0.01, 3.0, 0.0, activation)
+    c64, g64 = objective.cost_and_grad(p, X, spec)
+    c32, g32 = objective.cost_and_grad(p.astype(np.float32), X.astype(np.float32), spec)
+    assert c32 == pytest.approx(c64, rel=0.1)
+    assert 1 / 3 < g32.b1[0] / g64.b1[0] < 3
+
+
 def test_float32_agrees_with_float64():
     X, p, spec = problem(m=40)
     c64, g64 = objective.cost_and_grad(p, X, spec)

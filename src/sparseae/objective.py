@@ -73,25 +73,33 @@ class Spec:
 # --- the sparsity penalties: beta sum_j P(rho_hat_j) and its derivative beta P'(rho_hat) ---
 
 
-def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float) -> tuple[float, np.ndarray]:
+def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float,
+               eps: float | None = None) -> tuple[float, np.ndarray]:
     """``beta sum_j KL(rho || rho_hat_j)`` and ``beta (-rho/rho_hat + (1-rho)/(1-rho_hat))``.
 
-    ``rho_hat`` is kept inside [eps, 1 - eps] so that a saturated unit gives a large, finite cost
-    rather than inf or NaN.
+    Closer than ``eps`` (the working dtype's; by default ``rho_hat``'s own) to 0 or 1,
+    ``rho_hat`` is not resolved in the working precision (near 1 never; near 0 not for tanh
+    units, whose activity is ``(a + 1) / 2``). There the penalty goes on as the straight line
+    that touches it at ``eps`` (or ``1 - eps``), and the derivative is that line's slope: a
+    silent or saturated unit gets a large, finite cost whose derivative is still its gradient,
+    rather than inf or NaN, and a silent unit is pushed back with the slope at ``eps``.
     """
     xp = ops(rho_hat).xp
-    eps = xp.finfo(rho_hat.dtype).eps
+    eps = xp.finfo(rho_hat.dtype).eps if eps is None else eps
     r = xp.clip(rho_hat, eps, 1.0 - eps)
-    value = beta * xp.sum(rho * xp.log(rho / r) + (1.0 - rho) * xp.log((1.0 - rho) / (1.0 - r)))
-    return float(value), beta * (-rho / r + (1.0 - rho) / (1.0 - r))
+    slope = -rho / r + (1.0 - rho) / (1.0 - r)
+    P = rho * xp.log(rho / r) + (1.0 - rho) * xp.log((1.0 - rho) / (1.0 - r))
+    return float(beta * xp.sum(P + slope * (rho_hat - r))), beta * slope
 
 
-def l1_penalty(rho_hat: np.ndarray, rho: float, beta: float) -> tuple[float, np.ndarray]:
-    """``beta/m sum_i ||u_i||_1 = beta sum_j rho_hat_j`` (activities are >= 0) and ``beta``."""
+def l1_penalty(rho_hat: np.ndarray, rho: float, beta: float,
+               eps: float | None = None) -> tuple[float, np.ndarray]:
+    """``beta/m sum_i ||u_i||_1 = beta sum_j rho_hat_j`` (activities are >= 0) and ``beta``
+    (linear, so ``eps`` plays no part)."""
     return float(beta * rho_hat.sum()), ops(rho_hat).xp.full_like(rho_hat, beta)
 
 
-PENALTIES: dict[str, Callable[[np.ndarray, float, float], tuple[float, np.ndarray]]] = {
+PENALTIES: dict[str, Callable[..., tuple[float, np.ndarray]]] = {
     "kl": kl_penalty,
     "l1": l1_penalty,
 }
@@ -335,10 +343,14 @@ def sparsity_terms(rho_hat, spec: Spec) -> tuple[float, object]:
     Both are computed in float64 whatever the working dtype: there are only ``h`` of them, and
     near ``rho_hat = rho`` the KL divergence is a sum of logarithms of ratios near 1, which in
     float32 carries about 1e-6 of rounding, more than the decreases of the cost that L-BFGS's
-    line search must see on the tutorial's plateau (it stopped there after 22 iterations)."""
+    line search must see on the tutorial's plateau (it stopped there after 22 iterations). The
+    edges of ``rho_hat`` stay those of the working dtype: a float32 ``1 - rho_hat`` of 0 is
+    below 6e-8, not below float64's 1e-16 (whose derivative, 1e16, made a saturated unit's
+    gradient 1e8 times too large)."""
     o = ops(rho_hat)
     value, dP = PENALTIES[spec.sparsity](o.float64(rho_hat), spec.sparsity_target,
-                                         spec.sparsity_weight)
+                                         spec.sparsity_weight,
+                                         eps=float(o.xp.finfo(rho_hat.dtype).eps))
     f = activations.get(spec.activation)
     return value, o.cast(dP / (f.high - f.low), rho_hat)
 
