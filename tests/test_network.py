@@ -60,6 +60,22 @@ def test_softmax_cost_is_scikit_learns_log_loss():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-14)
 
 
+@pytest.mark.parametrize("w", [30.0, 800.0])
+def test_the_cross_entropy_of_a_confidently_wrong_prediction_is_exact(w):
+    """One sample of class 0 that the network puts in class 1 with logit margin ``w``: the cost
+    is ``w + log(1 + exp(-w))`` and grows with ``w`` after ``exp(-w)`` underflows (at about
+    745), where a cost taken from the probability stalls at -log(tiny) = 708.4."""
+    def cost(w):
+        layers = [network.Layer(np.array([[0.0], [w]]), np.zeros(2))]
+        return network.cost_and_grad(layers, np.ones((1, 1)), np.array([0]), "sigmoid",
+                                     "softmax", 0.0)
+
+    value, grads = cost(w)
+    assert value == pytest.approx(w + np.log1p(np.exp(-w)), rel=1e-15)
+    assert (cost(w + 1e-3)[0] - cost(w - 1e-3)[0]) / 2e-3 == pytest.approx(grads[0].W[1, 0],
+                                                                           rel=1e-6)
+
+
 def test_softmax_does_not_overflow():
     from sparseae.activations import softmax
 

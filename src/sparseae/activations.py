@@ -102,6 +102,14 @@ def get(name: str):
         ) from None
 
 
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Overwrite the rows of ``z`` with their log-softmax, ``z - max - log sum exp(z - max)``:
+    exact where the softmax itself underflows to 0."""
+    z -= z.max(axis=1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return z
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Overwrite the rows of ``z`` with their softmax: ``exp(z - max) / sum exp(z - max)``."""
     z -= z.max(axis=1, keepdims=True)

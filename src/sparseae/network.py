@@ -9,6 +9,7 @@ Layers ``l = 1..L``, rows are samples, ``W_l`` is ``(n_l, n_{l-1})``::
 Cost, with weight decay on the weights and never on the biases::
 
     softmax:          J = -1/m sum_i log a_L[i, y_i]           + lambda/2 sum_l ||W_l||^2
+                      (log a_L from the log-softmax: exact where a_L underflows to 0)
     sigmoid, linear:  J = 1/m sum_i 1/2 ||a_L[i] - y_i||^2     + lambda/2 sum_l ||W_l||^2
 
 Backward pass::
@@ -77,8 +78,9 @@ def initialize(sizes, rng: np.random.Generator) -> list[Layer]:
     return layers
 
 
-def forward(layers, X: np.ndarray, hidden: str, output: str) -> list[np.ndarray]:
-    """``[a_0 = X, a_1, ..., a_L]``."""
+def forward(layers, X: np.ndarray, hidden: str, output: str,
+            log_proba: bool = False) -> list[np.ndarray]:
+    """``[a_0 = X, a_1, ..., a_L]`` (with ``log_proba``, a softmax output's ``log a_L``)."""
     f = activations.get(hidden)
     outs = [X]
     for k, (W, b) in enumerate(layers):
@@ -87,7 +89,7 @@ def forward(layers, X: np.ndarray, hidden: str, output: str) -> list[np.ndarray]
         if k < len(layers) - 1:
             outs.append(f.forward(z))
         elif output == "softmax":
-            outs.append(activations.softmax(z))
+            outs.append(activations.log_softmax(z) if log_proba else activations.softmax(z))
         else:
             outs.append(activations.get(output).forward(z))
     return outs
@@ -98,14 +100,12 @@ def cost_and_grad(layers, X: np.ndarray, Y: np.ndarray, hidden: str, output: str
     """``J`` and its gradient. ``Y`` is an integer label per row for ``softmax`` and an
     ``(m, n_out)`` target array otherwise."""
     m = X.shape[0]
-    a = forward(layers, X, hidden, output)
+    a = forward(layers, X, hidden, output, log_proba=output == "softmax")
     out = a[-1]
-    if output == "softmax":
+    if output == "softmax":  # out is log a_L: the cost stays exact where a_L underflows
         rows = np.arange(m)
-        p = out[rows, Y]
-        tiny = np.finfo(out.dtype).tiny
-        data_cost = -float(np.sum(np.log(np.maximum(p, tiny)))) / m
-        delta = out.copy()
+        data_cost = -float(np.sum(out[rows, Y])) / m
+        delta = np.exp(out)
         delta[rows, Y] -= 1.0
     else:
         delta = out - Y
