@@ -1,5 +1,6 @@
 """Training on streamed data, the first-order solvers, early stopping."""
 
+import re
 import warnings
 
 import numpy as np
@@ -300,6 +301,28 @@ def test_reproducible_sums_are_bitwise_the_same_in_memory_and_streamed(tmp_path,
     streamed = Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 4, "float64",
                        memory_budget=budget, reproducible=True)
     assert whole.in_memory and not streamed.in_memory
+    theta = params.pack(params.initialize(16, 4, np.random.default_rng(0)))
+    (c1, g1), (c2, g2) = whole.full(theta), streamed.full(theta)
+    assert c1 == c2 and g1.tobytes() == g2.tobytes()
+
+
+def test_reproducible_sums_refuse_a_budget_below_one_block(tmp_path, monkeypatch):
+    """Chunks smaller than a block would group the rows otherwise than in memory: the error
+    names the budget that holds one block, and that budget gives the in-memory result."""
+    from sparseae import training
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 0)
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 16))  # blocks of 2048 rows
+    np.save(tmp_path / "x.npy", X)
+    rows = Rows(NpyFile(tmp_path / "x.npy"))
+    with pytest.raises(ValueError, match=r"whole blocks of 2048 rows, and it holds 1500 rows: "
+                                         r"give at least (\d+)MiB") as caught:
+        Problem(rows, Spec(), 4, "float64", reproducible=True,
+                memory_budget=2 * bytes_per_row(16, 4, 8, "in place") * 1500)
+    smallest = int(re.search(r"(\d+)MiB", str(caught.value)).group(1)) * 2**20
+    streamed = Problem(rows, Spec(), 4, "float64", memory_budget=smallest, reproducible=True)
+    assert not streamed.in_memory and streamed.chunk_rows == 2048
+    whole = Problem(Rows(X), Spec(), 4, "float64", reproducible=True)
     theta = params.pack(params.initialize(16, 4, np.random.default_rng(0)))
     (c1, g1), (c2, g2) = whole.full(theta), streamed.full(theta)
     assert c1 == c2 and g1.tobytes() == g2.tobytes()

@@ -81,7 +81,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         ``torchrun``; only rank 0 shows progress and saves checkpoints.
     reproducible : bool, default=False
         Sum each evaluation over fixed blocks of rows with compensated summation, so that the
-        result is bitwise the same for any number of processes, threads and memory budget: a
+        result is bitwise the same for any number of processes, threads and memory budget
+        (one that holds a block of rows; a smaller one is refused, naming the budget needed): a
         distributed L-BFGS run then follows the single-process run exactly, where plain sums
         differ in the last bits and L-BFGS amplifies the difference over hundreds of
         iterations. Costs a few passes over the gradient per block of rows. Exact evaluations

@@ -85,7 +85,8 @@ class Problem:
     process keeps its part of the rows (``distributed.part``) and every evaluation is that of all
     rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
     summation (``objective.CompensatedSum``): the result is then bitwise the same for any
-    number of processes and any memory budget. ``threads`` splits each NumPy evaluation's rows
+    number of processes and any memory budget that holds a block (a smaller one is refused).
+    ``threads`` splits each NumPy evaluation's rows
     among that many threads (``objective.Workspace``). With ``check_finite``, NaN or infinity
     in the rows is a clear error, and ``value_range`` is their smallest and largest value.
     """
@@ -126,8 +127,6 @@ class Problem:
         else:
             self.X = None
             self.chunk_rows = room // per_row
-            if reproducible and self.chunk_rows >= block:  # chunks of whole blocks
-                self.chunk_rows -= self.chunk_rows % block
             if self.chunk_rows < 1:
                 raise ValueError(
                     f"memory budget of {budget} bytes is too small for one row: the process "
@@ -137,6 +136,14 @@ class Problem:
                     f" (streaming 1000 rows at a time: "
                     f"{-(-(held + 2000 * per_row) // 2**20)}MiB)"
                 )
+            if reproducible:  # chunks of whole blocks, which start where they do in memory
+                if self.chunk_rows < block:
+                    raise ValueError(
+                        f"memory budget of {budget} bytes is too small for reproducible "
+                        f"sums: they need chunks of whole blocks of {block} rows, and it holds "
+                        f"{self.chunk_rows} rows: give at least "
+                        f"{-(-(held + 2 * block * per_row) // 2**20)}MiB")
+                self.chunk_rows -= self.chunk_rows % block
             if check_finite:
                 self.value_range = rows.check_finite(self.chunk_rows)
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
