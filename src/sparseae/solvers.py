@@ -211,7 +211,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
         if max(grad.max(), -grad.min()) <= settings.gtol:  # max |grad|, without a temporary
             return result("the gradient is below gtol", converged=True)
         direction = two_loop(grad, pairs).astype(np.float64, copy=False)
-        if not pairs:  # the first step: unit length, as SciPy's L-BFGS-B takes it
+        if not pairs:  # the first step: at most unit length (L-BFGS-B takes exactly 1)
             direction /= max(np.linalg.norm(direction), 1.0)
         found = _wolfe(fun, theta, direction, grad, cost)
         if found is None and pairs:  # a poor direction: forget the curvature, go downhill
