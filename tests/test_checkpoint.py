@@ -287,6 +287,20 @@ def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):
     assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
 
 
+def test_an_extension_killed_before_its_first_checkpoint_resumes_to_its_new_total(tmp_path):
+    """config.json says 30 while the checkpoint and metrics.json still say 12, reached at the
+    iteration limit (an extension to 30 killed before it saved anything): the run is not
+    complete, and plain --resume goes on to 30."""
+    run, long = tmp_path / "run", tmp_path / "long"
+    assert new_run(run, 12) == 0
+    assert new_run(long, 30) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "max_iter": 30}))
+    assert train("--resume", str(run)) == 0
+    a, b = sparseae.load(run / "model.npz"), sparseae.load(long / "model.npz")
+    assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
+
+
 def test_ctrl_c_sets_a_flag_once_and_interrupts_the_second_time():
     from sparseae.checkpoint import GracefulInterrupt
 

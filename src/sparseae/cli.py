@@ -443,7 +443,7 @@ def train(args) -> int:
         state = load_checkpoint(run / "checkpoint.npz") \
             if (run / "checkpoint.npz").exists() else None
         done = state["solver"]["iteration"] if state else 0
-        if args.max_iter is None and _finished(run, state):
+        if args.max_iter is None and _finished(run, state, settings):
             why = _metrics(run).get("stop_reason") or ("converged, stopped early, or no step "
                                                        "lowered the cost")
             print(f"{run} is already complete; nothing to resume " + (
@@ -631,12 +631,16 @@ def _metrics(run: Path) -> dict:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def _finished(run: Path, state) -> bool:
+def _finished(run: Path, state, settings: dict) -> bool:
     """Whether the run ended: its metrics.json is of the checkpoint's iteration (a run being
-    trained longer has an older metrics.json until it ends)."""
+    trained longer has an older metrics.json until it ends), and it did not stop at an
+    iteration limit below config.json's (an extension killed before its first checkpoint)."""
     metrics = _metrics(run)
-    return bool(metrics) and (state is None
-                              or metrics.get("iterations") == state["solver"]["iteration"])
+    if not metrics or (state is not None
+                       and metrics.get("iterations") != state["solver"]["iteration"]):
+        return False
+    limited = metrics.get("stop_reason") in ("iteration limit reached", "epoch limit reached")
+    return not (limited and metrics.get("iterations", 0) < settings["max_iter"])
 
 
 def _train_defaults() -> dict:
