@@ -338,6 +338,33 @@ def test_a_damaged_classifier_is_named(tmp_path, classifiers, change, problem):
         sparseae.load(tmp_path / "bad.npz")
 
 
+def test_a_classifier_that_load_would_refuse_is_not_saved(tmp_path, classifiers):
+    import copy
+
+    model = classifiers[1][0]  # hidden layers (4, 3)
+    for change, problem in [
+            (lambda m: m.set_params(hidden_layer_sizes=(5, 3)),
+             r"cannot save this model: W1 has shape \(4, 5\), not \(5, 5\)"),
+            (lambda m: m.layers_[0].W.__setitem__((0, 0), np.nan),
+             "cannot save this model: W1 holds NaN or infinity"),
+            (lambda m: m.set_params(activation="bogus"), "activation")]:
+        broken = copy.deepcopy(model)
+        change(broken)
+        with pytest.raises(ValueError, match=problem):
+            broken.save(tmp_path / "c.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_loaded_model_was_interrupted_if_its_run_was(tmp_path, model, classifiers):
+    import copy
+
+    for fitted in (model, classifiers[1][0]):
+        stopped = copy.deepcopy(fitted)
+        stopped.stop_reason_ = "interrupted"
+        assert sparseae.load(stopped.save(tmp_path / "m.npz")).interrupted_
+        assert not sparseae.load(fitted.save(tmp_path / "m.npz")).interrupted_
+
+
 def test_a_classifier_header_naming_another_estimator_is_refused(tmp_path, classifiers):
     from sparseae.io import read_archive, write_archive
 
@@ -418,6 +445,28 @@ def test_a_save_writes_through_a_link_and_never_over_a_device_or_a_pipe(tmp_path
         model.save(f"{tmp_path}/new/")
     assert not (tmp_path / "new").exists()
     assert sorted(f.name for f in tmp_path.iterdir()) == ["latest.npz", "models", "pipe"]
+
+
+def test_an_autoencoder_whose_n_hidden_disagrees_with_its_weights_is_not_saved(tmp_path,
+                                                                               model):
+    import copy
+
+    broken = copy.deepcopy(model).set_params(n_hidden=30)
+    with pytest.raises(ValueError, match="^cannot save this model: W1 has 9 rows, but n_hidden "
+                                         "is 30$"):
+        broken.save(tmp_path / "m.npz")
+
+
+def test_a_replaced_file_keeps_its_permissions_and_a_loop_of_links_is_named(tmp_path, model):
+    private = tmp_path / "private.npz"
+    private.write_bytes(b"")
+    private.chmod(0o600)
+    model.save(private)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="a is a loop of symbolic links: give the path of a file"):
+        model.save(tmp_path / "a")
 
 
 def test_unfitted_preprocessing_is_not_saved(tmp_path):

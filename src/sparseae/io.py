@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -43,12 +44,17 @@ def _umask() -> int:
 def atomic_write(path, write):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
     A symbolic link is written through (its target is replaced, the link kept); anything at
-    ``path`` that is not a regular file (a device, a pipe) is refused, not replaced."""
+    ``path`` that is not a regular file (a device, a pipe) is refused, not replaced. A file
+    that is replaced keeps its permissions; a new one gets those ``open`` would give it."""
     if str(path).endswith(("/", os.sep)):  # (Path would drop the slash and write a file)
         raise IsADirectoryError(f"{path} names a folder: give the file to write")
     path = Path(path)
     if path.is_symlink():
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except RuntimeError:  # a loop of links
+            raise OSError(f"{path} is a loop of symbolic links: give the path of a file to "
+                          "write") from None
     if not path.parent.is_dir():
         raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
     if path.is_dir():
@@ -58,7 +64,8 @@ def atomic_write(path, write):
                               "the path of a file to write")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private: as open() would make it
+        # mkstemp's file is private: as the file it replaces was, or as open() would make it
+        os.fchmod(fd, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
@@ -131,7 +138,9 @@ def save(model, path) -> Path:
     check_is_fitted(model)
     header = {"format": FORMAT, "version": VERSION, **_fitted_header(model)}
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
-    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_)
+    model._check_model_params()
+    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_,
+                             model.n_hidden)
     if problem:  # what load would refuse, refused before it is written
         raise ValueError(f"cannot save this model: {problem}")
     return write_archive(path, header, {**arrays, **_curves_and_names(model)})
@@ -164,6 +173,7 @@ def _set_fitted(model, header: dict, arrays: dict):
     model.loss_ = header["loss"]
     model.n_iter_ = header["n_iter"]
     model.stop_reason_ = header.get("stop_reason")  # (not in files from before it was kept)
+    model.interrupted_ = model.stop_reason_ == "interrupted"
     model.loss_curve_ = arrays["loss_curve"].tolist()
     if "validation_loss_curve" in arrays:
         model.validation_loss_curve_ = arrays["validation_loss_curve"].tolist()
@@ -192,13 +202,14 @@ def load(path):
     except (KeyError, TypeError, ValueError, ImportError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
-    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_)
+    problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_,
+                             model.n_hidden)
     if problem:
         raise ModelFileError(f"{path} is a damaged sparseae model: {problem}")
     for name in ARRAYS:
         setattr(model, name + "_", arrays[name])
     model.components_ = model.W1_
-    model.interrupted_, model.chunk_rows_ = False, None
+    model.chunk_rows_ = None
     return model
 
 
@@ -209,13 +220,18 @@ CLASSIFIER_VERSION = 1
 def _save_classifier(model, path) -> Path:
     """A network classifier: its class name, parameters and fitted scalars in the header; its
     layers as ``W1, b1, W2, b2, ...`` (layer k maps layer k-1's units to its own), its
-    ``classes`` and its curves as arrays."""
+    ``classes`` and its curves as arrays. What load would refuse is refused before it is
+    written."""
     header = {"format": CLASSIFIER, "version": CLASSIFIER_VERSION,
               "estimator": type(model).__name__, **_fitted_header(model)}
     arrays = {"classes": model.classes_.astype(str) if model.classes_.dtype == object
               else model.classes_}
     for k, (W, b) in enumerate(model.layers_, 1):
         arrays[f"W{k}"], arrays[f"b{k}"] = W, b
+    model.check_params()
+    problem = _classifier_problem(model, arrays)
+    if problem:
+        raise ValueError(f"cannot save this model: {problem}")
     return write_archive(path, header, {**arrays, **_curves_and_names(model)})
 
 
@@ -237,14 +253,26 @@ def _load_classifier(path: Path, header: dict, arrays: dict):
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
-    n = model.n_features_in_
+    problem = _classifier_problem(model, arrays)
+    if problem:
+        raise ModelFileError(f"{path} is a damaged sparseae model: {problem}")
+    n_layers = len(model.hidden_layer_sizes) + 1
+    model.layers_ = [network.Layer(arrays[f"W{k}"], arrays[f"b{k}"])
+                     for k in range(1, n_layers + 1)]
+    model.classes_ = labels.astype(object) if labels.dtype.kind == "U" else labels
+    return model
+
+
+def _classifier_problem(model, arrays: dict) -> str | None:
+    """What is wrong with a classifier file's arrays, if anything: ``classes`` holds at least
+    two labels, and each layer's ``Wk``, ``bk`` are finite float64 of the shapes that
+    ``n_features_in``, ``hidden_layer_sizes`` and the classes give."""
+    n, labels = model.n_features_in_, arrays["classes"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ModelFileError(f"{path} is a damaged sparseae model: n_features_in is {n!r}")
+        return f"n_features_in is {n!r}"
     if labels.ndim != 1 or len(labels) < 2:
-        raise ModelFileError(f"{path} is a damaged sparseae model: classes has shape "
-                             f"{labels.shape}, not (n_classes,) with at least 2")
+        return f"classes has shape {labels.shape}, not (n_classes,) with at least 2"
     sizes = [n, *model.hidden_layer_sizes, len(labels)]
-    layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
         for name, shape in ((f"W{k}", (n_out, n_in)), (f"b{k}", (n_out,))):
             value = arrays.get(name)
@@ -253,17 +281,15 @@ def _load_classifier(path: Path, header: dict, arrays: dict):
                        f"is {value.dtype}, not float64" if value.dtype != np.float64 else
                        "holds NaN or infinity" if not np.isfinite(value).all() else None)
             if problem:
-                raise ModelFileError(f"{path} is a damaged sparseae model: {name} {problem}")
-        layers.append(network.Layer(arrays[f"W{k}"], arrays[f"b{k}"]))
-    model.layers_ = layers
-    model.classes_ = labels.astype(object) if labels.dtype.kind == "U" else labels
-    model.interrupted_ = False
-    return model
+                return f"{name} {problem}"
+    extra = sorted(name for name in arrays if name[:1] in "Wb" and name[1:].isdigit()
+                   and int(name[1:]) > len(sizes) - 1)
+    return f"{', '.join(extra)} beyond its {len(sizes) - 1} layers" if extra else None
 
 
-def _array_problem(arrays: dict, dtype: np.dtype, n_features) -> str | None:
+def _array_problem(arrays: dict, dtype: np.dtype, n_features, n_hidden) -> str | None:
     """What is wrong with a model file's arrays, if anything: each must be of the model's
-    dtype, finite, and of the shape ``W1`` and ``n_features_in`` give."""
+    dtype, finite, and of the shape ``n_hidden`` and ``n_features_in`` give."""
     for name in ARRAYS:
         if arrays[name].dtype != dtype:
             return f"{name} is {arrays[name].dtype}, not the model's {dtype}"
@@ -274,6 +300,8 @@ def _array_problem(arrays: dict, dtype: np.dtype, n_features) -> str | None:
     h, n = arrays["W1"].shape
     if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features != n:
         return f"W1 has {n} columns, but the header says n_features_in is {n_features!r}"
+    if h != n_hidden:
+        return f"W1 has {h} rows, but n_hidden is {n_hidden!r}"
     shapes = {"b1": (h,), "W2": (n, h), "b2": (n,), "rho_hat": (h,)}
     bad = [f"{k} has shape {arrays[k].shape}, not {s}" for k, s in shapes.items()
            if arrays[k].shape != s]
