@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -204,6 +204,14 @@ def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, 
     with pytest.raises(ValueError, match=r"pretrained\[0\] takes 64 inputs; layer 1 of this "
                                          r"stack gets 63"):
         stack().fit(X[:, 1:], y, pretrained=[first])
+    with pytest.raises(TypeError, match="pretrained takes a list of the fitted autoencoders of "
+                                        "the first layers, got SparseAutoencoder"):
+        stack().fit(X, y, pretrained=first)
+    with pytest.raises(NotFittedError, match=r"pretrained\[1\] is not fitted"):
+        stack().fit(X, y, pretrained=[first, sparseae.SparseAutoencoder(5)])
+    with pytest.raises(ValueError, match="need an integer random_state: with random_state=None"):
+        StackedAutoencoderClassifier((6, 5), max_iter=8).fit(X, y, pretrained=[first])
+    assert stack().fit(X, y, pretrained=None).n_iter_ == whole.n_iter_  # None: none
 
 
 def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):

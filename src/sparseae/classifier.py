@@ -3,8 +3,11 @@ classifier, and stacked sparse autoencoders with fine-tuning."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -273,7 +276,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoder(sizes[0], 0).check_params()
         rng = check_random_state(self.random_state)
         seeds = [rng.randint(2**31 - 1) for _ in sizes]
-        pretrained = list(pretrained)
+        pretrained = _pretrained_list(pretrained, self.random_state)
         widths = [X.shape[1], *sizes]
         for k, ae in enumerate(pretrained):
             _check_pretrained(k, ae, autoencoder(sizes[k], seeds[k]) if k < len(sizes) else None,
@@ -326,6 +329,21 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         return self.network_.predict(validated(self, X, reset=False))
 
 
+def _pretrained_list(pretrained, random_state) -> list:
+    """``pretrained`` as a list (None: none), with clear errors for what cannot be one."""
+    if pretrained is None:
+        return []
+    if isinstance(pretrained, BaseEstimator) or not isinstance(pretrained, Iterable):
+        raise TypeError("pretrained takes a list of the fitted autoencoders of the first layers, "
+                        f"got {type(pretrained).__name__}")
+    pretrained = list(pretrained)
+    if pretrained and not isinstance(random_state, (int, np.integer)):
+        raise ValueError("pretrained autoencoders need an integer random_state: with "
+                         f"random_state={random_state!r} each fit draws other seeds, so none "
+                         "could be what this fit would train")
+    return pretrained
+
+
 def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
     """A clear error unless ``ae`` is the autoencoder ``expected`` (unfitted, with this stack's
     settings and seed), fitted on ``n_features`` inputs: the ``k``-th of ``pretrained``."""
@@ -333,7 +351,11 @@ def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
         raise ValueError(f"pretrained has more autoencoders than the {n_layers} hidden layers")
     if not isinstance(ae, SparseAutoencoder):
         raise TypeError(f"pretrained[{k}] is a {type(ae).__name__}, not a SparseAutoencoder")
-    check_is_fitted(ae)
+    try:
+        check_is_fitted(ae)
+    except NotFittedError:
+        raise NotFittedError(f"pretrained[{k}] is not fitted: pretrained takes the "
+                             "autoencoders that an interrupted fit trained") from None
     ours, theirs = expected.get_params(), ae.get_params()
     differ = [name for name in ours if name != "verbose" and ours[name] != theirs[name]]
     if differ:
