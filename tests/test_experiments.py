@@ -180,10 +180,9 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
         assert resumed[key] == whole[key]
     assert main(["stacked", "--resume", str(run)]) == 0
     assert capsys.readouterr().out == f"{run} is already complete; nothing to resume\n"
-    assert main(["train", "--resume", str(run)]) == 2
+    assert main(["train", "--resume", str(run)]) == 2  # (complete: no advice to go on)
     assert capsys.readouterr().err.strip() == (
-        f"sparseae: error: {run} is a run of sparseae stacked, not of train; to go on with it: "
-        f"sparseae stacked --resume {run}")
+        f"sparseae: error: {run} is a run of sparseae stacked, not of train")
     assert main(["stacked", "--resume", str(tmp_path / "whole"), "--out", "x"]) == 2
     assert "--out has no effect with --resume" in capsys.readouterr().err
     assert main(["train", "--patches", "50", "--max-iter", "2", "--n-hidden", "3", "--quiet",
@@ -191,3 +190,68 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
     assert main(["stacked", "--resume", str(tmp_path / "t")]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"{tmp_path / 't'} is not a run folder of sparseae stacked but of train")
+
+
+def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_path, capsys):
+    """Each file of an interrupted run damaged or swapped in turn: one line naming the file
+    and what is wrong, never a traceback."""
+    import json
+    import shutil
+
+    args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3",
+            "--finetune-max-iter", "3", "--quiet"]
+    whole, other = tmp_path / "whole", tmp_path / "other"
+    assert main([*args, "--out", str(whole)]) == 0
+    assert main([*args, "--max-iter", "4", "--out", str(other)]) == 0  # (the last one counts)
+
+    def interrupted(name, change):
+        run = tmp_path / name
+        shutil.copytree(whole, run)
+        for f in ("metrics.json", "network.npz", "softmax.npz", "autoencoder2.npz"):
+            (run / f).unlink()
+        change(run)
+        capsys.readouterr()
+        assert main(["stacked", "--resume", str(run), "--quiet"]) == 2
+        return capsys.readouterr().err.strip().splitlines()[-1].removeprefix("sparseae: error: ")
+
+    def config(run, **changes):
+        settings = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**settings, **changes}))
+
+    assert interrupted("swapped", lambda run: shutil.copy(whole / "softmax.npz",
+                                                          run / "autoencoder1.npz")) == (
+        f"{tmp_path / 'swapped' / 'autoencoder1.npz'} holds a SoftmaxRegression, not an "
+        "autoencoder; delete it, and that autoencoder is trained anew")
+    assert interrupted("foreign", lambda run: shutil.copy(other / "autoencoder1.npz",
+                                                          run / "autoencoder1.npz")) == (
+        f"{tmp_path / 'foreign' / 'autoencoder1.npz'} was not trained by this stack: its "
+        "max_iter is 4, this stack's layer 1 has 3 (the same settings and random_state are "
+        "needed to go on where an interrupted fit stopped); delete it, and that autoencoder "
+        "is trained anew")
+    lacking = tmp_path / "lacking" / "config.json"
+    assert interrupted("lacking", lambda run: (run / "config.json").write_text(json.dumps(
+        {k: v for k, v in json.loads((whole / "config.json").read_text()).items()
+         if k != "finetune_max_iter"}))) == f"{lacking} is damaged: it lacks finetune_max_iter"
+    assert interrupted("flat", lambda run: config(run, hidden=200)) == (
+        f"{tmp_path / 'flat' / 'config.json'} is damaged: hidden is 200, not a list of layer "
+        "sizes")
+    assert interrupted("listed", lambda run: (run / "config.json").write_text("[1]")) == (
+        f"{tmp_path / 'listed' / 'config.json'} is damaged: it holds no run's settings")
+    changed = interrupted("changed", lambda run: config(run, data_check={
+        **json.loads((run / "config.json").read_text())["data_check"], "sum": 1.0}))
+    assert changed.startswith(f"the data of {tmp_path / 'changed'} (digits) changed since the "
+                              "run began: the same number of samples and features, other "
+                              "values")
+    assert main(["stacked", "--resume", str(whole / "config.json")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{whole / 'config.json'} is a file, not a run folder")
+    assert main(["stacked", "--data", str(tmp_path), "--quiet"]) == 2
+    assert f"{tmp_path} is a folder: give an MNIST IDX image file" in capsys.readouterr().err
+    trained = tmp_path / "trained"
+    assert main(["train", "--patches", "50", "--max-iter", "2", "--n-hidden", "3", "--quiet",
+                 "--out", str(trained)]) == 0
+    shutil.copy(whole / "network.npz", trained / "model.npz")  # a classifier where it is not
+    assert main(["encode", str(trained), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{trained / 'model.npz'} holds a NetworkClassifier, not an autoencoder: encode takes "
+        "the run folder of sparseae train")

@@ -344,6 +344,15 @@ def _pretrained_list(pretrained, random_state) -> list:
     return pretrained
 
 
+class PretrainedError(ValueError):
+    """An autoencoder of ``pretrained`` (the ``index``-th) that this stack would not have
+    trained: ``reason`` says why."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(f"pretrained[{index}] {reason}")
+        self.index, self.reason = index, reason
+
+
 def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
     """A clear error unless ``ae`` is the autoencoder ``expected`` (unfitted, with this stack's
     settings and seed), fitted on ``n_features`` inputs: the ``k``-th of ``pretrained``."""
@@ -360,13 +369,13 @@ def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
     differ = [name for name in ours if name != "verbose" and ours[name] != theirs[name]]
     if differ:
         name = differ[0]
-        raise ValueError(
-            f"pretrained[{k}] was not trained by this stack: its {name} is {theirs[name]!r}, "
-            f"this stack's layer {k + 1} has {ours[name]!r} (the same settings and "
-            "random_state are needed to go on where an interrupted fit stopped)")
+        raise PretrainedError(
+            k, f"was not trained by this stack: its {name} is {theirs[name]!r}, this stack's "
+            f"layer {k + 1} has {ours[name]!r} (the same settings and random_state are needed "
+            "to go on where an interrupted fit stopped)")
     if ae.n_features_in_ != n_features:
-        raise ValueError(f"pretrained[{k}] takes {ae.n_features_in_} inputs; layer {k + 1} of "
-                         f"this stack gets {n_features}")
+        raise PretrainedError(k, f"takes {ae.n_features_in_} inputs; layer {k + 1} of this "
+                                 f"stack gets {n_features}")
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",

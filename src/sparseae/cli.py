@@ -699,7 +699,8 @@ def _run_settings(run: Path) -> dict:
     if command != "train":
         raise ValueError(f"{run} is a run of sparseae {command}, not of train"
                          + (f"; to go on with it: sparseae stacked --resume {run}"
-                            if command == "stacked" else ""))
+                            if command == "stacked" and not (run / "metrics.json").exists()
+                            else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
@@ -707,6 +708,7 @@ def _run_settings(run: Path) -> dict:
 
 def encode(args) -> int:
     from . import data
+    from .estimator import SparseAutoencoder
     from .io import load, load_preprocessing, write_features
 
     settings = _run_settings(args.run)
@@ -715,6 +717,9 @@ def encode(args) -> int:
         raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
                                 f"(continue it with: sparseae train --resume {args.run})")
     model = load(args.run / "model.npz")
+    if not isinstance(model, SparseAutoencoder):
+        raise ValueError(f"{args.run / 'model.npz'} holds a {type(model).__name__}, not an "
+                         "autoencoder: encode takes the run folder of sparseae train")
     preprocessing = load_preprocessing(args.run / "preprocessing.npz")
     rows, sampled = data.read(**_source(settings))
     if not sampled:  # (the options given here are the attributes argparse set)
@@ -912,6 +917,9 @@ def selftaught(args) -> int:
 
 
 def stacked(args) -> int:
+    from .classifier import PretrainedError
+    from .data import Rows
+    from .estimator import SparseAutoencoder
     from .experiments import labeled_data
     from .experiments import stacked as run_stacked
     from .io import load
@@ -924,12 +932,19 @@ def stacked(args) -> int:
             print(f"{run} is already complete; nothing to resume")
             return 0
         pretrained = []
-        while (run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
+        while (path := run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
                 len(pretrained) < len(settings["hidden"]):
-            pretrained.append(load(run / f"autoencoder{len(pretrained) + 1}.npz"))
+            pretrained.append(load(path))
+            if not isinstance(pretrained[-1], SparseAutoencoder):
+                raise ValueError(f"{path} holds a {type(pretrained[-1]).__name__}, not an "
+                                 "autoencoder; delete it, and that autoencoder is trained anew")
         print(f"going on with {run}: {len(pretrained)} of its {len(settings['hidden'])} "
               "autoencoders were trained", file=sys.stderr)
     X, y = labeled_data(settings["data"], settings["labels"])
+    if args.resume is None:
+        settings["data_check"] = _data_check(Rows(X))
+    else:
+        _check_same_data(run, settings, Rows(X))
     saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
     try:
         result = run_stacked(
@@ -944,6 +959,9 @@ def stacked(args) -> int:
         )
     except KeyboardInterrupt:
         return _interrupted(run, saved, args.command)
+    except PretrainedError as err:
+        raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} {err.reason}; delete it, "
+                         "and that autoencoder is trained anew") from None
     result.pop("model")
     _write_metrics(run, {**result, "data": settings["data"]})
     print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {settings['data']}: "
@@ -960,15 +978,26 @@ def _stacked_run(args) -> dict:
     run = args.resume
     if args.out is not None:
         raise ValueError(f"--out has no effect with --resume: the run goes on in {run}")
+    if run.is_file():
+        raise NotADirectoryError(f"{run} is a file, not a run folder")
     if not run.is_dir():
         raise FileNotFoundError(f"no such run folder: {run}")
     command = _run_command(run)
+    if command is None and (run / "config.json").exists():
+        raise ValueError(f"{run / 'config.json'} is damaged: it holds no run's settings")
     if command != "stacked":
         raise ValueError(f"{run} is not a run folder of sparseae stacked"
                          + (f" but of {command}" if command else " (no config.json naming "
                             "its data: a run interrupted before its first autoencoder was "
                             "saved leaves nothing to go on from)"))
     settings = json.loads((run / "config.json").read_text())
+    missing = [k for k in EXPERIMENT_SETTINGS["stacked"] if k not in settings]
+    hidden = settings.get("hidden")
+    if missing or not (isinstance(hidden, list) and hidden and all(
+            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)):
+        raise ValueError(f"{run / 'config.json'} is damaged: "
+                         + (f"it lacks {', '.join(missing)}" if missing else
+                            f"hidden is {hidden!r}, not a list of layer sizes"))
     defaults = vars(build_parser().parse_args(["stacked"]))
     ignored = [_option(k) for k in EXPERIMENT_SETTINGS["stacked"]
                if getattr(args, k) != defaults[k]]

@@ -31,6 +31,9 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
     if source == "mnist":
         return mnist_sample()
 
+    if Path(source).is_dir():
+        raise IsADirectoryError(f"{source} is a folder: give an MNIST IDX image file (built-in "
+                                "labeled digits: mnist, digits)")
     if not Path(source).is_file():
         raise FileNotFoundError(f"no such file: {source} (built-in labeled digits: mnist, "
                                 "digits)")
