@@ -117,6 +117,7 @@ def test_csv_with_and_without_header(tmp_path, matrix):
     ("1,2,3\n4,5\n", "line 2 has 2 values, and the lines before it 3"),
     ("1;2;3\n4;5,5;6\n", "line 2, column 2: '5,5' is not a number"),
     ("1,2,x\n4,5,6\n", "line 1, column 3: 'x' is not a number"),  # a row, not a header
+    ("1,2\n1_000,3\n", "line 2, column 1: '1_000' is not a number"),  # Python's, not NumPy's
 ])
 def test_csv_errors_say_where_as_an_editor_counts(tmp_path, text, problem):
     (tmp_path / "bad.csv").write_text(text)
@@ -143,6 +144,8 @@ def test_csv_with_semicolons_comments_or_nothing(tmp_path):
     "# made by hand\n\nx;y;z\n1;2;3\n4;5;6\n",     # a header after a comment
     "1\t2\t3\n4\t5\t6\n",
     "a b c\n1 2 3\n  4   5 6\n",
+    "1,2,3\n   \n4,5,6\n",                       # a line of spaces
+    "a,b,c\n  # an indented comment\n1,2,3\n4,5,6\n",
 ])
 def test_csv_of_other_spreadsheets_and_separators(tmp_path, text):
     (tmp_path / "x.csv").write_text(text, encoding="utf-8")
@@ -196,6 +199,34 @@ def test_truncated_and_corrupt_npy(tmp_path, matrix):
     np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
     with pytest.raises(ValueError, match="not numbers"):
         load(tmp_path / "text.npy")
+
+
+def test_files_that_are_not_what_their_names_say_get_one_clear_error(tmp_path, matrix):
+    np.save(tmp_path / "array.npy", matrix)
+    (tmp_path / "array.npz").write_bytes((tmp_path / "array.npy").read_bytes())
+    (tmp_path / "zip.npz").write_bytes(b"PK\x03\x04garbage")
+    (tmp_path / "short.mat").write_bytes(b"x" * 60)
+    for name, problem in [("array.npz", r"it holds a single array \(an \.npy file\): name it"),
+                          ("zip.npz", "cannot read .* as an .npz archive"),
+                          ("short.mat", "cannot read MATLAB file")]:
+        with pytest.raises(ValueError, match=problem):
+            load(tmp_path / name)
+
+
+def test_an_npz_array_named_is_read_alone(tmp_path, matrix):
+    np.savez(tmp_path / "mixed.npz", X=matrix, names=np.array(["a", None], dtype=object))
+    np.testing.assert_array_equal(load(tmp_path / "mixed.npz", key="X").to_array(), matrix)
+
+
+def test_16_bit_and_floating_point_images_keep_their_levels(tmp_path, rng):
+    from sparseae.data.images import read_image
+
+    levels = rng.integers(0, 65536, size=(20, 30))
+    Image.fromarray(levels.astype(np.uint16)).save(tmp_path / "deep.png")
+    np.testing.assert_allclose(read_image(tmp_path / "deep.png"), levels / 65535, rtol=1e-15)
+    values = rng.random((20, 30)).astype(np.float32)
+    Image.fromarray(values, "F").save(tmp_path / "float.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "float.tif"), values)
 
 
 def test_truncated_mat(tmp_path, matrix):

@@ -129,13 +129,23 @@ def builtin_images() -> list[np.ndarray]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A grayscale float image in [0, 1] from an image file."""
+    """A grayscale float image from an image file: 8-bit and colour images in [0, 1] (colour
+    through Pillow's luminance), 16-bit ones too (/ 65535: converting them to 8 bits would
+    clip every level above 255), floating-point ones (TIFF) as they are stored."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
+            if im.mode == "F":
+                return np.asarray(im, dtype=np.float64)
+            if im.mode.startswith("I"):  # I;16, I;16B, ..., or I (Pillow's 16-bit PNGs)
+                pixels = np.asarray(im, dtype=np.float64)
+                if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+                    raise ValueError(f"cannot read image {path}: its 32-bit integer pixels go "
+                                     "beyond 16 bits (0 to 65535)")
+                return pixels / 65535.0
             return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"cannot read image {path}: {err}") from None
 
 
@@ -151,8 +161,10 @@ def load_mat(path) -> dict[str, np.ndarray]:
             f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read; save it with "
             "save(..., '-v7') in MATLAB"
         ) from None
-    except (MatReadError, ValueError, OSError, TypeError, EOFError) as err:
-        raise ValueError(f"cannot read MATLAB file {path}: {err}") from None
+    except (MatReadError, ValueError, OSError, TypeError, EOFError, IndexError) as err:
+        # (IndexError: SciPy's reader on some short files that are not MATLAB's)
+        raise ValueError(f"cannot read MATLAB file {path}: {err or type(err).__name__}") \
+            from None
     return {
         k: v for k, v in contents.items()
         if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiub"

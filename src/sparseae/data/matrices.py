@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,13 @@ def read_npz(path, key: str | None = None) -> np.ndarray:
     """The 2-D array ``key`` of an ``.npz`` (or its only 2-D array)."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError) as err:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array (an .npy file): name it .npy")
+        with loaded as npz:  # only the array asked for, when one is: the others may be objects
+            names = [key] if key in npz.files else npz.files
+            arrays = {k: npz[k] for k in names}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"cannot read {path} as an .npz archive: {err}") from None
     return _pick(path, arrays, key)
 
@@ -88,11 +93,13 @@ def read_csv(path) -> np.ndarray:
                 values = [v for v in content.split(delimiter) if v.strip()]
                 skip = 0 if any(_is_number(v) for v in values) else number
                 break
+    with open(path, encoding="utf-8-sig", errors="replace") as f:  # the lines of values
+        lines = [line for number, line in enumerate(f, 1)
+                 if number > skip and line.strip() and not line.lstrip().startswith("#")]
     try:
         with warnings.catch_warnings():  # "input contained no data": said below, in our words
             warnings.simplefilter("ignore", UserWarning)
-            X = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64,
-                           encoding="utf-8-sig")
+            X = np.loadtxt(lines, delimiter=delimiter, ndmin=2, dtype=np.float64)
     except ValueError as err:
         where = _not_a_table(path, delimiter, skip) or str(err)
         raise ValueError(f"{path} is not a CSV of numbers: {where}") from None
@@ -102,11 +109,13 @@ def read_csv(path) -> np.ndarray:
 
 
 def _is_number(text: str) -> bool:
+    """Whether ``text`` is a number as ``np.loadtxt`` reads one (Python's ``float`` also takes
+    digits grouped by underscores)."""
     try:
         float(text)
     except ValueError:
         return False
-    return True
+    return "_" not in text
 
 
 def _not_a_table(path: Path, delimiter: str, skip: int) -> str | None:
