@@ -708,3 +708,21 @@ def test_train_says_when_early_stopping_ended_it(tmp_path, capsys):
     assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200 (early "
             f"stopping, or the solver's convergence test); the model kept is that of the lowest "
             f"held-out cost, {min(curve):.6g}, after {best} epochs") in capsys.readouterr().err
+
+
+def test_encode_of_another_file_does_not_take_the_runs_key_or_transpose(tmp_path, capsys):
+    X = np.random.default_rng(0).random((100, 4))
+    np.savez(tmp_path / "T.npz", X=X.T, Y=X)
+    np.save(tmp_path / "rows.npy", X[:10])
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "T.npz"), "--key", "X", "--transpose",
+                 "--n-hidden", "3", "--max-iter", "2", "--quiet", "--out", str(run)]) == 0
+    model = sparseae.load(run / "model.npz")
+    assert main(["encode", str(run), "--data", str(tmp_path / "rows.npy"), "--quiet"]) == 0
+    np.testing.assert_allclose(np.load(run / "features.npy"), model.transform(X[:10]),
+                               rtol=1e-12)
+    assert main(["encode", str(run), "--data", str(tmp_path / "T.npz"), "--key", "Y",
+                 "--quiet"]) == 0
+    assert np.load(run / "features.npy").shape == (100, 3)
+    assert main(["encode", str(run), "--quiet"]) == 0  # its own data: its own key, transposed
+    assert np.load(run / "features.npy").shape == (100, 3)

@@ -712,6 +712,8 @@ def encode(args) -> int:
     from .io import load, load_preprocessing, write_features
 
     settings = _run_settings(args.run)
+    if hasattr(args, "data"):  # another source: the run's options for its own file's format
+        settings.update(key=None, transpose=False)  # do not carry over (given ones do)
     settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
     if not (args.run / "model.npz").exists() and (args.run / "checkpoint.npz").exists():
         raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
