@@ -726,3 +726,16 @@ def test_encode_of_another_file_does_not_take_the_runs_key_or_transpose(tmp_path
     assert np.load(run / "features.npy").shape == (100, 3)
     assert main(["encode", str(run), "--quiet"]) == 0  # its own data: its own key, transposed
     assert np.load(run / "features.npy").shape == (100, 3)
+
+
+def test_a_new_run_whose_training_fails_before_it_saves_anything_leaves_nothing(tmp_path,
+                                                                              capsys):
+    X = np.random.default_rng(0).random((50, 4))
+    X[1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    run = tmp_path / "run"
+    for _ in range(2):  # the same command again gets the same error, not "already holds a run"
+        assert main(["train", "--data", str(tmp_path / "nan.npy"), "--quiet",
+                     "--out", str(run)]) == 2
+        assert "contains NaN (first at row 1, column 1)" in capsys.readouterr().err
+        assert not run.exists()

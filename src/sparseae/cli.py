@@ -491,9 +491,14 @@ def train(args) -> int:
         if rank == 0 else None
 
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, GracefulInterrupt() as interrupted:
-        warnings.simplefilter("always")
-        model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
+    try:
+        with warnings.catch_warnings(record=True) as caught, GracefulInterrupt() as interrupted:
+            warnings.simplefilter("always")
+            model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
+    except Exception:
+        if args.resume is None and rank == 0 and not (run / "checkpoint.npz").exists():
+            _remove_unbegun(run)  # (the data or the budget refused, say): rerun it as it was
+        raise
     seconds = time.perf_counter() - start
     if rank != 0:
         return EXIT_INTERRUPTED if model.interrupted_ else 0
@@ -572,6 +577,16 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _remove_unbegun(run: Path) -> None:
+    """Take away what a new run wrote before its training failed with nothing saved, so that
+    the same command can be given again: its settings, its preprocessing and its folder, if
+    that is then empty (a new run's folder was new or empty)."""
+    for name in ("config.json", "preprocessing.npz"):
+        (run / name).unlink(missing_ok=True)
+    if run.is_dir() and not any(run.iterdir()):
+        run.rmdir()
 
 
 def _data_check(rows) -> dict:
