@@ -739,3 +739,6 @@ def test_a_new_run_whose_training_fails_before_it_saves_anything_leaves_nothing(
                      "--out", str(run)]) == 2
         assert "contains NaN (first at row 1, column 1)" in capsys.readouterr().err
         assert not run.exists()
+    run.mkdir()  # a folder of the user's own, empty, stays
+    assert main(["train", "--data", str(tmp_path / "nan.npy"), "--quiet", "--out", str(run)]) == 2
+    assert run.is_dir() and not any(run.iterdir())

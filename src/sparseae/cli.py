@@ -481,6 +481,7 @@ def train(args) -> int:
     if rank == 0:
         _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
+    made = args.resume is None and not run.exists()  # (--out may name an empty folder)
     if (args.resume is None or args.max_iter is not None) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(settings, indent=2, default=str) + "\n"
@@ -497,7 +498,7 @@ def train(args) -> int:
             model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
     except Exception:
         if args.resume is None and rank == 0 and not (run / "checkpoint.npz").exists():
-            _remove_unbegun(run)  # (the data or the budget refused, say): rerun it as it was
+            _remove_unbegun(run, made)  # (the data or the budget refused, say): rerun it
         raise
     seconds = time.perf_counter() - start
     if rank != 0:
@@ -579,13 +580,13 @@ def train(args) -> int:
     return 0
 
 
-def _remove_unbegun(run: Path) -> None:
+def _remove_unbegun(run: Path, made: bool) -> None:
     """Take away what a new run wrote before its training failed with nothing saved, so that
-    the same command can be given again: its settings, its preprocessing and its folder, if
-    that is then empty (a new run's folder was new or empty)."""
+    the same command can be given again: its settings, its preprocessing and, if it ``made``
+    the folder and left nothing else there, the folder."""
     for name in ("config.json", "preprocessing.npz"):
         (run / name).unlink(missing_ok=True)
-    if run.is_dir() and not any(run.iterdir()):
+    if made and run.is_dir() and not any(run.iterdir()):
         run.rmdir()
 
 
