@@ -86,9 +86,9 @@ class Problem:
     rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
     summation (``objective.CompensatedSum``): the result is then bitwise the same for any
     number of processes and any memory budget that holds a block (a smaller one is refused).
-    ``threads`` splits each NumPy evaluation's rows
-    among that many threads (``objective.Workspace``). With ``check_finite``, NaN or infinity
-    in the rows is a clear error, and ``value_range`` is their smallest and largest value.
+    ``threads`` splits each NumPy evaluation's rows among that many threads
+    (``objective.Workspace``). With ``check_finite``, NaN or infinity in the rows is a clear
+    error, and ``value_range`` is their smallest and largest value.
     """
 
     def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
