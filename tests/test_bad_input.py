@@ -36,6 +36,16 @@ def test_nan_and_inf_are_named_with_their_position(value, kind):
         model.inverse_transform(bad[:, :2])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_a_number_beyond_float32_is_not_called_infinity_alone():
+    bad = X.copy()
+    bad[3, 1] = 1e39  # finite in float64
+    with pytest.raises(ValueError, match=r"^the data contains infinity \(first at row 3, "
+                                         r"column 1\); a value beyond float32's range, "
+                                         r"3\.4e\+38, is infinity in float32$"):
+        SparseAutoencoder(n_hidden=2, max_iter=2, dtype="float32").fit(bad)
+
+
 @pytest.mark.parametrize("row, col", [(0, 0), (3494, 299), (3495, 0), (4999, 7)])
 def test_value_range_finds_the_first_bad_value_in_any_block_of_rows(row, col):
     from sparseae.data.rows import value_range
@@ -211,7 +221,7 @@ def test_nan_in_streamed_and_loaded_data(tmp_path):
     with pytest.raises(ValueError, match=r"NaN \(first at row 7, column 2\)"):
         SparseAutoencoder(n_hidden=2, max_iter=2).fit(NpyFile(tmp_path / "x.npy"))
     np.savetxt(tmp_path / "x.csv", bad, delimiter=",")
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="x.csv line 8, column 3: nan is not a finite number"):
         SparseAutoencoder(n_hidden=2, max_iter=2).fit(load(tmp_path / "x.csv"))
 
 

@@ -145,6 +145,7 @@ def test_read_image_files_and_folders(tmp_path, rng):
     Image.fromarray(pixels).save(tmp_path / "a.png")
     Image.fromarray(np.stack([pixels] * 3, axis=-1)).save(tmp_path / "b.jpg", quality=95)
     (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07 macOS metadata, not an image")
     (image,) = read_images(tmp_path / "a.png")
     np.testing.assert_allclose(image, pixels / 255.0)
     images = read_images(tmp_path)

@@ -152,6 +152,79 @@ def test_csv_of_other_spreadsheets_and_separators(tmp_path, text):
     np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
 
 
+@pytest.mark.parametrize("text", [
+    'a,b,c\n"1","2","3"\n4, "5" ,6\n',          # numbers quoted, as some tools write them
+    '"a"\t"b"\t"c"\n"1"\t"2"\t"3"\n4\t5\t6\n',
+    '"1" "2" "3"\n4  "5"  6\n',
+    'x,1\ty\tz\n1\t2\t3\n4\t5\t6\n',              # a comma in a tab-separated header
+    '"x;y",b,c\n1,2,3\n4,5,6\n',                 # a separator inside quotes is not one
+])
+def test_csv_quoted_and_headers_with_other_separators(tmp_path, text):
+    (tmp_path / "x.csv").write_text(text, encoding="utf-8")
+    np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_csv_in_utf16(tmp_path, encoding):
+    """Excel's "Unicode text" is tab-separated UTF-16 with a byte-order mark."""
+    text = "a\tb\tc\n1\t2\t3\n4\t5\t6\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    (tmp_path / "x.csv").write_bytes(data)
+    np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
+
+
+@pytest.mark.parametrize("text, where", [
+    ("# values\n1,2\n\n3,nan\n", "line 4, column 2: nan"),
+    ("a,b\n1,-inf\n", "line 2, column 2: -inf"),
+])
+def test_csv_nan_is_named_by_its_line(tmp_path, text, where):
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "x.csv")
+    assert str(error.value) == f"{tmp_path / 'x.csv'} {where} is not a finite number"
+
+
+def test_arrays_are_sources_too(matrix):
+    rows = load(matrix, scale="minmax")
+    X = rows.to_array()
+    np.testing.assert_allclose(X.min(axis=0), 0)
+    np.testing.assert_allclose(X.max(axis=0), 1)
+    with pytest.raises(ValueError, match="^the array holds no samples"):
+        load(matrix[:0])
+    with pytest.raises(ValueError, match="^the array holds <U1 values, not numbers$"):
+        load(np.array([["a"]]))
+    with pytest.raises(ValueError, match="^the array holds a data matrix, not images to "
+                                         "take whole$"):
+        load(matrix, whole_images=True)
+    with pytest.raises(TypeError, match="^source must be the name of built-in data .* not "
+                                        "list$"):
+        load([[1.0, 2.0]])
+
+
+def test_npz_and_mat_without_a_matrix_say_what_they_hold(tmp_path):
+    np.savez(tmp_path / "cube.npz", cube=np.zeros((2, 3, 4)), names=np.array(["a", "b"]))
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "cube.npz")
+    assert str(error.value) == (f"{tmp_path / 'cube.npz'} holds no 2-D array (n_samples, "
+                                "n_features): it holds 'cube' of shape (2, 3, 4), 'names' of "
+                                "shape (2,)")
+    savemat(tmp_path / "four.mat", {"v": np.zeros((2, 3, 4, 5))})
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "four.mat")
+    assert str(error.value) == (f"{tmp_path / 'four.mat'} holds no 2-D matrix or 3-D image "
+                                "stack (it holds 'v' of shape (2, 3, 4, 5))")
+    savemat(tmp_path / "cells.mat", {"c": np.array([[1.0], "text"], dtype=object)})
+    with pytest.raises(ValueError, match="no numeric arrays: cell arrays and structs are not "
+                                         "read"):
+        load(tmp_path / "cells.mat")
+    savemat(tmp_path / "two.mat", {"a": np.zeros((3, 2)), "b": np.zeros((4, 4, 2))})
+    with pytest.raises(ValueError, match=r"holds several arrays \('a' of shape \(3, 2\), 'b' "
+                                         r"of shape \(4, 4, 2\)\); name the one"):
+        load(tmp_path / "two.mat")
+
+
 def test_mat_matrix_and_transpose(tmp_path, matrix):
     savemat(tmp_path / "m.mat", {"patches": matrix.T})  # MATLAB: one sample per column
     assert load(tmp_path / "m.mat").to_array().shape == (12, 300)
@@ -167,6 +240,27 @@ def test_mnist_idx(tmp_path, rng, name):
     np.testing.assert_allclose(X, images.reshape(7, 784) / 255.0)
 
 
+def test_idx_gzipped_by_its_content_and_empty(tmp_path, rng):
+    """Whether an IDX file is gzipped is told by its first bytes, not its name (``.GZ`` from
+    another system); an IDX file of no images is said to hold no samples."""
+    images = rng.integers(0, 256, size=(3, 4, 4))
+    write_idx(tmp_path / "t-idx3-ubyte.gz", images)
+    (tmp_path / "t-idx3-ubyte.gz").rename(tmp_path / "T-IDX3-UBYTE.GZ")
+    np.testing.assert_allclose(load(tmp_path / "T-IDX3-UBYTE.GZ").to_array(),
+                               images.reshape(3, 16) / 255.0)
+    write_idx(tmp_path / "none-idx3-ubyte", np.zeros((0, 28, 28)))
+    with pytest.raises(ValueError, match=r"^\S*none-idx3-ubyte holds no samples "
+                                         r"\(shape \(0, 784\)\)$"):
+        load(tmp_path / "none-idx3-ubyte")
+
+
+def test_an_image_named_like_idx_is_an_image(tmp_path):
+    Image.fromarray(np.full((10, 12), 255, np.uint8)).save(tmp_path / "scan-idx1.png")
+    rows = load(tmp_path / "scan-idx1.png", n_patches=5, patch_size=3, prewhiten=False,
+                scale="none")
+    np.testing.assert_array_equal(rows.to_array(), np.ones((5, 9)))
+
+
 def test_truncated_and_corrupt_idx(tmp_path, rng):
     write_idx(tmp_path / "t-idx3-ubyte", rng.integers(0, 256, size=(5, 4, 4)))
     data = (tmp_path / "t-idx3-ubyte").read_bytes()
@@ -176,9 +270,12 @@ def test_truncated_and_corrupt_idx(tmp_path, rng):
     (tmp_path / "bad-idx3-ubyte").write_bytes(b"\x01\x02\x03\x04rest")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(tmp_path / "bad-idx3-ubyte")
-    (tmp_path / "bad-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    (tmp_path / "bad-idx3-ubyte.gz").write_bytes(b"\x1f\x8b but not gzip after that")
     with pytest.raises(ValueError, match="cannot read IDX file"):
         read_idx(tmp_path / "bad-idx3-ubyte.gz")
+    (tmp_path / "plain-idx3-ubyte.gz").write_bytes(b"not gzip at all")  # named .gz, wrongly
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "plain-idx3-ubyte.gz")
     write_idx(tmp_path / "labels-idx1-ubyte", np.arange(5))
     with pytest.raises(ValueError, match="holds 5 labels"):
         read_idx(tmp_path / "labels-idx1-ubyte")

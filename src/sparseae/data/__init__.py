@@ -15,6 +15,7 @@ memory-mapped ``.npy`` larger than memory.
 from __future__ import annotations
 
 import numbers
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +26,11 @@ from .images import (
     builtin_images,
     check_images,
     downsample,
-    image_files,
     load_mat,
     mat_images,
     normalize_patches,
     read_images,
+    read_named_images,
     sample_patches,
     stack_images,
     whiten_olshausen_field,
@@ -85,22 +86,18 @@ def image_patches(
     whitening first; by default it is on for photographs and off for ``.mat`` stacks, which in the
     tutorial (``IMAGES.mat``) are already whitened.
     """
-    images, _ = _read(source, key)
+    images, names, _ = _read(source, key)
     if images is None:
-        raise ValueError(f"{source} holds a data matrix, not images to sample patches from")
+        raise ValueError(f"{_label(source)} holds a data matrix, not images to sample patches "
+                         "from")
     return patches_from_images(images, n_patches, patch_size,
                                prewhiten=_prewhiten(source, prewhiten), random_state=random_state,
-                               names=_file_names(source, images))
+                               names=names)
 
 
-def _file_names(source, images) -> list[str] | None:
-    """The names of the files ``images`` were read from, to name them in errors; None for
-    images that are not files of their own (built-in, a ``.mat`` stack)."""
-    path = Path(str(source))
-    if images is None or source in BUILTIN or not (
-            path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES):
-        return None
-    return [p.name for p in image_files(path)]
+def _label(source) -> str:
+    """``source`` as errors name it."""
+    return "the array" if isinstance(source, np.ndarray) else str(source)
 
 
 def _prewhiten(source, prewhiten: bool | None) -> bool:
@@ -166,89 +163,117 @@ def read(
 ) -> tuple[Rows, bool]:
     """The samples named by ``source`` as they are, and whether they are sampled patches.
 
+    ``source`` is the name of built-in data, a path (see the module's docstring), or a 2-D
+    array of samples already in memory (to scale it as files are scaled, by ``load``).
     ``key`` names the array inside an ``.npz`` or ``.mat``; ``transpose`` reads a matrix stored
     one sample per column (MATLAB's habit); ``whole_images`` makes each image (of one size) a
     sample instead of sampling patches; ``prewhiten`` applies Olshausen and Field's whitening
     to images (by default to photographs, not to ``.mat`` stacks).
     """
-    images, matrix = _read(source, key)
-    names = _file_names(source, images)
+    images, names, matrix = _read(source, key)
     if images is not None and whole_images:
         names = names or [f"image {k}" for k in range(len(images))]
         if prewhiten:
             images = [whiten_olshausen_field(image) for image in images]
         images, matrix = None, stack_images(images, names)
     elif whole_images:
-        raise ValueError(f"{source} holds a data matrix, not images to take whole")
+        raise ValueError(f"{_label(source)} holds a data matrix, not images to take whole")
     sampled = images is not None
     if sampled:
         if transpose:
-            raise ValueError(f"{source} holds images, not a matrix to transpose")
+            raise ValueError(f"{_label(source)} holds images, not a matrix to transpose")
         matrix = patches_from_images(images, n_patches, patch_size,
                                      prewhiten=_prewhiten(source, prewhiten),
                                      normalize=False, random_state=random_state,
                                      names=names)
     elif prewhiten and not whole_images:
-        raise ValueError(f"{source} holds a data matrix, not images to prewhiten")
+        raise ValueError(f"{_label(source)} holds a data matrix, not images to prewhiten")
     if transpose:
         if isinstance(matrix, NpyFile):
             raise ValueError("transpose is not available for memory-mapped .npy files; save the "
                              "array with one sample per row")
         matrix = np.ascontiguousarray(matrix.T)
     if isinstance(matrix, np.ndarray) and matrix.size == 0:
-        raise ValueError(f"{source} holds no samples (shape {matrix.shape})")
+        raise ValueError(f"{_label(source)} holds no samples (shape {matrix.shape})")
     return Rows(matrix), sampled
 
 
 def _read(source, key):
-    """(images, None) for image sources, (None, matrix or NpyFile) for matrices."""
+    """(images, their file names or None, None) for image sources, (None, None, matrix or
+    NpyFile) for matrices."""
+    if isinstance(source, np.ndarray):
+        if key is not None:
+            raise ValueError("key names an array inside a file; source is an array already")
+        if source.dtype.kind not in "fiub":
+            raise ValueError(f"the array holds {source.dtype} values, not numbers")
+        return None, None, source
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be the name of built-in data ({', '.join(BUILTIN)}), a "
+                        f"path or a 2-D NumPy array, not {type(source).__name__}")
     if key is not None and (source in BUILTIN or Path(source).suffix.lower() not in NAMED):
         raise ValueError(f"key names an array inside a {' or '.join(NAMED)} file, and "
                          f"{source} is not one")
     if source in BUILTIN_IMAGES:
-        return BUILTIN_IMAGES[source](), None
+        return BUILTIN_IMAGES[source](), None, None
     if source in BUILTIN_MATRICES:
-        return None, BUILTIN_MATRICES[source]()
+        return None, None, BUILTIN_MATRICES[source]()
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(
             f"no such file or folder: {path} (built-in data: {', '.join(BUILTIN)})"
         )
     suffix = path.suffix.lower()
-    if path.is_dir():
-        return read_images(path), None
+    if path.is_dir() or suffix in IMAGE_SUFFIXES:
+        return (*read_named_images(path), None)
     if suffix == ".npy":
-        return None, NpyFile(path)
+        return None, None, NpyFile(path)
     if suffix == ".npz":
-        return None, matrices.read_npz(path, key)
+        return None, None, matrices.read_npz(path, key)
     if suffix in (".csv", ".txt"):
-        return None, matrices.read_csv(path)
-    if matrices.is_idx(path):
-        return None, matrices.read_idx(path)
+        return None, None, matrices.read_csv(path)
     if suffix == ".mat":
-        arrays = load_mat(path)
-        if key is not None:
-            if key not in arrays:
-                raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(arrays)}")
-            chosen = arrays[key]
-        else:
-            stacks = [v for v in arrays.values() if v.ndim == 3]
-            plain = [v for v in arrays.values() if v.ndim == 2]
-            if len(stacks) + len(plain) != 1:
-                raise ValueError(
-                    f"{path} holds several arrays {sorted(arrays)}; name the one to use "
-                    "(key=, or --key on the command line)"
-                )
-            (chosen,) = stacks or plain
+        chosen = _mat_array(path, key)
         if chosen.ndim == 3:
-            return mat_images(path, chosen), None
-        return None, np.asarray(chosen, dtype=np.float64)
-    if suffix in IMAGE_SUFFIXES:
-        return read_images(path), None
+            return mat_images(path, chosen), None, None
+        return None, None, np.asarray(chosen, dtype=np.float64)
+    if matrices.is_idx(path):
+        return None, None, matrices.read_idx(path)
     raise ValueError(
         f"cannot read {path}: expected .npy, .npz, .csv, .mat, an MNIST IDX file, an image "
         "file or a folder of images"
     )
+
+
+def names_images(source) -> bool:
+    """Whether ``source`` names images by its name alone: the built-in photographs, a folder,
+    an image file or a ``.mat`` file (which may hold an image stack), not a data matrix."""
+    if isinstance(source, np.ndarray):
+        return False
+    if source in BUILTIN:
+        return source in BUILTIN_IMAGES
+    path = Path(source)
+    return path.is_dir() or path.suffix.lower() in (*IMAGE_SUFFIXES, ".mat")
+
+
+def _mat_array(path: Path, key: str | None) -> np.ndarray:
+    """The array ``key`` of a MATLAB file, or its only 2-D matrix or 3-D image stack."""
+    arrays = load_mat(path)
+    if key is not None:
+        if key not in arrays:
+            raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(arrays)}")
+        return arrays[key]
+    usable = [v for v in arrays.values() if v.ndim in (2, 3)]
+    if len(usable) == 1:
+        return usable[0]
+    if usable:
+        raise ValueError(
+            f"{path} holds several arrays ({matrices.describe(arrays)}); name the one to use "
+            "(key=, or --key on the command line)"
+        )
+    raise ValueError(
+        f"{path} holds no 2-D matrix or 3-D image stack"
+        + (f" (it holds {matrices.describe(arrays)})" if arrays else
+           " (no numeric arrays: cell arrays and structs are not read)"))
 
 
 __all__ = ["load", "read", "scaled", "image_patches", "patches_from_images", "Rows", "NpyFile",

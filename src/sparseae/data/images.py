@@ -194,10 +194,12 @@ def stack_images(images: list[np.ndarray], names: list[str]) -> np.ndarray:
 
 
 def image_files(path: Path) -> list[Path]:
-    """The image files of a folder (sorted), or the file itself."""
+    """The image files of a folder (sorted), or the file itself. Hidden files are not images:
+    macOS leaves a ``._name.png`` of metadata beside each file it copies to other disks."""
     if not path.is_dir():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in path.iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
     if not files:
         folders = sorted(p.name for p in path.iterdir() if p.is_dir())
         hint = (f"; the images must be in the folder itself, not in its subfolders "
@@ -210,9 +212,15 @@ def image_files(path: Path) -> list[Path]:
 
 def read_images(path) -> list[np.ndarray]:
     """Images from an image file or a folder of image files."""
+    return read_named_images(path)[0]
+
+
+def read_named_images(path) -> tuple[list[np.ndarray], list[str]]:
+    """Images from an image file or a folder of image files, and their file names."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
     if not path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"{path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
-    return [read_image(p) for p in image_files(path)]
+    files = image_files(path)
+    return [read_image(p) for p in files], [p.name for p in files]

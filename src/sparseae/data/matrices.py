@@ -4,6 +4,7 @@ scikit-learn digits. ``.npy`` files are opened memory-mapped by ``NpyFile`` inst
 from __future__ import annotations
 
 import gzip
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -26,7 +27,7 @@ def read_idx(path) -> np.ndarray:
     data, code = _read_idx(path)
     if data.ndim == 1:
         raise ValueError(f"{path} holds {data.shape[0]} labels, not samples to learn from")
-    X = data.reshape(data.shape[0], -1).astype(np.float64)
+    X = data.reshape(data.shape[0], int(np.prod(data.shape[1:]))).astype(np.float64)
     return X / 255.0 if code == 0x08 else X
 
 
@@ -40,9 +41,10 @@ def read_idx_labels(path) -> np.ndarray:
 
 
 def _read_idx(path: Path) -> tuple[np.ndarray, int]:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"  # gzip's magic number, whatever the name
+        with (gzip.open if gzipped else open)(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"cannot read IDX file {path}: {err}") from None
@@ -80,37 +82,69 @@ def read_npz(path, key: str | None = None) -> np.ndarray:
 
 def read_csv(path) -> np.ndarray:
     """A CSV of numbers, separated by commas, semicolons or tabs (the first of these that the
-    first line of values holds) or else by spaces. That line is a header if none of its values
-    is a number; lines starting with ``#`` are comments, and a byte-order mark (Excel's "CSV
-    UTF-8") is dropped."""
+    first line of values holds outside quotes) or else by spaces; numbers may be quoted. A
+    first line none of whose values is a number is a header; lines starting with ``#`` are
+    comments. UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark (Excel's
+    "Unicode text")."""
     path = Path(path)
+    encoding = _encoding(path)
     skip, delimiter = 0, ","
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
+    with open(path, encoding=encoding, errors="replace") as f:
         for number, line in enumerate(f, 1):
             content = line.split("#")[0]
-            if content.strip():
-                delimiter = next((d for d in (",", ";", "\t") if d in content), None)
-                values = [v for v in content.split(delimiter) if v.strip()]
-                skip = 0 if any(_is_number(v) for v in values) else number
-                break
-    with open(path, encoding="utf-8-sig", errors="replace") as f:  # the lines of values
-        lines = [line for number, line in enumerate(f, 1)
-                 if number > skip and line.strip() and not line.lstrip().startswith("#")]
+            if not content.strip():
+                continue
+            delimiter = next((d for d in (",", ";", "\t") if d in QUOTED.sub("", content)),
+                             None)
+            if any(_is_number(v) for v in content.split(delimiter) if v.strip()) or skip:
+                break  # (a second line without numbers is no header: the error names it)
+            skip = number  # a header: the separator is the next line's
+    with open(path, encoding=encoding, errors="replace") as f:  # the lines of values
+        numbered = [(number, _unpad_quotes(line, delimiter)) for number, line in enumerate(f, 1)
+                    if number > skip and line.strip() and not line.lstrip().startswith("#")]
     try:
         with warnings.catch_warnings():  # "input contained no data": said below, in our words
             warnings.simplefilter("ignore", UserWarning)
-            X = np.loadtxt(lines, delimiter=delimiter, ndmin=2, dtype=np.float64)
+            X = np.loadtxt([line for _, line in numbered], delimiter=delimiter, quotechar='"',
+                           ndmin=2, dtype=np.float64)
     except ValueError as err:
-        where = _not_a_table(path, delimiter, skip) or str(err)
+        where = _not_a_table(path, encoding, delimiter, skip) or str(err)
         raise ValueError(f"{path} is not a CSV of numbers: {where}") from None
     if X.size == 0:
         raise ValueError(f"{path} has no rows of numbers")
+    if not np.isfinite(X).all():
+        row, column = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{path} line {numbered[row][0]}, column {column + 1}: "
+                         f"{X[row, column]} is not a finite number")
     return X
 
 
+QUOTED = re.compile(r'"[^"]*"')
+
+
+def _unpad_quotes(line: str, delimiter: str | None) -> str:
+    """``line`` without the spaces between its separators and quotes: NumPy takes a quote only
+    as the first character of a value (``1, "2"`` is read as ``1,"2"``)."""
+    if delimiter is None or '"' not in line:
+        return line
+    d = re.escape(delimiter)
+    line = re.sub(rf'(?:^|(?<={d})) +"', '"', line)
+    return re.sub(rf'" +(?={d}|\s*$)', '"', line)
+
+
+def _encoding(path: Path) -> str:
+    """UTF-16 where the file starts with its byte-order mark, else UTF-8 (without its mark)."""
+    with open(path, "rb") as f:
+        start = f.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def _is_number(text: str) -> bool:
-    """Whether ``text`` is a number as ``np.loadtxt`` reads one (Python's ``float`` also takes
-    digits grouped by underscores)."""
+    """Whether ``text`` is a number as ``np.loadtxt`` reads one, quoted or not (Python's
+    ``float`` also takes digits grouped by underscores)."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
     try:
         float(text)
     except ValueError:
@@ -118,12 +152,12 @@ def _is_number(text: str) -> bool:
     return "_" not in text
 
 
-def _not_a_table(path: Path, delimiter: str, skip: int) -> str | None:
+def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int) -> str | None:
     """Where a CSV stops being a table of numbers, counted as an editor counts (lines and
     columns from 1): the first value that is not a number, or the first line with another
     number of values than the lines before it."""
     width = None
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
+    with open(path, encoding=encoding, errors="replace") as f:
         for number, line in enumerate(f, 1):
             if number <= skip or not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -158,6 +192,11 @@ def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
     return X / 255.0, y.astype(np.int64)
 
 
+def describe(arrays: dict) -> str:
+    """Named arrays as errors list them: ``'a' of shape (2, 3, 4), 'b' of shape (5,)``."""
+    return ", ".join(f"{name!r} of shape {array.shape}" for name, array in sorted(arrays.items()))
+
+
 def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
     numeric = {k: v for k, v in arrays.items() if v.dtype.kind in "fiub"}
     if key is not None:
@@ -166,11 +205,14 @@ def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
         X = numeric[key]
     else:
         matrices = {k: v for k, v in numeric.items() if v.ndim == 2}
-        if len(matrices) != 1:
+        if len(matrices) > 1:
             raise ValueError(
                 f"{path} holds {len(matrices)} 2-D arrays {sorted(matrices)}; name the one to "
                 "use (key=, or --key on the command line)"
             )
+        if not matrices:
+            raise ValueError(f"{path} holds no 2-D array (n_samples, n_features)"
+                             + (f": it holds {describe(arrays)}" if arrays else ""))
         (X,) = matrices.values()
     if X.ndim != 2:
         raise ValueError(f"{path}: array has shape {X.shape}; expected 2-D (n_samples, "
