@@ -742,3 +742,53 @@ def test_a_new_run_whose_training_fails_before_it_saves_anything_leaves_nothing(
     run.mkdir()  # a folder of the user's own, empty, stays
     assert main(["train", "--data", str(tmp_path / "nan.npy"), "--quiet", "--out", str(run)]) == 2
     assert run.is_dir() and not any(run.iterdir())
+
+
+def test_encode_of_a_matrix_after_a_run_on_whole_images(tmp_path, capsys):
+    """The run's --whole-images and --prewhiten are for images: another source that is a
+    matrix (the same images, flattened) does not take them; another folder of images does."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(6, 4, 4)).astype(np.uint8)
+    (tmp_path / "faces").mkdir()
+    for k, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / "faces" / f"{k}.png")
+    np.save(tmp_path / "flat.npy", pixels.reshape(6, 16) / 255.0)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "faces"), "--whole-images", "--prewhiten",
+                 "--n-hidden", "3", "--max-iter", "2", "--quiet", "--out", str(run)]) == 0
+    assert main(["encode", str(run), "--quiet"]) == 0
+    own = np.load(run / "features.npy")
+    assert main(["encode", str(run), "--data", str(tmp_path / "faces"), "--quiet"]) == 0
+    np.testing.assert_array_equal(np.load(run / "features.npy"), own)  # whole and whitened
+    assert main(["encode", str(run), "--data", str(tmp_path / "flat.npy"), "--quiet"]) == 0
+    model = sparseae.load(run / "model.npz")
+    np.testing.assert_allclose(np.load(run / "features.npy"),
+                               model.transform(pixels.reshape(6, 16) / 255.0), rtol=1e-12)
+
+
+def test_encode_out_inside_a_file_and_system_errors_without_errno(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (30, 9)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(run), *QUICK]) == 0
+    (tmp_path / "file.npy").write_bytes(b"")
+    capsys.readouterr()
+    for out in (tmp_path / "file.npy" / "x.npy", tmp_path / "file.npy" / "a" / "x.npy"):
+        assert main(["encode", str(run), "--out", str(out), "--quiet"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"sparseae: error: --out {out}: {tmp_path / 'file.npy'} is a file, not a folder")
+    from sparseae.cli import _text  # what the system says, as the file and what is wrong
+
+    assert _text(NotADirectoryError(20, "Not a directory", "a/b")) == "a/b: not a directory"
+    assert _text(FileNotFoundError("no such run folder: r")) == "no such run folder: r"
+
+
+def test_train_names_whiten_epsilon_and_warns_of_constant_data(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (5, 9)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--whiten", "zca", "--decoder",
+                 "linear", "--whiten-epsilon", "0", "--out", str(tmp_path / "r"), *QUICK]) == 2
+    assert "use --whiten-epsilon > 0" in capsys.readouterr().err
+    np.save(tmp_path / "flat.npy", np.full((20, 9), 0.5))
+    assert main(["train", "--data", str(tmp_path / "flat.npy"), "--out", str(tmp_path / "f"),
+                 *QUICK]) == 0
+    assert ("note: every value of X is 0.5: the samples are all the same, and there is "
+            "nothing to learn") in capsys.readouterr().err

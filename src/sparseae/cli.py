@@ -134,8 +134,9 @@ def _add_source_options(group, builtin, from_run: bool = False):
                        help="patch side in pixels")
     group.add_argument("--prewhiten", action=argparse.BooleanOptionalAction,
                        default=default(None),
-                       help="whiten images as Olshausen and Field did before sampling "
-                       "(default: on for photographs, off for .mat stacks, which the tutorial's "
+                       help="whiten images as Olshausen and Field did before sampling patches "
+                       "or taking them whole (default: on for photographs sampled in patches; "
+                       "off for --whole-images and for .mat stacks, which the tutorial's "
                        "IMAGES.mat already are)")
 
 
@@ -172,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--scale", choices=("auto", *SCALERS), default="auto",
                       help="feature scaling: unit = all values to [0, 1], minmax = each feature "
                       "to [0, 1], standardize = each feature to mean 0 and variance 1, patch = "
-                      "the tutorial's patch normalisation; auto = patch for image data, none for "
-                      "matrices")
+                      "the tutorial's patch normalisation; auto = patch for patches sampled from "
+                      "images, none for matrices and --whole-images")
     data.add_argument("--whiten", choices=("none", *WHITENINGS), default="none",
                       help="PCA, PCA whitening or ZCA whitening after scaling (use --decoder "
                       "linear: whitened data is not in [0, 1])")
@@ -729,7 +730,9 @@ def encode(args) -> int:
 
     settings = _run_settings(args.run)
     if hasattr(args, "data"):  # another source: the run's options for its own file's format
-        settings.update(key=None, transpose=False)  # do not carry over (given ones do)
+        settings.update(key=None, transpose=False)  # do not carry over (given ones do),
+        if not data.names_images(args.data):  # nor those for images to a matrix
+            settings.update(whole_images=False, prewhiten=None)
     settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
     if not (args.run / "model.npz").exists() and (args.run / "checkpoint.npz").exists():
         raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
@@ -751,6 +754,9 @@ def encode(args) -> int:
         raise ValueError(f"--out names the .npy file to write the features in, got {out}")
     if Path(settings["data"]).exists() and out.resolve() == Path(settings["data"]).resolve():
         raise ValueError(f"--out {out} is the data being encoded; give another file")
+    folder = next(p for p in out.parents if p.exists())  # (the current folder, at the end)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"--out {out}: {folder} is a file, not a folder")
     replaced = out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     out = write_features(model, rows, out, progress=not args.quiet)
@@ -1061,7 +1067,7 @@ FLAGS = {"validation_fraction": "--validation-fraction", "batch_size": "--batch-
          "early_stopping": "--early-stopping", "n_iter_no_change": "--patience",
          "learning_rate_schedule": "--lr-schedule", "learning_rate": "--learning-rate",
          "memory_budget": "--memory-budget", "max_iter": "--max-iter",
-         "distributed=True": "torchrun"}
+         "epsilon": "--whiten-epsilon", "distributed=True": "torchrun"}
 
 
 def _in_flags(message: str) -> str:
@@ -1079,6 +1085,14 @@ def main(argv=None) -> int:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, OSError, ImportError) as err:  # ours: each names the problem
-        message = _in_flags(str(err)) if args.command == "train" else str(err)
+        message = _in_flags(_text(err)) if args.command == "train" else _text(err)
         print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _text(err: Exception) -> str:
+    """An error's message; the system's (``[Errno 20] Not a directory: 'a/b'``) as the file
+    and what is wrong with it (``a/b: not a directory``)."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return f"{err.filename}: {err.strerror[:1].lower()}{err.strerror[1:]}"
+    return str(err)

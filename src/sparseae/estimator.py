@@ -237,7 +237,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 checkpoint = None
         problem, validation = self._problems(rows, seed, not checked, process)
         if problem.value_range is not None:  # checked in the first pass over the rows
-            self._warn_if_out_of_range(*problem.value_range, stacklevel=3)
+            self._warn_about_values(*problem.value_range, stacklevel=3,
+                                    all_rows=process is None)  # (else this process's part)
         if resume is not None:
             theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
         else:
@@ -288,7 +289,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             return X, False
         X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C",
                           ensure_all_finite=False)
-        self._warn_if_out_of_range(*value_range(X), stacklevel=4)  # our error for NaN
+        self._warn_about_values(*value_range(X), stacklevel=4)  # our error for NaN
         return Rows(X), True
 
     def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
@@ -343,10 +344,14 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_choice(self, "init", params.INITS)
         check_choice(self, "dtype", DTYPES)
 
-    def _warn_if_out_of_range(self, low, high, stacklevel):
+    def _warn_about_values(self, low, high, stacklevel, all_rows=True):
         """Warn (at the caller of ``fit``, ``stacklevel`` frames up) if the rows' values
         ``low`` to ``high`` are out of the decoder's reach, by more than the rounding of a
-        scaling to [0, 1] leaves (scikit-learn's MinMaxScaler gives 1.0000000000000002)."""
+        scaling to [0, 1] leaves (scikit-learn's MinMaxScaler gives 1.0000000000000002), or
+        if, being ``all_rows``' values, they are all one value."""
+        if all_rows and low == high:
+            warnings.warn(f"every value of X is {low:.6g}: the samples are all the same, and "
+                          "there is nothing to learn", UserWarning, stacklevel=stacklevel)
         if self.decoder == "sigmoid" and (low < -1e-6 or high > 1.0 + 1e-6):
             warnings.warn(
                 f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs "
