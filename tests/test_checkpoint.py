@@ -223,6 +223,26 @@ def test_a_finished_run_trained_longer_equals_the_longer_run(tmp_path, capsys):
     assert metrics["iterations"] == 30 and metrics["resumed_from_iteration"] == 12
 
 
+def test_a_resumed_run_may_change_how_it_is_computed(tmp_path, capsys):
+    """--memory-budget and --threads say how a run is computed, not what: given with --resume
+    they replace the run's (a smaller machine, a budget that proved too large), and stay."""
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    assert json.loads((run / "config.json").read_text())["memory_budget"] == "auto"
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "14", "--memory-budget", "2GiB",
+                 "--threads", "1") == 0
+    assert "ignored" not in capsys.readouterr().err
+    config = json.loads((run / "config.json").read_text())
+    assert (config["memory_budget"], config["threads"], config["max_iter"]) == ("2GiB", 1, 14)
+    assert train("--resume", str(run), "--max-iter", "16") == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["memory_budget"], config["threads"], config["max_iter"]) == ("2GiB", 1, 16)
+    assert train("--resume", str(run), "--max-iter", "18", "--memory-budget", "1KB") == 2
+    assert "memory budget of 1000 bytes is too small" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["memory_budget"] == "2GiB"
+
+
 def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     run = tmp_path / "run"
     assert new_run(run, 12) == 0

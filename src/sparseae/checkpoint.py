@@ -65,6 +65,7 @@ class Checkpointer:
             raise ValueError(f"checkpoint interval must be at least 1, got {every}")
         self.path = Path(path)
         self.every = every
+        self.saves = 0
 
     def maybe_save(self, iteration: int, state) -> bool:
         """Save if ``iteration`` is a multiple of ``every``; ``state`` may be a callable."""
@@ -74,6 +75,7 @@ class Checkpointer:
         return True
 
     def save(self, state: dict) -> Path:
+        self.saves += 1
         return save_checkpoint(self.path, state)
 
 

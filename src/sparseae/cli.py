@@ -220,11 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of rows held out for early stopping")
     fit.add_argument("--patience", type=_positive_int, default=10,
                      help="iterations without improvement before early stopping")
-    fit.add_argument("--memory-budget", default="auto",
+    fit.add_argument("--memory-budget", default=None,
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
-                     "fit in half of the rest is streamed from disk in chunks; auto = half of "
-                     "this machine's memory")
+                     "fit in half of the rest is streamed from disk in chunks (default: auto, "
+                     "half of this machine's memory; with --resume: the run's, unless given)")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="arithmetic precision (bfloat16: float32 with bfloat16 matrix "
                      "products, PyTorch devices only)")
@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sum each evaluation over fixed blocks of rows with compensated "
                      "summation: bitwise the same result for any number of torchrun processes")
     fit.add_argument("--threads", type=_positive_int, default=None,
-                     help="threads that share each evaluation's rows (default: the cores)")
+                     help="threads that share each evaluation's rows (default: the cores; with "
+                     "--resume: the run's, unless given)")
     fit.add_argument("--seed", type=_seed, default=0,
                      help="seed of the patch sampling, initial weights and shuffling")
 
@@ -359,8 +360,13 @@ SETTINGS = (*SOURCE_SETTINGS, "scale", "whiten", "retain_variance", "whiten_epsi
             "checkpoint_every")
 
 
+# how a run is computed, not what: a resumed run takes them anew when they are given (a
+# smaller machine, a budget that proved too large)
+MACHINE_SETTINGS = ("memory_budget", "threads")
+
+
 def _memory_budget(text):
-    if text != "auto":
+    if text not in (None, "auto"):
         return text
     pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     return pages * page // 2
@@ -460,10 +466,14 @@ def train(args) -> int:
                 raise ValueError(f"{run} has done {_count(done, settings)}; to continue it, "
                                  f"--max-iter must be more than that, got {args.max_iter}")
             settings["max_iter"] = args.max_iter
+        given = {k: getattr(args, k) for k in MACHINE_SETTINGS if getattr(args, k) is not None}
+        rewrite = args.max_iter is not None or any(settings[k] != v for k, v in given.items())
+        settings.update(given)
     else:
         run = _new_run(args)
         settings = {k: getattr(args, k) for k in SETTINGS}
         settings["max_iter"] = args.max_iter or DEFAULT_MAX_ITER
+        settings["memory_budget"] = args.memory_budget or "auto"
         # config.json must name the same data from any folder (train --resume, encode)
         settings["data"] = _absolute_path(settings["data"])
         state = None
@@ -483,7 +493,8 @@ def train(args) -> int:
         _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
     made = args.resume is None and not run.exists()  # (--out may name an empty folder)
-    if (args.resume is None or args.max_iter is not None) and rank == 0:
+    before = (run / "config.json").read_bytes() if args.resume is not None else None
+    if (args.resume is None or rewrite) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(settings, indent=2, default=str) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
@@ -498,8 +509,11 @@ def train(args) -> int:
             warnings.simplefilter("always")
             model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
     except Exception:
-        if args.resume is None and rank == 0 and not (run / "checkpoint.npz").exists():
-            _remove_unbegun(run, made)  # (the data or the budget refused, say): rerun it
+        if rank == 0 and checkpoint.saves == 0:  # (the data or the budget refused, say)
+            if args.resume is None:
+                _remove_unbegun(run, made)  # the same command can be given again
+            elif rewrite:  # the run's own settings, not those it was refused with
+                atomic_write(run / "config.json", lambda f: f.write(before))
         raise
     seconds = time.perf_counter() - start
     if rank != 0:
@@ -668,7 +682,7 @@ def _train_defaults() -> dict:
 def _note_ignored_with_resume(args):
     defaults = _train_defaults()
     ignored = [_option(k) for k in SETTINGS
-               if k != "max_iter" and getattr(args, k) != defaults[k]]
+               if k not in ("max_iter", *MACHINE_SETTINGS) and getattr(args, k) != defaults[k]]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
               "(config.json)", file=sys.stderr)
