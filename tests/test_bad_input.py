@@ -41,8 +41,9 @@ def test_a_number_beyond_float32_is_not_called_infinity_alone():
     bad = X.copy()
     bad[3, 1] = 1e39  # finite in float64
     with pytest.raises(ValueError, match=r"^the data contains infinity \(first at row 3, "
-                                         r"column 1\); a value beyond float32's range, "
-                                         r"3\.4e\+38, is infinity in float32$"):
+                                         r"column 1\); if the data was converted to float32, "
+                                         r"a value beyond its range, 3\.4e\+38, became "
+                                         r"infinity$"):
         SparseAutoencoder(n_hidden=2, max_iter=2, dtype="float32").fit(bad)
 
 

@@ -155,13 +155,25 @@ def test_csv_of_other_spreadsheets_and_separators(tmp_path, text):
 @pytest.mark.parametrize("text", [
     'a,b,c\n"1","2","3"\n4, "5" ,6\n',          # numbers quoted, as some tools write them
     '"a"\t"b"\t"c"\n"1"\t"2"\t"3"\n4\t5\t6\n',
-    '"1" "2" "3"\n4  "5"  6\n',
+    '"1" "2" "3"\n"4"  "5"  "6"\n',
+    '"1","2","3"\n\t"4",  "5"\t,"6"\r\n',             # csv.QUOTE_ALL, blanks around quotes
+    '"0","1","2"\n1,2,3\n4,5,6\n',                 # csv.QUOTE_NONNUMERIC: numbered columns
     'x,1\ty\tz\n1\t2\t3\n4\t5\t6\n',              # a comma in a tab-separated header
     '"x;y",b,c\n1,2,3\n4,5,6\n',                 # a separator inside quotes is not one
 ])
 def test_csv_quoted_and_headers_with_other_separators(tmp_path, text):
     (tmp_path / "x.csv").write_text(text, encoding="utf-8")
     np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_csv_quoted_labels_among_numbers_are_not_read_as_numbers(tmp_path):
+    """R's write.csv quotes its row names and not its values: they are labels, and reading
+    them as a feature would add a column silently."""
+    (tmp_path / "r.csv").write_text('"","V1","V2"\n"1",0.5,0.3\n"2",0.1,0.2\n')
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "r.csv")
+    assert str(error.value) == (f"{tmp_path / 'r.csv'} is not a CSV of numbers: line 2, "
+                                "column 1: '\"1\"' is not a number")
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
@@ -193,8 +205,10 @@ def test_arrays_are_sources_too(matrix):
     np.testing.assert_allclose(X.max(axis=0), 1)
     with pytest.raises(ValueError, match="^the array holds no samples"):
         load(matrix[:0])
-    with pytest.raises(ValueError, match="^the array holds <U1 values, not numbers$"):
+    with pytest.raises(ValueError, match="^the array holds <U1 values, not real numbers$"):
         load(np.array([["a"]]))
+    with pytest.raises(ValueError, match="^the array holds complex128 values, not real "):
+        load(np.array([[1 + 2j]]))
     with pytest.raises(ValueError, match="^the array holds a data matrix, not images to "
                                          "take whole$"):
         load(matrix, whole_images=True)
@@ -207,17 +221,17 @@ def test_npz_and_mat_without_a_matrix_say_what_they_hold(tmp_path):
     np.savez(tmp_path / "cube.npz", cube=np.zeros((2, 3, 4)), names=np.array(["a", "b"]))
     with pytest.raises(ValueError) as error:
         load(tmp_path / "cube.npz")
-    assert str(error.value) == (f"{tmp_path / 'cube.npz'} holds no 2-D array (n_samples, "
-                                "n_features): it holds 'cube' of shape (2, 3, 4), 'names' of "
-                                "shape (2,)")
+    assert str(error.value) == (f"{tmp_path / 'cube.npz'} holds no numeric 2-D array "
+                                "(n_samples, n_features): it holds 'cube' of shape (2, 3, 4), "
+                                "'names' of shape (2,)")
     savemat(tmp_path / "four.mat", {"v": np.zeros((2, 3, 4, 5))})
     with pytest.raises(ValueError) as error:
         load(tmp_path / "four.mat")
     assert str(error.value) == (f"{tmp_path / 'four.mat'} holds no 2-D matrix or 3-D image "
                                 "stack (it holds 'v' of shape (2, 3, 4, 5))")
     savemat(tmp_path / "cells.mat", {"c": np.array([[1.0], "text"], dtype=object)})
-    with pytest.raises(ValueError, match="no numeric arrays: cell arrays and structs are not "
-                                         "read"):
+    with pytest.raises(ValueError, match=r"holds no 2-D matrix or 3-D image stack \(it holds no "
+                                         "numeric arrays; cell arrays and structs are not read"):
         load(tmp_path / "cells.mat")
     savemat(tmp_path / "two.mat", {"a": np.zeros((3, 2)), "b": np.zeros((4, 4, 2))})
     with pytest.raises(ValueError, match=r"holds several arrays \('a' of shape \(3, 2\), 'b' "

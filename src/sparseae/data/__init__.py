@@ -205,7 +205,7 @@ def _read(source, key):
         if key is not None:
             raise ValueError("key names an array inside a file; source is an array already")
         if source.dtype.kind not in "fiub":
-            raise ValueError(f"the array holds {source.dtype} values, not numbers")
+            raise ValueError(f"the array holds {source.dtype} values, not real numbers")
         return None, None, source
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be the name of built-in data ({', '.join(BUILTIN)}), a "
@@ -244,15 +244,22 @@ def _read(source, key):
     )
 
 
-def names_images(source) -> bool:
-    """Whether ``source`` names images by its name alone: the built-in photographs, a folder,
-    an image file or a ``.mat`` file (which may hold an image stack), not a data matrix."""
+def names_images(source, key: str | None = None) -> bool:
+    """Whether ``source`` names images, not a data matrix: the built-in photographs, a folder,
+    an image file, or a ``.mat`` file whose array (``key``) is an image stack. Told by the name
+    alone but for ``.mat`` files; a file that cannot be read counts as images (reading it
+    says why)."""
     if isinstance(source, np.ndarray):
         return False
     if source in BUILTIN:
         return source in BUILTIN_IMAGES
     path = Path(source)
-    return path.is_dir() or path.suffix.lower() in (*IMAGE_SUFFIXES, ".mat")
+    if path.suffix.lower() == ".mat" and path.is_file():
+        try:
+            return _mat_array(path, key).ndim == 3
+        except ValueError:
+            return True
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _mat_array(path: Path, key: str | None) -> np.ndarray:
@@ -273,7 +280,7 @@ def _mat_array(path: Path, key: str | None) -> np.ndarray:
     raise ValueError(
         f"{path} holds no 2-D matrix or 3-D image stack"
         + (f" (it holds {matrices.describe(arrays)})" if arrays else
-           " (no numeric arrays: cell arrays and structs are not read)"))
+           " (it holds no numeric arrays; cell arrays and structs are not read)"))
 
 
 __all__ = ["load", "read", "scaled", "image_patches", "patches_from_images", "Rows", "NpyFile",

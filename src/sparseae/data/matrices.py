@@ -82,33 +82,30 @@ def read_npz(path, key: str | None = None) -> np.ndarray:
 
 def read_csv(path) -> np.ndarray:
     """A CSV of numbers, separated by commas, semicolons or tabs (the first of these that the
-    first line of values holds outside quotes) or else by spaces; numbers may be quoted. A
-    first line none of whose values is a number is a header; lines starting with ``#`` are
-    comments. UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark (Excel's
-    "Unicode text")."""
+    first line of values holds outside quotes) or else by spaces. Numbers may be quoted where
+    every value is (``csv.QUOTE_ALL``); a quoted number among unquoted ones is a label (R's row
+    names) and not read as one. The first line is a header if none of its values is a number,
+    or if it quotes numbers (names of columns) and the next line does not; lines starting with
+    ``#`` are comments. UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark
+    (Excel's "Unicode text")."""
     path = Path(path)
     encoding = _encoding(path)
-    skip, delimiter = 0, ","
-    with open(path, encoding=encoding, errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            content = line.split("#")[0]
-            if not content.strip():
-                continue
-            delimiter = next((d for d in (",", ";", "\t") if d in QUOTED.sub("", content)),
-                             None)
-            if any(_is_number(v) for v in content.split(delimiter) if v.strip()) or skip:
-                break  # (a second line without numbers is no header: the error names it)
-            skip = number  # a header: the separator is the next line's
+    first = _first_lines(path, encoding, 2)
+    skip = first[0][0] if first and _is_header(*[_values(text) for _, text in first]) else 0
+    data = next((text for number, text in first if number > skip), "")
+    delimiter = _delimiter(data)
+    quoted = _all_quoted_numbers(_values(data))
     with open(path, encoding=encoding, errors="replace") as f:  # the lines of values
-        numbered = [(number, _unpad_quotes(line, delimiter)) for number, line in enumerate(f, 1)
+        numbered = [(number, _unpad_quotes(line, delimiter) if quoted else line)
+                    for number, line in enumerate(f, 1)
                     if number > skip and line.strip() and not line.lstrip().startswith("#")]
     try:
         with warnings.catch_warnings():  # "input contained no data": said below, in our words
             warnings.simplefilter("ignore", UserWarning)
-            X = np.loadtxt([line for _, line in numbered], delimiter=delimiter, quotechar='"',
-                           ndmin=2, dtype=np.float64)
+            X = np.loadtxt([line for _, line in numbered], delimiter=delimiter,
+                           quotechar='"' if quoted else None, ndmin=2, dtype=np.float64)
     except ValueError as err:
-        where = _not_a_table(path, encoding, delimiter, skip) or str(err)
+        where = _not_a_table(path, encoding, delimiter, skip, quoted) or str(err)
         raise ValueError(f"{path} is not a CSV of numbers: {where}") from None
     if X.size == 0:
         raise ValueError(f"{path} has no rows of numbers")
@@ -119,17 +116,57 @@ def read_csv(path) -> np.ndarray:
     return X
 
 
-QUOTED = re.compile(r'"[^"]*"')
+def _first_lines(path: Path, encoding: str, count: int) -> list[tuple[int, str]]:
+    """The first ``count`` lines that hold values, numbered from 1, without their comments."""
+    found = []
+    with open(path, encoding=encoding, errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            text = line.split("#")[0]
+            if text.strip():
+                found.append((number, text))
+                if len(found) == count:
+                    break
+    return found
+
+
+def _delimiter(text: str) -> str | None:
+    """The first of comma, semicolon and tab that ``text`` holds outside quotes, else None
+    (runs of spaces)."""
+    return next((d for d in (",", ";", "\t") if d in re.sub(r'"[^"]*"', "", text)), None)
+
+
+def _values(text: str) -> list[str]:
+    return [v for v in text.split(_delimiter(text)) if v.strip()]
+
+
+def _is_header(values: list[str], following: list[str] | None = None) -> bool:
+    """Whether a first line of ``values`` names the columns: none of its values is a number,
+    or it quotes numbers and the ``following`` line does not."""
+    if any(_is_number(v) for v in values):
+        return False
+    if not _all_quoted_numbers(values):
+        return True
+    return following is not None and not _all_quoted_numbers(following)
+
+
+def _all_quoted_numbers(values: list[str]) -> bool:
+    return bool(values) and all(_is_number(_unquoted(v) or "") for v in values)
+
+
+def _unquoted(text: str) -> str | None:
+    """What is inside the quotes of ``text``, or None if it is not quoted."""
+    text = text.strip()
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else None
 
 
 def _unpad_quotes(line: str, delimiter: str | None) -> str:
-    """``line`` without the spaces between its separators and quotes: NumPy takes a quote only
+    """``line`` without the blanks between its separators and quotes: NumPy takes a quote only
     as the first character of a value (``1, "2"`` is read as ``1,"2"``)."""
     if delimiter is None or '"' not in line:
         return line
-    d = re.escape(delimiter)
-    line = re.sub(rf'(?:^|(?<={d})) +"', '"', line)
-    return re.sub(rf'" +(?={d}|\s*$)', '"', line)
+    d, blank = re.escape(delimiter), " " if delimiter == "\t" else "[ \t]"
+    line = re.sub(rf'(?:^|(?<={d})){blank}+"', '"', line)
+    return re.sub(rf'"{blank}+(?={d}|\s*$)', '"', line)
 
 
 def _encoding(path: Path) -> str:
@@ -140,11 +177,8 @@ def _encoding(path: Path) -> str:
 
 
 def _is_number(text: str) -> bool:
-    """Whether ``text`` is a number as ``np.loadtxt`` reads one, quoted or not (Python's
-    ``float`` also takes digits grouped by underscores)."""
-    text = text.strip()
-    if len(text) > 1 and text[0] == text[-1] == '"':
-        text = text[1:-1]
+    """Whether ``text`` is a number as ``np.loadtxt`` reads one (Python's ``float`` also takes
+    digits grouped by underscores)."""
     try:
         float(text)
     except ValueError:
@@ -152,10 +186,11 @@ def _is_number(text: str) -> bool:
     return "_" not in text
 
 
-def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int) -> str | None:
+def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int,
+                 quoted: bool) -> str | None:
     """Where a CSV stops being a table of numbers, counted as an editor counts (lines and
-    columns from 1): the first value that is not a number, or the first line with another
-    number of values than the lines before it."""
+    columns from 1): the first value that is not a number (quoted, if ``quoted``), or the
+    first line with another number of values than the lines before it."""
     width = None
     with open(path, encoding=encoding, errors="replace") as f:
         for number, line in enumerate(f, 1):
@@ -163,7 +198,8 @@ def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int) -> str | 
                 continue
             values = line.split("#")[0].rstrip("\r\n").split(delimiter)
             for column, value in enumerate(values, 1):
-                if not _is_number(value):
+                inside = _unquoted(value) if quoted else None
+                if not _is_number(value if inside is None else inside):
                     return f"line {number}, column {column}: {value.strip()!r} is not a number"
             if width is not None and len(values) != width:
                 return (f"line {number} has {len(values)} values, and the lines before it "
@@ -211,7 +247,7 @@ def _pick(path: Path, arrays: dict, key: str | None) -> np.ndarray:
                 "use (key=, or --key on the command line)"
             )
         if not matrices:
-            raise ValueError(f"{path} holds no 2-D array (n_samples, n_features)"
+            raise ValueError(f"{path} holds no numeric 2-D array (n_samples, n_features)"
                              + (f": it holds {describe(arrays)}" if arrays else ""))
         (X,) = matrices.values()
     if X.ndim != 2:

@@ -177,9 +177,9 @@ def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tu
         if bad.any():
             row, col = np.argwhere(bad)[0]
             kind = "NaN" if np.isnan(X[start + row, col]) else "infinity"
-            beyond = (f"; a value beyond float32's range, {np.finfo(np.float32).max:.3g}, is "
-                      "infinity in float32" if kind == "infinity" and X.dtype == np.float32
-                      else "")
+            beyond = ("; if the data was converted to float32, a value beyond its range, "
+                      f"{np.finfo(np.float32).max:.3g}, became infinity"
+                      if kind == "infinity" and X.dtype == np.float32 else "")
             raise ValueError(f"{name} contains {kind} "
                              f"(first at row {first_row + start + row}, column {col}){beyond}")
     raise AssertionError("unreachable: a non-finite extreme comes from a non-finite value")
