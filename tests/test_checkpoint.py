@@ -243,6 +243,23 @@ def test_a_resumed_run_may_change_how_it_is_computed(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["memory_budget"] == "2GiB"
 
 
+def test_a_checkpoint_that_failed_to_save_counts_as_none(tmp_path, monkeypatch, capsys):
+    """A new run whose first checkpoint could not be written (a full disk) saved nothing: it
+    leaves no folder that would block the same command again."""
+    import sparseae.checkpoint as checkpoint
+
+    def full(path, state):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", full)
+    run = tmp_path / "run"
+    assert train("--patches", "200", "--max-iter", "3", "--checkpoint-every", "1",
+                 "--out", str(run)) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {run / 'checkpoint.npz'}: no space left on device")
+    assert not run.exists()
+
+
 def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     run = tmp_path / "run"
     assert new_run(run, 12) == 0

@@ -792,3 +792,42 @@ def test_train_names_whiten_epsilon_and_warns_of_constant_data(tmp_path, capsys)
                  *QUICK]) == 0
     assert ("note: every value of X is 0.5: the samples are all the same, and there is "
             "nothing to learn") in capsys.readouterr().err
+
+
+def test_option_names_replace_the_library_s_but_never_in_a_path(tmp_path, capsys):
+    missing = tmp_path / "max_iter" / "epsilon.csv"
+    assert main(["train", "--data", str(missing), "--out", str(tmp_path / "r"), *QUICK]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: no such file or folder: {missing} (built-in data: natural, digits, "
+        "mnist)")
+    (tmp_path / "afile").write_text("")
+    assert main(["train", "--out", str(tmp_path / "afile" / "run"), *QUICK]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: --out {tmp_path / 'afile' / 'run'}: {tmp_path / 'afile'} is a file, "
+        "not a folder")
+    from sparseae.cli import _in_flags, _text
+
+    assert _in_flags("raise max_iter, or a larger memory_budget.") == (
+        "raise --max-iter, or a larger --memory-budget.")
+    assert _text(OSError(18, "Invalid cross-device link", "a.tmp", None, "b")) == (
+        "a.tmp -> b: invalid cross-device link")
+
+
+def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
+    from scipy.io import savemat
+
+    pixels = np.random.default_rng(1).integers(0, 256, size=(6, 3, 3)).astype(np.uint8)
+    (tmp_path / "faces").mkdir()
+    for k, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / "faces" / f"{k}.png")
+    savemat(tmp_path / "flat.mat", {"X": pixels.reshape(6, 9) / 255.0})
+    savemat(tmp_path / "stack.mat", {"S": np.moveaxis(pixels, 0, -1) / 255.0})
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "faces"), "--whole-images", "--n-hidden",
+                 "2", "--max-iter", "2", "--quiet", "--out", str(run)]) == 0
+    model = sparseae.load(run / "model.npz")
+    assert main(["encode", str(run), "--data", str(tmp_path / "flat.mat"), "--quiet"]) == 0
+    np.testing.assert_allclose(np.load(run / "features.npy"),
+                               model.transform(pixels.reshape(6, 9) / 255.0), rtol=1e-12)
+    assert main(["encode", str(run), "--data", str(tmp_path / "stack.mat"), "--quiet"]) == 0
+    assert np.load(run / "features.npy").shape == (6, 2)  # a stack: whole images, as trained

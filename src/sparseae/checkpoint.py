@@ -75,8 +75,9 @@ class Checkpointer:
         return True
 
     def save(self, state: dict) -> Path:
-        self.saves += 1
-        return save_checkpoint(self.path, state)
+        path = save_checkpoint(self.path, state)
+        self.saves += 1  # (one that failed, on a full disk say, saved nothing)
+        return path
 
 
 class GracefulInterrupt:

@@ -390,9 +390,12 @@ def load_rows(settings: dict):
     rows, sampled = data.read(**_source(settings))
     rows = data.scaled(rows, settings["scale"], sampled)
     if settings["whiten"] != "none":
-        rows = rows.fit_transform(make_whitening(
-            settings["whiten"], retain_variance=settings["retain_variance"],
-            epsilon=settings["whiten_epsilon"]))
+        whitening = make_whitening(settings["whiten"], retain_variance=settings["retain_variance"],
+                                   epsilon=settings["whiten_epsilon"])
+        try:
+            rows = rows.fit_transform(whitening)
+        except ValueError as err:  # the whitening's epsilon is this option
+            raise ValueError(str(err).replace("epsilon", "--whiten-epsilon")) from None
     return rows, sampled
 
 
@@ -745,8 +748,8 @@ def encode(args) -> int:
     settings = _run_settings(args.run)
     if hasattr(args, "data"):  # another source: the run's options for its own file's format
         settings.update(key=None, transpose=False)  # do not carry over (given ones do),
-        if not data.names_images(args.data):  # nor those for images to a matrix
-            settings.update(whole_images=False, prewhiten=None)
+        if not data.names_images(args.data, getattr(args, "key", None)):
+            settings.update(whole_images=False, prewhiten=None)  # nor those for images
     settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
     if not (args.run / "model.npz").exists() and (args.run / "checkpoint.npz").exists():
         raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
@@ -768,9 +771,7 @@ def encode(args) -> int:
         raise ValueError(f"--out names the .npy file to write the features in, got {out}")
     if Path(settings["data"]).exists() and out.resolve() == Path(settings["data"]).resolve():
         raise ValueError(f"--out {out} is the data being encoded; give another file")
-    folder = next(p for p in out.parents if p.exists())  # (the current folder, at the end)
-    if not folder.is_dir():
-        raise NotADirectoryError(f"--out {out}: {folder} is a file, not a folder")
+    _check_folders_above(out)
     replaced = out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     out = write_features(model, rows, out, progress=not args.quiet)
@@ -785,6 +786,7 @@ def _new_run(args) -> Path:
     run = args.out or Path("runs") / f"{args.command}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     if run.exists() and not run.is_dir():
         raise FileExistsError(f"--out {run} is a file, not a folder")
+    _check_folders_above(run)
     if _holds_run(run):
         resumable = (args.command in ("train", "stacked") and _run_command(run) == args.command
                      and not (run / "metrics.json").exists())
@@ -795,6 +797,13 @@ def _new_run(args) -> Path:
     if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
         raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
     return run
+
+
+def _check_folders_above(out: Path) -> None:
+    """A clear error where a file stands where ``--out`` needs a folder (``a.npy/x``)."""
+    above = next(p for p in out.parents if p.exists())  # (the current folder, at the end)
+    if not above.is_dir():
+        raise NotADirectoryError(f"--out {out}: {above} is a file, not a folder")
 
 
 def _absolute_path(source: str) -> str:
@@ -1081,12 +1090,13 @@ FLAGS = {"validation_fraction": "--validation-fraction", "batch_size": "--batch-
          "early_stopping": "--early-stopping", "n_iter_no_change": "--patience",
          "learning_rate_schedule": "--lr-schedule", "learning_rate": "--learning-rate",
          "memory_budget": "--memory-budget", "max_iter": "--max-iter",
-         "epsilon": "--whiten-epsilon", "distributed=True": "torchrun"}
+         "distributed=True": "torchrun"}
 
 
 def _in_flags(message: str) -> str:
     """A library message with the parameters it names spelled as train's options."""
-    return re.sub(r"\b(" + "|".join(FLAGS) + r")\b", lambda m: FLAGS[m.group(1)], message)
+    return re.sub(r"(?<![\w./-])(" + "|".join(FLAGS) + r")(?![\w/-]|\.\w)",  # (not in a path)
+                  lambda m: FLAGS[m.group(1)], message)
 
 
 def main(argv=None) -> int:
@@ -1108,5 +1118,6 @@ def _text(err: Exception) -> str:
     """An error's message; the system's (``[Errno 20] Not a directory: 'a/b'``) as the file
     and what is wrong with it (``a/b: not a directory``)."""
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        return f"{err.filename}: {err.strerror[:1].lower()}{err.strerror[1:]}"
+        files = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+        return f"{files}: {err.strerror[:1].lower()}{err.strerror[1:]}"
     return str(err)
