@@ -408,3 +408,27 @@ def test_hooks_of_the_wrong_kind_are_refused_before_training(patches, hooks, mes
         with pytest.raises(TypeError, match=f"^{message}$"):
             estimator.fit(*args, **hooks)
         assert not hasattr(estimator, "n_features_in_")
+
+
+def test_fit_s_warnings_point_at_the_line_that_called_fit():
+    """Each warning of fit names the caller's file and line, past fit's wrapper, so that a
+    user sees which of their fits it is about."""
+    from sparseae import SoftmaxRegression
+    from sparseae.data import Rows
+
+    rng = np.random.default_rng(0)
+    fits = [  # each with the number of warnings it gives (a ConvergenceWarning and another)
+        (lambda: SparseAutoencoder(2, max_iter=2).fit(np.full((20, 4), 0.5)), 2),  # constant
+        (lambda: SparseAutoencoder(2, max_iter=2).fit(Rows(rng.uniform(0, 2, (20, 4)))), 2),
+        (lambda: SparseAutoencoder(2, solver="gd", learning_rate=50.0, max_iter=20).fit(
+            rng.uniform(0, 1, (50, 4))), 2),  # overshoots, and silences every unit
+        (lambda: SoftmaxRegression(max_iter=2).fit(rng.uniform(size=(30, 4)),
+                                                   np.arange(30) % 3), 1),
+    ]
+    for fit, count in fits:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        assert len(caught) == count
+        for warning in caught:
+            assert (warning.filename, warning.lineno) == (__file__, fit.__code__.co_firstlineno)

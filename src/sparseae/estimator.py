@@ -237,7 +237,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 checkpoint = None
         problem, validation = self._problems(rows, seed, not checked, process)
         if problem.value_range is not None:  # checked in the first pass over the rows
-            self._warn_about_values(*problem.value_range, stacklevel=3,
+            self._warn_about_values(*problem.value_range, stacklevel=4,
                                     all_rows=process is None)  # (else this process's part)
         if resume is not None:
             theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
@@ -255,7 +255,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.loss_ = problem.cost(result.theta)
         self.rho_hat_ = problem.rho_hat(self._params())
         self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
-        self._warn_if_silent(stacklevel=3)
+        self._warn_if_silent(stacklevel=4)
         return self
 
     def _warn_if_silent(self, stacklevel):
@@ -289,7 +289,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             return X, False
         X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C",
                           ensure_all_finite=False)
-        self._warn_about_values(*value_range(X), stacklevel=4)  # our error for NaN
+        self._warn_about_values(*value_range(X), stacklevel=5)  # our error for NaN
         return Rows(X), True
 
     def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):

@@ -218,7 +218,7 @@ class SolverMixin:
                 f"{self.solver} stopped after {result.n_iter} iterations without converging "
                 f"({result.message}){advice}",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # (at the caller of fit, past unchanged_on_failure's wrapper)
             )
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
@@ -242,7 +242,7 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
             f"the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
             f"overshoot; {SMALLER_STEPS[solver]}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 
