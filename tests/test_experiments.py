@@ -18,6 +18,27 @@ def test_self_taught_protocol_on_digits():
     assert result["autoencoder"].W1_.shape == (30, 64)
 
 
+def test_self_taught_goes_on_from_the_autoencoder_an_interrupted_run_trained():
+    from sparseae.classifier import PretrainedError
+
+    X, y = labeled_data("digits")
+    settings = dict(n_hidden=8, max_iter=10, random_state=3)
+    whole = self_taught(X, y, **settings)
+    ae = whole.pop("autoencoder")
+    resumed = self_taught(X, y, **settings, pretrained=ae)
+    assert resumed.pop("autoencoder") is ae and resumed.pop("autoencoder_seconds") is None
+    assert resumed == {k: v for k, v in whole.items() if k != "autoencoder_seconds"}
+    with pytest.raises(PretrainedError, match=r"^pretrained was not trained with these "
+                                              r"settings: its max_iter is 10, here it is 11 "):
+        self_taught(X, y, **{**settings, "max_iter": 11}, pretrained=ae)
+    with pytest.raises(PretrainedError, match="^pretrained takes 64 inputs; the data has 63 "
+                                              "features$"):
+        self_taught(X[:, 1:], y, **settings, pretrained=ae)
+    with pytest.raises(ValueError, match="needs an integer random_state: with "
+                                         "random_state=None each run draws another seed"):
+        self_taught(X, y, **{**settings, "random_state": None}, pretrained=ae)
+
+
 def test_stacked_protocol_on_digits():
     X, y = labeled_data("digits")
     result = stacked(X, y, hidden_layer_sizes=(30, 20), weight_decay=1e-4, max_iter=60,
@@ -190,6 +211,76 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
     assert main(["stacked", "--resume", str(tmp_path / "t")]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"{tmp_path / 't'} is not a run folder of sparseae stacked but of train")
+
+
+def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_path, capsys,
+                                                                           monkeypatch):
+    import json
+    import shutil
+
+    from sparseae import SoftmaxRegression
+
+    args = ["selftaught", "--data", "digits", "--n-hidden", "6", "--max-iter", "5", "--quiet"]
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    assert main([*args, "--out", str(whole)]) == 0
+    def interrupted(self, *args, **kwargs):  # Ctrl-C in the first softmax
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SoftmaxRegression, "fit", interrupted)
+        assert main([*args, "--out", str(run)]) == 130
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: interrupted; {run} keeps autoencoder.npz; to go on with it: sparseae "
+        f"selftaught --resume {run}")
+    first = (run / "autoencoder.npz").read_bytes()
+    assert main([*args, "--out", str(run)]) == 2  # not over it: resume it
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {run} already holds a run; choose another --out, or continue it "
+        f"with: sparseae selftaught --resume {run}")
+    assert main(["train", "--resume", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {run} is a run of sparseae selftaught, not of train; to go on with "
+        f"it: sparseae selftaught --resume {run}")
+    foreign = tmp_path / "foreign"
+    shutil.copytree(run, foreign)
+    assert main([*args, "--max-iter", "4", "--out", str(tmp_path / "other")]) == 0
+    shutil.copy(tmp_path / "other" / "autoencoder.npz", foreign / "autoencoder.npz")
+    shutil.copytree(run, tmp_path / "anew")
+    (tmp_path / "anew" / "autoencoder.npz").unlink()
+    capsys.readouterr()
+
+    assert main(["selftaught", "--resume", str(run), "--seed", "4", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "note: --seed ignored: a resumed run keeps its own settings (config.json)\n"
+        f"going on with {run}: its autoencoder was trained\n")
+    assert (run / "autoencoder.npz").read_bytes() == first  # kept, not trained again
+    assert main(["selftaught", "--resume", str(tmp_path / "anew"), "--quiet"]) == 0
+    assert "its autoencoder is trained anew" in capsys.readouterr().err
+    ends = [json.loads((folder / "metrics.json").read_text())
+            for folder in (whole, run, tmp_path / "anew")]
+    for key in ("accuracy_features", "accuracy_raw_pixels", "autoencoder_cost", "n_train"):
+        assert ends[0][key] == ends[1][key] == ends[2][key]
+    assert ends[1]["autoencoder_seconds"] is None and ends[2]["autoencoder_seconds"] > 0
+    assert sorted(f.name for f in run.iterdir()) == sorted(f.name for f in whole.iterdir())
+    assert main(["selftaught", "--resume", str(run)]) == 0
+    assert capsys.readouterr().out == f"{run} is already complete; nothing to resume\n"
+    assert main(["selftaught", "--resume", str(foreign), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"sparseae: error: {foreign / 'autoencoder.npz'} was not trained with these settings: "
+        "its max_iter is 4, here it is 5 (the same settings and random_state are needed to go "
+        "on where an interrupted run stopped); delete it, and the autoencoder is trained anew")
+    assert main(["selftaught", "--resume", str(whole / "nothing")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: no such run folder: {whole / 'nothing'}")
+    (foreign / "config.json").write_text(json.dumps(
+        {**json.loads((foreign / "config.json").read_text()), "n_hidden": [6]}))
+    assert main(["selftaught", "--resume", str(foreign)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {foreign / 'config.json'} is damaged: n_hidden is [6], not a number "
+        "of units")
+    assert main(["stacked", "--resume", str(foreign)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {foreign} is not a run folder of sparseae stacked but of selftaught")
 
 
 def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_path, capsys):

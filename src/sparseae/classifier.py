@@ -345,12 +345,28 @@ def _pretrained_list(pretrained, random_state) -> list:
 
 
 class PretrainedError(ValueError):
-    """An autoencoder of ``pretrained`` (the ``index``-th) that this stack would not have
-    trained: ``reason`` says why."""
+    """An autoencoder of ``pretrained`` (the ``index``-th of a list; None: the one given) that
+    would not have been trained here: ``reason`` says why."""
 
-    def __init__(self, index: int, reason: str):
-        super().__init__(f"pretrained[{index}] {reason}")
+    def __init__(self, index: int | None, reason: str):
+        super().__init__(f"pretrained{'' if index is None else f'[{index}]'} {reason}")
         self.index, self.reason = index, reason
+
+
+def differing_setting(ae, expected: SparseAutoencoder, label: str) -> str | None:
+    """The first parameter (``verbose`` aside) in which the fitted autoencoder ``ae`` differs
+    from ``expected``, the unfitted one that would be trained in its place; None if none.
+    Clear errors, naming it ``label``, if ``ae`` is not a fitted autoencoder."""
+    if not isinstance(ae, SparseAutoencoder):
+        raise TypeError(f"{label} is a {type(ae).__name__}, not a SparseAutoencoder")
+    try:
+        check_is_fitted(ae)
+    except NotFittedError:
+        raise NotFittedError(f"{label} is not fitted: pretrained takes the autoencoders that "
+                             "an interrupted fit trained") from None
+    ours, theirs = expected.get_params(), ae.get_params()
+    return next((name for name in ours if name != "verbose" and ours[name] != theirs[name]),
+                None)
 
 
 def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
@@ -358,21 +374,12 @@ def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
     settings and seed), fitted on ``n_features`` inputs: the ``k``-th of ``pretrained``."""
     if expected is None:
         raise ValueError(f"pretrained has more autoencoders than the {n_layers} hidden layers")
-    if not isinstance(ae, SparseAutoencoder):
-        raise TypeError(f"pretrained[{k}] is a {type(ae).__name__}, not a SparseAutoencoder")
-    try:
-        check_is_fitted(ae)
-    except NotFittedError:
-        raise NotFittedError(f"pretrained[{k}] is not fitted: pretrained takes the "
-                             "autoencoders that an interrupted fit trained") from None
-    ours, theirs = expected.get_params(), ae.get_params()
-    differ = [name for name in ours if name != "verbose" and ours[name] != theirs[name]]
-    if differ:
-        name = differ[0]
+    name = differing_setting(ae, expected, f"pretrained[{k}]")
+    if name is not None:
         raise PretrainedError(
-            k, f"was not trained by this stack: its {name} is {theirs[name]!r}, this stack's "
-            f"layer {k + 1} has {ours[name]!r} (the same settings and random_state are needed "
-            "to go on where an interrupted fit stopped)")
+            k, f"was not trained by this stack: its {name} is {ae.get_params()[name]!r}, this "
+            f"stack's layer {k + 1} has {expected.get_params()[name]!r} (the same settings and "
+            "random_state are needed to go on where an interrupted fit stopped)")
     if ae.n_features_in_ != n_features:
         raise PretrainedError(k, f"takes {ae.n_features_in_} inputs; layer {k + 1} of this "
                                  f"stack gets {n_features}")

@@ -295,16 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                         help=f"go on with the interrupted {sub.prog.split()[-1]} run in "
+                         "RUN_DIR, with its own settings: the autoencoders it saved are kept, "
+                         "the rest is trained, to the result of an uninterrupted run")
     stack.add_argument("--finetune-weight-decay", type=_non_negative, default=1e-4,
                        help="weight decay on every weight during fine-tuning")
     stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,
                        help="L-BFGS iterations of fine-tuning")
     stack.add_argument("--test-fraction", type=_fraction, default=0.2,
                        help="share of the digits held out for testing (stratified)")
-    stack.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                       help="go on with the interrupted stacked run in RUN_DIR, with its own "
-                       "settings: the autoencoders it saved are kept, the rest is trained, to "
-                       "the result of an uninterrupted run")
 
     encode = commands.add_parser(
         "encode", formatter_class=fmt,
@@ -732,9 +732,8 @@ def _run_settings(run: Path) -> dict:
     command = saved.get("command", "train")  # (runs of train from before it was recorded)
     if command != "train":
         raise ValueError(f"{run} is a run of sparseae {command}, not of train"
-                         + (f"; to go on with it: sparseae stacked --resume {run}"
-                            if command == "stacked" and not (run / "metrics.json").exists()
-                            else ""))
+                         + (f"; to go on with it: sparseae {command} --resume {run}"
+                            if not (run / "metrics.json").exists() else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
@@ -788,8 +787,7 @@ def _new_run(args) -> Path:
         raise FileExistsError(f"--out {run} is a file, not a folder")
     _check_folders_above(run)
     if _holds_run(run):
-        resumable = (args.command in ("train", "stacked") and _run_command(run) == args.command
-                     and not (run / "metrics.json").exists())
+        resumable = _run_command(run) == args.command and not (run / "metrics.json").exists()
         raise FileExistsError(
             f"{run} already holds a run; choose another --out"
             + (f", or continue it with: sparseae {args.command} --resume {run}"
@@ -927,36 +925,82 @@ def _experiment_settings(args) -> dict:
 def _interrupted(run: Path, saved: list, command: str) -> int:
     kept = (f"{run} keeps {', '.join(saved)}" if saved else
             "no model had finished training; nothing was saved")
-    hint = (f"; to go on with it: sparseae stacked --resume {run}"
-            if saved and command == "stacked" else "")
+    hint = f"; to go on with it: sparseae {command} --resume {run}" if saved else ""
     print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
+def _begin_experiment(args):
+    """``(run, settings, X, y)`` of a new run of selftaught or stacked, or of the interrupted
+    one that ``--resume`` names (its data checked against what it began with); None if that
+    run is already complete."""
+    from .data import Rows
+    from .experiments import labeled_data
+
+    if args.resume is None:
+        run, settings = _new_run(args), _experiment_settings(args)
+    else:
+        run, settings = args.resume, _experiment_run(args)
+        if (run / "metrics.json").exists():
+            print(f"{run} is already complete; nothing to resume")
+            return None
+    X, y = labeled_data(settings["data"], settings["labels"])
+    if args.resume is None:
+        settings["data_check"] = _data_check(Rows(X))
+    else:
+        _check_same_data(run, settings, Rows(X))
+    return run, settings, X, y
+
+
+def _saved_autoencoder(path: Path):
+    """The autoencoder an interrupted run saved in ``path``, with a clear error for another
+    model."""
+    from .estimator import SparseAutoencoder
+    from .io import load
+
+    model = load(path)
+    if not isinstance(model, SparseAutoencoder):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not an autoencoder; delete "
+                         "it, and that autoencoder is trained anew")
+    return model
+
+
 def selftaught(args) -> int:
     from . import viz
-    from .experiments import labeled_data, self_taught
+    from .classifier import PretrainedError
+    from .experiments import self_taught
 
-    run = _new_run(args)
-    X, y = labeled_data(args.data, args.labels)
-    saved: list[str] = []
+    begun = _begin_experiment(args)
+    if begun is None:
+        return 0
+    run, settings, X, y = begun
+    pretrained = None
+    if args.resume is not None:
+        if (run / "autoencoder.npz").exists():
+            pretrained = _saved_autoencoder(run / "autoencoder.npz")
+        print(f"going on with {run}: its autoencoder "
+              + ("was trained" if pretrained else "is trained anew"), file=sys.stderr)
+    saved = [] if pretrained is None else ["autoencoder.npz"]
     try:
         result = self_taught(
-            X, y, n_hidden=args.n_hidden, sparsity_target=args.sparsity_target,
-            sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay,
-            max_iter=args.max_iter, softmax_weight_decay=args.softmax_weight_decay,
-            random_state=args.seed, verbose=not args.quiet,
-            on_stage=_saving_stages(run, saved, _experiment_settings(args)),
+            X, y, n_hidden=settings["n_hidden"], sparsity_target=settings["sparsity_target"],
+            sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
+            max_iter=settings["max_iter"], softmax_weight_decay=settings["softmax_weight_decay"],
+            random_state=settings["seed"], verbose=not args.quiet,
+            on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
         )
     except KeyboardInterrupt:
         return _interrupted(run, saved, args.command)
+    except PretrainedError as err:
+        raise ValueError(f"{run / 'autoencoder.npz'} {err.reason}; delete it, and the "
+                         "autoencoder is trained anew") from None
     ae = result.pop("autoencoder")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
-    _write_metrics(run, {**result, "data": args.data, "n_hidden": args.n_hidden})
-    print(f"self-taught learning on {args.data}: {result['n_unlabeled']} unlabeled digits (5-9), "
-          f"{result['n_train']} training and {result['n_test']} test digits (0-4)")
-    print(f"  softmax on {args.n_hidden} learned features: "
+    _write_metrics(run, {**result, "data": settings["data"], "n_hidden": settings["n_hidden"]})
+    print(f"self-taught learning on {settings['data']}: {result['n_unlabeled']} unlabeled "
+          f"digits (5-9), {result['n_train']} training and {result['n_test']} test digits (0-4)")
+    print(f"  softmax on {settings['n_hidden']} learned features: "
           f"{100 * result['accuracy_features']:.2f}%")
     print(f"  softmax on raw pixels:            {100 * result['accuracy_raw_pixels']:.2f}%")
     print(f"run folder: {run} ({', '.join(saved)})")
@@ -965,33 +1009,19 @@ def selftaught(args) -> int:
 
 def stacked(args) -> int:
     from .classifier import PretrainedError
-    from .data import Rows
-    from .estimator import SparseAutoencoder
-    from .experiments import labeled_data
     from .experiments import stacked as run_stacked
-    from .io import load
 
-    if args.resume is None:
-        run, settings, pretrained = _new_run(args), _experiment_settings(args), []
-    else:
-        run, settings = args.resume, _stacked_run(args)
-        if (run / "metrics.json").exists():
-            print(f"{run} is already complete; nothing to resume")
-            return 0
-        pretrained = []
+    begun = _begin_experiment(args)
+    if begun is None:
+        return 0
+    run, settings, X, y = begun
+    pretrained = []
+    if args.resume is not None:
         while (path := run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
                 len(pretrained) < len(settings["hidden"]):
-            pretrained.append(load(path))
-            if not isinstance(pretrained[-1], SparseAutoencoder):
-                raise ValueError(f"{path} holds a {type(pretrained[-1]).__name__}, not an "
-                                 "autoencoder; delete it, and that autoencoder is trained anew")
+            pretrained.append(_saved_autoencoder(path))
         print(f"going on with {run}: {len(pretrained)} of its {len(settings['hidden'])} "
               "autoencoders were trained", file=sys.stderr)
-    X, y = labeled_data(settings["data"], settings["labels"])
-    if args.resume is None:
-        settings["data_check"] = _data_check(Rows(X))
-    else:
-        _check_same_data(run, settings, Rows(X))
     saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
     try:
         result = run_stacked(
@@ -1019,34 +1049,37 @@ def stacked(args) -> int:
     return 0
 
 
-def _stacked_run(args) -> dict:
-    """The settings of the stacked run that ``--resume`` names, with a note for the options
-    given beside it, which it does not take."""
-    run = args.resume
+def _experiment_run(args) -> dict:
+    """The settings of the selftaught or stacked run that ``--resume`` names, with a note for
+    the options given beside it, which it does not take."""
+    run, command = args.resume, args.command
     if args.out is not None:
         raise ValueError(f"--out has no effect with --resume: the run goes on in {run}")
     if run.is_file():
         raise NotADirectoryError(f"{run} is a file, not a run folder")
     if not run.is_dir():
         raise FileNotFoundError(f"no such run folder: {run}")
-    command = _run_command(run)
-    if command is None and (run / "config.json").exists():
+    saved_by = _run_command(run)
+    if saved_by is None and (run / "config.json").exists():
         raise ValueError(f"{run / 'config.json'} is damaged: it holds no run's settings")
-    if command != "stacked":
-        raise ValueError(f"{run} is not a run folder of sparseae stacked"
-                         + (f" but of {command}" if command else " (no config.json naming "
+    if saved_by != command:
+        raise ValueError(f"{run} is not a run folder of sparseae {command}"
+                         + (f" but of {saved_by}" if saved_by else " (no config.json naming "
                             "its data: a run interrupted before its first autoencoder was "
                             "saved leaves nothing to go on from)"))
     settings = json.loads((run / "config.json").read_text())
-    missing = [k for k in EXPERIMENT_SETTINGS["stacked"] if k not in settings]
-    hidden = settings.get("hidden")
-    if missing or not (isinstance(hidden, list) and hidden and all(
-            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)):
-        raise ValueError(f"{run / 'config.json'} is damaged: "
-                         + (f"it lacks {', '.join(missing)}" if missing else
-                            f"hidden is {hidden!r}, not a list of layer sizes"))
-    defaults = vars(build_parser().parse_args(["stacked"]))
-    ignored = [_option(k) for k in EXPERIMENT_SETTINGS["stacked"]
+    missing = [k for k in EXPERIMENT_SETTINGS[command] if k not in settings]
+    if missing:
+        raise ValueError(f"{run / 'config.json'} is damaged: it lacks {', '.join(missing)}")
+    layers = settings["hidden"] if command == "stacked" else [settings["n_hidden"]]
+    if not (isinstance(layers, list) and layers and all(
+            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in layers)):
+        name = "hidden" if command == "stacked" else "n_hidden"
+        what = "a list of layer sizes" if command == "stacked" else "a number of units"
+        raise ValueError(f"{run / 'config.json'} is damaged: {name} is {settings[name]!r}, "
+                         f"not {what}")
+    defaults = vars(build_parser().parse_args([command]))
+    ignored = [_option(k) for k in EXPERIMENT_SETTINGS[command]
                if getattr(args, k) != defaults[k]]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .classifier import SoftmaxRegression, StackedAutoencoderClassifier
+from .classifier import (
+    PretrainedError,
+    SoftmaxRegression,
+    StackedAutoencoderClassifier,
+    differing_setting,
+)
 from .estimator import SparseAutoencoder
 
 
@@ -52,12 +57,16 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
 
 def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsity_target=0.1,
                 sparsity_weight=3.0, weight_decay=3e-3, max_iter=400, softmax_weight_decay=1e-4,
-                random_state=0, verbose=False, on_stage=None) -> dict:
+                random_state=0, verbose=False, on_stage=None, pretrained=None) -> dict:
     """UFLDL's self-taught learning: a sparse autoencoder learns features from the digits in
     ``unlabeled_classes`` (labels unused); the other digits are split in half, a softmax is trained
     on the features of one half and tested on the other, and compared with a softmax on the raw
     pixels of the same split. ``on_stage(name, estimator)``, if given, is called with
-    ``"autoencoder"`` and ``"softmax"`` (on the features) as each is trained."""
+    ``"autoencoder"`` and ``"softmax"`` (on the features) as each is trained.
+
+    ``pretrained`` is the autoencoder that an interrupted run with these settings trained: it
+    is used instead of training it again (``autoencoder_seconds`` is then None), to the result
+    of the uninterrupted run."""
     stage = on_stage or (lambda name, estimator: None)
 
     unlabeled_mask = np.isin(y, unlabeled_classes)
@@ -71,13 +80,17 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
         ae = SparseAutoencoder(n_hidden, sparsity_target=sparsity_target,
                                sparsity_weight=sparsity_weight, weight_decay=weight_decay,
-                               max_iter=max_iter, random_state=random_state,
-                               verbose=verbose).fit(unlabeled)
-        ae_seconds = time.perf_counter() - start
-        stage("autoencoder", ae)
+                               max_iter=max_iter, random_state=random_state, verbose=verbose)
+        if pretrained is None:
+            start = time.perf_counter()
+            ae.fit(unlabeled)
+            ae_seconds = round(time.perf_counter() - start, 2)
+            stage("autoencoder", ae)
+        else:
+            _check_trained_as(pretrained, ae, X.shape[1])
+            ae, ae_seconds = pretrained, None
         features = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
                                      random_state=random_state)
         features.fit(ae.transform(X[train]), y[train])
@@ -91,9 +104,27 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
         "accuracy_features": float(features.score(ae.transform(X[test]), y[test])),
         "accuracy_raw_pixels": float(raw.score(X[test], y[test])),
         "autoencoder_cost": float(ae.loss_),
-        "autoencoder_seconds": round(ae_seconds, 2),
+        "autoencoder_seconds": ae_seconds,
         "autoencoder": ae,
     }
+
+
+def _check_trained_as(ae, expected: SparseAutoencoder, n_features: int):
+    """A clear error unless ``ae`` is ``expected`` (unfitted, with the settings and seed this
+    experiment would train it with), fitted on ``n_features`` inputs."""
+    if not isinstance(expected.random_state, (int, np.integer)):
+        raise ValueError("a pretrained autoencoder needs an integer random_state: with "
+                         f"random_state={expected.random_state!r} each run draws another "
+                         "seed, so none could be what this run would train")
+    name = differing_setting(ae, expected, "pretrained")
+    if name is not None:
+        raise PretrainedError(
+            None, f"was not trained with these settings: its {name} is "
+            f"{ae.get_params()[name]!r}, here it is {expected.get_params()[name]!r} (the same "
+            "settings and random_state are needed to go on where an interrupted run stopped)")
+    if ae.n_features_in_ != n_features:
+        raise PretrainedError(None, f"takes {ae.n_features_in_} inputs; the data has "
+                                    f"{n_features} features")
 
 
 def _check_split(y, test_fraction: float):
