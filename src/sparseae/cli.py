@@ -295,10 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        kept = "autoencoder it saved is" if sub is taught else "autoencoders it saved are"
         sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                          help=f"go on with the interrupted {sub.prog.split()[-1]} run in "
-                         "RUN_DIR, with its own settings: the autoencoders it saved are kept, "
-                         "the rest is trained, to the result of an uninterrupted run")
+                         f"RUN_DIR, with its own settings: the {kept} kept, the rest is "
+                         "trained, to the result of an uninterrupted run")
     stack.add_argument("--finetune-weight-decay", type=_non_negative, default=1e-4,
                        help="weight decay on every weight during fine-tuning")
     stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,
