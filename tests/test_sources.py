@@ -300,8 +300,11 @@ def test_truncated_and_corrupt_npy(tmp_path, matrix):
     with pytest.raises(ValueError, match=r"shape \(2, 3, 4\); expected 2-D"):
         load(tmp_path / "three.npy")
     np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
-    with pytest.raises(ValueError, match="not numbers"):
+    with pytest.raises(ValueError, match="holds <U1 values, not real numbers"):
         load(tmp_path / "text.npy")
+    np.save(tmp_path / "complex.npy", np.ones((2, 2), complex))
+    with pytest.raises(ValueError, match="holds complex128 values, not real numbers"):
+        load(tmp_path / "complex.npy")
 
 
 def test_files_that_are_not_what_their_names_say_get_one_clear_error(tmp_path, matrix):

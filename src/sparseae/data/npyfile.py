@@ -44,7 +44,7 @@ class NpyFile:
         fortran_order = header.flags.f_contiguous and not header.flags.c_contiguous
         del header
         if dtype.hasobject or dtype.kind not in "fiub":
-            raise ValueError(f"{self.path} holds {dtype} values, not numbers")
+            raise ValueError(f"{self.path} holds {dtype} values, not real numbers")
         if len(shape) != 2:
             raise ValueError(
                 f"{self.path} holds an array of shape {shape}; expected 2-D "
