@@ -196,6 +196,36 @@ def test_stop_mid_epoch_and_resume_in_process(patches, solver):
     assert resumed.validation_loss_curve_ == whole.validation_loss_curve_
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(solver="adam", early_stopping=True, n_iter_no_change=2, tol=1e-2, batch_size=32),
+    dict(solver="gd", early_stopping=True, n_iter_no_change=2, tol=1e-3, learning_rate=1.0),
+])
+def test_the_last_state_of_a_run_that_stopped_early_resumes_to_the_same_end(kwargs):
+    """Early stopping that ended a run ends its resumed last state at once (it trained one more
+    epoch)."""
+    import warnings
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (300, 16))
+    saved = {}
+
+    class Keep:
+        def maybe_save(self, iteration, state):
+            return False
+
+        def save(self, state):
+            saved["state"] = state
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = sparseae.SparseAutoencoder(5, random_state=3, max_iter=60, **kwargs)
+        whole.fit(X, checkpoint=Keep())
+        again = sparseae.SparseAutoencoder(5, random_state=3, max_iter=60, **kwargs)
+        again.fit(X, resume=saved["state"])
+    assert whole.stop_reason_ == again.stop_reason_ == "stopped early" and whole.n_iter_ < 60
+    assert again.n_iter_ == whole.n_iter_
+    assert again.W1_.tobytes() == whole.W1_.tobytes()
+
+
 def train(*argv) -> int:
     from sparseae.cli import main
 
@@ -378,8 +408,10 @@ def test_models_and_checkpoints_are_not_taken_for_each_other(tmp_path):
         sparseae.load(tmp_path / "c.npz")
     with pytest.raises(ValueError, match="not a sparseae checkpoint"):
         load_checkpoint(tmp_path / "m.npz")
-    with pytest.raises(ValueError, match="at least 1, got 0"):
-        Checkpointer(tmp_path / "c.npz", every=0)
+    for every in (0, 2.5, "5", None):
+        with pytest.raises(ValueError, match=f"^checkpoint interval must be an integer of at "
+                                             f"least 1, got {every!r}$"):
+            Checkpointer(tmp_path / "c.npz", every=every)
 
 
 def test_a_wrong_resume_is_refused_before_training(tmp_path):
@@ -401,6 +433,22 @@ def test_a_wrong_resume_is_refused_before_training(tmp_path):
     y = np.arange(40) % 2
     with pytest.raises(ValueError, match="^resume holds 38 parameters, but this model has 12 "):
         NetworkClassifier(solver="adam").fit(X, y, resume=state)
+    for kwargs, data, message in [  # what the state depends on, or too few epochs for it
+            ({"batch_size": 16}, X, "^resume is of a run with batch_size=256; this model has "
+                                    r"batch_size=16 \(set batch_size=256 to continue it\)$"),
+            ({"shuffle": False}, X, "^resume is of a run with shuffle=True; this model has "
+                                    "shuffle=False "),
+            ({"early_stopping": True}, X, "^resume is of a run with early_stopping=False; this "
+                                          "model has early_stopping=True "),
+            ({}, X[:30], "^resume is of a run on 40 training rows; this fit has 30 "),
+            ({"max_iter": 1}, X, "^resume has done 2 epochs, more than max_iter=1: to continue "
+                                 "it, max_iter must be at least 2$")]:
+        with pytest.raises(ValueError, match=message):
+            SparseAutoencoder(3, solver="adam", **kwargs).fit(data, resume=state)
+    with pytest.raises(FileNotFoundError, match=f"^no such folder: {tmp_path / 'no'} \\(to "
+                                                "write ck.npz in\\)$"):  # before any iteration
+        SparseAutoencoder(3, callback=lambda *a: pytest.fail("trained")).fit(
+            X, checkpoint=Checkpointer(tmp_path / "no" / "ck.npz"))
     with pytest.raises(TypeError, match="^init takes a list of sparseae.network.Layer, got 'x'$"):
         NetworkClassifier().fit(X, y, init="x")
 

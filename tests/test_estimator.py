@@ -304,10 +304,26 @@ def test_data_in_memory_has_no_chunk_rows():
     (dict(n_hidden=True), "n_hidden must be a finite integer, got True"),
     (dict(max_iter=True), "max_iter must be a finite integer, got True"),
     (dict(batch_size=True), "batch_size must be a finite integer, got True"),
+    (dict(max_iter=10**30, memory_budget="1e400"),  # (the integer beyond float's range passes)
+     "memory size must be a finite number of bytes, got '1e400'"),
 ])
 def test_parameters_at_the_edge_of_their_range(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SparseAutoencoder(**{"n_hidden": 3, **kwargs}).fit(small(20))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")  # (overflows)
+def test_a_run_that_diverged_after_its_best_held_out_cost_keeps_those_parameters():
+    model = SparseAutoencoder(3, solver="gd", learning_rate=1e8, momentum=0.0, max_iter=40,
+                              early_stopping=True, n_iter_no_change=30, decoder="linear",
+                              random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"^training diverged: the cost is not finite "
+                                                r"from iteration \d+ on; the parameters kept are "
+                                                r"those of the lowest held-out cost, at iteration "
+                                                r"1; lower the learning rate"):
+        model.fit(small(100))
+    assert np.isfinite(model.W1_).all() and np.isfinite(model.loss_)
+    assert not np.isfinite(model.loss_curve_).all()
 
 
 def test_a_diverged_result_names_when():

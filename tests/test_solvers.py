@@ -69,6 +69,19 @@ def test_lbfgs_stops_when_the_relative_decrease_is_below_ftol():
     assert result.converged and "ftol" in result.message and result.n_iter == 1
 
 
+def test_lbfgs_that_converges_as_it_is_interrupted_has_converged_and_resumes_as_converged():
+    """The first step meets ftol (as above) while Ctrl-C is pending: the run has ended, and its
+    last state, resumed, ends at once with the same result."""
+    problem, settings = quadratic(np.ones(2), offset=1e9), Settings(max_iter=50, gtol=0.0)
+    result = solvers.lbfgs(problem, np.zeros(2), settings, hooks=solvers.Hooks(
+        interrupted=lambda: True))
+    assert (result.converged, result.interrupted, result.n_iter) == (True, False, 1)
+    assert "ftol" in result.message
+    again = solvers.lbfgs(problem, None, settings, state=result.state)
+    assert (again.converged, again.message, again.n_iter) == (True, result.message, 1)
+    assert again.theta.tobytes() == result.theta.tobytes()
+
+
 def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
     """The second iteration's line search fails on the L-BFGS direction: the fallback step
     starts the memory again, so one pair, the fallback's own, is left."""

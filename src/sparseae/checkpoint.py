@@ -8,6 +8,7 @@ state is a nested dict of arrays, numbers, strings and lists: arrays are stored 
 
 from __future__ import annotations
 
+import numbers
 import signal
 from pathlib import Path
 
@@ -61,8 +62,9 @@ class Checkpointer:
     """Saves the run's state to ``path`` every ``every`` iterations and when asked."""
 
     def __init__(self, path, every: int = 25):
-        if every < 1:
-            raise ValueError(f"checkpoint interval must be at least 1, got {every}")
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"checkpoint interval must be an integer of at least 1, got "
+                             f"{every!r}")
         self.path = Path(path)
         self.every = every
         self.saves = 0

@@ -17,6 +17,7 @@ from threadpoolctl import ThreadpoolController
 
 from . import solvers, training
 from .backend import storage_dtype
+from .io import writable
 
 # the advice of the ConvergenceWarning when L-BFGS ran out of iterations (the command line
 # gives its own)
@@ -30,7 +31,8 @@ def check_number(est, name, low, high=None, *, integer=False, low_open=False, hi
     """Raise a ``ValueError`` naming ``name`` unless ``est.<name>`` is in range."""
     value = getattr(est, name)
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, kind) or not (
+            isinstance(value, numbers.Integral) or np.isfinite(value)):  # (ints beyond float's)
         raise ValueError(f"{name} must be a finite {'integer' if integer else 'number'}, "
                          f"got {value!r}")
     too_low = value <= low if low_open else value < low
@@ -71,6 +73,8 @@ def check_hooks(checkpoint, should_stop):
     if checkpoint is not None and not callable(getattr(checkpoint, "maybe_save", None)):
         raise TypeError(f"checkpoint takes a sparseae.checkpoint.Checkpointer, got "
                         f"{checkpoint!r}")
+    if getattr(checkpoint, "path", None) is not None:  # (not at the first save, after hours)
+        writable(checkpoint.path)
     if should_stop is not None and not callable(should_stop):
         raise TypeError(f"should_stop takes a function of no arguments that returns True to "
                         f"stop, got {should_stop!r}")
@@ -184,9 +188,14 @@ class SolverMixin:
         if validation is not None:
             stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
                                              resume.get("early_stopping") if resume else None)
+        run = {"n_samples": problem.n_samples, "validation": validation is not None}
+        if self.solver in solvers.MINIBATCH:
+            run.update(batch_size=self.batch_size, shuffle=self.shuffle)
+        if resume is not None:
+            _check_resume_fits(resume, run, self.max_iter, self.solver)
 
         def run_state(snapshot):
-            state = {"seed": seed, "solver": snapshot}
+            state = {"seed": seed, "solver": snapshot, "run": run}
             if stopper is not None:
                 state["early_stopping"] = stopper.state()
             return state
@@ -201,16 +210,21 @@ class SolverMixin:
                 return stop
 
             hooks = solvers.Hooks(report, should_stop or (lambda: False))
-            result = solvers.SOLVERS[self.solver](
-                problem, theta0, self._settings(seed),
-                state=resume["solver"] if resume else None, hooks=hooks,
-            )
+            if stopper is not None and stopper.stopped:  # resumed where early stopping ended it
+                result = _stopped_early(resume["solver"])
+            else:
+                result = solvers.SOLVERS[self.solver](
+                    problem, theta0, self._settings(seed),
+                    state=resume["solver"] if resume else None, hooks=hooks,
+                )
         if checkpoint is not None:
             checkpoint.save(run_state(result.state))
+        best = None  # the iteration whose parameters early stopping kept
         if stopper is not None and stopper.best_theta is not None:
             result.theta = stopper.best_theta
             self.validation_loss_curve_ = stopper.curve
-        _check_finite_result(result, self.solver)  # (before any warning of the run's end)
+            best = int(np.nanargmin(stopper.curve)) + 1
+        _check_finite_result(result, self.solver, best)  # (before any warning of the run's end)
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
             advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
@@ -246,18 +260,54 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
         )
 
 
-def _check_finite_result(result: solvers.Result, solver: str):
+def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
     """A clear error, rather than a model of NaN or infinite weights, when training diverged:
     from too long steps (the first-order solvers) or from data too large for the arithmetic
-    (L-BFGS chooses its own steps)."""
+    (L-BFGS chooses its own steps). Where early stopping kept the finite parameters of iteration
+    ``best``, from before it diverged, those are the model, with a warning."""
     curve = np.asarray(result.loss_curve, dtype=float)
     if np.isfinite(curve).all() and np.isfinite(result.theta).all():
         return
     bad = np.flatnonzero(~np.isfinite(curve))
     when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
     advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
+    if best is not None and np.isfinite(result.theta).all():
+        warnings.warn(f"training diverged: the cost is not finite {when}; the parameters kept "
+                      f"are those of the lowest held-out cost, at iteration {best}; {advice}",
+                      ConvergenceWarning, stacklevel=5)
+        return
     raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
                      f"{advice}")
+
+
+def _stopped_early(state: dict) -> solvers.Result:
+    """The result of the run whose last state is ``state``, ended by early stopping."""
+    return solvers.Result(np.array(state["theta"], dtype=np.float64), state["iteration"], False,
+                          "stopped early", list(state["loss_curve"]), stopped_early=True,
+                          state=state)
+
+
+def _check_resume_fits(resume, run: dict, max_iter: int, solver: str):
+    """A clear error when the run that saved ``resume`` differs from this one (``run``) in what
+    its state depends on: the number of training rows, early stopping, and the minibatches
+    (states from before these were saved are taken at their word); or when it went past
+    ``max_iter``."""
+    saved = resume.get("run", {})
+    for name in ("validation", "batch_size", "shuffle"):
+        if name in saved and name in run and saved[name] != run[name]:
+            param = "early_stopping" if name == "validation" else name
+            raise ValueError(f"resume is of a run with {param}={saved[name]!r}; this model has "
+                             f"{param}={run[name]!r} (set {param}={saved[name]!r} to continue "
+                             "it)")
+    if "n_samples" in saved and saved["n_samples"] != run["n_samples"]:
+        raise ValueError(f"resume is of a run on {saved['n_samples']} training rows; this fit "
+                         f"has {run['n_samples']} (the checkpoint is of other data, or of "
+                         "another validation_fraction)")
+    done = resume["solver"]["iteration"]
+    if done > max_iter:
+        unit = "epochs" if solver in solvers.MINIBATCH else "iterations"
+        raise ValueError(f"resume has done {done} {unit}, more than max_iter={max_iter}: to "
+                         f"continue it, max_iter must be at least {done}")
 
 
 def _check_resume(resume, solver: str):

@@ -41,11 +41,10 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
-    A symbolic link is written through (its target is replaced, the link kept); anything at
-    ``path`` that is not a regular file (a device, a pipe) is refused, not replaced. A file
-    that is replaced keeps its permissions; a new one gets those ``open`` would give it."""
+def writable(path) -> Path:
+    """The file that writing ``path`` writes (a symbolic link's target), with a clear error if
+    it cannot be written there: a missing folder, a folder or a device in its place, a loop of
+    links, a folder this process may not write in."""
     if str(path).endswith(("/", os.sep)):  # (Path would drop the slash and write a file)
         raise IsADirectoryError(f"{path} names a folder: give the file to write")
     path = Path(path)
@@ -62,6 +61,17 @@ def atomic_write(path, write):
     if path.exists() and not path.is_file():
         raise FileExistsError(f"{path} is not a regular file (a device or a pipe, say): give "
                               "the path of a file to write")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path.parent}: permission denied (to write {path.name} in)")
+    return path
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+    A symbolic link is written through (its target is replaced, the link kept); anything at
+    ``path`` that is not a regular file (a device, a pipe) is refused, not replaced. A file
+    that is replaced keeps its permissions; a new one gets those ``open`` would give it."""
+    path = writable(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp's file is private: as the file it replaces was, or as open() would make it

@@ -194,19 +194,23 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
         theta = np.array(state["theta"], dtype=np.float64)
         curve = list(state["loss_curve"])
         pairs = [Pair.of(np.array(s), np.array(y)) for s, y in zip(state["s"], state["y"])]
+        decrease = state.get("decrease")  # (None in checkpoints from before it was saved)
     else:
         theta, curve, pairs = np.array(theta0, dtype=np.float64), [], []
+        decrease = None  # the relative decrease of the cost in the last iteration
     cost, grad = fun(theta)
 
     def snapshot(x=None):
         x = theta if x is None else x
         return {"solver": "lbfgs", "theta": np.array(x), "iteration": len(curve),
                 "loss_curve": list(curve), "s": np.array([p.s for p in pairs]),
-                "y": np.array([p.y for p in pairs])}
+                "y": np.array([p.y for p in pairs]), "decrease": decrease}
 
     def result(message, converged=False, **flags):
         return Result(theta, len(curve), converged, message, curve, state=snapshot(), **flags)
 
+    if decrease is not None and decrease <= settings.ftol:  # resumed where it had converged
+        return result(FTOL_MET, converged=True)
     while len(curve) < settings.max_iter:
         if max(grad.max(), -grad.min()) <= settings.gtol:  # max |grad|, without a temporary
             return result("the gradient is below gtol", converged=True)
@@ -230,11 +234,14 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
         curve.append(float(cost))
         if hooks.after_iteration(len(curve), cost, theta, snapshot):
             return result("stopped early", stopped_early=True)
+        if decrease <= settings.ftol:  # (before Ctrl-C: this run has ended, whatever comes)
+            return result(FTOL_MET, converged=True)
         if hooks.interrupted():
             return result("interrupted", interrupted=True)
-        if decrease <= settings.ftol:
-            return result("the relative decrease of the cost is below ftol", converged=True)
     return result("iteration limit reached")
+
+
+FTOL_MET = "the relative decrease of the cost is below ftol"
 
 
 def _wolfe(fun, theta, direction, grad, cost, c1=1e-4, c2=0.9):

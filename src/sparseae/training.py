@@ -12,6 +12,7 @@ for ``rho_hat``, pass two for the cost and gradient: ``objective.chunked_cost_an
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -31,7 +32,7 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
 def parse_bytes(value) -> int:
     """``500MB``, ``2GiB``, ``1e9`` or an int, as a number of bytes."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        number, unit = float(value), ""
+        number, unit = int(value), ""  # (an int beyond float's range stays one)
     else:
         match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([a-zA-Z]*)\s*", str(value))
         if not match or match.group(2).lower() not in _UNITS:
@@ -42,6 +43,8 @@ def parse_bytes(value) -> int:
             raise ValueError(f"cannot read {value!r} as a memory size (e.g. 500MB, 2GiB)") \
                 from None
         unit = match.group(2).lower()
+        if not math.isfinite(number * _UNITS[unit]):
+            raise ValueError(f"memory size must be a finite number of bytes, got {value!r}")
     result = int(number * _UNITS[unit])
     if result <= 0:
         raise ValueError(f"memory size must be positive, got {value!r}")
@@ -239,6 +242,11 @@ class EarlyStopping:
         self.bad = 0 if cost < self.best_cost - self.tol else self.bad + 1
         if cost < self.best_cost:
             self.best_cost, self.best_theta = cost, np.array(theta)
+        return self.stopped
+
+    @property
+    def stopped(self) -> bool:
+        """Whether it has ended the run (a resumed state can have)."""
         return self.bad >= self.patience
 
     def state(self) -> dict:
