@@ -293,6 +293,22 @@ def test_one_class_is_refused():
         SoftmaxRegression().fit(np.ones((5, 2)), np.zeros(5))
 
 
+def test_stacked_says_which_stage_each_warning_is_of():
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        StackedAutoencoderClassifier((3, 2), max_iter=2, finetune_max_iter=2).fit(
+            rng.uniform(size=(30, 4)), np.arange(30) % 3)
+    limit = ("lbfgs stopped after 2 iterations without converging (iteration limit reached); "
+             "raise {} to train longer")
+    assert [str(w.message) for w in caught] == [
+        "autoencoder 1 of 2: " + limit.format("max_iter"),
+        "autoencoder 2 of 2: " + limit.format("max_iter"),
+        "softmax: " + limit.format("max_iter"),
+        "fine-tuning: " + limit.format("finetune_max_iter")]
+    assert {w.category for w in caught} == {ConvergenceWarning}
+
+
 def test_stacked_checks_its_input_before_any_training(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("an autoencoder was trained")

@@ -429,7 +429,7 @@ def test_hooks_of_the_wrong_kind_are_refused_before_training(patches, hooks, mes
 def test_fit_s_warnings_point_at_the_line_that_called_fit():
     """Each warning of fit names the caller's file and line, past fit's wrapper, so that a
     user sees which of their fits it is about."""
-    from sparseae import SoftmaxRegression
+    from sparseae import SoftmaxRegression, StackedAutoencoderClassifier
     from sparseae.data import Rows
 
     rng = np.random.default_rng(0)
@@ -440,6 +440,12 @@ def test_fit_s_warnings_point_at_the_line_that_called_fit():
             rng.uniform(0, 1, (50, 4))), 2),  # overshoots, and silences every unit
         (lambda: SoftmaxRegression(max_iter=2).fit(rng.uniform(size=(30, 4)),
                                                    np.arange(30) % 3), 1),
+        # through scikit-learn's fit_transform and a Pipeline, and a stack's inner fits
+        (lambda: SparseAutoencoder(2, max_iter=2).fit_transform(np.full((20, 4), 0.5)), 2),
+        (lambda: make_pipeline(MinMaxScaler(), SparseAutoencoder(2, max_iter=2)).fit(
+            rng.uniform(size=(20, 4))), 1),
+        (lambda: StackedAutoencoderClassifier((2,), max_iter=2, finetune_max_iter=2).fit(
+            rng.uniform(size=(30, 4)), np.arange(30) % 3), 3),
     ]
     for fit, count in fits:
         with warnings.catch_warnings(record=True) as caught:

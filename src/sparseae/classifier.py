@@ -3,6 +3,7 @@ classifier, and stacked sparse autoencoders with fine-tuning."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -16,12 +17,14 @@ from . import network
 from .data.rows import validated
 from .estimator import SparseAutoencoder
 from .fitting import (
+    TRAIN_LONGER,
     SolverMixin,
     check_choice,
     check_hooks,
     check_number,
     store_params,
     unchanged_on_failure,
+    warn,
 )
 
 
@@ -287,13 +290,15 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             if k <= len(pretrained):
                 ae = pretrained[k - 1]
             else:
-                ae = autoencoder(n_hidden, seed).fit(features)
+                with _warnings_of(f"autoencoder {k} of {len(sizes)}"):
+                    ae = autoencoder(n_hidden, seed).fit(features)
                 stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)
             features = ae.transform(features)
-        top = SoftmaxRegression(weight_decay=self.softmax_weight_decay, max_iter=self.max_iter,
-                                random_state=rng.randint(2**31 - 1),
-                                verbose=self.verbose).fit(features, y)
+        with _warnings_of("softmax"):
+            top = SoftmaxRegression(weight_decay=self.softmax_weight_decay,
+                                    max_iter=self.max_iter, random_state=rng.randint(2**31 - 1),
+                                    verbose=self.verbose).fit(features, y)
         stage("softmax", top)
         self.classes_ = top.classes_
         layers = [network.Layer(ae.W1_, ae.b1_) for ae in self.autoencoders_] + top.layers_
@@ -314,7 +319,9 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained_.loss_curve_, self.pretrained_.n_iter_ = [], 0
         self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
         self.pretrained_.interrupted_ = False
-        self.network_ = stack().fit(X, y, init=layers)
+        with _warnings_of("fine-tuning", {TRAIN_LONGER: "raise finetune_max_iter to train "
+                                                        "longer"}):
+            self.network_ = stack().fit(X, y, init=layers)
         stage("network", self.network_)
         self.n_iter_ = self.network_.n_iter_
         self.n_features_in_ = X.shape[1]
@@ -327,6 +334,29 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         check_is_fitted(self)
         return self.network_.predict(validated(self, X, reset=False))
+
+
+class _warnings_of:
+    """The warnings of one stage of a stack's fit, each said again at the caller of ``fit``,
+    naming the stage (``stage: message``), with the advice of ``rewording`` in the stack's
+    terms. (A class, not a generator: ``warn`` finds the caller past our own frames only.)"""
+
+    def __init__(self, stage: str, rewording: dict[str, str] | None = None):
+        self.stage, self.rewording = stage, rewording or {}
+        self.recording = warnings.catch_warnings(record=True)
+
+    def __enter__(self):
+        self.caught = self.recording.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, *exc):
+        self.recording.__exit__(*exc)
+        for w in self.caught:
+            message = str(w.message)
+            for theirs, ours in self.rewording.items():
+                message = message.replace(theirs, ours)
+            warn(f"{self.stage}: {message}", w.category)
+        return False
 
 
 def _pretrained_list(pretrained, random_state) -> list:

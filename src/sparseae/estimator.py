@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
@@ -22,6 +20,7 @@ from .fitting import (
     check_number,
     store_params,
     unchanged_on_failure,
+    warn,
 )
 from .objective import PENALTIES, Spec
 
@@ -237,7 +236,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 checkpoint = None
         problem, validation = self._problems(rows, seed, not checked, process)
         if problem.value_range is not None:  # checked in the first pass over the rows
-            self._warn_about_values(*problem.value_range, stacklevel=4,
+            self._warn_about_values(*problem.value_range,
                                     all_rows=process is None)  # (else this process's part)
         if resume is not None:
             theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
@@ -255,10 +254,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.loss_ = problem.cost(result.theta)
         self.rho_hat_ = problem.rho_hat(self._params())
         self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
-        self._warn_if_silent(stacklevel=4)
+        self._warn_if_silent()
         return self
 
-    def _warn_if_silent(self, stacklevel):
+    def _warn_if_silent(self):
         """Warn when the sparsity penalty has silenced every hidden unit (each one's mean
         activity below 1e-4 and a tenth of the target): the model then gives every sample the
         same reconstruction. With the L1 penalty this is what the KL penalty's weight does."""
@@ -267,11 +266,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             return
         hint = (" (the L1 penalty needs a far smaller one than KL: about 0.01 on the tutorial's "
                 "patches)" if self.sparsity == "l1" else "")
-        warnings.warn(
-            f"every hidden unit is silent (the largest mean activity is "
-            f"{float(np.max(self.rho_hat_)):.2g}): the sparsity penalty outweighs the "
-            f"reconstruction, and every sample gets the same reconstruction; {SILENCE}{hint}",
-            UserWarning, stacklevel=stacklevel)
+        warn(f"every hidden unit is silent (the largest mean activity is "
+             f"{float(np.max(self.rho_hat_)):.2g}): the sparsity penalty outweighs the "
+             f"reconstruction, and every sample gets the same reconstruction; {SILENCE}{hint}")
 
     def _training_rows(self, X) -> tuple[Rows, bool]:
         """The rows to train on, and whether they were checked already: arrays go through
@@ -289,7 +286,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             return X, False
         X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C",
                           ensure_all_finite=False)
-        self._warn_about_values(*value_range(X), stacklevel=5)  # our error for NaN
+        self._warn_about_values(*value_range(X))  # our error for NaN
         return Rows(X), True
 
     def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
@@ -344,21 +341,17 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_choice(self, "init", params.INITS)
         check_choice(self, "dtype", DTYPES)
 
-    def _warn_about_values(self, low, high, stacklevel, all_rows=True):
-        """Warn (at the caller of ``fit``, ``stacklevel`` frames up) if the rows' values
+    def _warn_about_values(self, low, high, all_rows=True):
+        """Warn (at the caller of ``fit``) if the rows' values
         ``low`` to ``high`` are out of the decoder's reach, by more than the rounding of a
         scaling to [0, 1] leaves (scikit-learn's MinMaxScaler gives 1.0000000000000002), or
         if, being ``all_rows``' values, they are all one value."""
         if all_rows and low == high:
-            warnings.warn(f"every value of X is {low:.6g}: the samples are all the same, and "
-                          "there is nothing to learn", UserWarning, stacklevel=stacklevel)
+            warn(f"every value of X is {low:.6g}: the samples are all the same, and there is "
+                 "nothing to learn")
         if self.decoder == "sigmoid" and (low < -1e-6 or high > 1.0 + 1e-6):
-            warnings.warn(
-                f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs "
-                f"only (0, 1): {RESCALE}",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
+            warn(f"X has values in [{low:.3g}, {high:.3g}] but decoder='sigmoid' outputs only "
+                 f"(0, 1): {RESCALE}")
 
     def _spec(self) -> Spec:
         return Spec(

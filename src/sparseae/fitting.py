@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import sys
 import warnings
 from contextlib import ExitStack, contextmanager
 
 import joblib
 import numpy as np
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
@@ -25,6 +27,19 @@ TRAIN_LONGER = "raise max_iter to train longer"
 # what to change when a first-order solver overshoots: gd and sgd have momentum, adam not
 SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum or learning_rate",
                  "adam": "lower learning_rate"}
+
+
+# where warn() looks past: this package, and scikit-learn's (a Pipeline, fit_transform)
+_OURS = tuple(os.path.dirname(module.__file__) + os.sep for module in (sklearn, solvers))
+
+
+def warn(message: str, category=UserWarning):
+    """``warnings.warn`` at the first caller outside sparseae and scikit-learn: the user's line
+    that called ``fit``, directly or through a Pipeline, whichever of our functions warns."""
+    frame, level = sys._getframe(1), 2  # (stacklevel 2: warn's caller)
+    while frame is not None and frame.f_code.co_filename.startswith(_OURS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def check_number(est, name, low, high=None, *, integer=False, low_open=False, high_open=False):
@@ -228,12 +243,8 @@ class SolverMixin:
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
             advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
-            warnings.warn(
-                f"{self.solver} stopped after {result.n_iter} iterations without converging "
-                f"({result.message}){advice}",
-                ConvergenceWarning,
-                stacklevel=4,  # (at the caller of fit, past unchanged_on_failure's wrapper)
-            )
+            warn(f"{self.solver} stopped after {result.n_iter} iterations without converging "
+                 f"({result.message}){advice}", ConvergenceWarning)
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
         self.loss_curve_ = result.loss_curve
@@ -251,13 +262,9 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
     best = int(np.argmin(curve))
     if curve[-1] > factor * curve[best] > 0:
         unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
-        warnings.warn(
-            f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} times "
-            f"the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
-            f"overshoot; {SMALLER_STEPS[solver]}",
-            ConvergenceWarning,
-            stacklevel=5,
-        )
+        warn(f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} "
+             f"times the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
+             f"overshoot; {SMALLER_STEPS[solver]}", ConvergenceWarning)
 
 
 def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
@@ -272,9 +279,9 @@ def _check_finite_result(result: solvers.Result, solver: str, best: int | None =
     when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
     advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
     if best is not None and np.isfinite(result.theta).all():
-        warnings.warn(f"training diverged: the cost is not finite {when}; the parameters kept "
-                      f"are those of the lowest held-out cost, at iteration {best}; {advice}",
-                      ConvergenceWarning, stacklevel=5)
+        warn(f"training diverged: the cost is not finite {when}; the parameters kept are "
+             f"those of the lowest held-out cost, at iteration {best}; {advice}",
+             ConvergenceWarning)
         return
     raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
                      f"{advice}")
