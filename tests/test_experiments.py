@@ -39,6 +39,34 @@ def test_self_taught_goes_on_from_the_autoencoder_an_interrupted_run_trained():
         self_taught(X, y, **{**settings, "random_state": None}, pretrained=ae)
 
 
+def test_the_experiments_take_labels_by_position_and_name_what_is_wrong_with_them():
+    """A shuffled DataFrame's label Series is indexed by its labels, not by position: its
+    labels must still go with their rows."""
+    pd = pytest.importorskip("pandas")
+    X, y = labeled_data("digits")
+    frame = pd.DataFrame(X).assign(label=y).sample(frac=1.0, random_state=0)
+    features, labels = frame.drop(columns="label"), frame["label"]
+    settings = dict(n_hidden=6, max_iter=5)
+    plain = self_taught(features.to_numpy(), labels.to_numpy(), **settings)
+    for pandas in (self_taught(features, labels, **settings),
+                   self_taught(features.to_numpy().tolist(), labels.tolist(), **settings)):
+        for key in ("accuracy_features", "accuracy_raw_pixels", "autoencoder_cost"):
+            assert pandas[key] == plain[key]
+    assert plain["accuracy_raw_pixels"] > 0.9
+    layers = stacked(X.tolist(), y.tolist(), hidden_layer_sizes=(3,), max_iter=1,
+                     finetune_max_iter=1)["layers"]
+    assert layers == [64, 3, 10]
+    for run in (self_taught, stacked):
+        with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[1797, 1796\\]"):
+            run(X, y[1:], max_iter=1)
+    with pytest.raises(ValueError, match=r"^only 1 sample is labeled \(not of unlabeled_classes "
+                                         r"\(5, 6, 7, 8, 9\)\); the labeled ones are split in "
+                                         "half, for training and testing$"):
+        self_taught(np.vstack([X[y >= 5], X[:1]]), np.r_[y[y >= 5], y[0]], max_iter=1)
+    with pytest.raises(ValueError, match=r"^test_fraction must be a number in \(0, 1\), got 1.5$"):
+        stacked(X, y, hidden_layer_sizes=(3,), test_fraction=1.5)
+
+
 def test_stacked_protocol_on_digits():
     X, y = labeled_data("digits")
     result = stacked(X, y, hidden_layer_sizes=(30, 20), weight_decay=1e-4, max_iter=60,

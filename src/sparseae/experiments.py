@@ -6,6 +6,7 @@ print and save them.
 
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
 from pathlib import Path
@@ -68,13 +69,17 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     is used instead of training it again (``autoencoder_seconds`` is then None), to the result
     of the uninterrupted run."""
     stage = on_stage or (lambda name, estimator: None)
-
+    X, y = _samples_and_labels(X, y)
     unlabeled_mask = np.isin(y, unlabeled_classes)
     if unlabeled_mask.all() or not unlabeled_mask.any():
         raise ValueError(f"unlabeled_classes {unlabeled_classes} must leave both unlabeled and "
                          "labeled digits")
     unlabeled = X[unlabeled_mask]
     labeled = np.flatnonzero(~unlabeled_mask)
+    if len(labeled) < 2:
+        raise ValueError(f"only {len(labeled)} sample is labeled (not of unlabeled_classes "
+                         f"{unlabeled_classes}); the labeled ones are split in half, for "
+                         "training and testing")
     order = np.random.default_rng(random_state).permutation(labeled)
     train, test = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
 
@@ -92,11 +97,11 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
             _check_trained_as(pretrained, ae, X.shape[1])
             ae, ae_seconds = pretrained, None
         features = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
-                                     random_state=random_state)
+                                     random_state=random_state, verbose=verbose)
         features.fit(ae.transform(X[train]), y[train])
         stage("softmax", features)
         raw = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
-                                random_state=random_state).fit(X[train], y[train])
+                                random_state=random_state, verbose=verbose).fit(X[train], y[train])
     return {
         "n_unlabeled": int(len(unlabeled)),
         "n_train": int(len(train)),
@@ -127,9 +132,25 @@ def _check_trained_as(ae, expected: SparseAutoencoder, n_features: int):
                                     f"{n_features} features")
 
 
+def _samples_and_labels(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as a 2-D array and ``y`` as a 1-D array of as many labels, both taken by position
+    (a pandas Series would be indexed by its labels: after a shuffle, the wrong ones), with
+    clear errors for what cannot be. NaN and infinity are left for the estimators' own
+    error, which says where."""
+    from sklearn.utils import check_array, check_consistent_length, column_or_1d
+
+    X = check_array(X, dtype=np.float64, ensure_all_finite=False)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+    return X, y
+
+
 def _check_split(y, test_fraction: float):
     """A clear error when a stratified split by ``test_fraction`` would leave a part with fewer
     samples than there are classes (scikit-learn's names its sizes, not the cause)."""
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not (
+            0 < test_fraction < 1):
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
     n, n_classes = len(y), len(np.unique(y))
     n_test = int(np.ceil(test_fraction * n))  # as train_test_split rounds it
     for part, size in (("testing", n_test), ("training", n - n_test)):
@@ -149,6 +170,7 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
     go to ``StackedAutoencoderClassifier.fit``."""
     from sklearn.model_selection import train_test_split
 
+    X, y = _samples_and_labels(X, y)
     _check_split(y, test_fraction)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_fraction, random_state=random_state, stratify=y)
