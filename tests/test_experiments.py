@@ -361,6 +361,12 @@ def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_pa
     assert changed.startswith(f"the data of {tmp_path / 'changed'} (digits) changed since the "
                               "run began: the same number of samples and features, other "
                               "values")
+    relabeled = interrupted("relabeled", lambda run: config(run, data_check={
+        **json.loads((run / "config.json").read_text())["data_check"], "labels": "0" * 64}))
+    assert relabeled == (f"the labels of {tmp_path / 'relabeled'} (digits) changed since the run "
+                         "began; a resumed run goes on with the labels it began with (its split "
+                         "and its autoencoders depend on them), so train a new run on the new "
+                         "labels")
     assert main(["stacked", "--resume", str(whole / "config.json")]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"{whole / 'config.json'} is a file, not a run folder")

@@ -947,10 +947,27 @@ def _begin_experiment(args):
             return None
     X, y = labeled_data(settings["data"], settings["labels"])
     if args.resume is None:
-        settings["data_check"] = _data_check(Rows(X))
+        settings["data_check"] = {**_data_check(Rows(X)), "labels": _labels_check(y)}
     else:
         _check_same_data(run, settings, Rows(X))
+        began = settings["data_check"].get("labels") if settings.get("data_check") else None
+        if began is not None and began != _labels_check(y):
+            raise ValueError(f"the labels of {run} ({settings['labels'] or settings['data']}) "
+                             "changed since the run began; a resumed run goes on with the "
+                             "labels it began with (its split and its autoencoders depend on "
+                             "them), so train a new run on the new labels")
     return run, settings, X, y
+
+
+def _labels_check(y) -> str:
+    """What a resumed run compares to tell whether its labels changed: a digest of them (exact
+    integers, read alike by any NumPy)."""
+    import hashlib
+
+    import numpy as np
+
+    y = np.ascontiguousarray(y)
+    return hashlib.sha256(y.dtype.str.encode() + y.tobytes()).hexdigest()
 
 
 def _saved_autoencoder(path: Path):
