@@ -324,6 +324,7 @@ def test_a_classifier_round_trips_bit_for_bit(tmp_path, classifiers, which):
     (lambda a: {"classes": a["classes"][:1]}, r"classes has shape \(1,\), not \(n_classes,\) "
                                               "with at least 2"),
     (lambda a: {"classes": a["classes"][:2]}, r"W3 has shape \(3, 3\), not \(2, 3\)"),
+    (lambda a: {"classes": a["classes"][[0, 0, 1]]}, "classes holds a label twice"),
 ])
 def test_a_damaged_classifier_is_named(tmp_path, classifiers, change, problem):
     classifiers[1][0].save(tmp_path / "c.npz")
@@ -394,22 +395,44 @@ def test_only_sparseae_models_are_saved(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("change", [
-    lambda h: h.pop("loss"),
-    lambda h: h["params"].update(new_param=1),
-    lambda h: h["params"].update(activation="relu"),
-    lambda h: h.update(params=[1, 2]),
+@pytest.mark.parametrize("change, problem", [
+    (lambda h, a: h.pop("loss"), "KeyError: 'loss'"),
+    (lambda h, a: h["params"].update(new_param=1), "new_param"),
+    (lambda h, a: h["params"].update(activation="bogus"), "activation"),
+    (lambda h, a: h.update(params=[1, 2]), "TypeError: "),
+    (lambda h, a: h.update(params=None), "TypeError: "),
+    (lambda h, a: h.update(n_iter="3"), "ValueError: n_iter is '3', not a number of iterations"),
+    (lambda h, a: a.update(loss_curve=np.ones((2, 2))),
+     r"ValueError: loss_curve has shape \(2, 2\), not \(iterations,\)"),
+    (lambda h, a: a.update(feature_names_in=np.array(["a", "b"])),
+     r"ValueError: feature_names_in has shape \(2,\), but n_features_in is \d+\)$"),
 ])
-def test_a_damaged_header_is_a_model_file_error(tmp_path, model, change):
+@pytest.mark.parametrize("which", ["autoencoder", "classifier"])
+def test_a_damaged_header_is_a_model_file_error(tmp_path, model, classifiers, which, change,
+                                                problem):
     from sparseae.io import read_archive, write_archive
 
-    model.save(tmp_path / "m.npz")
-    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1},
-                                  "model")
-    change(header)
+    fitted = model if which == "autoencoder" else classifiers[1][0]
+    fitted.save(tmp_path / "m.npz")
+    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1,
+                                                       "sparseae.NetworkClassifier": 1}, "model")
+    change(header, arrays)
     write_archive(tmp_path / "bad.npz", header, arrays)
-    with pytest.raises(ModelFileError, match="is a damaged sparseae model"):
+    with pytest.raises(ModelFileError, match=f"is a damaged sparseae model .*{problem}"):
         sparseae.load(tmp_path / "bad.npz")
+
+
+def test_labels_load_as_the_kind_of_array_they_were(tmp_path):
+    from sparseae import SoftmaxRegression
+
+    X = np.random.default_rng(0).random((30, 3))
+    for labels in (np.array(["a", "b", "c"] * 10), np.array(["a", "b", "c"] * 10, object)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = SoftmaxRegression(max_iter=2).fit(X, labels)
+        loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+        assert loaded.classes_.dtype == model.classes_.dtype == labels.dtype
+        assert loaded.predict(X).dtype == labels.dtype
 
 
 def test_a_loaded_model_has_every_fitted_attribute(tmp_path, model):

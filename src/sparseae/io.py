@@ -179,7 +179,18 @@ def _curves_and_names(model) -> dict:
 
 
 def _set_fitted(model, header: dict, arrays: dict):
-    """The fitted attributes ``_fitted_header`` and ``_curves_and_names`` saved."""
+    """The fitted attributes ``_fitted_header`` and ``_curves_and_names`` saved (after
+    ``n_features_in_``), with a ValueError for any that no fit gives."""
+    n_iter = header["n_iter"]
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+        raise ValueError(f"n_iter is {n_iter!r}, not a number of iterations")
+    for name in ("loss_curve", "validation_loss_curve"):
+        if name in arrays and arrays[name].ndim != 1:
+            raise ValueError(f"{name} has shape {arrays[name].shape}, not (iterations,)")
+    names = arrays.get("feature_names_in")
+    if names is not None and names.shape != (model.n_features_in_,):
+        raise ValueError(f"feature_names_in has shape {names.shape}, but n_features_in is "
+                         f"{model.n_features_in_!r}")
     model.loss_ = header["loss"]
     model.n_iter_ = header["n_iter"]
     model.stop_reason_ = header.get("stop_reason")  # (not in files from before it was kept)
@@ -233,7 +244,8 @@ def _save_classifier(model, path) -> Path:
     ``classes`` and its curves as arrays. What load would refuse is refused before it is
     written."""
     header = {"format": CLASSIFIER, "version": CLASSIFIER_VERSION,
-              "estimator": type(model).__name__, **_fitted_header(model)}
+              "estimator": type(model).__name__, **_fitted_header(model),
+              "classes_object": model.classes_.dtype == object}
     arrays = {"classes": model.classes_.astype(str) if model.classes_.dtype == object
               else model.classes_}
     for k, (W, b) in enumerate(model.layers_, 1):
@@ -253,6 +265,8 @@ def _load_classifier(path: Path, header: dict, arrays: dict):
     try:
         if header["estimator"] not in classes:
             raise ValueError(f"unknown estimator {header['estimator']!r}")
+        if not isinstance(header["params"], dict):
+            raise TypeError(f"params is {header['params']!r}, not a mapping of names to values")
         params = {name: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
                   for name, v in header["params"].items()}
         model = classes[header["estimator"]](**params)
@@ -269,7 +283,10 @@ def _load_classifier(path: Path, header: dict, arrays: dict):
     n_layers = len(model.hidden_layer_sizes) + 1
     model.layers_ = [network.Layer(arrays[f"W{k}"], arrays[f"b{k}"])
                      for k in range(1, n_layers + 1)]
-    model.classes_ = labels.astype(object) if labels.dtype.kind == "U" else labels
+    # labels that were Python objects (strings from pandas, say) are saved as strings: they
+    # load as objects again (files from before this was recorded: strings load as objects)
+    labels_were_objects = header.get("classes_object", labels.dtype.kind == "U")
+    model.classes_ = labels.astype(object) if labels_were_objects else labels
     return model
 
 
@@ -282,6 +299,8 @@ def _classifier_problem(model, arrays: dict) -> str | None:
         return f"n_features_in is {n!r}"
     if labels.ndim != 1 or len(labels) < 2:
         return f"classes has shape {labels.shape}, not (n_classes,) with at least 2"
+    if len(np.unique(labels)) != len(labels):
+        return "classes holds a label twice"
     sizes = [n, *model.hidden_layer_sizes, len(labels)]
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
         for name, shape in ((f"W{k}", (n_out, n_in)), (f"b{k}", (n_out,))):
