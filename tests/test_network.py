@@ -113,3 +113,20 @@ def test_pack_and_unpack():
     np.testing.assert_array_equal(network.pack(layers), theta)
     with pytest.raises(ValueError, match="for layer sizes"):
         network.unpack(theta[:-1], sizes)
+
+
+@pytest.mark.parametrize("output, Y, message", [
+    ("sigmoid", np.zeros(4), r"^sigmoid targets must have shape \(4, 1\), got \(4,\)$"),
+    ("linear", np.zeros((4, 2)), r"^linear targets must have shape \(4, 1\), got \(4, 2\)$"),
+    ("softmax", np.array([0, 1, -1, 2]), r"^softmax labels must be in \[0, 3\), got -1 to 2$"),
+    ("softmax", np.array([0, 1, 3, 2]), r"^softmax labels must be in \[0, 3\), got 0 to 3$"),
+    ("softmax", np.zeros(4), "^softmax targets are 4 integer labels, got an array of shape "
+                             r"\(4,\) and dtype float64$"),
+])
+def test_targets_that_would_broadcast_or_wrap_around_are_refused(output, Y, message):
+    """A 1-D target against one output unit broadcast to an (m, m) error; label -1 took the
+    last class."""
+    X = np.random.default_rng(0).random((4, 3))
+    layers = network.initialize([3, 1 if output != "softmax" else 3], np.random.default_rng(0))
+    with pytest.raises(ValueError, match=message):
+        network.cost_and_grad(layers, X, Y, "sigmoid", output, 0.0)

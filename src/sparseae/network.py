@@ -95,11 +95,26 @@ def forward(layers, X: np.ndarray, hidden: str, output: str,
     return outs
 
 
+def _check_targets(Y: np.ndarray, m: int, n_out: int, output: str):
+    """A clear error for targets that would broadcast or index silently into a wrong cost: a
+    1-D ``Y`` of squared error against ``(m, 1)`` outputs, a label outside the classes."""
+    if output == "softmax":
+        if Y.shape != (m,) or Y.dtype.kind not in "iu":
+            raise ValueError(f"softmax targets are {m} integer labels, got an array of shape "
+                             f"{Y.shape} and dtype {Y.dtype}")
+        if m and (Y.min() < 0 or Y.max() >= n_out):
+            raise ValueError(f"softmax labels must be in [0, {n_out}), got {Y.min()} to "
+                             f"{Y.max()}")
+    elif Y.shape != (m, n_out):
+        raise ValueError(f"{output} targets must have shape ({m}, {n_out}), got {Y.shape}")
+
+
 def cost_and_grad(layers, X: np.ndarray, Y: np.ndarray, hidden: str, output: str,
                   weight_decay: float) -> tuple[float, list[Layer]]:
     """``J`` and its gradient. ``Y`` is an integer label per row for ``softmax`` and an
     ``(m, n_out)`` target array otherwise."""
     m = X.shape[0]
+    _check_targets(Y, m, layers[-1].W.shape[0], output)
     a = forward(layers, X, hidden, output, log_proba=output == "softmax")
     out = a[-1]
     if output == "softmax":  # out is log a_L: the cost stays exact where a_L underflows
