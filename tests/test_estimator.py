@@ -426,6 +426,30 @@ def test_hooks_of_the_wrong_kind_are_refused_before_training(patches, hooks, mes
         assert not hasattr(estimator, "n_features_in_")
 
 
+def test_a_model_that_gives_every_sample_the_same_code_says_so(tmp_path, capsys):
+    """As the second autoencoder of a stack on scikit-learn's digits can: here, on data that
+    varies by 1e-4, whose reconstruction the penalties outweigh."""
+    from sparseae.cli import main
+
+    X = 0.5 + 1e-4 * np.random.default_rng(0).random((200, 8))
+    with pytest.warns(UserWarning, match=r"^every sample gets nearly the same code \(no hidden "
+                                         r"unit's activity varies by more than \S+ between "
+                                         r"samples\): the penalties outweigh the reconstruction, "
+                                         "as they can when the data varies little; lower "
+                                         "weight_decay or sparsity_weight, or scale the data$"):
+        SparseAutoencoder(4, max_iter=50, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # (nor on data that varies)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SparseAutoencoder(4, max_iter=50, random_state=0).fit((X - 0.5) * 1e4)
+    np.save(tmp_path / "x.npy", X)
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--max-iter", "50", "--n-hidden",
+                 "4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "between samples): the penalties outweigh the reconstruction, as they can when the " \
+        "data varies little; give a smaller --weight-decay or --sparsity-weight, or --scale " \
+        "standardize" in capsys.readouterr().err
+
+
 def test_fit_s_warnings_point_at_the_line_that_called_fit():
     """Each warning of fit names the caller's file and line, past fit's wrapper, so that a
     user sees which of their fits it is about."""

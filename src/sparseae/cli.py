@@ -438,7 +438,7 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
-    from .estimator import RESCALE, SILENCE
+    from .estimator import ALIKE, RESCALE, SILENCE
     from .fitting import SMALLER_STEPS, TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
@@ -528,6 +528,7 @@ def train(args) -> int:
         SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
         SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
         SILENCE: "give a smaller --sparsity-weight",
+        ALIKE: "give a smaller --weight-decay or --sparsity-weight, or --scale standardize",
         RESCALE: "give --decoder linear (whitened data is not in [0, 1])"
                  if settings["whiten"] != "none" else
                  "give --scale unit or minmax, or --decoder linear",

@@ -7,8 +7,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import activations, objective, params, solvers, training
 from . import distributed as dist
-from . import objective, params, solvers, training
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .backend import DTYPES, Backend, storage_dtype
 from .data.npyfile import NpyFile, opened_npy
@@ -27,6 +27,8 @@ from .objective import PENALTIES, Spec
 # the advice when the data is out of the sigmoid decoder's reach (the command line gives its own)
 RESCALE = "rescale X to [0, 1] or use decoder='linear'"
 SILENCE = "lower sparsity_weight"
+# the advice when every sample gets the same code
+ALIKE = "lower weight_decay or sparsity_weight, or scale the data"
 
 
 class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -254,21 +256,41 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.loss_ = problem.cost(result.theta)
         self.rho_hat_ = problem.rho_hat(self._params())
         self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
-        self._warn_if_silent()
+        if not self._warn_if_silent():
+            self._warn_if_alike(rows)
         return self
 
-    def _warn_if_silent(self):
+    def _warn_if_alike(self, rows: Rows):
+        """Warn when every sample gets nearly the same code: no hidden unit's activity varies
+        by more than 1e-4 of its range over (up to 1000 evenly spaced) training samples. The
+        penalties then outweigh the reconstruction, as they can for data that varies little
+        (the features of a layer below, say), and the features say nothing of the data."""
+        if self.interrupted_ or rows.n_samples < 2:
+            return
+        which = np.linspace(0, rows.n_samples - 1, min(rows.n_samples, 1000)).astype(int)
+        sample = rows.take(which, self.W1_.dtype)
+        if sample.min() == sample.max():  # all one value: _warn_about_values said so
+            return
+        spread = float(self.transform(sample).std(axis=0).max())
+        f = activations.get(self.activation)
+        if spread < 1e-4 * (f.high - f.low):
+            warn(f"every sample gets nearly the same code (no hidden unit's activity varies by "
+                 f"more than {spread:.2g} between samples): the penalties outweigh the "
+                 f"reconstruction, as they can when the data varies little; {ALIKE}")
+
+    def _warn_if_silent(self) -> bool:
         """Warn when the sparsity penalty has silenced every hidden unit (each one's mean
         activity below 1e-4 and a tenth of the target): the model then gives every sample the
         same reconstruction. With the L1 penalty this is what the KL penalty's weight does."""
         quiet = 1e-4 if self.sparsity == "l1" else min(1e-4, self.sparsity_target / 10)
         if self.interrupted_ or not np.all(np.asarray(self.rho_hat_) < quiet):
-            return
+            return False
         hint = (" (the L1 penalty needs a far smaller one than KL: about 0.01 on the tutorial's "
                 "patches)" if self.sparsity == "l1" else "")
         warn(f"every hidden unit is silent (the largest mean activity is "
              f"{float(np.max(self.rho_hat_)):.2g}): the sparsity penalty outweighs the "
              f"reconstruction, and every sample gets the same reconstruction; {SILENCE}{hint}")
+        return True
 
     def _training_rows(self, X) -> tuple[Rows, bool]:
         """The rows to train on, and whether they were checked already: arrays go through
