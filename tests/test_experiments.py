@@ -380,3 +380,14 @@ def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_pa
     assert capsys.readouterr().err.strip().endswith(
         f"{trained / 'model.npz'} holds a NetworkClassifier, not an autoencoder: encode takes "
         "the run folder of sparseae train")
+
+
+def test_the_experiments_say_their_warnings_as_notes_in_their_options(tmp_path, capsys):
+    """The second autoencoder on the 8x8 digits collapses (docs/results.md): said once, as a
+    note naming the stage and the options to change, not as a Python warning."""
+    assert main(["stacked", "--data", "digits", "--hidden", "30", "20", "--max-iter", "100",
+                 "--finetune-max-iter", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith(
+        "note: autoencoder 2 of 2: every sample gets nearly the same code")
+    assert notes[0].endswith("; give a smaller --weight-decay or --sparsity-weight")

@@ -533,11 +533,7 @@ def train(args) -> int:
                  if settings["whiten"] != "none" else
                  "give --scale unit or minmax, or --decoder linear",
     }
-    for w in caught:
-        message = str(w.message)
-        for theirs, ours in advice.items():
-            message = message.replace(theirs, ours)
-        print(f"note: {_in_flags(message)}", file=sys.stderr)
+    _print_notes(caught, advice, _in_flags)
     if model.interrupted_:
         print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
               f"continue with: sparseae train --resume {run}", file=sys.stderr)
@@ -880,6 +876,24 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
               f"({rows.n_samples}); {hint}", file=sys.stderr)
 
 
+def _print_notes(caught, advice: dict[str, str], spell=lambda message: message):
+    """The warnings ``caught`` while training, as notes, with the library's ``advice`` in the
+    command line's words (``spell`` then names its options)."""
+    for w in caught:
+        message = str(w.message)
+        for theirs, ours in advice.items():
+            message = message.replace(theirs, ours)
+        print(f"note: {spell(message)}", file=sys.stderr)
+
+
+def _experiment_advice() -> dict[str, str]:
+    """The library's advice, in the words of selftaught and stacked."""
+    from .estimator import ALIKE, SILENCE
+
+    return {SILENCE: "give a smaller --sparsity-weight",
+            ALIKE: "give a smaller --weight-decay or --sparsity-weight"}
+
+
 def _write_metrics(run: Path, metrics: dict):
     from .io import atomic_write
 
@@ -1001,18 +1015,23 @@ def selftaught(args) -> int:
               + ("was trained" if pretrained else "is trained anew"), file=sys.stderr)
     saved = [] if pretrained is None else ["autoencoder.npz"]
     try:
-        result = self_taught(
-            X, y, n_hidden=settings["n_hidden"], sparsity_target=settings["sparsity_target"],
-            sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
-            max_iter=settings["max_iter"], softmax_weight_decay=settings["softmax_weight_decay"],
-            random_state=settings["seed"], verbose=not args.quiet,
-            on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self_taught(
+                X, y, n_hidden=settings["n_hidden"],
+                sparsity_target=settings["sparsity_target"],
+                sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
+                max_iter=settings["max_iter"],
+                softmax_weight_decay=settings["softmax_weight_decay"],
+                random_state=settings["seed"], verbose=not args.quiet,
+                on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
+            )
     except KeyboardInterrupt:
         return _interrupted(run, saved, args.command)
     except PretrainedError as err:
         raise ValueError(f"{run / 'autoencoder.npz'} {err.reason}; delete it, and the "
                          "autoencoder is trained anew") from None
+    _print_notes(caught, _experiment_advice())
     ae = result.pop("autoencoder")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
@@ -1043,21 +1062,25 @@ def stacked(args) -> int:
               "autoencoders were trained", file=sys.stderr)
     saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
     try:
-        result = run_stacked(
-            X, y, hidden_layer_sizes=tuple(settings["hidden"]),
-            test_fraction=settings["test_fraction"], sparsity_target=settings["sparsity_target"],
-            sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
-            softmax_weight_decay=settings["softmax_weight_decay"],
-            finetune_weight_decay=settings["finetune_weight_decay"],
-            max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
-            random_state=settings["seed"], verbose=not args.quiet,
-            on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run_stacked(
+                X, y, hidden_layer_sizes=tuple(settings["hidden"]),
+                test_fraction=settings["test_fraction"],
+                sparsity_target=settings["sparsity_target"],
+                sparsity_weight=settings["sparsity_weight"], weight_decay=settings["weight_decay"],
+                softmax_weight_decay=settings["softmax_weight_decay"],
+                finetune_weight_decay=settings["finetune_weight_decay"],
+                max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
+                random_state=settings["seed"], verbose=not args.quiet,
+                on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
+            )
     except KeyboardInterrupt:
         return _interrupted(run, saved, args.command)
     except PretrainedError as err:
         raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} {err.reason}; delete it, "
                          "and that autoencoder is trained anew") from None
+    _print_notes(caught, _experiment_advice())
     result.pop("model")
     _write_metrics(run, {**result, "data": settings["data"]})
     print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {settings['data']}: "
