@@ -155,6 +155,18 @@ def test_corrupt_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "c.npz")
 
 
+class Kept:
+    """A checkpointer that keeps the last state in memory (``state``), and only at the end."""
+
+    state = None
+
+    def maybe_save(self, iteration, state):
+        return False
+
+    def save(self, state):
+        self.state = state
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd", "gd", "lbfgs"])
 def test_stop_mid_epoch_and_resume_in_process(patches, solver):
     """Adam and SGD stop after 37 steps, mid-epoch (900 training rows / 64 = 15 steps per
@@ -172,24 +184,16 @@ def test_stop_mid_epoch_and_resume_in_process(patches, solver):
         calls["n"] += 1
         return calls["n"] > limit
 
-    saved = {}
-
-    class Keep:
-        def maybe_save(self, iteration, state):
-            return False
-
-        def save(self, state):
-            saved["state"] = state
-
+    saved = Kept()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         whole = sparseae.SparseAutoencoder(**kwargs).fit(patches)
-        first = sparseae.SparseAutoencoder(**kwargs).fit(patches, checkpoint=Keep(),
+        first = sparseae.SparseAutoencoder(**kwargs).fit(patches, checkpoint=saved,
                                                           should_stop=stop_after_limit)
-        resumed = sparseae.SparseAutoencoder(**kwargs).fit(patches, resume=saved["state"])
+        resumed = sparseae.SparseAutoencoder(**kwargs).fit(patches, resume=saved.state)
     assert first.interrupted_ and first.n_iter_ < 6
     if solver in ("adam", "sgd"):
-        assert saved["state"]["solver"]["step"] == 37 - 2 * 15
+        assert saved.state["solver"]["step"] == 37 - 2 * 15
     assert resumed.n_iter_ == whole.n_iter_ == 6
     assert resumed.W1_.tobytes() == whole.W1_.tobytes()
     assert resumed.loss_curve_ == whole.loss_curve_
@@ -206,21 +210,13 @@ def test_the_last_state_of_a_run_that_stopped_early_resumes_to_the_same_end(kwar
     import warnings
 
     X = np.random.default_rng(0).uniform(0.1, 0.9, (300, 16))
-    saved = {}
-
-    class Keep:
-        def maybe_save(self, iteration, state):
-            return False
-
-        def save(self, state):
-            saved["state"] = state
-
+    saved = Kept()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         whole = sparseae.SparseAutoencoder(5, random_state=3, max_iter=60, **kwargs)
-        whole.fit(X, checkpoint=Keep())
+        whole.fit(X, checkpoint=saved)
         again = sparseae.SparseAutoencoder(5, random_state=3, max_iter=60, **kwargs)
-        again.fit(X, resume=saved["state"])
+        again.fit(X, resume=saved.state)
     assert whole.stop_reason_ == again.stop_reason_ == "stopped early" and whole.n_iter_ < 60
     assert again.n_iter_ == whole.n_iter_
     assert again.W1_.tobytes() == whole.W1_.tobytes()

@@ -201,8 +201,8 @@ def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, 
         stack().fit(X, y, pretrained=[second])
     with pytest.raises(ValueError, match="pretrained has more autoencoders than the 2 hidden"):
         stack().fit(X, y, pretrained=[first, second, second])
-    with pytest.raises(ValueError, match=r"pretrained\[0\] takes 64 inputs; layer 1 of this "
-                                         r"stack gets 63"):
+    with pytest.raises(ValueError, match=r"pretrained\[0\] takes 64 inputs; this stack's "
+                                         r"layer 1 gets 63"):
         stack().fit(X[:, 1:], y, pretrained=[first])
     with pytest.raises(TypeError, match="pretrained takes a list of the fitted autoencoders of "
                                         "the first layers, got SparseAutoencoder"):

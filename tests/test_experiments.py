@@ -28,11 +28,10 @@ def test_self_taught_goes_on_from_the_autoencoder_an_interrupted_run_trained():
     resumed = self_taught(X, y, **settings, pretrained=ae)
     assert resumed.pop("autoencoder") is ae and resumed.pop("autoencoder_seconds") is None
     assert resumed == {k: v for k, v in whole.items() if k != "autoencoder_seconds"}
-    with pytest.raises(PretrainedError, match=r"^pretrained was not trained with these "
-                                              r"settings: its max_iter is 10, here it is 11 "):
+    with pytest.raises(PretrainedError, match=r"^pretrained was not trained by this run: "
+                                              r"its max_iter is 10, this run has 11 "):
         self_taught(X, y, **{**settings, "max_iter": 11}, pretrained=ae)
-    with pytest.raises(PretrainedError, match="^pretrained takes 64 inputs; the data has 63 "
-                                              "features$"):
+    with pytest.raises(PretrainedError, match="^pretrained takes 64 inputs; this run gets 63$"):
         self_taught(X[:, 1:], y, **settings, pretrained=ae)
     with pytest.raises(ValueError, match="needs an integer random_state: with "
                                          "random_state=None each run draws another seed"):
@@ -294,9 +293,9 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     assert capsys.readouterr().out == f"{run} is already complete; nothing to resume\n"
     assert main(["selftaught", "--resume", str(foreign), "--quiet"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"sparseae: error: {foreign / 'autoencoder.npz'} was not trained with these settings: "
-        "its max_iter is 4, here it is 5 (the same settings and random_state are needed to go "
-        "on where an interrupted run stopped); delete it, and the autoencoder is trained anew")
+        f"sparseae: error: {foreign / 'autoencoder.npz'} was not trained by this run: its "
+        "max_iter is 4, this run has 5 (the same settings and random_state are needed to go "
+        "on where an interrupted fit stopped); delete it, and the autoencoder is trained anew")
     assert main(["selftaught", "--resume", str(whole / "nothing")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: no such run folder: {whole / 'nothing'}")

@@ -404,15 +404,26 @@ def _check_pretrained(k: int, ae, expected, n_features: int, n_layers: int):
     settings and seed), fitted on ``n_features`` inputs: the ``k``-th of ``pretrained``."""
     if expected is None:
         raise ValueError(f"pretrained has more autoencoders than the {n_layers} hidden layers")
-    name = differing_setting(ae, expected, f"pretrained[{k}]")
+    check_trained_as(ae, expected, n_features, k)
+
+
+def check_trained_as(ae, expected: SparseAutoencoder, n_features: int,
+                     index: int | None = None):
+    """A ``PretrainedError`` unless the fitted ``ae`` is what training ``expected`` (unfitted,
+    with the settings and seed that would train it) on ``n_features`` inputs gives: the
+    ``index``-th autoencoder of a stack, or the one of a run (None)."""
+    by, place = (("this run", "this run") if index is None else
+                 ("this stack", f"this stack's layer {index + 1}"))
+    name = differing_setting(ae, expected, "pretrained" + ("" if index is None else
+                                                            f"[{index}]"))
     if name is not None:
         raise PretrainedError(
-            k, f"was not trained by this stack: its {name} is {ae.get_params()[name]!r}, this "
-            f"stack's layer {k + 1} has {expected.get_params()[name]!r} (the same settings and "
-            "random_state are needed to go on where an interrupted fit stopped)")
+            index, f"was not trained by {by}: its {name} is {ae.get_params()[name]!r}, {place} "
+            f"has {expected.get_params()[name]!r} (the same settings and random_state are "
+            "needed to go on where an interrupted fit stopped)")
     if ae.n_features_in_ != n_features:
-        raise PretrainedError(k, f"takes {ae.n_features_in_} inputs; layer {k + 1} of this "
-                                 f"stack gets {n_features}")
+        raise PretrainedError(index, f"takes {ae.n_features_in_} inputs; {place} gets "
+                                     f"{n_features}")
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",

@@ -14,12 +14,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .classifier import (
-    PretrainedError,
-    SoftmaxRegression,
-    StackedAutoencoderClassifier,
-    differing_setting,
-)
+from .classifier import SoftmaxRegression, StackedAutoencoderClassifier, check_trained_as
 from .estimator import SparseAutoencoder
 
 
@@ -121,15 +116,7 @@ def _check_trained_as(ae, expected: SparseAutoencoder, n_features: int):
         raise ValueError("a pretrained autoencoder needs an integer random_state: with "
                          f"random_state={expected.random_state!r} each run draws another "
                          "seed, so none could be what this run would train")
-    name = differing_setting(ae, expected, "pretrained")
-    if name is not None:
-        raise PretrainedError(
-            None, f"was not trained with these settings: its {name} is "
-            f"{ae.get_params()[name]!r}, here it is {expected.get_params()[name]!r} (the same "
-            "settings and random_state are needed to go on where an interrupted run stopped)")
-    if ae.n_features_in_ != n_features:
-        raise PretrainedError(None, f"takes {ae.n_features_in_} inputs; the data has "
-                                    f"{n_features} features")
+    check_trained_as(ae, expected, n_features)
 
 
 def _samples_and_labels(X, y) -> tuple[np.ndarray, np.ndarray]:
