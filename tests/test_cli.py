@@ -22,14 +22,25 @@ def test_gradcheck_command_passes_every_variant(capsys):
     rows = [line.split() for line in out.splitlines() if line.endswith("ok")]
     assert len(rows) == 8
     assert all(float(r[3]) < 1e-9 for r in rows)
-    assert "8 passed, 0 failed (tolerance 1e-09, eps 0.0001, float64, every parameter)" in out
+    assert "8 passed, 0 failed (tolerance 1e-09, eps 0.0001, order 4, float64, every " \
+           "parameter)" in out
+
+
+def test_gradcheck_s_fourth_order_passes_where_the_second_order_s_truncation_fails(capsys):
+    """On 4 inputs and 2 hidden units, order 2's truncation error puts tanh units above 1e-9."""
+    assert main(["gradcheck", "--n-features", "4", "--n-hidden", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert max(float(line.split()[3]) for line in out.splitlines() if line.endswith("ok")) < 1e-10
+    assert main(["gradcheck", "--n-features", "4", "--n-hidden", "2", "--order", "2",
+                 "--quiet"]) == 1
+    assert "6 passed, 2 failed (tolerance 1e-09, eps 0.0001, order 2, " in capsys.readouterr().out
 
 
 def test_gradcheck_of_a_large_size_on_a_random_sample_of_parameters(capsys):
     assert main(["gradcheck", "--n-features", "784", "--n-hidden", "196", "--samples", "3",
                  "--coordinates", "40", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "8 passed, 0 failed (tolerance 1e-09, eps 0.0001, float64, 40 of the 308308 " \
+    assert "8 passed, 0 failed (tolerance 1e-09, eps 0.0001, order 4, float64, 40 of the 308308 " \
            "parameters, drawn at random)" in out
     assert "--coordinates" not in capsys.readouterr().err
 
@@ -40,7 +51,7 @@ def test_gradcheck_of_every_parameter_of_a_large_size_says_what_it_costs(capsys,
     monkeypatch.setattr(sparseae.gradcheck, "check_variants", lambda *args: [])  # (not run)
     assert main(["gradcheck", "--n-features", "784", "--n-hidden", "196", "--quiet"]) == 0
     assert capsys.readouterr().err == (
-        "note: checking every one of the 308308 parameters of 8 variants takes 4,932,928 cost "
+        "note: checking every one of the 308308 parameters of 8 variants takes 9,865,856 cost "
         "evaluations; --coordinates N checks N drawn at random\n")
 
 
