@@ -401,8 +401,8 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     assert "--momentum" not in err  # left at its default
     assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
            "sample per column, add --transpose" in err
-    assert "note: no filters.png or reconstructions.png: they show square images, and 10 " \
-           "inputs are not a square number" in err
+    assert "note: no filters.png or reconstructions.png: they show images, and the 10 inputs " \
+           "of a data matrix are not a square number" in err
     assert not (tmp_path / "r" / "filters.png").exists()
 
 
@@ -842,3 +842,27 @@ def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
                                model.transform(pixels.reshape(6, 9) / 255.0), rtol=1e-12)
     assert main(["encode", str(run), "--data", str(tmp_path / "stack.mat"), "--quiet"]) == 0
     assert np.load(run / "features.npy").shape == (6, 2)  # a stack: whole images, as trained
+
+
+def test_whole_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, capsys):
+    """4 x 16 images, bright on the left: the filters and reconstructions keep that shape (they
+    were folded into 8 x 8); 6 x 8 images get their pictures too (48 is no square)."""
+    rng = np.random.default_rng(0)
+    for size, folder in (((4, 16), tmp_path / "wide"), ((6, 8), tmp_path / "small")):
+        folder.mkdir()
+        for k in range(12):
+            pixels = rng.integers(0, 60, size)
+            pixels[:, : size[1] // 2] += 180
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{k}.png")
+        assert main(["train", "--data", str(folder), "--whole-images", "--n-hidden", "4",
+                     "--max-iter", "5", "--out", str(tmp_path / f"run-{folder.name}"),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    with Image.open(tmp_path / "run-wide" / "filters.png") as im:
+        assert im.size == ((1 + 2 * 17) * 8, (1 + 2 * 5) * 8)  # 2 x 2 tiles of 4 x 16
+    with Image.open(tmp_path / "run-wide" / "reconstructions.png") as im:
+        assert im.size == ((1 + 12 * 17) * 8, (1 + 2 * 5) * 8)
+        first = np.asarray(im)[8:40, 8:136]  # the first input, 4 x 16 pixels of 8 x 8
+    assert first[:, :64].min() > first[:, 64:].max()
+    with Image.open(tmp_path / "run-small" / "filters.png") as im:
+        assert im.size == ((1 + 2 * 9) * 8, (1 + 2 * 7) * 8)

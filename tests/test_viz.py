@@ -44,3 +44,63 @@ def test_png_files(tmp_path, rng):
     viz.save_reconstructions(tmp_path / "rec.png", X, X, n=10, scale=2)
     with Image.open(tmp_path / "rec.png") as im:
         assert im.size == ((1 + 10 * 5) * 2, (1 + 2 * 5) * 2)
+
+
+def test_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, rng):
+    """A 4 x 16 image whose left half is bright stays so, not folded into 8 x 8."""
+    image = np.zeros((4, 16))
+    image[:, :8] = 1.0
+    grid = viz.filter_grid(image.reshape(1, 64), shape=(4, 16))
+    assert grid.shape == (1 + 4 + 1, 1 + 16 + 1)
+    np.testing.assert_array_equal(grid[1:5, 1:17], image)  # (its own range: 1)
+    X = np.tile(image.ravel() * 0.8 + 0.1, (3, 1))
+    viz.save_reconstructions(tmp_path / "rec.png", X, X, scale=1, shape=(4, 16))
+    with Image.open(tmp_path / "rec.png") as im:
+        assert im.size == (1 + 3 * 17, 1 + 2 * 5)
+        pixels = np.asarray(im)
+    assert pixels[1:5, 1:9].min() > pixels[1:5, 9:17].max()
+    with pytest.raises(ValueError, match="^filters of 64 inputs are not images of 6x8 pixels$"):
+        viz.filter_grid(rng.normal(size=(2, 64)), shape=(6, 8))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: viz.filter_grid(np.array([[1.0, np.nan, 0.0, 1.0]])),
+     "^W1 holds NaN or infinity: there is no picture of it$"),
+    (lambda: viz.filter_grid(np.zeros((0, 4))), r"^W1 must be a 2-D array of at least one row, "
+                                                r"got shape \(0, 4\)$"),
+    (lambda: viz.filter_grid(np.zeros(4)), r"got shape \(4,\)$"),
+    (lambda: viz.save_reconstructions("r.png", np.zeros((3, 4)), np.zeros((3, 9))),
+     r"^X has shape \(3, 4\) and X_hat \(3, 9\): a reconstruction is as large as its input$"),
+    (lambda: viz.save_reconstructions("r.png", [[0.5] * 4], [[0.5] * 4], n=0),
+     "^n must be at least 1, got 0$"),
+    (lambda: viz.save_gray("g.png", np.zeros((2, 2)), scale=0),
+     "^scale must be a whole number of at least 1, got 0$"),
+    (lambda: viz.tile_grid(np.zeros((0, 2, 2))), "^there are no tiles to arrange$"),
+])
+def test_what_cannot_be_drawn_is_named(tmp_path, monkeypatch, call, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_loss_curve_counts_its_unit_and_shows_the_held_out_cost(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path: drawn.append(fig.axes[0]))
+    viz.save_loss_curve(tmp_path / "loss.png", [3.0, 1.0, 0.5], unit="epoch",
+                        validation=[3.5, 1.5, 0.9])
+    ax = drawn[0]
+    assert ax.get_xlabel() == "epoch"
+    assert [line.get_label() for line in ax.get_lines()] == ["training", "held out"]
+    assert all(tick == int(tick) for tick in ax.get_xticks())
+
+
+def test_orientation_of_filters_larger_than_the_padding():
+    """A grating in the last rows of a 40 x 40 filter: fft2 padded to 32 would crop it away."""
+    from sparseae.analysis import orientation_selectivity
+
+    tile = np.zeros((40, 40))
+    tile[34:, :] = np.cos(np.arange(40) * 2 * np.pi / 8)
+    assert orientation_selectivity(tile.reshape(1, -1))[0] > 0.5

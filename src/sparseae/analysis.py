@@ -23,11 +23,12 @@ def orientation_selectivity(W1: np.ndarray, pad: int = 32) -> np.ndarray:
     """How much of each filter's spectral power lies along one orientation, in [0, 1].
 
     With ``P(k)`` the power spectrum of the zero-mean filter (zero-padded to ``pad`` x ``pad``,
-    DC excluded) and ``theta(k)`` the orientation of frequency ``k``:
+    or its own size if larger; DC excluded) and ``theta(k)`` the orientation of frequency ``k``:
     ``OSI = |sum_k P(k) exp(2i theta(k))| / sum_k P(k)``. An oriented edge or Gabor scores near 1,
     white noise near 0.
     """
     tiles = _as_tiles(W1)
+    pad = max(pad, tiles.shape[1])  # (fft2 would crop a larger filter)
     tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
     power = np.abs(np.fft.fft2(tiles, s=(pad, pad))) ** 2
     ky = np.fft.fftfreq(pad)[:, None]

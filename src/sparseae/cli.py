@@ -548,19 +548,23 @@ def train(args) -> int:
     if (run / "features.npy").exists():  # written by encode from the model before this one
         print(f"note: {run / 'features.npy'} holds the features of the model before this "
               f"training; to renew them: sparseae encode {run}", file=sys.stderr)
-    viz.save_loss_curve(run / "loss.png", model.loss_curve_)
+    viz.save_loss_curve(run / "loss.png", model.loss_curve_,
+                        unit=_unit(settings),
+                        validation=getattr(model, "validation_loss_curve_", None))
     sample = rows.block(0, min(20, rows.n_samples), model.W1_.dtype)
     filters, shown, rebuilt = model.W1_, sample, model.reconstruct(sample)
     if settings["whiten"] != "none":  # shown on the axes of the input, as UFLDL shows them
         whitening = rows.transforms[-1]
         filters = whitening.input_filters(filters)
         shown, rebuilt = whitening.inverse_transform(shown), whitening.inverse_transform(rebuilt)
-    if viz.is_square(filters.shape[1]):
-        viz.save_filters(run / "filters.png", filters)
-        viz.save_reconstructions(run / "reconstructions.png", shown, rebuilt)
+    shape = rows.image_shape  # (images and patches; a matrix's rows may be square images)
+    if shape is not None or viz.is_square(filters.shape[1]):
+        viz.save_filters(run / "filters.png", filters, shape=shape)
+        viz.save_reconstructions(run / "reconstructions.png", shown, rebuilt, shape=shape)
     else:
-        print(f"note: no filters.png or reconstructions.png: they show square images, and "
-              f"{filters.shape[1]} inputs are not a square number", file=sys.stderr)
+        print(f"note: no filters.png or reconstructions.png: they show images, and the "
+              f"{filters.shape[1]} inputs of a data matrix are not a square number",
+              file=sys.stderr)
     metrics = {
         "final_cost": model.loss_,
         "mean_hidden_activation": float(np.mean(model.rho_hat_)),
@@ -648,10 +652,14 @@ def _check_same_data(run: Path, settings: dict, rows) -> None:
                      "new run on the new data")
 
 
+def _unit(settings: dict) -> str:
+    """What the solver counts: epochs for the minibatch solvers, else iterations."""
+    return "epoch" if settings["solver"] in ("sgd", "adam") else "iteration"
+
+
 def _count(n: int, settings: dict) -> str:
     """``n`` iterations, or epochs for the minibatch solvers, in words: "1 epoch"."""
-    unit = "epoch" if settings["solver"] in ("sgd", "adam") else "iteration"
-    return f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{n} {_unit(settings)}{'' if n == 1 else 's'}"
 
 
 # the solvers' reasons for stopping (``stop_reason_``), where the command line says more

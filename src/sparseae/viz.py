@@ -16,10 +16,36 @@ def is_square(n_features: int) -> bool:
     return math.isqrt(n_features) ** 2 == n_features
 
 
+def _tile_shape(n_features: int, shape, what: str) -> tuple[int, int]:
+    """The ``(height, width)`` of ``n_features`` pixels: ``shape``, or a square."""
+    if shape is None:
+        if not is_square(n_features):
+            raise ValueError(f"{what} of {n_features} inputs are not square images; give their "
+                             "shape")
+        return math.isqrt(n_features), math.isqrt(n_features)
+    if math.prod(shape) != n_features:
+        raise ValueError(f"{what} of {n_features} inputs are not images of "
+                         f"{shape[0]}x{shape[1]} pixels")
+    return tuple(shape)
+
+
+def _matrix(values, name: str) -> np.ndarray:
+    """``values`` as a 2-D float array of at least one finite row, or a clear error."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] == 0:
+        raise ValueError(f"{name} must be a 2-D array of at least one row, got shape "
+                         f"{values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} holds NaN or infinity: there is no picture of it")
+    return values
+
+
 def tile_grid(tiles: np.ndarray, border: int = 1, n_cols: int | None = None) -> np.ndarray:
-    """Arrange ``(k, p, p)`` tiles with values in [-1, 1] into one image, as UFLDL's
+    """Arrange ``(k, p, q)`` tiles with values in [-1, 1] into one image, as UFLDL's
     display_network does: a near-square grid on a black (-1) background."""
     k, p, q = tiles.shape
+    if k == 0:
+        raise ValueError("there are no tiles to arrange")
     n_cols = n_cols or math.ceil(math.sqrt(k))
     n_rows = math.ceil(k / n_cols)
     grid = np.full((border + n_rows * (p + border), border + n_cols * (q + border)), -1.0)
@@ -30,22 +56,21 @@ def tile_grid(tiles: np.ndarray, border: int = 1, n_cols: int | None = None) -> 
     return grid
 
 
-def filter_grid(W1: np.ndarray, border: int = 1) -> np.ndarray:
+def filter_grid(W1: np.ndarray, border: int = 1, shape=None) -> np.ndarray:
     """The maximally activating input of each hidden unit, ``W1[j] / ||W1[j]||``, as a grid.
 
     Each tile is scaled to its own range (divided by its largest absolute value), so the pattern of
-    every unit shows whatever its norm. Needs square inputs (``n_features`` = p * p).
+    every unit shows whatever its norm. The inputs are images of ``shape`` ``(height, width)``,
+    square by default.
     """
-    W1 = np.asarray(W1, dtype=np.float64)
+    W1 = _matrix(W1, "W1")
     h, n = W1.shape
-    if not is_square(n):
-        raise ValueError(f"filters of {n} inputs are not square images")
-    p = math.isqrt(n)
+    p, q = _tile_shape(n, shape, "filters")
     norms = np.linalg.norm(W1, axis=1, keepdims=True)
     tiles = W1 / np.where(norms > 0, norms, 1.0)
     peak = np.abs(tiles).max(axis=1, keepdims=True)
     tiles = tiles / np.where(peak > 0, peak, 1.0)
-    return tile_grid(tiles.reshape(h, p, p), border)
+    return tile_grid(tiles.reshape(h, p, q), border)
 
 
 def to_uint8(image: np.ndarray, low: float = -1.0, high: float = 1.0) -> np.ndarray:
@@ -58,24 +83,32 @@ def save_gray(path, image: np.ndarray, scale: int = 8, low: float = -1.0, high: 
     """Write a 2-D array as a grayscale PNG, each pixel ``scale`` x ``scale``."""
     from PIL import Image
 
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a whole number of at least 1, got {scale!r}")
     pixels = np.kron(to_uint8(image, low, high), np.ones((scale, scale), dtype=np.uint8))
     Image.fromarray(pixels, mode="L").save(path)
     return Path(path)
 
 
-def save_filters(path, W1: np.ndarray, scale: int = 8):
-    """``filters.png``: the grid of ``filter_grid(W1)``."""
-    return save_gray(path, filter_grid(W1), scale)
+def save_filters(path, W1: np.ndarray, scale: int = 8, shape=None):
+    """``filters.png``: the grid of ``filter_grid(W1, shape=shape)``."""
+    return save_gray(path, filter_grid(W1, shape=shape), scale)
 
 
-def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, scale: int = 8):
-    """Inputs (top row) above their reconstructions (bottom row), for square inputs. Data in
-    [0, 1] is shown as is; other data symmetrically around 0, scaled by its largest value."""
+def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, scale: int = 8,
+                         shape=None):
+    """The first ``n`` inputs (top row) above their reconstructions (bottom row), images of
+    ``shape`` (square by default). Data in [0, 1] is shown as is; other data symmetrically
+    around 0, scaled by its largest value."""
+    X, X_hat = _matrix(X, "X"), _matrix(X_hat, "X_hat")
+    if X.shape != X_hat.shape:
+        raise ValueError(f"X has shape {X.shape} and X_hat {X_hat.shape}: a reconstruction is "
+                         "as large as its input")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n!r}")
     k = min(n, X.shape[0])
-    p = math.isqrt(X.shape[1])
-    if not is_square(X.shape[1]):
-        raise ValueError(f"inputs of {X.shape[1]} features are not square images")
-    tiles = np.concatenate([X[:k], X_hat[:k]]).reshape(2 * k, p, p)
+    p, q = _tile_shape(X.shape[1], shape, "inputs")
+    tiles = np.concatenate([X[:k], X_hat[:k]]).reshape(2 * k, p, q)
     if X[:k].min() >= 0 and X[:k].max() <= 1:
         tiles = tiles * 2.0 - 1.0
     else:
@@ -83,17 +116,24 @@ def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, sc
     return save_gray(path, tile_grid(tiles, n_cols=k), scale)
 
 
-def save_loss_curve(path, loss_curve, title: str = "training cost"):
-    """``loss.png``: the cost after each iteration, on a log scale."""
+def save_loss_curve(path, loss_curve, title: str = "training cost", unit: str = "iteration",
+                    validation=None):
+    """``loss.png``: the cost after each iteration (or epoch: ``unit``), on a log scale, with
+    the held-out cost of early stopping (``validation``) beside it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(np.arange(1, len(loss_curve) + 1), loss_curve)
+    ax.plot(np.arange(1, len(loss_curve) + 1), loss_curve, label="training")
+    if validation is not None:
+        ax.plot(np.arange(1, len(validation) + 1), validation, label="held out")
+        ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(unit)
     ax.set_ylabel("cost J")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)

@@ -161,7 +161,8 @@ def read(
     whole_images: bool = False,
     random_state: int | None = 0,
 ) -> tuple[Rows, bool]:
-    """The samples named by ``source`` as they are, and whether they are sampled patches.
+    """The samples named by ``source`` as they are (their ``image_shape`` set when each is an
+    image or a patch), and whether they are sampled patches.
 
     ``source`` is the name of built-in data, a path (see the module's docstring), or a 2-D
     array of samples already in memory (to scale it as files are scaled, by ``load``).
@@ -171,11 +172,12 @@ def read(
     to images (by default to photographs, not to ``.mat`` stacks).
     """
     images, names, matrix = _read(source, key)
+    shape = None  # of each sample as an image
     if images is not None and whole_images:
         names = names or [f"image {k}" for k in range(len(images))]
         if prewhiten:
             images = [whiten_olshausen_field(image) for image in images]
-        images, matrix = None, stack_images(images, names)
+        images, matrix, shape = None, stack_images(images, names), images[0].shape
     elif whole_images:
         raise ValueError(f"{_label(source)} holds a data matrix, not images to take whole")
     sampled = images is not None
@@ -186,6 +188,7 @@ def read(
                                      prewhiten=_prewhiten(source, prewhiten),
                                      normalize=False, random_state=random_state,
                                      names=names)
+        shape = (patch_size, patch_size)
     elif prewhiten and not whole_images:
         raise ValueError(f"{_label(source)} holds a data matrix, not images to prewhiten")
     if transpose:
@@ -195,7 +198,7 @@ def read(
         matrix = np.ascontiguousarray(matrix.T)
     if isinstance(matrix, np.ndarray) and matrix.size == 0:
         raise ValueError(f"{_label(source)} holds no samples (shape {matrix.shape})")
-    return Rows(matrix), sampled
+    return Rows(matrix, image_shape=shape), sampled
 
 
 def _read(source, key):

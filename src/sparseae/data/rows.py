@@ -8,6 +8,7 @@ called, which is what the two-pass exact objective needs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +20,11 @@ DEFAULT_CHUNK_BYTES = 16 * 2**20
 
 
 class Rows:
-    def __init__(self, data, transforms=(), positions: np.ndarray | None = None):
+    """``image_shape`` is ``(height, width)`` when each sample (before the transforms) is an
+    image, read row by row: a patch, or a whole image; None for other data."""
+
+    def __init__(self, data, transforms=(), positions: np.ndarray | None = None,
+                 image_shape: tuple[int, int] | None = None):
         if not isinstance(data, (np.ndarray, NpyFile)):
             raise TypeError(f"Rows holds a NumPy array or an NpyFile, not {type(data).__name__}")
         if isinstance(data, np.ndarray) and data.ndim != 2:
@@ -27,6 +32,10 @@ class Rows:
         self.data = data
         self.transforms = tuple(transforms)
         self.positions = None if positions is None else np.asarray(positions, dtype=np.intp)
+        self.image_shape = None if image_shape is None else tuple(image_shape)
+        if self.image_shape is not None and math.prod(self.image_shape) != data.shape[1]:
+            raise ValueError(f"samples of {data.shape[1]} features are not images of "
+                             f"{self.image_shape[0]}x{self.image_shape[1]} pixels")
         self._n_features = None
 
     # --- shape ---
@@ -112,7 +121,7 @@ class Rows:
         """The rows at positions ``which`` (kept in sorted order for sequential reads)."""
         which = np.sort(np.asarray(which, dtype=np.intp))
         positions = which if self.positions is None else self.positions[which]
-        return Rows(self.data, self.transforms, positions)
+        return Rows(self.data, self.transforms, positions, self.image_shape)
 
     def with_transform(self, transform) -> Rows:
         """The same rows passed through one more fitted transform (as wide as they are)."""
@@ -120,7 +129,7 @@ class Rows:
         if width != self.n_features:
             raise ValueError(f"the samples have {self.n_features} features; the fitted "
                              f"{type(transform).__name__} takes {width}")
-        return Rows(self.data, (*self.transforms, transform), self.positions)
+        return Rows(self.data, (*self.transforms, transform), self.positions, self.image_shape)
 
     def fit_transform(self, transform) -> Rows:
         """Fit ``transform`` on these rows in one streamed pass (its ``fit_chunks``, or
