@@ -242,6 +242,44 @@ def test_preprocessing_refuses_what_it_cannot_rebuild(tmp_path, rng):
         sparseae.load_preprocessing(tmp_path / "nothing.npz")
 
 
+@pytest.mark.parametrize("change, problem", [
+    (lambda h, a: a.update({"1.whitening_": a["1.whitening_"][:3, :3]}),
+     r"step 1-zcawhitening: it cannot transform a sample \(ValueError: "),
+    (lambda h, a: a.update({"1.mean_": a["1.mean_"][:3]}), "step 1-zcawhitening: it cannot "),
+    (lambda h, a: a.update({"1.whitening_": np.full((4, 4), np.nan)}),
+     r"\(ZCAWhitening.whitening_ holds NaN or infinity\)"),
+    (lambda h, a: h["steps"][0]["scalars"].update(data_max_=float("nan")),
+     r"\(UnitScaler.data_max_ holds NaN or infinity\)"),
+    (lambda h, a: h["steps"][0]["scalars"].update(data_min_="zero"),
+     "step 0-unitscaler: it cannot transform a sample"),
+    (lambda h, a: h["steps"][1]["arrays"].remove("whitening_"),
+     r"step 1-zcawhitening: it cannot transform a sample \(AttributeError: "),
+    (lambda h, a: h["steps"][1].update(params=None), r"\(the params of ZCAWhitening are None\)"),
+    (lambda h, a: h["steps"][1].update(scalars=[1]), r"\(the scalars of ZCAWhitening are \[1\]\)"),
+    (lambda h, a: h.update(steps={"a": 1}), r"\(steps is \{'a': 1\}, not a list\)"),
+    (lambda h, a: (h["steps"][1]["arrays"].append("transform"),
+                   a.update({"1.transform": np.ones(1)})),
+     r"\(ZCAWhitening has no fitted attribute 'transform'\)"),
+    (lambda h, a: h["steps"][1]["scalars"].update(n_features_in_=3),
+     "step 1-zcawhitening: it takes 3 features, and the step before gives 4"),
+])
+def test_a_damaged_preprocessing_file_is_named_when_it_is_loaded(tmp_path, rng, change,
+                                                                  problem):
+    """Loaded without a check, these failed inside NumPy when used, or gave NaN, or no error."""
+    from sparseae.data.scaling import UnitScaler
+    from sparseae.io import read_archive, write_archive
+    from sparseae.whitening import ZCAWhitening
+
+    X = rng.uniform(size=(50, 4))
+    sparseae.save_preprocessing(tmp_path / "p.npz", [UnitScaler().fit(X), ZCAWhitening().fit(X)])
+    header, arrays = read_archive(tmp_path / "p.npz", {"sparseae.Preprocessing": 1}, "file")
+    change(header, arrays)
+    write_archive(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ValueError, match=f"bad.npz is a damaged sparseae preprocessing file .*"
+                                         f"{problem}"):
+        sparseae.load_preprocessing(tmp_path / "bad.npz")
+
+
 def test_features_are_written_chunk_by_chunk_and_never_half(tmp_path, rng, model, monkeypatch):
     from sparseae.data import Rows
     from sparseae.data import rows as rows_module

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -391,21 +393,66 @@ def load_preprocessing(path):
     header, arrays = read_archive(path, {PREPROCESSING: PREPROCESSING_VERSION}, what)
     classes, named = _transform_classes(), []
     try:
+        if not isinstance(header["steps"], list):
+            raise TypeError(f"steps is {header['steps']!r}, not a list")
         for k, step in enumerate(header["steps"]):
-            if step["class"] not in classes:
-                raise ValueError(f"unknown transform {step['class']!r}")
-            params = {name: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
-                      for name, v in step["params"].items()}
-            transform = classes[step["class"]](**params)
-            for attr, value in step["scalars"].items():
-                setattr(transform, attr, value)
-            for attr in step["arrays"]:
-                value = arrays[f"{k}.{attr}"]
-                setattr(transform, attr, value.astype(object) if value.dtype.kind == "U" else value)
-            named.append((f"{k}-{step['class'].lower()}", transform))
+            named.append((f"{k}-{str(step['class']).lower()}",
+                          _transform(step, k, classes, arrays)))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path} is a damaged {what} ({err})") from None
+    width = None
+    for name, transform in named:  # each must turn samples of its width into finite rows
+        problem = _transform_problem(transform, width)
+        if problem:
+            raise ValueError(f"{path} is a damaged {what} (step {name}: {problem})")
+        width = transform.transform(np.zeros((1, transform.n_features_in_))).shape[1]
     return Pipeline(named or [("identity", "passthrough")])
+
+
+def _transform(step, k: int, classes: dict, arrays: dict):
+    """The ``k``-th transform a preprocessing file's ``step`` describes, its fitted attributes
+    set from ``arrays``; a KeyError, TypeError or ValueError for what no save writes."""
+    if not isinstance(step, dict):
+        raise TypeError(f"a step is {step!r}, not a mapping")
+    if step["class"] not in classes:
+        raise ValueError(f"unknown transform {step['class']!r}")
+    cls = classes[step["class"]]
+    for part, kind in (("params", dict), ("scalars", dict), ("arrays", list)):
+        if not isinstance(step[part], kind):
+            raise TypeError(f"the {part} of {step['class']} are {step[part]!r}")
+    params = {name: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+              for name, v in step["params"].items()}
+    transform = cls(**params)
+    values = {**step["scalars"], **{attr: arrays[f"{k}.{attr}"] for attr in step["arrays"]}}
+    for attr, value in values.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*_", str(attr)) or hasattr(cls, attr):
+            raise ValueError(f"{step['class']} has no fitted attribute {attr!r}")
+        if isinstance(value, np.ndarray) and value.dtype.kind == "U":
+            value = value.astype(object)
+        elif not isinstance(value, (str, type(None))) and not np.isfinite(
+                np.asarray(value, dtype=np.float64)).all():
+            raise ValueError(f"{step['class']}.{attr} holds NaN or infinity")
+        setattr(transform, attr, value)
+    return transform
+
+
+def _transform_problem(transform, width: int | None) -> str | None:
+    """What is wrong with a loaded transform, if anything: it must take ``width`` features (the
+    last one's output; any number for the first) and turn a sample of them into a finite row."""
+    n = getattr(transform, "n_features_in_", None)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        return f"n_features_in_ is {n!r}"
+    if width is not None and n != width:
+        return f"it takes {n} features, and the step before gives {width}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (a division by zero: said below)
+            out = np.asarray(transform.transform(np.zeros((1, n))))
+    except Exception as err:  # whatever a damaged attribute makes a transform raise
+        return f"it cannot transform a sample ({type(err).__name__}: {err})"
+    if out.ndim != 2 or out.shape[0] != 1 or not np.isfinite(out).all():
+        return "it turns a sample into NaN or infinity"
+    return None
 
 
 def write_features(model, rows, path, progress: bool = False) -> Path:
