@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from sparseae import SparseAutoencoder
-from sparseae.data import image_patches
+from sparseae.data import Rows, image_patches
 
 FITS = {  # name: settings
     "lbfgs_numpy": dict(solver="lbfgs", max_iter=60, reproducible=True),
@@ -37,12 +37,28 @@ def unseeded_and_mismatched(out):
     rank = int(os.environ["RANK"])
     X = image_patches("natural", 200, random_state=0)
     W1 = SparseAutoencoder(5, max_iter=3, distributed=True).fit(X).W1_
-    try:
-        SparseAutoencoder(5, max_iter=3, distributed=True).fit(X[rank:])
-        error = ""
-    except ValueError as err:
-        error = str(err)
-    np.savez(f"{out}-{rank}.npz", W1=W1, error=error)
+    errors = []
+    for bad in (X[rank:], with_nan(X, 130), with_nan(X, 199)):
+        try:
+            SparseAutoencoder(5, max_iter=3, distributed=True).fit(bad)
+            errors.append("")
+        except ValueError as err:
+            errors.append(str(err))
+    outside = X.copy()
+    outside[150:] *= 3  # beyond the sigmoid decoder's reach, in rank 1's part only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SparseAutoencoder(5, max_iter=3, distributed=True).fit(Rows(outside))
+    np.savez(f"{out}-{rank}.npz", W1=W1, errors=errors,
+             warnings=[str(w.message) for w in caught])
+
+
+def with_nan(X, row):
+    """``X`` with a NaN at ``row``, column 2, as ``Rows``: checked in each process's part, as
+    a file is (an array is checked whole before it is shared out)."""
+    X = X.copy()
+    X[row, 2] = np.nan
+    return Rows(X)
 
 
 if __name__ == "__main__":

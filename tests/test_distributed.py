@@ -105,16 +105,23 @@ def test_cli_under_torchrun_scales_the_share_of_a_process_that_gets_no_rows(tmp_
 
 def test_the_processes_share_one_seed_and_refuse_different_data(tmp_path):
     """Without a random_state each process would draw its own starting weights, and with
-    different data their steps would part ways and wait on each other's all-reduces."""
+    different data their steps would part ways and wait on each other's all-reduces. NaN in
+    one process's part is every process's error (one process raised, naming the row in its
+    part, and the other failed inside gloo), and values out of range in one process's part
+    every process's warning."""
     result = torchrun(str(HERE / "distributed_fits.py"), str(tmp_path / "out"), "checks")
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [np.load(tmp_path / f"out-{rank}.npz") for rank in (0, 1)]
     np.testing.assert_array_equal(ranks[0]["W1"], ranks[1]["W1"])
-    for rank in ranks:
-        assert str(rank["error"]) == (
+    for rank in ranks:  # each process says the same, whichever found it
+        assert list(rank["errors"]) == [
             "the processes hold different data (rank 1 differs from rank 0; rank 0: 200 x 64, "
             "rank 1: 199 x 64): each must read the same rows, all of them (the same file, or "
-            "samples drawn with the same seed); the processes share them out themselves")
+            "samples drawn with the same seed); the processes share them out themselves",
+            "the data contains NaN (first at row 130, column 2)",  # in rank 1's part
+            "the data contains NaN (first at row 199, column 2)"]  # a row both compare
+        assert any(message.startswith("X has values in [") and "decoder='sigmoid'" in message
+                   for message in rank["warnings"])
 
 
 def test_parts_cover_the_rows_once_and_align_to_blocks():

@@ -90,8 +90,8 @@ def check_same_rows(rows, backend: Backend) -> None:
     sample = rows.take(np.linspace(0, rows.n_samples - 1, min(rows.n_samples, 64)).astype(int))
     figures = gathered([rows.n_samples, rows.n_features, sample.sum(), np.vdot(sample, sample)],
                        backend)
-    differ = [rank for rank, theirs in enumerate(figures)
-              if not np.allclose(theirs, figures[0], rtol=1e-9, atol=0)]
+    differ = [rank for rank, theirs in enumerate(figures)  # (NaN: checked after, by its row)
+              if not np.allclose(theirs, figures[0], rtol=1e-9, atol=0, equal_nan=True)]
     if differ:
         shapes = ", ".join(f"rank {r}: {int(n)} x {int(f)}" for r, (n, f, *_) in
                            enumerate(figures))
@@ -99,6 +99,20 @@ def check_same_rows(rows, backend: Backend) -> None:
             f"the processes hold different data (rank {differ[0]} differs from rank 0; "
             f"{shapes}): each must read the same rows, all of them (the same file, or samples "
             "drawn with the same seed); the processes share them out themselves")
+
+
+def agreed_range(low: float, high: float, bad, backend: Backend) -> tuple[float, float]:
+    """The smallest and the largest value of all processes' rows, given each one's (``low``,
+    ``high``) and the ``NonFiniteError`` its part raised, if any (``bad``); where any did, the
+    first one's error, on every process (instead of one error, and the others left waiting)."""
+    from .data.rows import NonFiniteError
+
+    found = [0, 0, 0, 0] if bad is None else [1, bad.kind, bad.row, bad.column]
+    figures = gathered([low, high, *found], backend)  # (rows below 2**53: exact in float64)
+    for _, _, failed, kind, row, column in figures:  # in rank order: the first row first
+        if failed:
+            raise NonFiniteError(int(kind), int(row), int(column))
+    return float(figures[:, 0].min()), float(figures[:, 1].max())
 
 
 def allreduce(x) -> None:

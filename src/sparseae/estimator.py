@@ -237,9 +237,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if process[0] != 0:
                 checkpoint = None
         problem, validation = self._problems(rows, seed, not checked, process)
-        if problem.value_range is not None:  # checked in the first pass over the rows
-            self._warn_about_values(*problem.value_range,
-                                    all_rows=process is None)  # (else this process's part)
+        if problem.value_range is not None:  # checked in the first pass over the rows (of
+            self._warn_about_values(*problem.value_range)  # every process)
         if resume is not None:
             theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
         else:
@@ -363,12 +362,11 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_choice(self, "init", params.INITS)
         check_choice(self, "dtype", DTYPES)
 
-    def _warn_about_values(self, low, high, all_rows=True):
-        """Warn (at the caller of ``fit``) if the rows' values
-        ``low`` to ``high`` are out of the decoder's reach, by more than the rounding of a
-        scaling to [0, 1] leaves (scikit-learn's MinMaxScaler gives 1.0000000000000002), or
-        if, being ``all_rows``' values, they are all one value."""
-        if all_rows and low == high:
+    def _warn_about_values(self, low, high):
+        """Warn (at the caller of ``fit``) if the training rows' values ``low`` to ``high`` are
+        out of the decoder's reach, by more than the rounding of a scaling to [0, 1] leaves
+        (scikit-learn's MinMaxScaler gives 1.0000000000000002), or are all one value."""
+        if low == high:
             warn(f"every value of X is {low:.6g}: the samples are all the same, and there is "
                  "nothing to learn")
         if self.decoder == "sigmoid" and (low < -1e-6 or high > 1.0 + 1e-6):

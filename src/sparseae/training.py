@@ -124,7 +124,8 @@ class Problem:
         if room is None or per_row * rows.n_samples <= room:
             X = rows.to_array(self.dtype)
             if check_finite:
-                self.value_range = Rows(X).check_finite()
+                self.value_range = self._checked(lambda first: Rows(X).check_finite(
+                    first_row=first))
             self.X = self.backend.to_device(X)
             self.chunk_rows = max(rows.n_samples, 1)
         else:
@@ -148,11 +149,26 @@ class Problem:
                         f"{-(-(held + 2 * block * per_row) // 2**20)}MiB")
                 self.chunk_rows -= self.chunk_rows % block
             if check_finite:
-                self.value_range = rows.check_finite(self.chunk_rows)
+                self.value_range = self._checked(lambda first: rows.check_finite(
+                    self.chunk_rows, first))
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
                                         reproducible, threads)
         self.full = flat(self._evaluate, self.n_features, n_hidden, self.backend)
+
+    def _checked(self, check) -> tuple[float, float]:
+        """``check(first_row)`` of this process's rows, as the smallest and the largest value
+        of all rows: over all processes, which all raise the first NaN or infinity of any."""
+        if self.part is None:
+            return check(0)
+        from . import distributed
+        from .data.rows import NonFiniteError
+
+        try:
+            low, high, bad = *check(self.part.start), None
+        except NonFiniteError as err:
+            low, high, bad = np.inf, -np.inf, err
+        return distributed.agreed_range(low, high, bad, self.backend)
 
     @property
     def in_memory(self) -> bool:

@@ -152,20 +152,37 @@ class Rows:
             start += X.shape[0]
             yield X
 
-    def check_finite(self, rows_per_chunk: int | None = None) -> tuple[float, float]:
+    def check_finite(self, rows_per_chunk: int | None = None,
+                     first_row: int = 0) -> tuple[float, float]:
         """Raise a clear error if any value is NaN or infinite; return the smallest and the
-        largest value (one streamed pass)."""
+        largest value (one streamed pass). ``first_row`` is the position of these rows' first
+        in the data, for the error."""
         step = rows_per_chunk or self.default_chunk()
         low, high = np.inf, -np.inf
         for start in range(0, self.n_samples, step):
             block_low, block_high = value_range(self.block(start, min(start + step,
-                                                                      self.n_samples)), start)
+                                                                      self.n_samples)),
+                                                first_row + start)
             low, high = min(low, block_low), max(high, block_high)
         return low, high
 
     def __repr__(self):
         return (f"Rows({self.data!r}, n_samples={self.n_samples}, "
                 f"transforms={[type(t).__name__ for t in self.transforms]})")
+
+
+class NonFiniteError(ValueError):
+    """NaN (``kind`` 0) or infinity (1; 2 when float32's range made it) in ``name``, first at
+    ``row``, ``column``."""
+
+    KINDS = ("NaN", "infinity", "infinity")
+
+    def __init__(self, kind: int, row: int, column: int, name: str = "the data"):
+        beyond = ("; if the data was converted to float32, a value beyond its range, "
+                  f"{np.finfo(np.float32).max:.3g}, became infinity" if kind == 2 else "")
+        super().__init__(f"{name} contains {self.KINDS[kind]} (first at row {row}, column "
+                         f"{column}){beyond}")
+        self.kind, self.row, self.column = kind, row, column
 
 
 def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tuple[float, float]:
@@ -185,12 +202,8 @@ def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tu
         bad = ~np.isfinite(X[start:start + step])
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            kind = "NaN" if np.isnan(X[start + row, col]) else "infinity"
-            beyond = ("; if the data was converted to float32, a value beyond its range, "
-                      f"{np.finfo(np.float32).max:.3g}, became infinity"
-                      if kind == "infinity" and X.dtype == np.float32 else "")
-            raise ValueError(f"{name} contains {kind} "
-                             f"(first at row {first_row + start + row}, column {col}){beyond}")
+            kind = 0 if np.isnan(X[start + row, col]) else 2 if X.dtype == np.float32 else 1
+            raise NonFiniteError(kind, int(first_row + start + row), int(col), name)
     raise AssertionError("unreachable: a non-finite extreme comes from a non-finite value")
 
 
