@@ -133,6 +133,36 @@ def test_help_documents_every_option():
     assert "gradcheck" in run("--help").stdout
 
 
+def test_under_torchrun_only_train_runs_and_only_rank_0_says_the_notes(monkeypatch, capsys,
+                                                                        tmp_path):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # (each process ran all of selftaught, say)
+    for command in (["selftaught"], ["stacked"], ["encode", str(tmp_path)], ["gradcheck"]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == (
+            f"sparseae: error: {command[0]} runs as one process: under torchrun every process "
+            "would run all of it and write the same files (train is the command that trains "
+            "data-parallel)\n")
+    monkeypatch.delenv("WORLD_SIZE")
+    args = ["train", "--batch-size", "10", "--threads", "2", "--device", "cpu", "--patches",
+            "100", "--max-iter", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "note: --batch-size has no effect" in err
+    assert "note: --threads has no effect with --device cpu (only with numpy)" in err
+    monkeypatch.setenv("RANK", "1")
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert "has no effect" not in capsys.readouterr().err
+
+
+def test_the_automatic_memory_budget_is_shared_by_torchrun_s_processes(monkeypatch):
+    from sparseae.cli import _memory_budget
+
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    alone = _memory_budget("auto")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert _memory_budget("auto") == alone // 4 and _memory_budget("2GiB") == "2GiB"
+
+
 def test_train_streams_a_npy_file_under_a_memory_budget(tmp_path, capsys):
     from sparseae.training import resident_bytes
 

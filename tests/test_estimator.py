@@ -140,7 +140,7 @@ def test_a_failed_line_search_is_not_told_to_raise_max_iter(patches, monkeypatch
     with pytest.warns(ConvergenceWarning) as caught:
         SparseAutoencoder(max_iter=5, random_state=0).fit(patches)
     assert [str(w.message) for w in caught] == [
-        "lbfgs stopped after 1 iterations without converging (the line search found no step "
+        "lbfgs stopped after 1 iteration without converging (the line search found no step "
         "that lowers the cost)"]
 
 

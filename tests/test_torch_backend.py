@@ -150,6 +150,30 @@ def test_unknown_device_is_a_clear_error():
         SparseAutoencoder(device=3).fit(np.full((5, 4), 0.5))
 
 
+def test_a_gpu_that_is_not_there_is_a_clear_error(monkeypatch):
+    """On a machine that shows one GPU (pretended here), cuda:3 fails in PyTorch's first use of
+    it; under torchrun a third process on it has no GPU, and cuda:0 would put every process on
+    the same one."""
+    import torch
+
+    from sparseae import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"^device 'cuda:3' asked for, but PyTorch sees 1 CUDA "
+                                         r"GPU\(s\), numbered from 0$"):
+        Backend("cuda:3")
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 3)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(ValueError, match="^process 2 of this machine has no GPU of its own: "
+                                         "PyTorch sees 1; start at most that many processes "):
+        distributed.init(Backend("cuda"))
+    with pytest.raises(ValueError, match="^device 'cuda:0' puts every process on one GPU: "):
+        distributed.init(Backend("cuda:0"))
+
+
 def test_library_works_without_torch(without_torch):
     result = without_torch(
         "import numpy as np, sparseae\n"

@@ -260,6 +260,9 @@ class Backend:
                              "as cpu, cuda or cuda:1") from None
         if self._device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU")
+        if self._device.type == "cuda" and (self._device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but PyTorch sees "
+                             f"{torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
         if self._device.type not in ("cpu", "cuda"):  # (mps, xpu, ...: kernels untested here)
             raise ValueError(f"device {device!r} is not supported: give numpy, cpu or cuda")
         self._dtype = getattr(torch, self.dtype.name)
@@ -291,7 +294,8 @@ class Backend:
     def precision(self):
         """A context in which this backend's evaluations run: for bfloat16, PyTorch's float32
         matrix products may use bfloat16 inputs (``torch.set_float32_matmul_precision``,
-        restored on exit)."""
+        restored on exit). On the CPU (oneDNN) that is what "medium" gives; CUDA takes it as
+        TF32, its only reduced float32 precision."""
         return _matmul_precision(self.torch, "medium") if self.bfloat16 else nullcontext()
 
     def index(self, positions: np.ndarray):

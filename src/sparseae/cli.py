@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
                      "fit in half of the rest is streamed from disk in chunks (default: auto, "
-                     "half of this machine's memory; with --resume: the run's, unless given)")
+                     "half of this machine's memory, shared by torchrun's processes on it; "
+                     "with --resume: the run's, unless given)")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="arithmetic precision (bfloat16: float32 with bfloat16 matrix "
                      "products, PyTorch devices only)")
@@ -372,10 +373,12 @@ MACHINE_SETTINGS = ("memory_budget", "threads")
 
 
 def _memory_budget(text):
+    """``--memory-budget``, or "auto": half of this machine's memory, shared by the processes
+    torchrun started on it."""
     if text not in (None, "auto"):
         return text
     pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    return pages * page // 2
+    return pages * page // 2 // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
 def _source(settings: dict) -> dict:
@@ -693,7 +696,15 @@ def _train_defaults() -> dict:
     return {**vars(build_parser().parse_args(["train"])), "max_iter": DEFAULT_MAX_ITER}
 
 
+def _rank0() -> bool:
+    """Whether this process says the notes: the only one, or torchrun's rank 0 (read before
+    the process group is joined)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _note_ignored_with_resume(args):
+    if not _rank0():
+        return
     defaults = _train_defaults()
     ignored = [_option(k) for k in SETTINGS
                if k not in ("max_iter", *MACHINE_SETTINGS) and getattr(args, k) != defaults[k]]
@@ -835,6 +846,7 @@ DEPENDENT_OPTIONS = {
     "whiten_epsilon": ("whiten", ("pca-white", "zca")),
     "validation_fraction": ("early_stopping", (True,)),
     "patience": ("early_stopping", (True,)),
+    "threads": ("device", ("numpy",)),  # (PyTorch runs its own threads)
 }
 
 
@@ -845,6 +857,8 @@ def _option(name: str) -> str:
 def _note_unused_options(args):
     """Say which options, given with another value than their default, the other settings
     leave unused."""
+    if not _rank0():
+        return
     defaults = _train_defaults()
     for name, (setting, values) in DEPENDENT_OPTIONS.items():
         value = getattr(args, setting)
@@ -1194,6 +1208,10 @@ def main(argv=None) -> int:
     command = {"train": train, "encode": encode, "gradcheck": gradcheck,
                "selftaught": selftaught, "stacked": stacked}[args.command]
     try:
+        if args.command != "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ValueError(f"{args.command} runs as one process: under torchrun every process "
+                             "would run all of it and write the same files (train is the "
+                             "command that trains data-parallel)")
         return command(args)
     except KeyboardInterrupt:
         print("sparseae: interrupted", file=sys.stderr)

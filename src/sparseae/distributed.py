@@ -47,8 +47,16 @@ def init(backend: Backend) -> tuple[int, int]:
         dist.init_process_group("nccl" if backend.is_gpu else "gloo")
         # Leave the group before exit: gloo's threads torn down at exit abort the process.
         atexit.register(dist.destroy_process_group)
-    if backend.is_gpu and backend.device == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if backend.is_gpu:
+        local, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+        if backend.device != "cuda":
+            raise ValueError(f"device {backend.device!r} puts every process on one GPU: give "
+                             "device 'cuda', and each process takes the GPU of its LOCAL_RANK")
+        if local >= gpus:
+            raise ValueError(f"process {local} of this machine has no GPU of its own: PyTorch "
+                             f"sees {gpus}; start at most that many processes per machine "
+                             "(--nproc_per_node)")
+        torch.cuda.set_device(local)
     return dist.get_rank(), dist.get_world_size()
 
 

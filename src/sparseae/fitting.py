@@ -243,8 +243,9 @@ class SolverMixin:
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
             advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
-            warn(f"{self.solver} stopped after {result.n_iter} iterations without converging "
-                 f"({result.message}){advice}", ConvergenceWarning)
+            its = f"{result.n_iter} iteration{'' if result.n_iter == 1 else 's'}"
+            warn(f"{self.solver} stopped after {its} without converging ({result.message})"
+                 f"{advice}", ConvergenceWarning)
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
         self.loss_curve_ = result.loss_curve
