@@ -132,10 +132,41 @@ def test_whitening_a_direction_of_no_variance_is_an_error(make):
     assert np.isfinite(ZCAWhitening(epsilon=0.1).fit(X).transform(X)).all()
 
 
+@pytest.mark.parametrize("cls", [PCAWhitening, ZCAWhitening])
+def test_inverse_transform_inverts_the_fitted_transform_whatever_set_params_did(cls, patches):
+    """It read epsilon afresh: after set_params(epsilon=10) it was off by up to 5.5."""
+    model = cls(epsilon=0.1).fit(patches)
+    if cls is PCAWhitening:
+        model = cls(epsilon=0.1, n_components=64).fit(patches)
+    white = model.transform(patches)
+    model.set_params(epsilon=10.0)
+    np.testing.assert_allclose(model.inverse_transform(white), patches, atol=1e-10)
+
+
+@pytest.mark.parametrize("model", [ZCAWhitening(epsilon=-1), PCA(n_components=9),
+                                   ZCAWhitening(epsilon=0.0)])
+def test_a_fit_that_fails_leaves_the_transform_as_it_was(model):
+    """Unfitted, it stays unfitted (NotFittedError, not an AttributeError of a half-set state);
+    fitted, it keeps its whole fit (not a new mean beside the old matrix)."""
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    few = rng.random((3, 4))  # (ZCA with epsilon 0: a direction of no variance)
+    with pytest.raises(ValueError):
+        model.fit(few)
+    with pytest.raises(NotFittedError):
+        model.transform(few)
+    fitted = type(model)().fit(rng.random((50, 4)))
+    before = {k: np.copy(v) for k, v in vars(fitted).items() if k.endswith("_")}
+    with pytest.raises(ValueError):
+        fitted.set_params(**model.get_params()).fit(few + 5.0)
+    assert all(np.array_equal(v, getattr(fitted, k)) for k, v in before.items())
+
+
 @pytest.mark.parametrize("model, message", [
     (ZCAWhitening(epsilon=np.inf), "epsilon must be >= 0 and finite, got inf"),
     (ZCAWhitening(epsilon="a"), "epsilon must be >= 0 and finite, got 'a'"),
-    (PCA(n_components=2.5), "n_components must be in"),
+    (PCA(n_components=2.5), "n_components must be a whole number of at least 1, got 2.5"),
     (PCA(retain_variance="x"), "retain_variance must be in"),
 ])
 def test_parameters_of_the_wrong_kind_are_named(model, message):

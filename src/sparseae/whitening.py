@@ -30,12 +30,17 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from .data.rows import finite, validated
+from .fitting import unchanged_on_failure
 
 
 class _Eigenbasis(TransformerMixin, BaseEstimator):
-    """The streamed covariance and its eigendecomposition, shared by the three transforms."""
+    """The streamed covariance and its eigendecomposition, shared by the three transforms.
+    A fit that raises leaves the transform as it was (``unchanged_on_failure``): never a new
+    mean beside an old whitening matrix."""
 
+    @unchanged_on_failure
     def partial_fit(self, X, y=None):
+        self._check_params()
         self._accumulate(X)
         self._decompose()
         return self
@@ -43,11 +48,13 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         return self.fit_chunks([X])
 
+    @unchanged_on_failure
     def fit_chunks(self, chunks):
         """Fit on the row blocks ``chunks`` yields (data larger than memory): their sums one at
         a time, then one decomposition. ``partial_fit`` on each would decompose after every
         chunk, which costs more than the chunk (784 features: 87 ms, against 24 ms for the
         sums of a 16 MiB chunk)."""
+        self._check_params()  # (before reading the data)
         for name in ("n_samples_seen_", "shift_", "_sum", "_outer"):
             self.__dict__.pop(name, None)
         for X in chunks:
@@ -73,38 +80,49 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
         self._outer += D.T @ D
         self.n_samples_seen_ += X.shape[0]
 
+    def _check_params(self):
+        """Clear errors for parameters out of range, before any data is read."""
+        eps = getattr(self, "epsilon", 0.0)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 <= eps < np.inf:
+            raise ValueError(f"epsilon must be >= 0 and finite, got {eps!r}")
+        n_components = getattr(self, "n_components", None)
+        if n_components is not None and (not isinstance(n_components, numbers.Integral)
+                                         or isinstance(n_components, bool) or n_components < 1):
+            raise ValueError(f"n_components must be a whole number of at least 1, got "
+                             f"{n_components!r}")
+        retain = getattr(self, "retain_variance", 1.0)
+        if isinstance(retain, bool) or not isinstance(retain, numbers.Real) or not 0 < retain <= 1:
+            raise ValueError(f"retain_variance must be in (0, 1], got {retain!r}")
+
     def _decompose(self):
+        """The eigendecomposition of the covariance and the transform's own fitted arrays
+        (``_fitted``), all set at once when none of them failed."""
         m = self.n_samples_seen_
         mean_shift = self._sum / m
-        self.mean_ = self.shift_ + mean_shift
-        self.covariance_ = self._outer / m - np.outer(mean_shift, mean_shift)
-        eigenvalues, eigenvectors = np.linalg.eigh(self.covariance_)
+        covariance = self._outer / m - np.outer(mean_shift, mean_shift)
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
         order = np.argsort(eigenvalues)[::-1]
-        self.explained_variance_ = np.maximum(eigenvalues[order], 0.0)
-        self.eigenvectors_ = eigenvectors[:, order]  # columns: U
-        total = self.explained_variance_.sum()
-        self.explained_variance_ratio_ = self.explained_variance_ / (total if total > 0 else 1.0)
+        variance = np.maximum(eigenvalues[order], 0.0)
+        total = variance.sum()
+        fitted = {"mean_": self.shift_ + mean_shift, "covariance_": covariance,
+                  "explained_variance_": variance,
+                  "eigenvectors_": eigenvectors[:, order],  # columns: U
+                  "explained_variance_ratio_": variance / (total if total > 0 else 1.0)}
+        fitted.update(self._fitted(fitted))
+        self.__dict__.update(fitted)
 
-    def _n_kept(self) -> int:
-        n_components = getattr(self, "n_components", None)
+    def _n_kept(self, fitted: dict) -> int:
+        n_components, n = getattr(self, "n_components", None), len(fitted["explained_variance_"])
         if n_components is not None:
-            if (not isinstance(n_components, numbers.Integral) or isinstance(n_components, bool)
-                    or not 1 <= n_components <= len(self.explained_variance_)):
-                raise ValueError(f"n_components must be in [1, {len(self.explained_variance_)}], "
-                                 f"got {n_components}")
+            if n_components > n:
+                raise ValueError(f"n_components must be in [1, {n}], got {n_components}")
             return int(n_components)
-        retain = self.retain_variance
-        if not isinstance(retain, numbers.Real) or not 0 < retain <= 1:
-            raise ValueError(f"retain_variance must be in (0, 1], got {retain}")
-        cumulative = np.cumsum(self.explained_variance_ratio_)
-        return int(min(np.searchsorted(cumulative, retain - 1e-12) + 1, len(cumulative)))
+        cumulative = np.cumsum(fitted["explained_variance_ratio_"])
+        return int(min(np.searchsorted(cumulative, self.retain_variance - 1e-12) + 1, n))
 
     def _inverse_scales(self, variances):
         """``1 / sqrt(variances + epsilon)``, or a clear error where that divides by zero."""
-        eps = self.epsilon
-        if not isinstance(eps, numbers.Real) or not 0 <= eps < np.inf:
-            raise ValueError(f"epsilon must be >= 0 and finite, got {eps!r}")
-        variances = variances + eps
+        variances = variances + self.epsilon
         if variances.min() <= np.finfo(float).eps * max(variances.max(), 1e-300):
             raise ValueError(
                 "the data has a direction of no variance (fewer samples than features, or "
@@ -150,10 +168,9 @@ class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
         self.retain_variance = retain_variance
         self.n_components = n_components
 
-    def _decompose(self):
-        super()._decompose()
-        self.n_components_ = self._n_kept()
-        self.components_ = self.eigenvectors_[:, : self.n_components_].T
+    def _fitted(self, fitted):
+        k = self._n_kept(fitted)
+        return {"n_components_": k, "components_": fitted["eigenvectors_"][:, :k].T}
 
     @property
     def _n_features_out(self):
@@ -174,11 +191,11 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
         self.epsilon = epsilon
         self.n_components = n_components
 
-    def _decompose(self):
-        super()._decompose()
-        self.n_components_ = self._n_kept()
-        scale = self._inverse_scales(self.explained_variance_[: self.n_components_])
-        self.components_ = self.eigenvectors_[:, : self.n_components_].T * scale[:, None]
+    def _fitted(self, fitted):
+        k = self._n_kept(fitted)
+        scale = self._inverse_scales(fitted["explained_variance_"][:k])
+        return {"n_components_": k,
+                "components_": fitted["eigenvectors_"][:, :k].T * scale[:, None]}
 
     @property
     def _n_features_out(self):
@@ -189,11 +206,13 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
 
     def inverse_transform(self, X):
         """Back to the input's axes: ``x ~ U_k diag(sqrt(lambda_k + eps)) x_white + mu``,
-        without the dropped components (as ``PCA.inverse_transform``)."""
+        without the dropped components (as ``PCA.inverse_transform``). The rows of
+        ``components_`` are ``u_j / sqrt(lambda_j + eps)``, orthogonal, so this is
+        ``x_white components_`` with each row divided by its squared norm: the fitted eps, not
+        the ``epsilon`` of a later ``set_params``."""
         X = self._input(X, self.n_components_)
-        variances = self.explained_variance_[: self.n_components_] + self.epsilon
-        return X @ (self.eigenvectors_[:, : self.n_components_] * np.sqrt(variances)).T \
-            + self.mean_
+        squared = np.einsum("ij,ij->i", self.components_, self.components_)
+        return X @ (self.components_ / squared[:, None]) + self.mean_
 
 
 class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
@@ -203,19 +222,21 @@ class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
     def __init__(self, epsilon=0.1):
         self.epsilon = epsilon
 
-    def _decompose(self):
-        super()._decompose()
-        U = self.eigenvectors_
-        self.whitening_ = (U * self._inverse_scales(self.explained_variance_)) @ U.T
+    def _fitted(self, fitted):
+        U = fitted["eigenvectors_"]
+        return {"whitening_": (U * self._inverse_scales(fitted["explained_variance_"])) @ U.T}
 
     def _matrix(self):
         return self.whitening_.T  # symmetric, up to rounding; transform(x) is (x - mu) whitening_
 
     def inverse_transform(self, X):
+        """``x ~ U diag(sqrt(lambda + eps)) U^T x_zca + mu``, with ``1 / sqrt(lambda_j + eps)``
+        read off ``whitening_`` as ``u_j^T whitening_ u_j``: the fitted eps, not the
+        ``epsilon`` of a later ``set_params``."""
         X = self._input(X, len(self.mean_))
         U = self.eigenvectors_
-        unwhiten = (U * np.sqrt(self.explained_variance_ + self.epsilon)) @ U.T
-        return X @ unwhiten + self.mean_
+        scales = np.einsum("ij,ik,kj->j", U, self.whitening_, U)
+        return X @ ((U / scales) @ U.T) + self.mean_
 
 
 WHITENINGS = {"pca": PCA, "pca-white": PCAWhitening, "zca": ZCAWhitening}
