@@ -194,3 +194,20 @@ def test_distributed_refuses_early_stopping():
     model = SparseAutoencoder(3, distributed=True, early_stopping=True)
     with pytest.raises(ValueError, match="early_stopping is not available with distributed"):
         model.fit(np.full((20, 4), 0.5))
+
+
+def test_tensors_are_taken_as_their_values_wherever_they_live():
+    """scikit-learn's checks failed inside PyTorch for a tensor that requires grad, or is
+    bfloat16 (as a model of dtype='bfloat16' invites)."""
+    import torch
+
+    from sparseae import SoftmaxRegression
+
+    X = torch.rand(40, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model = SparseAutoencoder(3, max_iter=3, random_state=0).fit(X.requires_grad_())
+    same = SparseAutoencoder(3, max_iter=3, random_state=0).fit(X.detach().numpy())
+    np.testing.assert_array_equal(model.W1_, same.W1_)
+    np.testing.assert_array_equal(model.transform(X.detach().bfloat16()),
+                                  same.transform(X.detach().bfloat16().float().numpy()))
+    y = torch.arange(40) % 2
+    assert list(SoftmaxRegression(max_iter=3).fit(X, y).classes_) == [0, 1]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from ..backend import is_tensor
 from .npyfile import NpyFile
 
 DEFAULT_CHUNK_BYTES = 16 * 2**20
@@ -213,11 +214,25 @@ def finite(X: np.ndarray, name: str = "the data") -> np.ndarray:
     return X
 
 
+def on_host(X):
+    """A PyTorch tensor as a NumPy array (detached, on the CPU, bfloat16 widened to float32),
+    anything else as it is: scikit-learn's checks call ``numpy()``, which fails inside PyTorch
+    for a tensor that requires grad, lives on a GPU or is bfloat16."""
+    if not is_tensor(X):
+        return X
+    import torch  # (loaded: X is one of its tensors)
+
+    X = X.detach().cpu()
+    return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
+
+
 def validated(estimator, X, y="no_validation", **kwargs):
     """scikit-learn's ``validate_data`` (shapes, dtype, feature names), but with ``value_range``'s
     error for NaN or infinity in ``X``: it says where the first one is, where scikit-learn's
-    says neither that nor a fix that applies here (it suggests other estimators)."""
+    says neither that nor a fix that applies here (it suggests other estimators). A PyTorch
+    tensor is taken as its values (``on_host``)."""
+    X = on_host(X)
     if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker for "no y"
         return finite(validate_data(estimator, X, ensure_all_finite=False, **kwargs))
-    X, y = validate_data(estimator, X, y, ensure_all_finite=False, **kwargs)
+    X, y = validate_data(estimator, X, on_host(y), ensure_all_finite=False, **kwargs)
     return finite(X), y
