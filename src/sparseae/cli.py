@@ -164,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         "10000 8x8 patches of whitened natural images, 64-25-64, rho 0.01, lambda 1e-4, beta 3, "
         "400 L-BFGS iterations. Writes config.json, preprocessing.npz (the fitted scaling and "
         "whitening), checkpoint.npz (every --checkpoint-every iterations and on Ctrl-C), and at "
-        "the end model.npz, loss.png, metrics.json and, for inputs that are square images "
-        "(before any --whiten), filters.png and reconstructions.png into the run folder (--out), "
-        "which must be new or empty.",
+        "the end model.npz, loss.png, metrics.json and, for images (patches, or whole images "
+        "of any shape) and data matrices whose number of features is a square, filters.png and "
+        "reconstructions.png into the run folder (--out), which must be new or empty.",
     )
     data = train.add_argument_group("data")
     _add_source_options(data, BUILTIN)
@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "half of this machine's memory, shared by torchrun's processes on it; "
                      "with --resume: the run's, unless given)")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
-                     help="arithmetic precision (bfloat16: float32 with bfloat16 matrix "
-                     "products, PyTorch devices only)")
+                     help="arithmetic precision (bfloat16: float32 arrays, with bfloat16 "
+                     "matrix products on CPUs that have them and TF32 on CUDA; PyTorch devices "
+                     "only)")
     fit.add_argument("--device", default="numpy",
                      help="where to compute: numpy, or a PyTorch device (cpu, cuda, cuda:1) for "
                      "the PyTorch backend (pip install 'sparseae[torch]'). Under torchrun "
@@ -250,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save checkpoint.npz every this many iterations (epochs)")
     out.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR with its saved settings, "
-                     "or with --max-iter continue any run up to that many iterations (other "
-                     "options are ignored)")
+                     "or with --max-iter continue any run up to that many iterations; "
+                     "--memory-budget and --threads may be given anew, --out is refused, and "
+                     "other options keep the run's (a note names those given)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     labeled_help = ("labeled digits: mnist (the 5000-digit MNIST sample shipped with the "

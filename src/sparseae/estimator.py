@@ -68,9 +68,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     dtype : {"float64", "float32", "bfloat16"}, default="float64"
         Arithmetic precision; the optimizer's own vector is always float64. ``"bfloat16"``
         (PyTorch devices only) keeps float32 arrays and element-wise work but lets the matrix
-        products use bfloat16 inputs with float32 accumulation, which GPUs since Ampere and
-        CPUs with AMX or AVX512-BF16 run several times faster; the fitted attributes are
-        float32.
+        products use bfloat16 inputs with float32 accumulation, which CPUs with AMX or
+        AVX512-BF16 run several times faster (on CUDA GPUs PyTorch makes them TF32 products);
+        the fitted attributes are float32.
     device : str, default="numpy"
         Where the data and the arithmetic live while fitting: ``"numpy"``, or a PyTorch device
         (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) for the same objective on torch tensors
