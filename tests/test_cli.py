@@ -896,3 +896,7 @@ def test_whole_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, cap
     assert first[:, :64].min() > first[:, 64:].max()
     with Image.open(tmp_path / "run-small" / "filters.png") as im:
         assert im.size == ((1 + 2 * 9) * 8, (1 + 2 * 7) * 8)
+    assert main(["train", "--data", str(tmp_path / "small"), "--whole-images", "--transpose",
+                 "--n-hidden", "3", "--max-iter", "3", "--out", str(tmp_path / "run-pixels"),
+                 "--quiet"]) == 0  # (a sample per pixel: no pictures, and no error)
+    assert "trained 12-3-12 on 48 samples" in capsys.readouterr().out

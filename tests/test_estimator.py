@@ -442,6 +442,9 @@ def test_a_model_that_gives_every_sample_the_same_code_says_so(tmp_path, capsys)
         warnings.simplefilter("error", UserWarning)  # (nor on data that varies)
         warnings.simplefilter("ignore", ConvergenceWarning)
         SparseAutoencoder(4, max_iter=50, random_state=0).fit((X - 0.5) * 1e4)
+    with pytest.warns(UserWarning, match=r"^the samples are all the same \(the 200 evenly "
+                                         r"spaced ones looked at\): there is nothing to learn$"):
+        SparseAutoencoder(4, max_iter=5, random_state=0).fit(np.tile(X[0], (200, 1)))
     np.save(tmp_path / "x.npy", X)
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--max-iter", "50", "--n-hidden",
                  "4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
@@ -457,6 +460,9 @@ def test_fit_s_warnings_point_at_the_line_that_called_fit():
     from sparseae.data import Rows
 
     rng = np.random.default_rng(0)
+    # (a Pipeline fits the steps before its last through joblib.Memory)
+    features_then_softmax = make_pipeline(SparseAutoencoder(2, max_iter=2),
+                                          SoftmaxRegression(max_iter=2))
     fits = [  # each with the number of warnings it gives (a ConvergenceWarning and another)
         (lambda: SparseAutoencoder(2, max_iter=2).fit(np.full((20, 4), 0.5)), 2),  # constant
         (lambda: SparseAutoencoder(2, max_iter=2).fit(Rows(rng.uniform(0, 2, (20, 4)))), 2),
@@ -468,6 +474,7 @@ def test_fit_s_warnings_point_at_the_line_that_called_fit():
         (lambda: SparseAutoencoder(2, max_iter=2).fit_transform(np.full((20, 4), 0.5)), 2),
         (lambda: make_pipeline(MinMaxScaler(), SparseAutoencoder(2, max_iter=2)).fit(
             rng.uniform(size=(20, 4))), 1),
+        (lambda: features_then_softmax.fit(rng.uniform(size=(30, 4)), np.arange(30) % 3), 2),
         (lambda: StackedAutoencoderClassifier((2,), max_iter=2, finetune_max_iter=2).fit(
             rng.uniform(size=(30, 4)), np.arange(30) % 3), 3),
     ]

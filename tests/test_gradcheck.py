@@ -63,7 +63,7 @@ def test_check_variants_on_a_sample_of_coordinates():
     from sparseae.gradcheck import check_variants, variants
 
     ticks = []
-    rows = check_variants(30, 10, 5, coordinates=50, progress=lambda: ticks.append(1))
+    rows = check_variants(30, 10, 5, 0, 1e-4, 50, lambda: ticks.append(1))  # (order: keyword)
     assert len(rows) == len(variants()) == 8 and len(ticks) == 8 * 50
     assert all(row["relative_difference"] < 1e-9 for row in rows)
 

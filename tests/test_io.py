@@ -222,6 +222,19 @@ def test_no_preprocessing_passes_samples_through(tmp_path, rng):
     np.testing.assert_array_equal(sparseae.load_preprocessing(tmp_path / "p.npz").transform(X), X)
 
 
+def test_preprocessing_fitted_on_a_dataframe_loads_without_a_warning(tmp_path, rng):
+    """Loading passes a sample through each step, which has no feature names."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.preprocessing import StandardScaler
+
+    X = pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"])
+    sparseae.save_preprocessing(tmp_path / "p.npz", [StandardScaler().fit(X)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = sparseae.load_preprocessing(tmp_path / "p.npz")
+    assert list(loaded.steps[0][1].feature_names_in_) == ["a", "b", "c"]
+
+
 def test_preprocessing_refuses_what_it_cannot_rebuild(tmp_path, rng):
     from sklearn.preprocessing import Normalizer
 

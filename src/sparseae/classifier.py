@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import network
 from .data.rows import validated
-from .estimator import SparseAutoencoder
+from .estimator import RESCALE, SparseAutoencoder
 from .fitting import (
     TRAIN_LONGER,
     SolverMixin,
@@ -290,7 +290,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             if k <= len(pretrained):
                 ae = pretrained[k - 1]
             else:
-                with _warnings_of(f"autoencoder {k} of {len(sizes)}"):
+                with _warnings_of(f"autoencoder {k} of {len(sizes)}",  # (no decoder option)
+                                  {RESCALE: "rescale X to [0, 1]"}):
                     ae = autoencoder(n_hidden, seed).fit(features)
                 stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)

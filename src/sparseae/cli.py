@@ -1175,8 +1175,7 @@ def gradcheck(args) -> int:
     with tqdm(total=total, unit="params", disable=args.quiet or total < 5000,
               file=sys.stderr) as bar:
         rows = check_variants(args.n_features, args.n_hidden, args.samples, args.seed, args.eps,
-                              args.order,
-                              args.coordinates, bar.update)
+                              args.coordinates, bar.update, order=args.order)
     print(f"{'activation':<10} {'sparsity':<8} {'decoder':<8} {'relative difference':>20}")
     failed = 0
     for row in rows:

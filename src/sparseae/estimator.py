@@ -270,6 +270,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         sample = rows.take(which, self.W1_.dtype)
         if sample.min() == sample.max():  # all one value: _warn_about_values said so
             return
+        if np.ptp(sample, axis=0).max() == 0:
+            warn(f"the samples are all the same (the {len(which)} evenly spaced ones looked at): "
+                 "there is nothing to learn")
+            return
         spread = float(self.transform(sample).std(axis=0).max())
         f = activations.get(self.activation)
         if spread < 1e-4 * (f.high - f.low):

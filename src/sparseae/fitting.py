@@ -29,8 +29,9 @@ SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum
                  "adam": "lower learning_rate"}
 
 
-# where warn() looks past: this package, and scikit-learn's (a Pipeline, fit_transform)
-_OURS = tuple(os.path.dirname(module.__file__) + os.sep for module in (sklearn, solvers))
+# where warn() looks past: this package, scikit-learn's (a Pipeline, fit_transform) and joblib's
+# (a Pipeline fits its steps before the last through joblib.Memory)
+_OURS = tuple(os.path.dirname(module.__file__) + os.sep for module in (sklearn, joblib, solvers))
 
 
 def warn(message: str, category=UserWarning):
@@ -88,8 +89,6 @@ def check_hooks(checkpoint, should_stop):
     if checkpoint is not None and not callable(getattr(checkpoint, "maybe_save", None)):
         raise TypeError(f"checkpoint takes a sparseae.checkpoint.Checkpointer, got "
                         f"{checkpoint!r}")
-    if getattr(checkpoint, "path", None) is not None:  # (not at the first save, after hours)
-        writable(checkpoint.path)
     if should_stop is not None and not callable(should_stop):
         raise TypeError(f"should_stop takes a function of no arguments that returns True to "
                         f"stop, got {should_stop!r}")
@@ -197,6 +196,8 @@ class SolverMixin:
         """Run the solver; returns its result with ``theta`` the parameters to keep (the best
         held-out ones under early stopping). ``flops`` (per evaluation) and ``lanes`` (threads
         sharing an evaluation's rows) choose NumPy's BLAS threads."""
+        if getattr(checkpoint, "path", None) is not None:  # (not at the first save, after
+            writable(checkpoint.path)  # the training; only where it is saved: rank 0)
         stopper = None
         if hasattr(self, "validation_loss_curve_"):  # of an earlier fit
             del self.validation_loss_curve_

@@ -93,9 +93,10 @@ def check_variants(
     n_samples: int = 10,
     seed: int = 0,
     eps: float = 1e-4,
-    order: int = 4,
     coordinates: int | None = None,
     progress: Callable[[], None] | None = None,
+    *,
+    order: int = 4,
 ) -> list[dict]:
     """Check the autoencoder's gradient for every activation x penalty x decoder on a small random
     problem (data in [0.1, 0.9], the tutorial's initialisation, random biases), in float64, with

@@ -402,10 +402,10 @@ def load_preprocessing(path):
         raise ValueError(f"{path} is a damaged {what} ({err})") from None
     width = None
     for name, transform in named:  # each must turn samples of its width into finite rows
-        problem = _transform_problem(transform, width)
-        if problem:
-            raise ValueError(f"{path} is a damaged {what} (step {name}: {problem})")
-        width = transform.transform(np.zeros((1, transform.n_features_in_))).shape[1]
+        try:
+            width = _output_width(transform, width)
+        except ValueError as err:
+            raise ValueError(f"{path} is a damaged {what} (step {name}: {err})") from None
     return Pipeline(named or [("identity", "passthrough")])
 
 
@@ -436,23 +436,24 @@ def _transform(step, k: int, classes: dict, arrays: dict):
     return transform
 
 
-def _transform_problem(transform, width: int | None) -> str | None:
-    """What is wrong with a loaded transform, if anything: it must take ``width`` features (the
-    last one's output; any number for the first) and turn a sample of them into a finite row."""
+def _output_width(transform, width: int | None) -> int:
+    """The width of a loaded transform's output, or a ValueError saying what is wrong with it:
+    it must take ``width`` features (the last one's output; any number for the first) and turn
+    a sample of them into a finite row."""
     n = getattr(transform, "n_features_in_", None)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        return f"n_features_in_ is {n!r}"
+        raise ValueError(f"n_features_in_ is {n!r}")
     if width is not None and n != width:
-        return f"it takes {n} features, and the step before gives {width}"
+        raise ValueError(f"it takes {n} features, and the step before gives {width}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # (a division by zero: said below)
+        with warnings.catch_warnings():  # (a division by zero: said below; and no feature
+            warnings.simplefilter("ignore")  # names, for a transform fitted on a DataFrame)
             out = np.asarray(transform.transform(np.zeros((1, n))))
     except Exception as err:  # whatever a damaged attribute makes a transform raise
-        return f"it cannot transform a sample ({type(err).__name__}: {err})"
+        raise ValueError(f"it cannot transform a sample ({type(err).__name__}: {err})") from None
     if out.ndim != 2 or out.shape[0] != 1 or not np.isfinite(out).all():
-        return "it turns a sample into NaN or infinity"
-    return None
+        raise ValueError("it turns a sample into NaN or infinity")
+    return out.shape[1]
 
 
 def write_features(model, rows, path, progress: bool = False) -> Path:

@@ -195,7 +195,7 @@ def read(
         if isinstance(matrix, NpyFile):
             raise ValueError("transpose is not available for memory-mapped .npy files; save the "
                              "array with one sample per row")
-        matrix = np.ascontiguousarray(matrix.T)
+        matrix, shape = np.ascontiguousarray(matrix.T), None  # (a sample: one pixel's values)
     if isinstance(matrix, np.ndarray) and matrix.size == 0:
         raise ValueError(f"{_label(source)} holds no samples (shape {matrix.shape})")
     return Rows(matrix, image_shape=shape), sampled
