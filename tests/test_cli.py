@@ -48,7 +48,7 @@ def test_gradcheck_of_a_large_size_on_a_random_sample_of_parameters(capsys):
 def test_gradcheck_of_every_parameter_of_a_large_size_says_what_it_costs(capsys, monkeypatch):
     import sparseae.gradcheck
 
-    monkeypatch.setattr(sparseae.gradcheck, "check_variants", lambda *args: [])  # (not run)
+    monkeypatch.setattr(sparseae.gradcheck, "check_variants", lambda *a, **k: [])  # (not run)
     assert main(["gradcheck", "--n-features", "784", "--n-hidden", "196", "--quiet"]) == 0
     assert capsys.readouterr().err == (
         "note: checking every one of the 308308 parameters of 8 variants takes 9,865,856 cost "
