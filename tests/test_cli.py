@@ -163,6 +163,32 @@ def test_the_automatic_memory_budget_is_shared_by_torchrun_s_processes(monkeypat
     assert _memory_budget("auto") == alone // 4 and _memory_budget("2GiB") == "2GiB"
 
 
+def test_the_automatic_memory_budget_on_cuda_is_at_most_the_gpu_s_free_memory(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from sparseae.cli import _memory_budget
+
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    host = _memory_budget("auto")
+    asked = []
+
+    def mem_get_info(index):
+        asked.append(index)
+        return (1000 + index, 10**12)  # (free, total) bytes
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", mem_get_info)
+    assert _memory_budget("auto", "cuda") == 1000
+    assert _memory_budget("auto", "cuda:2") == 1002
+    monkeypatch.setenv("LOCAL_RANK", "1")  # torchrun: each process has the GPU of its rank
+    assert _memory_budget(None, "cuda") == 1001 and asked == [0, 2, 1]
+    assert _memory_budget("auto", "cuda:7") == host  # no such GPU: the backend will say so
+    assert _memory_budget("auto", "cpu") == host and _memory_budget("2GiB", "cuda") == "2GiB"
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (2 * host, 4 * host))
+    assert _memory_budget("auto", "cuda") == host
+
+
 def test_train_streams_a_npy_file_under_a_memory_budget(tmp_path, capsys):
     from sparseae.training import resident_bytes
 

@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
                      "fit in half of the rest is streamed from disk in chunks (default: auto, "
-                     "half of this machine's memory, shared by torchrun's processes on it; "
+                     "half of this machine's memory, shared by torchrun's processes on it, and "
+                     "at most the memory free on the GPU with --device cuda; "
                      "with --resume: the run's, unless given)")
     fit.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="arithmetic precision (bfloat16: float32 arrays, with bfloat16 "
@@ -374,13 +375,34 @@ SETTINGS = (*SOURCE_SETTINGS, "scale", "whiten", "retain_variance", "whiten_epsi
 MACHINE_SETTINGS = ("memory_budget", "threads")
 
 
-def _memory_budget(text):
+def _memory_budget(text, device="numpy"):
     """``--memory-budget``, or "auto": half of this machine's memory, shared by the processes
-    torchrun started on it."""
+    torchrun started on it, and on a CUDA device at most the memory free on its GPU (the data
+    goes there whole when it fits the budget)."""
     if text not in (None, "auto"):
         return text
     pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    return pages * page // 2 // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    budget = pages * page // 2 // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpu = _free_gpu_memory(str(device))
+    return budget if gpu is None else min(budget, gpu)
+
+
+def _free_gpu_memory(device: str) -> int | None:
+    """Bytes free on the GPU of a CUDA ``device`` (``cuda``: under torchrun the GPU of the
+    process's LOCAL_RANK, else the first); None for other devices, or where the device cannot be
+    had (the backend says why when it is set up)."""
+    if not device.startswith("cuda"):
+        return None
+    try:
+        import torch
+
+        index = torch.device(device).index
+        index = int(os.environ.get("LOCAL_RANK", "0")) if index is None else index
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            return None
+        return int(torch.cuda.mem_get_info(index)[0])
+    except (ImportError, RuntimeError, ValueError):
+        return None
 
 
 def _source(settings: dict) -> dict:
@@ -427,7 +449,8 @@ def build_model(settings: dict, quiet: bool):
         dtype=settings["dtype"],
         device=settings.get("device", "numpy"),
         reproducible=settings.get("reproducible", False),
-        memory_budget=_memory_budget(settings["memory_budget"]),
+        memory_budget=_memory_budget(settings["memory_budget"],
+                                    settings.get("device", "numpy")),
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
         learning_rate_schedule=settings["lr_schedule"],
