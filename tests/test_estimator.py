@@ -1,5 +1,6 @@
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,6 +176,8 @@ def test_blas_threads_inside_fit_and_restored_after(patches):
 
     from threadpoolctl import threadpool_info
 
+    from sparseae.fitting import _of_numpy
+
     def blas():
         return {i["filepath"]: i["num_threads"] for i in threadpool_info()
                 if i["user_api"] == "blas"}
@@ -187,7 +190,7 @@ def test_blas_threads_inside_fit_and_restored_after(patches):
         assert blas() == before
         inside, lanes = seen[0]
         for path, threads in inside.items():
-            assert threads == (numpy_threads if "numpy" in path else 1)
+            assert threads == (numpy_threads if _of_numpy(path) else 1)
         if numpy_threads == 1:
             assert lanes >= 1  # fit's own thread takes the first part, a worker the second
 
@@ -485,3 +488,59 @@ def test_fit_s_warnings_point_at_the_line_that_called_fit():
         assert len(caught) == count
         for warning in caught:
             assert (warning.filename, warning.lineno) == (__file__, fit.__code__.co_firstlineno)
+
+
+def test_a_fit_on_a_dataframe_warns_of_nothing_but_alike_codes():
+    """The check for alike codes encodes training rows itself: through ``transform`` it got
+    the set_output container (polars' has no ``std(axis=)``) and scikit-learn's warning that
+    an array has no feature names, from ``fit`` itself."""
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).random((60, 8))
+    columns = [f"c{i}" for i in range(8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(4, max_iter=20, random_state=0)
+        model.set_output(transform="pandas").fit(pd.DataFrame(X, columns=columns))
+    assert list(model.feature_names_in_) == columns
+    alike = pd.DataFrame(0.5 + 1e-4 * X, columns=columns)
+    with pytest.warns(UserWarning, match="^every sample gets nearly the same code") as caught:
+        SparseAutoencoder(4, max_iter=50, random_state=0).set_output(transform="pandas").fit(
+            alike)
+    assert not [w for w in caught if "feature names" in str(w.message)]
+
+
+@pytest.mark.parametrize("name, value", [("dtype", np.dtype("float32")),
+                                         ("activation", np.array("tanh", dtype=object))])
+def test_a_choice_must_be_given_by_its_name(name, value):
+    """A value merely equal to a choice's name trained, and then could not be saved."""
+    assert value == {"dtype": "float32", "activation": "tanh"}[name]
+    with pytest.raises(ValueError, match=f"^{name} must be one of .*, got "):
+        SparseAutoencoder(3, max_iter=2, **{name: value}).fit(small())
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0)])
+def test_rows_with_no_samples_or_no_features_are_refused(shape):
+    from sparseae.data import Rows
+
+    with pytest.raises(ValueError, match=rf"^X has {shape[0]} samples of {shape[1]} features: "
+                                         "a fit needs at least one of each$"):
+        SparseAutoencoder(3, max_iter=2).fit(Rows(np.empty(shape)))
+
+
+def test_numpy_s_blas_is_told_by_numpy_s_folder_not_by_a_name_in_its_path(tmp_path):
+    """A SciPy under a folder whose name holds "numpy" (a project at ~/numpy_work, say) had its
+    BLAS taken for NumPy's, and let it run on all cores inside the optimizer."""
+    from threadpoolctl import threadpool_info
+
+    from sparseae.fitting import _of_numpy
+
+    site = tmp_path / "numpy_work" / "site-packages"
+    assert not _of_numpy(str(site / "scipy.libs" / "libscipy_openblas.so"))
+    numpy_folder = Path(np.__file__).parent
+    assert _of_numpy(str(numpy_folder / ".dylibs" / "libopenblas.dylib"))
+    assert _of_numpy(str(numpy_folder.with_name("numpy.libs") / "libscipy_openblas64_.so"))
+    import scipy.linalg  # noqa: F401 (its BLAS loaded)
+
+    blas = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"]
+    assert sorted(map(_of_numpy, blas)) == [False, True]  # pip's wheels: each has its own

@@ -130,7 +130,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         number of threads; another number groups the sums differently and changes the last
         bits (None: the machine's cores), unless ``reproducible``.
     random_state : int, RandomState or None, default=None
-        Seed of the weight initialisation.
+        Seed of the weight initialisation, of the minibatch solvers' shuffling and of
+        early stopping's held-out rows: with an int, each fit is the same.
     verbose : bool, default=False
         Show a progress bar with the iteration and the cost.
     callback : callable or None, default=None
@@ -274,7 +275,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             warn(f"the samples are all the same (the {len(which)} evenly spaced ones looked at): "
                  "there is nothing to learn")
             return
-        spread = float(self.transform(sample).std(axis=0).max())
+        # (the codes themselves: transform would check the sample against a DataFrame's
+        # column names and give the set_output container)
+        codes = objective.encode(self._params(), sample, self.activation)
+        spread = float(codes.std(axis=0).max())
         f = activations.get(self.activation)
         if spread < 1e-4 * (f.high - f.low):
             warn(f"every sample gets nearly the same code (no hidden unit's activity varies by "
@@ -305,6 +309,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if isinstance(X, NpyFile):
             X = Rows(X)
         if isinstance(X, Rows):
+            if X.n_samples == 0 or X.n_features == 0:
+                raise ValueError(f"X has {X.n_samples} samples of {X.n_features} features: "
+                                 "a fit needs at least one of each")
             self.n_features_in_ = X.n_features
             if hasattr(self, "feature_names_in_"):  # of an earlier fit on a DataFrame
                 del self.feature_names_in_

@@ -9,6 +9,7 @@ import os
 import sys
 import warnings
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -61,8 +62,10 @@ def check_number(est, name, low, high=None, *, integer=False, low_open=False, hi
 
 
 def check_choice(est, name, options):
+    """``est.name`` is one of ``options``; a choice among names must be a name (a string): a
+    value merely equal to one, such as ``np.dtype("float32")``, could not be saved."""
     value = getattr(est, name)
-    if value not in options:
+    if value not in options or (isinstance(options[0], str) and not isinstance(value, str)):
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
 
 
@@ -340,7 +343,7 @@ def blas_threads(numpy_threads: int | None):
     SciPy's BLAS only does the optimizer's vector work, which gains nothing from threads."""
     controller = ThreadpoolController()
     blas = [lib.filepath for lib in controller.lib_controllers if lib.user_api == "blas"]
-    numpy_blas = [path for path in blas if "numpy" in path] or blas  # one shared BLAS: it
+    numpy_blas = [path for path in blas if _of_numpy(path)] or blas  # one shared BLAS: it
     limits = {path: 1 for path in blas if path not in numpy_blas}
     if numpy_threads is not None:
         limits.update({path: numpy_threads for path in numpy_blas})
@@ -348,6 +351,15 @@ def blas_threads(numpy_threads: int | None):
         for path, n in limits.items():
             stack.enter_context(controller.select(filepath=path).limit(limits=n))
         yield
+
+
+def _of_numpy(path: str) -> bool:
+    """Whether the library at ``path`` came with NumPy: inside its package (macOS wheels:
+    ``numpy/.dylibs``) or beside it (``numpy.libs``), whatever the folders above are called."""
+    package = Path(np.__file__).resolve().parent
+    where = Path(path).resolve()
+    return any(where.is_relative_to(folder)
+               for folder in (package, package.with_name("numpy.libs")))
 
 
 class _Progress:
