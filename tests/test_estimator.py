@@ -1,4 +1,5 @@
 import dataclasses
+import re
 import warnings
 from pathlib import Path
 
@@ -544,3 +545,16 @@ def test_numpy_s_blas_is_told_by_numpy_s_folder_not_by_a_name_in_its_path(tmp_pa
 
     blas = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"]
     assert sorted(map(_of_numpy, blas)) == [False, True]  # pip's wheels: each has its own
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40, 1.5, "x", True, np.random.default_rng(0)])
+def test_a_random_state_that_cannot_seed_is_refused_by_name(seed):
+    from sparseae.classifier import StackedAutoencoderClassifier
+
+    message = (r"^random_state must be a whole number from 0 to 2\*\*32 - 1, a NumPy "
+               rf"RandomState or None, got {re.escape(repr(seed))}$")
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(3, max_iter=2, random_state=seed).fit(small())
+    with pytest.raises(ValueError, match=message):
+        StackedAutoencoderClassifier([3], max_iter=2, random_state=seed).fit(
+            small(), np.arange(50) % 2)

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,6 +21,7 @@ from .fitting import (
     check_choice,
     check_hooks,
     check_number,
+    random_states,
     store_params,
     unchanged_on_failure,
     warn,
@@ -277,7 +277,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
                 max_iter=self.max_iter, random_state=seed, verbose=self.verbose)
 
         autoencoder(sizes[0], 0).check_params()
-        rng = check_random_state(self.random_state)
+        rng = random_states(self.random_state)
         seeds = [rng.randint(2**31 - 1) for _ in sizes]
         pretrained = _pretrained_list(pretrained, self.random_state)
         widths = [X.shape[1], *sizes]

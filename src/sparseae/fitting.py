@@ -61,6 +61,17 @@ def check_number(est, name, low, high=None, *, integer=False, low_open=False, hi
         )
 
 
+def random_states(random_state) -> np.random.RandomState:
+    """scikit-learn's ``check_random_state``, with an error that names the parameter."""
+    try:
+        if isinstance(random_state, bool):
+            raise ValueError
+        return check_random_state(random_state)
+    except ValueError:
+        raise ValueError(f"random_state must be a whole number from 0 to 2**32 - 1, a NumPy "
+                         f"RandomState or None, got {random_state!r}") from None
+
+
 def check_choice(est, name, options):
     """``est.name`` is one of ``options``; a choice among names must be a name (a string): a
     value merely equal to one, such as ``np.dtype("float32")``, could not be saved."""
@@ -138,7 +149,7 @@ class SolverMixin:
         if resume is not None:
             _check_resume(resume, self.solver)
             return resume["seed"]
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return int(random_states(self.random_state).randint(np.iinfo(np.int32).max))
 
     @staticmethod
     def _resumed_theta(resume, n_params: int) -> np.ndarray:
