@@ -256,6 +256,15 @@ def test_reproducible_is_bitwise_the_same_for_any_number_of_threads():
         assert model.loss_curve_ == models[0].loss_curve_
 
 
+def test_reproducible_is_bitwise_the_same_for_any_number_of_threads_on_one_block():
+    """One block of rows has one lane, whose BLAS ran on n_threads threads: OpenBLAS rounds
+    a product by how it splits it, so 1 and 2 threads ended in other bits."""
+    X = np.random.default_rng(0).uniform(size=(512, 784))  # one block of float64 rows
+    models = [fit(X, n_hidden=196, max_iter=5, reproducible=True, n_threads=k) for k in (1, 2)]
+    assert models[1].W1_.tobytes() == models[0].W1_.tobytes()
+    assert models[1].loss_curve_ == models[0].loss_curve_
+
+
 def small(n=50, d=4):
     return np.random.default_rng(0).random((n, d))
 

@@ -167,6 +167,25 @@ def test_reproducible_threads_give_bitwise_the_one_thread_result():
         assert np.array_equal(params.pack(grad), params.pack(results[0][1]))
 
 
+def test_reproducible_sums_are_bitwise_the_same_in_memory_and_in_chunks_of_blocks():
+    """Of the MNIST-sized network's shapes, where OpenBLAS rounds a row of one product over
+    many rows otherwise than the same row in a product over one block (pass one made one
+    product per thread's run of blocks, a chunk of one block another)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    n, h, m = 784, 196, 1100  # blocks of 512 float64 rows
+    X, p, spec = rng.uniform(size=(m, n)), params.initialize(n, h, rng), objective.Spec()
+    with threadpool_limits(1):
+        cost, grad = objective.cost_and_grad(
+            p, X, spec, work=objective.Workspace(m, n, h, X, reproducible=True, threads=2))
+        in_chunks = objective.chunked_cost_and_grad(
+            p, lambda: (X[i:i + 512] for i in range(0, m, 512)), spec,
+            objective.Workspace(512, n, h, X, reproducible=True))
+    assert cost == in_chunks[0]
+    assert np.array_equal(params.pack(grad), params.pack(in_chunks[1]))
+
+
 def _threaded_cost(m):
     X, p, spec = problem(m=m)
     return objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, 2))[0]

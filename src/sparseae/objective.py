@@ -327,7 +327,10 @@ def activity_sums(params: Params, X, activation: str, work: Workspace, into: Sum
     a2 = work.a2[: X.shape[0]]
 
     def step(lane, start, stop, running):
-        encode(params, X[start:stop], activation, out=a2[start:stop])
+        # reproducible: a product per block, as pass two makes them. BLAS may round a row
+        # otherwise with the number of rows around it, which the chunks and processes change.
+        for i, j in work.blocks(start, stop) if work.reproducible else [(start, stop)]:
+            encode(params, X[i:j], activation, out=a2[i:j])
         if running is not None:
             for i, j in work.blocks(start, stop):
                 running.add(activity_sum(a2[i:j], activation, work.ones))
