@@ -130,3 +130,12 @@ def test_targets_that_would_broadcast_or_wrap_around_are_refused(output, Y, mess
     layers = network.initialize([3, 1 if output != "softmax" else 3], np.random.default_rng(0))
     with pytest.raises(ValueError, match=message):
         network.cost_and_grad(layers, X, Y, "sigmoid", output, 0.0)
+
+
+def test_no_rows_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    layers = [network.Layer(rng.normal(size=(3, 4)), np.zeros(3)),
+              network.Layer(rng.normal(size=(2, 3)), np.zeros(2))]
+    with pytest.raises(ValueError, match="^the data has no rows$"):
+        network.cost_and_grad(layers, np.empty((0, 4)), np.empty(0, dtype=int), "sigmoid",
+                              "softmax", 1e-4)

@@ -333,3 +333,42 @@ def test_initialisation(method):
         assert np.abs(p.W1).max() <= r and np.abs(p.W1).max() > 0.95 * r
     if method == "glorot_normal":
         assert np.std(p.W1) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"activation": "relu"}, r"^activation 'relu' is unbounded, so no sparsity target applies"),
+    ({"activation": "swish"}, r"^unknown activation 'swish'"),
+    ({"sparsity": "l2"}, r"^sparsity must be one of \['kl', 'l1'\], got 'l2'$"),
+    ({"decoder": "tanh"}, r"^decoder must be one of \['sigmoid', 'linear'\], got 'tanh'$"),
+    ({"sparsity_target": 0.0}, r"^sparsity_target \(rho\) must be in \(0, 1\), got 0.0$"),
+])
+def test_a_spec_the_equations_do_not_cover_is_refused(settings, message):
+    """These ended in NaN or a TypeError, KeyError deep inside an evaluation."""
+    with pytest.raises(ValueError, match=message):
+        Spec(**settings)
+
+
+@pytest.mark.parametrize("rows, message", [
+    (lambda X: X.astype(int), r"^X is int64 and the parameters are float64: give both in"),
+    (lambda X: X.astype(np.float32), r"^X is float32 and the parameters are float64"),
+    (lambda X: X[:, :5], r"^X must have shape \(n_samples, 16\) for these parameters, got "
+                         r"\(10, 5\)$"),
+    (lambda X: X[:0], r"^the data has no rows$"),
+])
+def test_rows_the_parameters_cannot_take_are_refused(rows, message):
+    """For callers of the objective itself: these were NumPy's casting or gufunc errors, a
+    ZeroDivisionError, or float32 gradients of float64 parameters."""
+    X, p, spec = problem()
+    with pytest.raises(ValueError, match=message):
+        objective.cost_and_grad(p, rows(X), spec)
+    if rows(X).shape[0]:  # (an empty chunk among others is no error)
+        with pytest.raises(ValueError, match=message):
+            objective.chunked_cost_and_grad(p, lambda: [X[:3], rows(X)], spec)
+
+
+def test_a_workspace_that_does_not_fit_is_replaced_by_one_of_its_kind():
+    X, p, spec = problem(m=40)
+    small = objective.Workspace(8, X.shape[1], p.n_hidden, X, reproducible=True, threads=3)
+    work = objective._workspace(small, X, p.n_hidden)
+    assert work is not small and work.reproducible and len(work.lanes) == 3
+    assert work.rows == 40

@@ -114,6 +114,8 @@ def cost_and_grad(layers, X: np.ndarray, Y: np.ndarray, hidden: str, output: str
     """``J`` and its gradient. ``Y`` is an integer label per row for ``softmax`` and an
     ``(m, n_out)`` target array otherwise."""
     m = X.shape[0]
+    if m == 0:
+        raise ValueError("the data has no rows")
     _check_targets(Y, m, layers[-1].W.shape[0], output)
     a = forward(layers, X, hidden, output, log_proba=output == "softmax")
     out = a[-1]

@@ -69,6 +69,23 @@ class Spec:
     sparsity: str = "kl"  # P
     decoder: str = "sigmoid"  # g
 
+    def __post_init__(self):
+        """Clear errors for settings the equations above do not cover."""
+        f = activations.get(self.activation)
+        if f.low is None:
+            raise ValueError(f"activation {self.activation!r} is unbounded, so no sparsity "
+                             f"target applies to it: choose one of "
+                             f"{list(activations.HIDDEN_ACTIVATIONS)}")
+        if self.sparsity not in PENALTIES:
+            raise ValueError(f"sparsity must be one of {list(PENALTIES)}, got "
+                             f"{self.sparsity!r}")
+        if self.decoder not in activations.DECODERS:
+            raise ValueError(f"decoder must be one of {list(activations.DECODERS)}, got "
+                             f"{self.decoder!r}")
+        if not 0 < self.sparsity_target < 1:
+            raise ValueError(f"sparsity_target (rho) must be in (0, 1), got "
+                             f"{self.sparsity_target!r}")
+
 
 # --- the sparsity penalties: beta sum_j P(rho_hat_j) and its derivative beta P'(rho_hat) ---
 
@@ -212,9 +229,23 @@ class Workspace:
 
 
 def _workspace(work, X, n_hidden) -> Workspace:
+    """``work``, or where it does not fit ``X`` a new one of the same kind."""
     if work is not None and work.fits(X, n_hidden):
         return work
-    return Workspace(X.shape[0], X.shape[1], n_hidden, X)
+    kind = {} if work is None else {"reproducible": work.reproducible,
+                                    "threads": len(work.lanes)}
+    return Workspace(X.shape[0], X.shape[1], n_hidden, X, **kind)
+
+
+def _check_rows(params: Params, X):
+    """A clear error for rows the parameters cannot take (the estimator's checks come first;
+    this is for callers of the functions below)."""
+    if X.ndim != 2 or X.shape[1] != params.n_features:
+        raise ValueError(f"X must have shape (n_samples, {params.n_features}) for these "
+                         f"parameters, got {tuple(X.shape)}")
+    if X.dtype != params.W1.dtype:
+        raise ValueError(f"X is {X.dtype} and the parameters are {params.W1.dtype}: give both "
+                         "in the dtype the arithmetic is to run in")
 
 
 @dataclass(frozen=True)
@@ -437,7 +468,10 @@ def cost_and_grad(
     pass a running average here. ``work`` holds reusable buffers (see ``Workspace``). With
     ``shard``, ``X`` is this process's part of the rows and the result is that of all of them.
     """
+    _check_rows(params, X)
     m = X.shape[0] if shard is None else shard.m
+    if m == 0:
+        raise ValueError("the data has no rows")
     work = _workspace(work, X, params.n_hidden)
     S = work.running_sum(params.n_hidden)
     a2 = activity_sums(params, X, spec.activation, work, S)
@@ -463,6 +497,7 @@ def chunked_cost_and_grad(
     """
     m, S = 0, None
     for X in chunks():
+        _check_rows(params, X)
         m += X.shape[0]
         work = _workspace(work, X, params.n_hidden)
         if S is None:
