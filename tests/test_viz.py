@@ -104,3 +104,15 @@ def test_orientation_of_filters_larger_than_the_padding():
     tile = np.zeros((40, 40))
     tile[34:, :] = np.cos(np.arange(40) * 2 * np.pi / 8)
     assert orientation_selectivity(tile.reshape(1, -1))[0] > 0.5
+
+
+@pytest.mark.parametrize("W1, message", [
+    (np.zeros(64), r"^W1 must have shape \(n_hidden, p \* p\), one filter per row, got \(64,\)$"),
+    (np.zeros((3, 0)), r"^W1 must have shape .* got \(3, 0\)$"),
+    (np.zeros((3, 10)), r"^filters of 10 inputs are not square images$"),
+])
+def test_orientation_of_what_is_not_filters_is_refused(W1, message):
+    from sparseae.analysis import orientation_selectivity
+
+    with pytest.raises(ValueError, match=message):
+        orientation_selectivity(W1)

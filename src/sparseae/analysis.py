@@ -13,6 +13,9 @@ import numpy as np
 
 def _as_tiles(W1: np.ndarray) -> np.ndarray:
     W1 = np.asarray(W1, dtype=np.float64)
+    if W1.ndim != 2 or W1.shape[1] == 0:
+        raise ValueError(f"W1 must have shape (n_hidden, p * p), one filter per row, got "
+                         f"{W1.shape}")
     p = math.isqrt(W1.shape[1])
     if p * p != W1.shape[1]:
         raise ValueError(f"filters of {W1.shape[1]} inputs are not square images")

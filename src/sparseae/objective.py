@@ -96,8 +96,9 @@ def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float,
 
     Closer than ``eps`` (the working dtype's; by default ``rho_hat``'s own) to 0 or 1,
     ``rho_hat`` is not resolved in the working precision (near 1 never; near 0 not for tanh
-    units, whose activity is ``(a + 1) / 2``). There the penalty goes on as the straight line
-    that touches it at ``eps`` (or ``1 - eps``), and the derivative is that line's slope: a
+    units, whose activity is ``(a + 1) / 2``, nor for NumPy's sigmoid, computed from tanh).
+    There the penalty goes on as the straight line that touches it at ``eps`` (or
+    ``1 - eps``), and the derivative is that line's slope: a
     silent or saturated unit gets a large, finite cost whose derivative is still its gradient,
     rather than inf or NaN, and a silent unit is pushed back with the slope at ``eps``.
     """
