@@ -46,6 +46,24 @@ def test_feature_names_survive(tmp_path):
     assert list(loaded.feature_names_in_) == ["a", "b", "c"]
 
 
+def test_the_output_set_output_chose_survives(tmp_path, model, patches):
+    pytest.importorskip("pandas")
+    from sparseae.io import read_archive, write_archive
+
+    plain = sparseae.load(model.save(tmp_path / "plain.npz"))
+    assert type(plain.transform(patches)) is np.ndarray
+    model.set_output(transform="pandas")
+    loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+    assert type(loaded.transform(patches)).__name__ == "DataFrame"
+    assert list(loaded.transform(patches).columns) == list(model.get_feature_names_out())
+    header, arrays = read_archive(tmp_path / "m.npz", {"sparseae.SparseAutoencoder": 1}, "model")
+    header["transform_output"] = "excel"
+    write_archive(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ModelFileError, match=r"is a damaged sparseae model \(ValueError: "
+                                             r"transform_output is 'excel', not one of "):
+        sparseae.load(tmp_path / "bad.npz")
+
+
 def test_file_holds_no_pickled_object(tmp_path, model):
     model.save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:

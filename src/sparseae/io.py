@@ -3,7 +3,8 @@
 The file is a NumPy zip archive with the arrays ``W1, b1, W2, b2, loss_curve, rho_hat`` (and
 ``validation_loss_curve`` and ``feature_names_in`` when the model has them) and ``header``, the
 UTF-8 bytes of a JSON object with the format name, its version, the estimator's parameters and
-the scalar fitted attributes. A network classifier (``NetworkClassifier``, ``SoftmaxRegression``)
+the scalar fitted attributes (and ``transform_output``, when ``set_output`` chose what
+``transform`` returns). A network classifier (``NetworkClassifier``, ``SoftmaxRegression``)
 is saved the same way in a format of its own: one ``Wk, bk`` pair per layer, and its ``classes``.
 Loading uses ``allow_pickle=False``, so a file cannot run code. Writes go to a temporary file that
 is renamed into place, so an interrupted save never leaves half a model.
@@ -149,6 +150,9 @@ def save(model, path) -> Path:
                         f"SoftmaxRegression, not a {type(model).__name__}{hint}")
     check_is_fitted(model)
     header = {"format": FORMAT, "version": VERSION, **_fitted_header(model)}
+    output = getattr(model, "_sklearn_output_config", {}).get("transform")
+    if output is not None:  # set_output(transform=...): what transform returns
+        header["transform_output"] = output
     arrays = {name: getattr(model, name + "_") for name in ARRAYS}
     model._check_model_params()
     problem = _array_problem(arrays, storage_dtype(model.dtype), model.n_features_in_,
@@ -204,6 +208,9 @@ def _set_fitted(model, header: dict, arrays: dict):
         model.feature_names_in_ = arrays["feature_names_in"].astype(object)
 
 
+TRANSFORM_OUTPUTS = ("default", "pandas", "polars")  # set_output's choices
+
+
 def load(path):
     """Read a model written by ``save``; a clear ``ModelFileError`` for anything else."""
     from .estimator import SparseAutoencoder
@@ -222,6 +229,12 @@ def load(path):
         model._check_model_params()
         model.n_features_in_ = header["n_features_in"]
         _set_fitted(model, header, arrays)
+        output = header.get("transform_output")
+        if output is not None:
+            if output not in TRANSFORM_OUTPUTS:
+                raise ValueError(f"transform_output is {output!r}, not one of "
+                                 f"{list(TRANSFORM_OUTPUTS)}")
+            model.set_output(transform=output)
     except (KeyError, TypeError, ValueError, ImportError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
