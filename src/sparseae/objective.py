@@ -98,9 +98,9 @@ def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float,
     ``rho_hat`` is not resolved in the working precision (near 1 never; near 0 not for tanh
     units, whose activity is ``(a + 1) / 2``, nor for NumPy's sigmoid, computed from tanh).
     There the penalty goes on as the straight line that touches it at ``eps`` (or
-    ``1 - eps``), and the derivative is that line's slope: a
-    silent or saturated unit gets a large, finite cost whose derivative is still its gradient,
-    rather than inf or NaN, and a silent unit is pushed back with the slope at ``eps``.
+    ``1 - eps``), and the derivative is that line's slope: a silent or saturated unit gets a
+    large, finite cost whose derivative is still its gradient, rather than inf or NaN, and a
+    silent unit is pushed back with the slope at ``eps``.
     """
     xp = ops(rho_hat).xp
     eps = xp.finfo(rho_hat.dtype).eps if eps is None else eps
