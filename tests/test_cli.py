@@ -772,9 +772,12 @@ def test_train_says_when_early_stopping_ended_it(tmp_path, capsys):
     curve = model.validation_loss_curve_
     best = curve.index(min(curve)) + 1
     assert model.n_iter_ < 200
-    assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200 (early "
-            f"stopping, or the solver's convergence test); the model kept is that of the lowest "
-            f"held-out cost, {min(curve):.6g}, after {best} epochs") in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200; early "
+            f"stopping ended it: the held-out cost had not fallen more than 0.0001 below its "
+            f"lowest for --patience 3 epochs in a row; the model kept is that of the lowest "
+            f"held-out cost, {min(curve):.6g}, after {best} epochs") in err
+    assert f"cost {model.loss_:.6g} on the training rows, mean activation" in out
 
 
 def test_encode_of_another_file_does_not_take_the_runs_key_or_transpose(tmp_path, capsys):

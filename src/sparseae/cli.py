@@ -614,10 +614,13 @@ def train(args) -> int:
         metrics["best_validation_cost"] = min(curve)
         if model.n_iter_ < settings["max_iter"]:  # the solver, or early stopping, ended it
             best = _count(curve.index(min(curve)) + 1, settings)
+            why = (f"early stopping ended it: the held-out cost had not fallen more than "
+                   f"{model.tol:g} below its lowest for --patience {settings['patience']} "
+                   f"{_unit(settings)}s in a row" if model.stop_reason_ == "stopped early" else
+                   f"the solver ended it: {model.stop_reason_}")
             print(f"note: training ended after {_count(model.n_iter_, settings)} of --max-iter "
-                  f"{settings['max_iter']} (early stopping, or the solver's convergence test); "
-                  f"the model kept is that of the lowest held-out cost, {min(curve):.6g}, "
-                  f"after {best}", file=sys.stderr)
+                  f"{settings['max_iter']}; {why}; the model kept is that of the lowest "
+                  f"held-out cost, {min(curve):.6g}, after {best}", file=sys.stderr)
     _write_metrics(run, metrics)
     n = rows.n_features
     before = metrics["resumed_from_iteration"] or 0
@@ -626,7 +629,9 @@ def train(args) -> int:
              f"{seconds:.1f} s")
     print(
         f"trained {n}-{settings['n_hidden']}-{n} on {rows.n_samples} samples: "
-        f"cost {model.loss_:.6g}, mean activation {metrics['mean_hidden_activation']:.4g}, "
+        f"cost {model.loss_:.6g}"
+        + (" on the training rows" if hasattr(model, "validation_loss_curve_") else "")
+        + f", mean activation {metrics['mean_hidden_activation']:.4g}, "
         f"{timed}"
     )
     print(f"run folder: {run}")
