@@ -301,6 +301,7 @@ def test_data_reaching_exactly_0_and_1_is_in_the_sigmoids_range():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (2 iterations: not converged)
         SparseAutoencoder(3, max_iter=2, solver="gd", random_state=0).fit(X)
 
 
@@ -391,10 +392,33 @@ def test_gradient_descent_that_overshoots_says_so(patches):
                                                 r"\d+\): its steps overshoot; lower momentum "
                                                 r"or learning_rate$"):
         SparseAutoencoder(9, solver="gd", max_iter=20, random_state=0).fit(patches[:500])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:  # steps that do not overshoot
+        warnings.simplefilter("always")
         SparseAutoencoder(9, solver="gd", max_iter=20, learning_rate=0.01, momentum=0.0,
                           random_state=0).fit(patches[:500])
+    assert [str(w.message).split(" while ")[0] for w in caught] == [
+        "gd used all its 20 iterations"]  # (and had not converged)
+
+
+@pytest.mark.parametrize("solver, steps", [("adam", {}),
+                                           ("gd", {"learning_rate": 0.01, "momentum": 0.0})])
+def test_a_first_order_solver_that_stopped_while_its_cost_still_fell_says_so(patches, solver,
+                                                                              steps):
+    """As L-BFGS warns at max_iter; the minibatch solvers and gd ended in silence while their
+    cost was still falling steeply."""
+    with pytest.warns(ConvergenceWarning) as caught:
+        model = SparseAutoencoder(9, solver=solver, max_iter=8, random_state=0,
+                                  n_iter_no_change=3, **steps).fit(patches[:500])
+    curve, unit = model.loss_curve_, "epoch" if solver == "adam" else "iteration"
+    drop = min(curve[:5]) - curve[-1]
+    assert drop > 1e-4
+    assert [str(w.message) for w in caught] == [
+        f"{solver} used all its 8 {unit}s while its cost still fell (by {drop:.3g} over the "
+        f"last 3, to {curve[-1]:.4g}); raise max_iter to train longer"]
+    with warnings.catch_warnings():  # no such warning once it has levelled off
+        warnings.simplefilter("error", ConvergenceWarning)
+        SparseAutoencoder(9, solver=solver, max_iter=8, random_state=0, n_iter_no_change=3,
+                          tol=10 * drop, **steps).fit(patches[:500])
 
 
 def test_a_fit_that_fails_leaves_the_model_as_it_was(patches, tmp_path):

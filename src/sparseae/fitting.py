@@ -264,6 +264,10 @@ class SolverMixin:
                  f"{advice}", ConvergenceWarning)
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
+        if self.solver != "lbfgs" and result.n_iter >= self.max_iter and not (
+                result.interrupted or result.stopped_early):
+            _warn_if_still_falling(self.solver, result.loss_curve, self.tol,
+                                   self.n_iter_no_change)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.message
@@ -282,6 +286,21 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
         warn(f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} "
              f"times the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
              f"overshoot; {SMALLER_STEPS[solver]}", ConvergenceWarning)
+
+
+def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience: int):
+    """A ``ConvergenceWarning`` when a first-order solver used all its iterations while its
+    cost still fell: the last cost is more than ``tol`` below the lowest before the last
+    ``patience`` iterations (as scikit-learn tests its minibatch solvers for convergence)."""
+    k = min(patience, len(curve) - 1)
+    if k < 1 or not np.isfinite(curve).all():
+        return
+    before = min(curve[:-k])
+    if curve[-1] < before - tol:
+        unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
+        warn(f"{solver} used all its {len(curve)} {unit}s while its cost still fell (by "
+             f"{before - curve[-1]:.3g} over the last {k}, to {curve[-1]:.4g}); "
+             f"{TRAIN_LONGER}", ConvergenceWarning)
 
 
 def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
