@@ -128,6 +128,24 @@ def test_csv_errors_say_where_as_an_editor_counts(tmp_path, text, problem):
     assert str(error.value) == f"{tmp_path / 'bad.csv'} is not a CSV of numbers: {problem}"
 
 
+def test_csv_from_pandas(tmp_path, matrix):
+    """pandas writes 0, 1, 2, ... above unnamed columns, which were read as a sample, and an
+    index of row labels, whose empty name in the header was '' is not a number."""
+    pd = pytest.importorskip("pandas")
+    pd.DataFrame(matrix).to_csv(tmp_path / "plain.csv", index=False)
+    np.testing.assert_allclose(load(tmp_path / "plain.csv").to_array(), matrix, rtol=1e-15)
+    pd.DataFrame(matrix).to_csv(tmp_path / "indexed.csv")
+    with pytest.raises(ValueError, match=r"indexed.csv line 1 begins with an empty value, as "
+                                         r"pandas' to_csv writes above the row labels \(the "
+                                         r"index\) it adds in the first column: those are not "
+                                         r"values; write the CSV with to_csv\(path, "
+                                         r"index=False\)$"):
+        load(tmp_path / "indexed.csv")
+    whole = np.arange(12).reshape(4, 3)  # whole numbers below: a first row, not a header
+    np.savetxt(tmp_path / "whole.csv", whole, delimiter=",", fmt="%d")
+    np.testing.assert_array_equal(load(tmp_path / "whole.csv").to_array(), whole)
+
+
 def test_csv_with_semicolons_comments_or_nothing(tmp_path):
     (tmp_path / "semi.csv").write_text("1;2;3\n4;5;6\n")
     np.testing.assert_array_equal(load(tmp_path / "semi.csv").to_array(), [[1, 2, 3], [4, 5, 6]])

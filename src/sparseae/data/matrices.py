@@ -85,12 +85,21 @@ def read_csv(path) -> np.ndarray:
     first line of values holds outside quotes) or else by spaces. Numbers may be quoted where
     every value is (``csv.QUOTE_ALL``); a quoted number among unquoted ones is a label (R's row
     names) and not read as one. The first line is a header if none of its values is a number,
-    or if it quotes numbers (names of columns) and the next line does not; lines starting with
-    ``#`` are comments. UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark
-    (Excel's "Unicode text")."""
+    if it quotes numbers (names of columns) and the next line does not, or if it numbers the
+    columns 0, 1, 2, ... (pandas' names for unnamed columns) above a line that is not all whole
+    numbers; lines starting with ``#`` are comments. A first line with an empty first value is
+    refused: pandas' ``to_csv`` writes it above the row labels it adds, which are not values.
+    UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark (Excel's "Unicode
+    text")."""
     path = Path(path)
     encoding = _encoding(path)
     first = _first_lines(path, encoding, 2)
+    if first and len(cells := first[0][1].split(_delimiter(first[0][1]))) > 1 and \
+            not cells[0].strip():
+        raise ValueError(
+            f"{path} line {first[0][0]} begins with an empty value, as pandas' to_csv writes "
+            "above the row labels (the index) it adds in the first column: those are not "
+            "values; write the CSV with to_csv(path, index=False)")
     skip = first[0][0] if first and _is_header(*[_values(text) for _, text in first]) else 0
     data = next((text for number, text in first if number > skip), "")
     delimiter = _delimiter(data)
@@ -142,11 +151,21 @@ def _values(text: str) -> list[str]:
 def _is_header(values: list[str], following: list[str] | None = None) -> bool:
     """Whether a first line of ``values`` names the columns: none of its values is a number,
     or it quotes numbers and the ``following`` line does not."""
+    if _numbers_the_columns(values):  # pandas' header of unnamed columns, above a line of
+        # fractions (above whole numbers it may as well be a row of them)
+        return following is not None and not all(re.fullmatch(r"\s*[+-]?\d+\s*", v)
+                                                  for v in following)
     if any(_is_number(v) for v in values):
         return False
     if not _all_quoted_numbers(values):
         return True
     return following is not None and not _all_quoted_numbers(following)
+
+
+def _numbers_the_columns(values: list[str]) -> bool:
+    """Whether ``values`` are 0, 1, 2, ... written as whole numbers (at least two of them)."""
+    return len(values) > 1 and [v.strip() for v in values] == [str(i) for i in
+                                                                  range(len(values))]
 
 
 def _all_quoted_numbers(values: list[str]) -> bool:
