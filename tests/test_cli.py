@@ -315,8 +315,9 @@ def test_encode_bad_input_gives_one_clear_line(tmp_path):
                  "--out", str(folder), "--quiet"]) == 0
     result = run("encode", str(folder), "--data", str(tmp_path / "wide.npy"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("sparseae: error: the samples have 16 features; the fitted "
-                                     "PatchNormalizer takes 64")
+    assert result.stderr.strip() == (f"sparseae: error: the samples of {tmp_path / 'wide.npy'} "
+                                     f"have 16 features, and {folder} was trained on samples "
+                                     "of 64")
     assert not (folder / "features.npy").exists() and not list(folder.glob(".features*"))
     result = run("encode", str(tmp_path))
     assert result.stderr.strip() == f"sparseae: error: {tmp_path} is not a run folder " \

@@ -814,9 +814,13 @@ def encode(args) -> int:
     if not sampled:  # (the options given here are the attributes argparse set)
         _note_unsampled([name for name in ("patches", "patch_size", "seed")
                          if hasattr(args, name)], settings, rows)
-    for _, transform in preprocessing.steps:
-        if transform != "passthrough":
-            rows = rows.with_transform(transform)
+    steps = [transform for _, transform in preprocessing.steps if transform != "passthrough"]
+    width = getattr(steps[0], "n_features_in_", None) if steps else model.n_features_in_
+    if width is not None and width != rows.n_features:  # (in the run's terms, not a step's)
+        raise ValueError(f"the samples of {settings['data']} have {rows.n_features} features, "
+                         f"and {args.run} was trained on samples of {width}")
+    for transform in steps:
+        rows = rows.with_transform(transform)
     out = args.out or args.run / "features.npy"
     if out.suffix.lower() != ".npy" and not out.is_dir():
         raise ValueError(f"--out names the .npy file to write the features in, got {out}")
