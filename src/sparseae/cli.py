@@ -579,7 +579,9 @@ def train(args) -> int:
     viz.save_loss_curve(run / "loss.png", model.loss_curve_,
                         unit=_unit(settings),
                         validation=getattr(model, "validation_loss_curve_", None))
-    sample = rows.block(0, min(20, rows.n_samples), model.W1_.dtype)
+    # evenly spaced samples: a file's first rows may all be alike (MNIST sorted by digit)
+    sample = rows.take(np.linspace(0, rows.n_samples - 1, min(20, rows.n_samples)).astype(int),
+                       model.W1_.dtype)
     filters, shown, rebuilt = model.W1_, sample, model.reconstruct(sample)
     if settings["whiten"] != "none":  # shown on the axes of the input, as UFLDL shows them
         whitening = rows.transforms[-1]
