@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import atexit
 import os
+import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,19 @@ from .backend import Backend, import_torch, is_tensor
 def requested() -> bool:
     """Whether this process was started as one of several (by torchrun)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+@contextmanager
+def warnings_on_rank0(process: tuple[int, int] | None):
+    """Warnings as usual in one process or in rank 0 (``process`` is ``(rank, world_size)``,
+    or None), and none in the other ranks, which would each give the same ones: rank 0 alone
+    reports."""
+    if process is None or process[0] == 0:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def init(backend: Backend) -> tuple[int, int]:

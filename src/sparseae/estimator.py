@@ -79,7 +79,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Data-parallel training on torch.distributed: every process passes the same ``X`` and
         keeps only its part of the rows; two all-reduces per evaluation make the result that of
         one process on all rows (see ``sparseae.distributed``). Start the processes with
-        ``torchrun``; only rank 0 shows progress and saves checkpoints.
+        ``torchrun``; only rank 0 shows progress, warns and saves checkpoints.
     reproducible : bool, default=False
         Sum each evaluation over fixed blocks of rows with compensated summation, so that the
         result is bitwise the same for any number of processes, threads and memory budget
@@ -240,27 +240,29 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             should_stop = dist.any_process(should_stop or (lambda: False), backend)
             if process[0] != 0:
                 checkpoint = None
-        problem, validation = self._problems(rows, seed, not checked, process)
-        if problem.value_range is not None:  # checked in the first pass over the rows (of
-            self._warn_about_values(*problem.value_range)  # every process)
-        if resume is not None:
-            theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
-        else:
-            start = params.initialize(rows.n_features, self.n_hidden,
-                                      np.random.default_rng(seed), self.init)
-            theta0 = params.pack(start)
-        result = self._optimize(
-            problem, theta0, seed, validation=validation, resume=resume, checkpoint=checkpoint,
-            should_stop=should_stop, show_progress=process is None or process[0] == 0,
-            flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
-            lanes=problem.threads,
-        )
-        self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
-        self.loss_ = problem.cost(result.theta)
-        self.rho_hat_ = problem.rho_hat(self._params())
-        self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
-        if not self._warn_if_silent():
-            self._warn_if_alike(rows)
+        with dist.warnings_on_rank0(process):
+            problem, validation = self._problems(rows, seed, not checked, process)
+            if problem.value_range is not None:  # checked in the first pass over the rows (of
+                self._warn_about_values(*problem.value_range)  # every process)
+            if resume is not None:
+                theta0 = self._resumed_theta(resume, params.size(rows.n_features, self.n_hidden))
+            else:
+                start = params.initialize(rows.n_features, self.n_hidden,
+                                          np.random.default_rng(seed), self.init)
+                theta0 = params.pack(start)
+            result = self._optimize(
+                problem, theta0, seed, validation=validation, resume=resume,
+                checkpoint=checkpoint, should_stop=should_stop,
+                show_progress=process is None or process[0] == 0,
+                flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
+                lanes=problem.threads,
+            )
+            self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
+            self.loss_ = problem.cost(result.theta)
+            self.rho_hat_ = problem.rho_hat(self._params())
+            self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
+            if not self._warn_if_silent():
+                self._warn_if_alike(rows)
         return self
 
     def _warn_if_alike(self, rows: Rows):
