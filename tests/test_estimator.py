@@ -144,6 +144,11 @@ def test_a_failed_line_search_is_not_told_to_raise_max_iter(patches, monkeypatch
     assert [str(w.message) for w in caught] == [
         "lbfgs stopped after 1 iteration without converging (the line search found no step "
         "that lowers the cost)"]
+    with pytest.warns(ConvergenceWarning) as caught:  # below float64, its rounding may be why
+        SparseAutoencoder(max_iter=5, random_state=0, dtype="float32").fit(patches)
+    assert [str(w.message) for w in caught] == [
+        "lbfgs stopped after 1 iteration without converging (the line search found no step "
+        "that lowers the cost); dtype='float64' resolves smaller decreases of the cost"]
 
 
 def test_callback_sees_every_iteration(patches):

@@ -25,6 +25,8 @@ from .io import writable
 # the advice of the ConvergenceWarning when L-BFGS ran out of iterations (the command line
 # gives its own)
 TRAIN_LONGER = "raise max_iter to train longer"
+# ... and when its line search found no lower cost at a precision below float64's
+FINER = "dtype='float64' resolves smaller decreases of the cost"
 # what to change when a first-order solver overshoots: gd and sgd have momentum, adam not
 SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum or learning_rate",
                  "adam": "lower learning_rate"}
@@ -258,7 +260,9 @@ class SolverMixin:
         _check_finite_result(result, self.solver, best)  # (before any warning of the run's end)
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
-            advice = f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else ""
+            advice = (f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else
+                      f"; {FINER}" if result.message == solvers.NO_STEP
+                      and getattr(self, "dtype", "float64") != "float64" else "")
             its = f"{result.n_iter} iteration{'' if result.n_iter == 1 else 's'}"
             warn(f"{self.solver} stopped after {its} without converging ({result.message})"
                  f"{advice}", ConvergenceWarning)

@@ -223,7 +223,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
             direction = -grad / max(np.linalg.norm(grad), 1.0)
             found = _wolfe(fun, theta, direction, grad, cost)
         if found is None:
-            return result("the line search found no step that lowers the cost")
+            return result(NO_STEP)
         new_theta, new_cost, new_grad = found
         pair = Pair.between(theta, new_theta, grad, new_grad, settings.curvature_dtype)
         if pair.sy > 1e-10 * pair.yy:  # curvature condition: H stays positive
@@ -242,6 +242,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
 
 
 FTOL_MET = "the relative decrease of the cost is below ftol"
+NO_STEP = "the line search found no step that lowers the cost"
 
 
 def _wolfe(fun, theta, direction, grad, cost, c1=1e-4, c2=0.9):
