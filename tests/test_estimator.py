@@ -414,16 +414,42 @@ def test_a_first_order_solver_that_stopped_while_its_cost_still_fell_says_so(pat
     with pytest.warns(ConvergenceWarning) as caught:
         model = SparseAutoencoder(9, solver=solver, max_iter=8, random_state=0,
                                   n_iter_no_change=3, **steps).fit(patches[:500])
-    curve, unit = model.loss_curve_, "epoch" if solver == "adam" else "iteration"
+    curve = model.loss_curve_
+    unit, what = (("epoch", "cost (each epoch's mean over its minibatches)") if solver == "adam"
+                  else ("iteration", "cost"))
     drop = min(curve[:5]) - curve[-1]
     assert drop > 1e-4
     assert [str(w.message) for w in caught] == [
-        f"{solver} used all its 8 {unit}s while its cost still fell (by {drop:.3g} over the "
-        f"last 3, to {curve[-1]:.4g}); raise max_iter to train longer"]
+        f"{solver} used all its 8 {unit}s while its {what} still fell (by {drop:.3g} over the "
+        f"last 3 {unit}s, to {curve[-1]:.4g}); raise max_iter to train longer"]
     with warnings.catch_warnings():  # no such warning once it has levelled off
         warnings.simplefilter("error", ConvergenceWarning)
         SparseAutoencoder(9, solver=solver, max_iter=8, random_state=0, n_iter_no_change=3,
                           tol=10 * drop, **steps).fit(patches[:500])
+
+
+def test_under_early_stopping_only_a_falling_held_out_cost_is_still_falling(patches):
+    """The training cost fell to the end while the held-out cost had stopped falling long
+    before: training longer would not give a better model."""
+    def fit(X, n_hidden, **settings):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = SparseAutoencoder(n_hidden, solver="adam", random_state=0,
+                                      early_stopping=True, **settings).fit(X)
+        return model, [str(w.message) for w in caught if "still fell" in str(w.message)]
+
+    # 300 units on 30 rows overfit: the training cost falls on, the held-out cost turns up
+    model, warned = fit(np.random.default_rng(0).random((40, 64)), 300, max_iter=300,
+                        n_iter_no_change=150, learning_rate=0.03, batch_size=8,
+                        validation_fraction=0.25, weight_decay=0, sparsity_weight=0.0)
+    curve = model.validation_loss_curve_
+    assert len(curve) == 300 and int(np.argmin(curve)) < 300 - 10 and warned == []
+    assert model.loss_curve_[-1] < min(model.loss_curve_[:150]) - 1e-4  # (the training cost)
+    model, warned = fit(patches[:500], 9, max_iter=6, n_iter_no_change=3)
+    curve = model.validation_loss_curve_
+    assert warned == [f"adam used all its 6 epochs while its held-out cost still fell (by "
+                      f"{min(curve[:3]) - curve[-1]:.3g} over the last 3 epochs, to "
+                      f"{curve[-1]:.4g}); raise max_iter to train longer"]
 
 
 def test_a_fit_that_fails_leaves_the_model_as_it_was(patches, tmp_path):
@@ -554,7 +580,7 @@ def test_a_fit_on_a_dataframe_warns_of_nothing_but_alike_codes():
 def test_a_choice_must_be_given_by_its_name(name, value):
     """A value merely equal to a choice's name trained, and then could not be saved."""
     assert value == {"dtype": "float32", "activation": "tanh"}[name]
-    with pytest.raises(ValueError, match=f"^{name} must be one of .*, got "):
+    with pytest.raises(ValueError, match=f"^{name} takes the name '{value}' as a string, got "):
         SparseAutoencoder(3, max_iter=2, **{name: value}).fit(small())
 
 

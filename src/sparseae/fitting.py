@@ -78,7 +78,9 @@ def check_choice(est, name, options):
     """``est.name`` is one of ``options``; a choice among names must be a name (a string): a
     value merely equal to one, such as ``np.dtype("float32")``, could not be saved."""
     value = getattr(est, name)
-    if value not in options or (isinstance(options[0], str) and not isinstance(value, str)):
+    if value in options and isinstance(options[0], str) and not isinstance(value, str):
+        raise ValueError(f"{name} takes the name {str(value)!r} as a string, got {value!r}")
+    if value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
 
 
@@ -269,9 +271,10 @@ class SolverMixin:
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
             _warn_if_the_cost_rose(self.solver, result.loss_curve)
         if self.solver != "lbfgs" and result.n_iter >= self.max_iter and not (
-                result.interrupted or result.stopped_early):
-            _warn_if_still_falling(self.solver, result.loss_curve, self.tol,
-                                   self.n_iter_no_change)
+                result.interrupted or result.stopped_early):  # (early stopping: held out)
+            _warn_if_still_falling(self.solver, result.loss_curve if stopper is None else
+                                   stopper.curve, self.tol, self.n_iter_no_change,
+                                   held_out=stopper is not None)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.message
@@ -292,19 +295,24 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
              f"overshoot; {SMALLER_STEPS[solver]}", ConvergenceWarning)
 
 
-def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience: int):
+def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience: int,
+                           held_out: bool = False):
     """A ``ConvergenceWarning`` when a first-order solver used all its iterations while its
-    cost still fell: the last cost is more than ``tol`` below the lowest before the last
-    ``patience`` iterations (as scikit-learn tests its minibatch solvers for convergence)."""
+    cost (``curve``: the held-out one under early stopping) still fell: the last one is more
+    than ``tol`` below the lowest before the last ``patience`` iterations (as scikit-learn
+    tests its minibatch solvers for convergence)."""
     k = min(patience, len(curve) - 1)
     if k < 1 or not np.isfinite(curve).all():
         return
     before = min(curve[:-k])
     if curve[-1] < before - tol:
-        unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
-        warn(f"{solver} used all its {len(curve)} {unit}s while its cost still fell (by "
-             f"{before - curve[-1]:.3g} over the last {k}, to {curve[-1]:.4g}); "
-             f"{TRAIN_LONGER}", ConvergenceWarning)
+        minibatch = solver in solvers.MINIBATCH
+        unit = "epoch" if minibatch else "iteration"
+        what = ("held-out cost" if held_out else
+                "cost (each epoch's mean over its minibatches)" if minibatch else "cost")
+        warn(f"{solver} used all its {len(curve)} {unit}s while its {what} still fell (by "
+             f"{before - curve[-1]:.3g} over the last {k} {unit}{'s' if k > 1 else ''}, to "
+             f"{curve[-1]:.4g}); {TRAIN_LONGER}", ConvergenceWarning)
 
 
 def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
