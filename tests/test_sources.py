@@ -135,15 +135,39 @@ def test_csv_from_pandas(tmp_path, matrix):
     pd.DataFrame(matrix).to_csv(tmp_path / "plain.csv", index=False)
     np.testing.assert_allclose(load(tmp_path / "plain.csv").to_array(), matrix, rtol=1e-15)
     pd.DataFrame(matrix).to_csv(tmp_path / "indexed.csv")
-    with pytest.raises(ValueError, match=r"indexed.csv line 1 begins with an empty value, as "
-                                         r"pandas' to_csv writes above the row labels \(the "
-                                         r"index\) it adds in the first column: those are not "
-                                         r"values; write the CSV with to_csv\(path, "
-                                         r"index=False\)$"):
-        load(tmp_path / "indexed.csv")
-    whole = np.arange(12).reshape(4, 3)  # whole numbers below: a first row, not a header
-    np.savetxt(tmp_path / "whole.csv", whole, delimiter=",", fmt="%d")
-    np.testing.assert_array_equal(load(tmp_path / "whole.csv").to_array(), whole)
+    for frame in (pd.DataFrame(matrix), pd.DataFrame(matrix[:, :1]),
+                  pd.DataFrame(matrix[:, :3], columns=["a", "b", "c"])):
+        frame.to_csv(tmp_path / "indexed.csv")
+        with pytest.raises(ValueError, match=r"indexed.csv line 1 is a header whose first name "
+                                             r"is empty, as pandas' to_csv writes above the row "
+                                             r"labels \(the index\) it adds in the first "
+                                             r"column: those are not values; write the CSV with "
+                                             r"to_csv\(path, index=False\)$"):
+            load(tmp_path / "indexed.csv")
+    pixels = np.arange(40).reshape(2, 20) % 7  # wide: its header is no sample
+    pd.DataFrame(pixels).to_csv(tmp_path / "pixels.csv", index=False)
+    np.testing.assert_array_equal(load(tmp_path / "pixels.csv").to_array(), pixels)
+
+
+@pytest.mark.parametrize("text, rows", [
+    ("0,1,2\n3,4,5\n6,7,8\n", 3),             # narrow, whole numbers below: a first sample
+    ("0,1\n0.25,0.75\n0.5,0.5\n", 3),          # two columns: (0, 1) is too likely a sample
+    ("0,1,2\n0.5,1.5,2.5\n1,2,3\n", 2),        # pandas' names above fractions
+])
+def test_csv_column_numbers_are_a_header_only_where_no_sample_is_likelier(tmp_path, text, rows):
+    (tmp_path / "x.csv").write_text(text)
+    assert load(tmp_path / "x.csv").n_samples == rows
+
+
+@pytest.mark.parametrize("text, problem", [
+    (",0.2\n0.3,0.4\n", "line 1, column 1: '' is not a number"),
+    ("\t1\t2\n3\t4\t5\n", "line 1, column 1: '' is not a number"),
+])
+def test_csv_with_a_missing_first_value_is_not_taken_for_pandas(tmp_path, text, problem):
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "x.csv")
+    assert str(error.value) == f"{tmp_path / 'x.csv'} is not a CSV of numbers: {problem}"
 
 
 def test_csv_with_semicolons_comments_or_nothing(tmp_path):

@@ -86,20 +86,20 @@ def read_csv(path) -> np.ndarray:
     every value is (``csv.QUOTE_ALL``); a quoted number among unquoted ones is a label (R's row
     names) and not read as one. The first line is a header if none of its values is a number,
     if it quotes numbers (names of columns) and the next line does not, or if it numbers the
-    columns 0, 1, 2, ... (pandas' names for unnamed columns) above a line that is not all whole
-    numbers; lines starting with ``#`` are comments. A first line with an empty first value is
-    refused: pandas' ``to_csv`` writes it above the row labels it adds, which are not values.
+    columns 0, 1, 2, ... (pandas' names for unnamed columns: ten or more, or three or more
+    above a line that is not all whole numbers); lines starting with ``#`` are comments. A
+    header whose first name is empty (pandas' ``to_csv`` writes it above the row labels it
+    adds, which are not values) is refused, naming ``to_csv(path, index=False)``.
     UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark (Excel's "Unicode
     text")."""
     path = Path(path)
     encoding = _encoding(path)
     first = _first_lines(path, encoding, 2)
-    if first and len(cells := first[0][1].split(_delimiter(first[0][1]))) > 1 and \
-            not cells[0].strip():
+    if first and _index_header(first[0][1].split(_delimiter(first[0][1]))):
         raise ValueError(
-            f"{path} line {first[0][0]} begins with an empty value, as pandas' to_csv writes "
-            "above the row labels (the index) it adds in the first column: those are not "
-            "values; write the CSV with to_csv(path, index=False)")
+            f"{path} line {first[0][0]} is a header whose first name is empty, as pandas' "
+            "to_csv writes above the row labels (the index) it adds in the first column: "
+            "those are not values; write the CSV with to_csv(path, index=False)")
     skip = first[0][0] if first and _is_header(*[_values(text) for _, text in first]) else 0
     data = next((text for number, text in first if number > skip), "")
     delimiter = _delimiter(data)
@@ -151,15 +151,24 @@ def _values(text: str) -> list[str]:
 def _is_header(values: list[str], following: list[str] | None = None) -> bool:
     """Whether a first line of ``values`` names the columns: none of its values is a number,
     or it quotes numbers and the ``following`` line does not."""
-    if _numbers_the_columns(values):  # pandas' header of unnamed columns, above a line of
-        # fractions (above whole numbers it may as well be a row of them)
-        return following is not None and not all(re.fullmatch(r"\s*[+-]?\d+\s*", v)
-                                                  for v in following)
+    if _numbers_the_columns(values):  # pandas' header of unnamed columns: of ten or more
+        # (no sample is 0, 1, ..., 9, ...), or of three or more above a line of fractions
+        return len(values) >= 10 or len(values) >= 3 and following is not None and not all(
+            re.fullmatch(r"\s*[+-]?\d+\s*", v) for v in following)
     if any(_is_number(v) for v in values):
         return False
     if not _all_quoted_numbers(values):
         return True
     return following is not None and not _all_quoted_numbers(following)
+
+
+def _index_header(cells: list[str]) -> bool:
+    """Whether the cells of a first line are pandas' header above an index: an empty name,
+    then names, or the numbers 0, 1, 2, ... (else a missing first value is just that)."""
+    names = [c for c in cells[1:] if c.strip()]
+    return len(cells) > 1 and not cells[0].strip() and len(names) == len(cells) - 1 and (
+        _numbers_the_columns(names) or len(names) == 1 and names[0].strip() == "0"
+        or not any(_is_number(name) for name in names))
 
 
 def _numbers_the_columns(values: list[str]) -> bool:
