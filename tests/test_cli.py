@@ -849,6 +849,14 @@ def test_encode_of_a_matrix_after_a_run_on_whole_images(tmp_path, capsys):
     model = sparseae.load(run / "model.npz")
     np.testing.assert_allclose(np.load(run / "features.npy"),
                                model.transform(pixels.reshape(6, 16) / 255.0), rtol=1e-12)
+    (tmp_path / "larger").mkdir()
+    for k, image in enumerate(rng.integers(0, 256, size=(3, 5, 5)).astype(np.uint8)):
+        Image.fromarray(image).save(tmp_path / "larger" / f"{k}.png")
+    capsys.readouterr()
+    assert main(["encode", str(run), "--data", str(tmp_path / "larger"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: the samples of {tmp_path / 'larger'} have 25 features (5x5 images), "
+        f"and {run} was trained on samples of 16")
 
 
 def test_encode_out_inside_a_file_and_system_errors_without_errno(tmp_path, capsys):

@@ -820,8 +820,10 @@ def encode(args) -> int:
     steps = [transform for _, transform in preprocessing.steps if transform != "passthrough"]
     width = getattr(steps[0], "n_features_in_", None) if steps else model.n_features_in_
     if width is not None and width != rows.n_features:  # (in the run's terms, not a step's)
-        raise ValueError(f"the samples of {settings['data']} have {rows.n_features} features, "
-                         f"and {args.run} was trained on samples of {width}")
+        shape = rows.image_shape
+        raise ValueError(f"the samples of {settings['data']} have {rows.n_features} features"
+                         + (f" ({shape[0]}x{shape[1]} images)" if shape else "")
+                         + f", and {args.run} was trained on samples of {width}")
     for transform in steps:
         rows = rows.with_transform(transform)
     out = args.out or args.run / "features.npy"
