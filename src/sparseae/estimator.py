@@ -118,8 +118,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     n_iter_no_change : int >= 1, default=10
     tol : float >= 0, default=1e-4
         The improvement early stopping asks for. A first-order solver (``gd``, ``sgd``,
-        ``adam``) whose last cost at ``max_iter`` (its last epoch's mean minibatch cost; the
-        held-out cost under early stopping) is more than ``tol`` below its lowest before the
+        ``adam``) whose last cost at ``max_iter`` (for sgd and adam, its last epoch's mean
+        minibatch cost; the held-out cost under early stopping) is more than ``tol`` below its
+        lowest before the
         last ``n_iter_no_change`` iterations had not converged, and warns so (a
         ``ConvergenceWarning``). It does not stop L-BFGS, which stops at
         ``max_iter``, when the largest gradient entry is below 1e-5, or when the cost's

@@ -150,7 +150,8 @@ def _values(text: str) -> list[str]:
 
 def _is_header(values: list[str], following: list[str] | None = None) -> bool:
     """Whether a first line of ``values`` names the columns: none of its values is a number,
-    or it quotes numbers and the ``following`` line does not."""
+    it quotes numbers and the ``following`` line does not, or it is pandas' column numbers
+    where no sample is likelier."""
     if _numbers_the_columns(values):  # pandas' header of unnamed columns: of ten or more
         # (no sample is 0, 1, ..., 9, ...), or of three or more above a line of fractions
         return len(values) >= 10 or len(values) >= 3 and following is not None and not all(
