@@ -120,11 +120,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         The improvement early stopping asks for. A first-order solver (``gd``, ``sgd``,
         ``adam``) whose last cost at ``max_iter`` (for sgd and adam, its last epoch's mean
         minibatch cost; the held-out cost under early stopping) is more than ``tol`` below its
-        lowest before the
-        last ``n_iter_no_change`` iterations had not converged, and warns so (a
-        ``ConvergenceWarning``). It does not stop L-BFGS, which stops at
-        ``max_iter``, when the largest gradient entry is below 1e-5, or when the cost's
-        relative decrease is below 2.2e-9 (SciPy's L-BFGS-B defaults).
+        lowest before the last ``n_iter_no_change`` iterations had not converged, and warns so
+        (a ``ConvergenceWarning``). It does not stop L-BFGS, which stops at ``max_iter``, when
+        the largest gradient entry is below 1e-5, or when the cost's relative decrease is below
+        2.2e-9 (SciPy's L-BFGS-B defaults).
     n_threads : int or None, default=None
         Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
         this many threads, each running BLAS on one thread; None uses the cores this process
