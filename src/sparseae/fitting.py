@@ -282,6 +282,11 @@ class SolverMixin:
         return result
 
 
+def _unit(solver: str) -> str:
+    """What ``solver`` counts: epochs for the minibatch solvers, else iterations."""
+    return "epoch" if solver in solvers.MINIBATCH else "iteration"
+
+
 def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5):
     """A ``ConvergenceWarning`` when a first-order solver ends well above the lowest cost it
     reached (``factor`` times): its steps overshot, and the parameters kept are the last."""
@@ -289,7 +294,7 @@ def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5)
         return  # (a non-finite curve is _check_finite_result's error)
     best = int(np.argmin(curve))
     if curve[-1] > factor * curve[best] > 0:
-        unit = "epoch" if solver in solvers.MINIBATCH else "iteration"
+        unit = _unit(solver)
         warn(f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} "
              f"times the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
              f"overshoot; {SMALLER_STEPS[solver]}", ConvergenceWarning)
@@ -306,10 +311,9 @@ def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience
         return
     before = min(curve[:-k])
     if curve[-1] < before - tol:
-        minibatch = solver in solvers.MINIBATCH
-        unit = "epoch" if minibatch else "iteration"
+        unit = _unit(solver)
         what = ("held-out cost" if held_out else
-                "cost (each epoch's mean over its minibatches)" if minibatch else "cost")
+                "cost (each epoch's mean over its minibatches)" if unit == "epoch" else "cost")
         warn(f"{solver} used all its {len(curve)} {unit}s while its {what} still fell (by "
              f"{before - curve[-1]:.3g} over the last {k} {unit}{'s' if k > 1 else ''}, to "
              f"{curve[-1]:.4g}); {TRAIN_LONGER}", ConvergenceWarning)
