@@ -170,6 +170,38 @@ def test_stacked_hands_over_each_stage_as_it_ends(digits):
     assert stages[3][1] is model.network_
 
 
+def test_stacked_trains_each_autoencoder_through_fit_autoencoder(digits, tmp_path):
+    """``fit_autoencoder(name, fit)`` trains the autoencoders not pretrained, with the options
+    it gives ``fit`` (here a checkpoint each, which holds the autoencoder's end)."""
+    import sparseae
+    from sparseae.checkpoint import Checkpointer, load_checkpoint
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]
+
+    def stack():
+        return StackedAutoencoderClassifier((6, 5), max_iter=5, finetune_max_iter=5,
+                                            random_state=0)
+
+    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    names = []
+
+    def checkpointed(name, fit):
+        names.append(name)
+        return fit(checkpoint=Checkpointer(tmp_path / f"{name}.checkpoint.npz"))
+
+    first = sparseae.load(tmp_path / "autoencoder1.npz")
+    model = stack().fit(X, y, pretrained=[first], fit_autoencoder=checkpointed)
+    assert names == ["autoencoder2"]  # (not the pretrained one)
+    state = load_checkpoint(tmp_path / "autoencoder2.checkpoint.npz")
+    assert state["solver"]["iteration"] == 5
+    for a, b in zip(whole.network_.layers_, model.network_.layers_):
+        np.testing.assert_array_equal(a.W, b.W)
+    with pytest.raises(TypeError, match="^fit_autoencoder takes a function of \\(name, fit\\), "
+                                        "got 3$"):
+        stack().fit(X, y, fit_autoencoder=3)
+
+
 def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, tmp_path):
     import sparseae
 

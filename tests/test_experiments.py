@@ -220,7 +220,8 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
     printed = capsys.readouterr()
     assert printed.err == (
         "note: --seed ignored: a resumed run keeps its own settings (config.json)\n"
-        f"going on with {run}: 1 of its 2 autoencoders were trained\n")
+        f"going on with {run}: 1 of its 2 autoencoders were trained; autoencoder2 is trained "
+        "anew\n")
     assert (run / "autoencoder1.npz").read_bytes() == first  # kept, not trained again
     whole, resumed = (json.loads((folder / "metrics.json").read_text())
                       for folder in (tmp_path / "whole", run))
@@ -238,6 +239,78 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
     assert main(["stacked", "--resume", str(tmp_path / "t")]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"{tmp_path / 't'} is not a run folder of sparseae stacked but of train")
+
+
+@pytest.mark.parametrize("command, name", [("stacked", "autoencoder2"),
+                                           ("selftaught", "autoencoder")])
+@pytest.mark.parametrize("ctrl_c", ["once", "twice"])
+def test_an_autoencoder_interrupted_in_training_goes_on_from_its_checkpoint(
+        tmp_path, capsys, monkeypatch, command, name, ctrl_c):
+    """Ctrl-C in an experiment's autoencoder keeps its state (once: where it stopped; twice:
+    its last periodic checkpoint, every 10 iterations), and --resume goes on from it to the
+    uninterrupted run's models, bit for bit."""
+    import json
+
+    from sparseae.checkpoint import Checkpointer, GracefulInterrupt
+
+    args = [command, "--data", "digits", "--max-iter", "30", "--quiet",
+            *(["--hidden", "6", "5", "--finetune-max-iter", "5"] if command == "stacked" else
+              ["--n-hidden", "6"])]
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    assert main([*args, "--out", str(whole)]) == 0
+    capsys.readouterr()
+    autoencoders = iter(["autoencoder1", "autoencoder2"] if command == "stacked" else
+                        ["autoencoder"])
+    polls = {}
+
+    def ctrl_c_once(self):  # the first Ctrl-C sets the flag the solver polls after each step
+        training = next(iter(polls)) if polls else None
+        polls[training] = polls.get(training, 0) + 1
+        return training == name and polls[training] >= 12
+
+    def ctrl_c_twice(self, iteration, state):  # the second interrupts at once
+        saved = save(self, iteration, state)
+        if self.path.name.startswith(name + ".") and iteration == 12:
+            raise KeyboardInterrupt
+        return saved
+
+    enter, save = GracefulInterrupt.__enter__, Checkpointer.maybe_save
+
+    def each_autoencoder(self):
+        polls.clear()
+        polls[next(autoencoders)] = 0
+        return enter(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__enter__", each_autoencoder)
+        if ctrl_c == "once":
+            patch.setattr(GracefulInterrupt, "__call__", ctrl_c_once)
+        else:
+            patch.setattr(Checkpointer, "maybe_save", ctrl_c_twice)
+        assert main([*args, "--out", str(run)]) == 130
+    done = 12 if ctrl_c == "once" else 10
+    kept = ["autoencoder1.npz"] if command == "stacked" else []
+    checkpoint = f"{name}.checkpoint.npz"
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: interrupted; {run} keeps {', '.join(kept + [checkpoint])}"
+        + (f" ({name} after 12 iterations)" if ctrl_c == "once" else "")
+        + f"; to go on with it: sparseae {command} --resume {run}")
+    assert sorted(f.name for f in run.iterdir()) == sorted([*kept, checkpoint, "config.json"])
+
+    assert main([command, "--resume", str(run), "--quiet"]) == 0
+    trained = "1 of its 2 autoencoders were trained; autoencoder2" if command == "stacked" \
+        else "its autoencoder"
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"going on with {run}: {trained} goes on from its checkpoint after {done} iterations")
+    assert not (run / checkpoint).exists()
+    for model in ["autoencoder1", "autoencoder2"] if command == "stacked" else ["autoencoder"]:
+        with np.load(whole / f"{model}.npz") as a, np.load(run / f"{model}.npz") as b:
+            for array in ("W1", "b1", "W2", "b2"):
+                assert a[array].tobytes() == b[array].tobytes(), (model, array)
+    ends = [json.loads((folder / "metrics.json").read_text()) for folder in (whole, run)]
+    for key in ends[0]:
+        if "seconds" not in key:
+            assert ends[0][key] == ends[1][key], key
 
 
 def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_path, capsys,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -249,7 +250,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     @unchanged_on_failure
-    def fit(self, X, y, *, on_stage=None, pretrained=()):
+    def fit(self, X, y, *, on_stage=None, pretrained=(), fit_autoencoder=None):
         """Pretrain, train the softmax, fine-tune. ``on_stage(name, estimator)``, if given, is
         called as each stage ends, with ``"autoencoder1"``, ``"autoencoder2"``, ...,
         ``"softmax"`` and ``"network"`` (the fine-tuned one): to save each as soon as it is
@@ -257,10 +258,19 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoders of the first layers that such an interrupted fit already trained (loaded
         with ``sparseae.load``): they are used as they are, and the fit goes on as the
         interrupted one would have, to the same result. They must be what this stack would
-        train: the same settings and seeds, on the same data."""
+        train: the same settings and seeds, on the same data.
+
+        ``fit_autoencoder(name, fit)``, if given, trains each autoencoder not pretrained:
+        ``fit(**options)`` is its ``SparseAutoencoder.fit`` on the features of the layer below,
+        taking that method's ``resume``, ``checkpoint`` and ``should_stop``, and it returns the
+        fitted autoencoder (default: ``fit()``). With them an autoencoder's training can be
+        checkpointed, interrupted and gone on with, as ``sparseae stacked`` does; to stop the
+        stack where ``should_stop`` stopped an autoencoder, it raises (``KeyboardInterrupt``,
+        say) instead of returning it."""
         if on_stage is not None and not callable(on_stage):
             raise TypeError(f"on_stage takes a function of (name, estimator), got {on_stage!r}")
         stage = on_stage or (lambda name, estimator: None)
+        train = autoencoder_training(fit_autoencoder)
         # everything is checked before the first autoencoder's long training
         X, y = validated(self, X, y, dtype=np.float64)
         classes, codes = _classes(y)
@@ -292,7 +302,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             else:
                 with _warnings_of(f"autoencoder {k} of {len(sizes)}",  # (no decoder option)
                                   {RESCALE: "rescale X to [0, 1]"}):
-                    ae = autoencoder(n_hidden, seed).fit(features)
+                    ae = train(f"autoencoder{k}", partial(autoencoder(n_hidden, seed).fit,
+                                                          features))
                 stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)
             features = ae.transform(features)
@@ -335,6 +346,17 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         check_is_fitted(self)
         return self.network_.predict(validated(self, X, reset=False))
+
+
+def autoencoder_training(fit_autoencoder):
+    """The ``fit_autoencoder(name, fit)`` of a fit that takes one (None: ``fit()``), with a
+    clear error for what cannot be one."""
+    if fit_autoencoder is None:
+        return lambda name, fit: fit()
+    if not callable(fit_autoencoder):
+        raise TypeError(f"fit_autoencoder takes a function of (name, fit), got "
+                        f"{fit_autoencoder!r}")
+    return fit_autoencoder
 
 
 class _warnings_of:

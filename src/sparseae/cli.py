@@ -302,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
         kept = "autoencoder it saved is" if sub is taught else "autoencoders it saved are"
         sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                          help=f"go on with the interrupted {sub.prog.split()[-1]} run in "
-                         f"RUN_DIR, with its own settings: the {kept} kept, the rest is "
-                         "trained, to the result of an uninterrupted run")
+                         f"RUN_DIR, with its own settings: the {kept} kept, one in "
+                         "training goes on from its checkpoint, the rest is trained, to the "
+                         "result of an uninterrupted run")
     stack.add_argument("--finetune-weight-decay", type=_non_negative, default=1e-4,
                        help="weight decay on every weight during fine-tuning")
     stack.add_argument("--finetune-max-iter", type=_positive_int, default=400,
@@ -969,18 +970,61 @@ def _write_metrics(run: Path, metrics: dict):
 
 def _saving_stages(run: Path, saved: list, settings: dict):
     """An ``on_stage`` for the experiments: each model goes into ``run`` as soon as it is
-    trained (``name.npz``), and its file name into ``saved``; the first one comes with the
-    run's ``settings`` (config.json)."""
-    from .io import atomic_write
+    trained (``name.npz``, replacing its checkpoint), and its file name into ``saved``; the
+    first one comes with the run's ``settings`` (config.json)."""
 
     def save(name, estimator):
-        if not (run / "config.json").exists():
-            run.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(settings, indent=2) + "\n"
-            atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+        _write_experiment_settings(run, settings)
         saved.append(estimator.save(run / f"{name}.npz").name)
+        _checkpoint_of(run, name).unlink(missing_ok=True)
 
     return save
+
+
+def _checkpointed_autoencoders(run: Path, saved: list, settings: dict):
+    """A ``fit_autoencoder`` for the experiments: an autoencoder in training saves its state in
+    ``run`` (``name.checkpoint.npz``) every ``EXPERIMENT_CHECKPOINT_EVERY`` iterations and at
+    Ctrl-C, which then stops the experiment with the checkpoint in ``saved``; a resumed run's
+    autoencoder goes on from its checkpoint, to the uninterrupted run's result."""
+    from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+
+    def fit_autoencoder(name, fit):
+        path = _checkpoint_of(run, name)
+        state = load_checkpoint(path) if path.exists() else None
+        _write_experiment_settings(run, settings)  # (a checkpoint is resumed with them)
+        try:
+            with GracefulInterrupt() as interrupted:
+                ae = fit(resume=state, checkpoint=Checkpointer(path, EXPERIMENT_CHECKPOINT_EVERY),
+                         should_stop=interrupted)
+        except KeyboardInterrupt:  # (a second Ctrl-C: the last periodic checkpoint is kept)
+            if path.exists():
+                saved.append(path.name)
+            raise
+        if ae.interrupted_:
+            its = f"{ae.n_iter_} iteration{'' if ae.n_iter_ == 1 else 's'}"
+            saved.append(f"{path.name} ({name} after {its})")
+            raise KeyboardInterrupt
+        return ae
+
+    return fit_autoencoder
+
+
+EXPERIMENT_CHECKPOINT_EVERY = 10  # iterations, as sparseae train's --checkpoint-every
+
+
+def _checkpoint_of(run: Path, name: str) -> Path:
+    """Where an experiment's autoencoder ``name`` keeps its state while it trains."""
+    return run / f"{name}.checkpoint.npz"
+
+
+def _write_experiment_settings(run: Path, settings: dict) -> None:
+    """The run's ``settings`` in its config.json (and the folder made), unless already there."""
+    from .io import atomic_write
+
+    if not (run / "config.json").exists():
+        run.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(settings, indent=2) + "\n"
+        atomic_write(run / "config.json", lambda f: f.write(text.encode()))
 
 
 # what a run of selftaught or stacked records of its options (config.json), for --resume
@@ -1004,12 +1048,29 @@ def _experiment_settings(args) -> dict:
     return settings
 
 
-def _interrupted(run: Path, saved: list, command: str) -> int:
+def _interrupted(run: Path, saved: list, command: str, made: bool | None) -> int:
+    """Say what the interrupted experiment in ``run`` kept (``saved``). A new run (``made``
+    tells whether it made the folder; None: a resumed run) that kept nothing takes away its
+    settings, so that the same command can be given again."""
     kept = (f"{run} keeps {', '.join(saved)}" if saved else
             "no model had finished training; nothing was saved")
     hint = f"; to go on with it: sparseae {command} --resume {run}" if saved else ""
+    if not saved and made is not None:
+        _remove_unbegun(run, made)
     print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
     return EXIT_INTERRUPTED
+
+
+def _goes_on(run: Path, name: str) -> str:
+    """How a resumed experiment trains its autoencoder ``name``: from its checkpoint, or
+    anew."""
+    from .checkpoint import load_checkpoint
+
+    path = _checkpoint_of(run, name)
+    if not path.exists():
+        return "is trained anew"
+    done = load_checkpoint(path)["solver"]["iteration"]
+    return f"goes on from its checkpoint after {done} iteration{'' if done == 1 else 's'}"
 
 
 def _begin_experiment(args):
@@ -1073,12 +1134,13 @@ def selftaught(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
+    made = None if args.resume is not None else not run.exists()
     pretrained = None
     if args.resume is not None:
         if (run / "autoencoder.npz").exists():
             pretrained = _saved_autoencoder(run / "autoencoder.npz")
         print(f"going on with {run}: its autoencoder "
-              + ("was trained" if pretrained else "is trained anew"), file=sys.stderr)
+              + ("was trained" if pretrained else _goes_on(run, "autoencoder")), file=sys.stderr)
     saved = [] if pretrained is None else ["autoencoder.npz"]
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -1091,9 +1153,10 @@ def selftaught(args) -> int:
                 softmax_weight_decay=settings["softmax_weight_decay"],
                 random_state=settings["seed"], verbose=not args.quiet,
                 on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
+                fit_autoencoder=_checkpointed_autoencoders(run, saved, settings),
             )
     except KeyboardInterrupt:
-        return _interrupted(run, saved, args.command)
+        return _interrupted(run, saved, args.command, made)
     except PretrainedError as err:
         raise ValueError(f"{run / 'autoencoder.npz'} {err.reason}; delete it, and the "
                          "autoencoder is trained anew") from None
@@ -1119,13 +1182,17 @@ def stacked(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
+    made = None if args.resume is not None else not run.exists()
     pretrained = []
     if args.resume is not None:
         while (path := run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
                 len(pretrained) < len(settings["hidden"]):
             pretrained.append(_saved_autoencoder(path))
-        print(f"going on with {run}: {len(pretrained)} of its {len(settings['hidden'])} "
-              "autoencoders were trained", file=sys.stderr)
+        trained = f"{len(pretrained)} of its {len(settings['hidden'])} autoencoders were trained"
+        if len(pretrained) < len(settings["hidden"]):
+            name = f"autoencoder{len(pretrained) + 1}"
+            trained += f"; {name} {_goes_on(run, name)}"
+        print(f"going on with {run}: {trained}", file=sys.stderr)
     saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -1140,9 +1207,10 @@ def stacked(args) -> int:
                 max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
                 random_state=settings["seed"], verbose=not args.quiet,
                 on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
+                fit_autoencoder=_checkpointed_autoencoders(run, saved, settings),
             )
     except KeyboardInterrupt:
-        return _interrupted(run, saved, args.command)
+        return _interrupted(run, saved, args.command, made)
     except PretrainedError as err:
         raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} {err.reason}; delete it, "
                          "and that autoencoder is trained anew") from None

@@ -9,12 +9,18 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .classifier import SoftmaxRegression, StackedAutoencoderClassifier, check_trained_as
+from .classifier import (
+    SoftmaxRegression,
+    StackedAutoencoderClassifier,
+    autoencoder_training,
+    check_trained_as,
+)
 from .estimator import SparseAutoencoder
 
 
@@ -53,7 +59,8 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
 
 def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsity_target=0.1,
                 sparsity_weight=3.0, weight_decay=3e-3, max_iter=400, softmax_weight_decay=1e-4,
-                random_state=0, verbose=False, on_stage=None, pretrained=None) -> dict:
+                random_state=0, verbose=False, on_stage=None, pretrained=None,
+                fit_autoencoder=None) -> dict:
     """UFLDL's self-taught learning: a sparse autoencoder learns features from the digits in
     ``unlabeled_classes`` (labels unused); the other digits are split in half, a softmax is trained
     on the features of one half and tested on the other, and compared with a softmax on the raw
@@ -62,8 +69,10 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
 
     ``pretrained`` is the autoencoder that an interrupted run with these settings trained: it
     is used instead of training it again (``autoencoder_seconds`` is then None), to the result
-    of the uninterrupted run."""
+    of the uninterrupted run. ``fit_autoencoder(name, fit)``, if given, trains it (name
+    ``"autoencoder"``), as in ``StackedAutoencoderClassifier.fit``."""
     stage = on_stage or (lambda name, estimator: None)
+    train_autoencoder = autoencoder_training(fit_autoencoder)
     X, y = _samples_and_labels(X, y)
     unlabeled_mask = np.isin(y, unlabeled_classes)
     if unlabeled_mask.all() or not unlabeled_mask.any():
@@ -85,7 +94,7 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
                                max_iter=max_iter, random_state=random_state, verbose=verbose)
         if pretrained is None:
             start = time.perf_counter()
-            ae.fit(unlabeled)
+            ae = train_autoencoder("autoencoder", partial(ae.fit, unlabeled))
             ae_seconds = round(time.perf_counter() - start, 2)
             stage("autoencoder", ae)
         else:
@@ -151,10 +160,10 @@ def _check_split(y, test_fraction: float):
 def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_target=0.1,
             sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
             finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400, random_state=0,
-            verbose=False, on_stage=None, pretrained=()) -> dict:
+            verbose=False, on_stage=None, pretrained=(), fit_autoencoder=None) -> dict:
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
-    held-out ``test_fraction`` before and after fine-tuning. ``on_stage`` and ``pretrained``
-    go to ``StackedAutoencoderClassifier.fit``."""
+    held-out ``test_fraction`` before and after fine-tuning. ``on_stage``, ``pretrained`` and
+    ``fit_autoencoder`` go to ``StackedAutoencoderClassifier.fit``."""
     from sklearn.model_selection import train_test_split
 
     X, y = _samples_and_labels(X, y)
@@ -169,7 +178,8 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             weight_decay=weight_decay, softmax_weight_decay=softmax_weight_decay,
             finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
             finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
-        ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained)
+        ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained,
+              fit_autoencoder=fit_autoencoder)
         seconds = time.perf_counter() - start
     return {
         "n_train": int(len(X_train)),
