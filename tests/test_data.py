@@ -75,6 +75,14 @@ def test_patches_come_from_every_image(rng):
     assert 0.4 < share < 0.6
 
 
+def test_fewer_patches_than_images_leave_some_images_unsampled(rng):
+    """The built-in images are ten: three patches come from at most three of them."""
+    images = [np.full((9, 9), float(k)) for k in range(10)]
+    patches = sample_patches(images, 3, 8, rng)
+    assert patches.shape == (3, 64) and len(set(patches[:, 0])) <= 3
+    assert image_patches("natural", 3, 8, random_state=0).shape == (3, 64)
+
+
 def test_sampling_is_reproducible():
     a = image_patches("natural", 50, 8, random_state=5)
     b = image_patches("natural", 50, 8, random_state=5)

@@ -99,7 +99,7 @@ def sample_patches(
         windows = sliding_window_view(image, (patch_size, patch_size))
         r = rng.integers(windows.shape[0], size=rows.size)
         c = rng.integers(windows.shape[1], size=rows.size)
-        patches[rows] = windows[r, c].reshape(rows.size, -1)
+        patches[rows] = windows[r, c].reshape(rows.size, patch_size * patch_size)
     return patches
 
 
