@@ -98,6 +98,7 @@ def test_text_in_the_data():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_rows_for_training_are_refused_by_transform_and_cost_with_the_way_to_do_it(tmp_path):
     from sparseae.data import NpyFile, Rows
+    from sparseae.io import write_features
 
     np.save(tmp_path / "x.npy", X)
     model = SparseAutoencoder(n_hidden=2, max_iter=2).fit(NpyFile(tmp_path / "x.npy"))
@@ -107,6 +108,12 @@ def test_rows_for_training_are_refused_by_transform_and_cost_with_the_way_to_do_
         for use in (model.transform, model.reconstruct, model.cost, model.score):
             with pytest.raises(TypeError, match=message):
                 use(rows)
+        # the way it names takes what was refused
+        path = write_features(model, rows, tmp_path / "features.npy")
+        np.testing.assert_allclose(np.load(path), model.transform(X), rtol=1e-6)
+    with pytest.raises(TypeError, match="^write_features takes the samples as Rows, an NpyFile "
+                                        "or a 2-D array, not list$"):
+        write_features(model, X.tolist(), tmp_path / "features.npy")
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

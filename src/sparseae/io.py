@@ -471,13 +471,20 @@ def _output_width(transform, width: int | None) -> int:
 
 def write_features(model, rows, path, progress: bool = False) -> Path:
     """``model.transform`` of every sample of ``rows`` (``Rows``, transformed as the model's
-    training rows were) into the ``.npy`` file ``path``, one chunk at a time, so that samples
-    larger than memory work. Written beside ``path`` and renamed into place: an interrupted
-    run leaves no partial file."""
+    training rows were; an ``NpyFile`` or an array as they are) into the ``.npy`` file
+    ``path``, one chunk at a time, so that samples larger than memory work. Written beside
+    ``path`` and renamed into place: an interrupted run leaves no partial file."""
+    from sklearn.utils.validation import check_is_fitted
     from tqdm.auto import tqdm
 
-    from .data.rows import value_range
+    from .data.rows import NpyFile, Rows, value_range
 
+    check_is_fitted(model)
+    if isinstance(rows, (np.ndarray, NpyFile)):
+        rows = Rows(rows)
+    elif not isinstance(rows, Rows):
+        raise TypeError(f"write_features takes the samples as Rows, an NpyFile or a 2-D array, "
+                        f"not {type(rows).__name__}")
     n_hidden, n_features = model.W1_.shape
     if rows.n_features != n_features:
         raise ValueError(f"the samples have {rows.n_features} features after the run's "
