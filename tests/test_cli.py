@@ -142,6 +142,19 @@ def test_under_torchrun_only_train_runs_and_only_rank_0_says_the_notes(monkeypat
             f"sparseae: error: {command[0]} runs as one process: under torchrun every process "
             "would run all of it and write the same files (train is the command that trains "
             "data-parallel)\n")
+    monkeypatch.setenv("WORLD_SIZE", "abc")
+    for command in (["train"], ["encode", str(tmp_path)]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == (
+            "sparseae: error: the environment's WORLD_SIZE='abc' is not a number of processes "
+            "(torchrun sets it; unset it to run one process)\n")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # set by hand, not by torchrun
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["train", "--device", "cpu", "--patches", "100", "--max-iter", "1"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "sparseae: error: distributed training needs the environment torchrun sets (RANK, "
+        "MASTER_ADDR, MASTER_PORT missing)")
     monkeypatch.delenv("WORLD_SIZE")
     args = ["train", "--batch-size", "10", "--threads", "2", "--device", "cpu", "--patches",
             "100", "--max-iter", "1", "--quiet"]
@@ -564,6 +577,11 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
                                       "got '-1'"),
     (["train", "--seed", str(2**32)], f"argument --seed: must be an integer in [0, 2**32), "
                                       f"got '{2**32}'"),
+    (["train", "--out", ""], "argument --out: must name a file or folder, got ''"),
+    (["train", "--data", ""], "argument --data: must name a file or folder, got ''"),
+    (["encode", ""], "argument RUN_DIR: must name a file or folder, got ''"),
+    (["selftaught", "--resume", ""], "argument --resume: must name a file or folder, got ''"),
+    (["stacked", "--labels", " "], "argument --labels: must name a file or folder, got ' '"),
 ])
 def test_option_values_are_checked_by_name(args, message, capsys):
     err = refused_by_argparse(args, capsys)

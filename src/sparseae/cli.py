@@ -71,6 +71,17 @@ def _non_negative(text: str) -> float:
     return _number(text, 0.0, float("inf"), "a number >= 0", with_low=True)
 
 
+def _named(text: str) -> str:
+    """A file, folder or built-in name: not empty (an empty one would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name a file or folder, got {text!r}")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_named(text))
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -116,7 +127,7 @@ def _add_source_options(group, builtin, from_run: bool = False):
     def default(value):
         return argparse.SUPPRESS if from_run else value
 
-    group.add_argument("--data", default=default("natural"), metavar="SOURCE",
+    group.add_argument("--data", type=_named, default=default("natural"), metavar="SOURCE",
                        help=f"built-in data ({', '.join(builtin)}) or a path: .npy "
                        "(memory-mapped), .npz, .csv, .mat (an H x W x K image stack or a 2-D "
                        "matrix), an MNIST IDX file (raw or .gz), an image file, or a folder of "
@@ -246,11 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the patch sampling, initial weights and shuffling")
 
     out = train.add_argument_group("output")
-    out.add_argument("--out", type=Path, default=None, metavar="DIR",
+    out.add_argument("--out", type=_path, default=None, metavar="DIR",
                      help="run folder (default: runs/train-<date>-<time>)")
     out.add_argument("--checkpoint-every", type=_positive_int, default=10,
                      help="save checkpoint.npz every this many iterations (epochs)")
-    out.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+    out.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR with its saved settings, "
                      "or with --max-iter continue any run up to that many iterations; "
                      "--memory-budget and --threads may be given anew, --out is refused, and "
@@ -282,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
                        help="units of each stacked autoencoder")
     for sub in (taught, stack):
-        sub.add_argument("--data", default="mnist", help=labeled_help)
-        sub.add_argument("--labels", default=None, help="IDX label file for an IDX --data")
+        sub.add_argument("--data", type=_named, default="mnist", help=labeled_help)
+        sub.add_argument("--labels", type=_named, default=None,
+                         help="IDX label file for an IDX --data")
         sub.add_argument("--sparsity-target", type=_fraction, default=0.1, metavar="RHO",
                          help="desired mean activity of the autoencoders' hidden units")
         sub.add_argument("--sparsity-weight", type=_non_negative, default=3.0, metavar="BETA",
@@ -296,11 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="L-BFGS iterations of each autoencoder and softmax")
         sub.add_argument("--seed", type=_seed, default=0,
                          help="seed of the split and the initial weights")
-        sub.add_argument("--out", type=Path, default=None, metavar="DIR",
+        sub.add_argument("--out", type=_path, default=None, metavar="DIR",
                          help="run folder (default: runs/<command>-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         kept = "autoencoder it saved is" if sub is taught else "autoencoders it saved are"
-        sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+        sub.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
                          help=f"go on with the interrupted {sub.prog.split()[-1]} run in "
                          f"RUN_DIR, with its own settings: the {kept} kept, one in "
                          "training goes on from its checkpoint, the rest is trained, to the "
@@ -321,12 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
         "chunks, so a memory-mapped .npy larger than memory works. Each data option defaults "
         "to the run's own (config.json): with none, the features of the training samples.",
     )
-    encode.add_argument("run", type=Path, metavar="RUN_DIR", help="a run folder of train")
+    encode.add_argument("run", type=_path, metavar="RUN_DIR", help="a run folder of train")
     source = encode.add_argument_group("data (default: the run's)")
     _add_source_options(source, BUILTIN, from_run=True)
     source.add_argument("--seed", type=_seed, default=argparse.SUPPRESS,
                         help="seed of the patch sampling")
-    encode.add_argument("--out", type=Path, default=None, metavar="FILE",
+    encode.add_argument("--out", type=_path, default=None, metavar="FILE",
                         help="the .npy file to write, its folder made if need be (default: "
                         "RUN_DIR/features.npy)")
     encode.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -1314,7 +1326,9 @@ def main(argv=None) -> int:
     command = {"train": train, "encode": encode, "gradcheck": gradcheck,
                "selftaught": selftaught, "stacked": stacked}[args.command]
     try:
-        if args.command != "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from . import distributed
+
+        if args.command != "train" and distributed.requested():
             raise ValueError(f"{args.command} runs as one process: under torchrun every process "
                              "would run all of it and write the same files (train is the "
                              "command that trains data-parallel)")

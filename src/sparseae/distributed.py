@@ -28,7 +28,12 @@ from .backend import Backend, import_torch, is_tensor
 
 def requested() -> bool:
     """Whether this process was started as one of several (by torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    text = os.environ.get("WORLD_SIZE", "1")
+    try:
+        return int(text) > 1
+    except ValueError:
+        raise ValueError(f"the environment's WORLD_SIZE={text!r} is not a number of processes "
+                         "(torchrun sets it; unset it to run one process)") from None
 
 
 @contextmanager
@@ -50,14 +55,15 @@ def init(backend: Backend) -> tuple[int, int]:
     torch = import_torch()
     dist = torch.distributed
     if not dist.is_available():
-        raise RuntimeError("this PyTorch build has no torch.distributed")
+        raise ImportError("this PyTorch build has no torch.distributed")
     if not dist.is_initialized():
         missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
                    if k not in os.environ]
-        if missing:
-            raise RuntimeError(
+        if missing:  # (a ValueError: the environment is input like any other)
+            raise ValueError(
                 f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
-                "missing): start it with torchrun --nproc_per_node=N ..."
+                "missing): start it with torchrun --nproc_per_node=N ..., or unset "
+                "WORLD_SIZE to run one process"
             )
         dist.init_process_group("nccl" if backend.is_gpu else "gloo")
         # Leave the group before exit: gloo's threads torn down at exit abort the process.
