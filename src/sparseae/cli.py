@@ -1312,7 +1312,7 @@ FLAGS = {"validation_fraction": "--validation-fraction", "batch_size": "--batch-
          "early_stopping": "--early-stopping", "n_iter_no_change": "--patience",
          "learning_rate_schedule": "--lr-schedule", "learning_rate": "--learning-rate",
          "memory_budget": "--memory-budget", "max_iter": "--max-iter",
-         "distributed=True": "torchrun"}
+         "distributed=True": "torchrun", "solver='adam'": "--solver adam"}
 
 
 def _in_flags(message: str) -> str:
@@ -1336,8 +1336,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, OSError, ImportError) as err:  # ours: each names the problem
+    except (ValueError, OSError, ImportError, MemoryError) as err:  # each names the problem
         message = _in_flags(_text(err)) if args.command == "train" else _text(err)
+        if isinstance(err, MemoryError):  # (NumPy's: "Unable to allocate 47.7 GiB for ...")
+            message = f"out of memory: {message}"
         print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -92,7 +92,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Memory for the whole process while fitting, as bytes or a string such as ``"500MB"``.
         Data that does not fit in what is left (see ``sparseae.training``) is streamed from disk
         in chunks: two passes per exact evaluation, the same result. None holds the data in
-        memory.
+        memory. The solver's own vectors come on top (float64 copies of the parameters, and
+        L-BFGS's curvature pairs: about 28 copies in float64, 18 in float32); a fit whose
+        solver would need more than the machine's memory is refused before it starts.
     batch_size : int >= 1, default=256
         Rows per minibatch (``sgd``, ``adam``).
     learning_rate : float > 0 or None, default=None

@@ -181,6 +181,27 @@ class SolverMixin:
             curvature_dtype=storage_dtype(getattr(self, "dtype", "float64")).name,
         )
 
+    def _check_solver_memory(self, n_params: int, seed: int):
+        """A clear error, before the solver starts, where its vectors alone would take more
+        than this machine's memory (shared by the processes torchrun started on it): the
+        system would otherwise kill the process, with no message, when they fill it."""
+        try:
+            memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):  # (no sysconf: Windows)
+            return
+        if getattr(self, "distributed", False):
+            memory //= int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        settings = self._settings(seed)
+        need = solvers.state_bytes(self.solver, n_params, settings)
+        if need > memory:
+            adam = self.solver == "lbfgs" and solvers.state_bytes("adam", n_params,
+                                                                  settings) < memory // 2
+            raise MemoryError(
+                f"{self.solver} on {n_params:,} parameters needs about {_size(need)} for its "
+                f"own vectors, more than this machine's {_size(memory)}: "
+                "train a smaller model (fewer hidden units or input features)"
+                + (", or use solver='adam', which keeps fewer" if adam else ""))
+
     def _lanes(self) -> int:
         """Threads that share each NumPy evaluation's rows: ``n_threads``, or the cores this
         process may use, shared with the other processes torchrun started on this machine
@@ -217,6 +238,7 @@ class SolverMixin:
         sharing an evaluation's rows) choose NumPy's BLAS threads."""
         if getattr(checkpoint, "path", None) is not None:  # (not at the first save, after
             writable(checkpoint.path)  # the training; only where it is saved: rank 0)
+        self._check_solver_memory(theta0.size, seed)
         stopper = None
         if hasattr(self, "validation_loss_curve_"):  # of an earlier fit
             del self.validation_loss_curve_
@@ -280,6 +302,11 @@ class SolverMixin:
         self.stop_reason_ = result.message
         self.interrupted_ = result.interrupted
         return result
+
+
+def _size(n_bytes: int) -> str:
+    """Bytes in GiB, or in MiB below one GiB."""
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def _unit(solver: str) -> str:

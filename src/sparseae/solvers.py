@@ -241,6 +241,17 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
     return result("iteration limit reached")
 
 
+def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
+    """About the memory ``solver`` holds besides the objective's: float64 vectors of the
+    parameters (the iterate, its gradient, the direction, a trial point and its gradient, and
+    the evaluations' cache; the moments or the velocity of the first-order rules), and for
+    L-BFGS its curvature pairs in ``settings.curvature_dtype``."""
+    if solver == "lbfgs":
+        pair = np.dtype(settings.curvature_dtype).itemsize
+        return n_params * (8 * 8 + 2 * settings.lbfgs_memory * pair)
+    return n_params * 8 * 5
+
+
 FTOL_MET = "the relative decrease of the cost is below ftol"
 NO_STEP = "the line search found no step that lowers the cost"
 
