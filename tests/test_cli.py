@@ -553,6 +553,10 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
     assert main(["train", "--resume", str(folder), "--max-iter", "4", "--quiet"]) == 0
     assert json.loads((folder / "metrics.json").read_text())["iterations"] == 4
     assert "--max-iter 8" in capsys.readouterr().err
+    spaced = tmp_path / "my run's"  # the command pastes into a shell as it is
+    assert main(["train", *QUICK, "--out", str(spaced)]) == 0
+    assert capsys.readouterr().err.strip().endswith(
+        f"to train longer: sparseae train --resume '{tmp_path}/my run'\"'\"'s' --max-iter 4")
 
 
 @pytest.mark.parametrize("args, message", [

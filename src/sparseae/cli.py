@@ -8,6 +8,7 @@ import difflib
 import json
 import os
 import re
+import shlex
 import sys
 import time
 import warnings
@@ -493,8 +494,8 @@ def train(args) -> int:
         if args.out is not None:  # it would replace the run's model, not write a new folder
             raise ValueError(f"--out has no effect with --resume: the run goes on in {run} and "
                              f"its model.npz is replaced; to keep {run} as it is, copy it and "
-                             f"resume the copy (cp -r {run} {args.out} && sparseae train "
-                             f"--resume {args.out} ...)")
+                             f"resume the copy ({_shell('cp', '-r', run, args.out)} && "
+                             f"{_shell('sparseae', 'train', '--resume', args.out)} ...)")
         settings = _run_settings(run)
         _note_ignored_with_resume(args)
         state = load_checkpoint(run / "checkpoint.npz") \
@@ -569,8 +570,8 @@ def train(args) -> int:
     if rank != 0:
         return EXIT_INTERRUPTED if model.interrupted_ else 0
     advice = {  # the library's, in the command line's words
-        TRAIN_LONGER: f"to train longer: sparseae train --resume {run} --max-iter "
-                      f"{2 * model.n_iter_}",
+        TRAIN_LONGER: "to train longer: " + _shell("sparseae", "train", "--resume", run,
+                                                   "--max-iter", 2 * model.n_iter_),
         FINER: "--dtype float64 resolves smaller decreases of the cost",
         SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
         SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
@@ -583,13 +584,15 @@ def train(args) -> int:
     _print_notes(caught, advice, _in_flags)
     if model.interrupted_:
         print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
-              f"continue with: sparseae train --resume {run}", file=sys.stderr)
+              f"continue with: {_shell('sparseae', 'train', '--resume', run)}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
     model.save(run / "model.npz")
     if (run / "features.npy").exists():  # written by encode from the model before this one
         print(f"note: {run / 'features.npy'} holds the features of the model before this "
-              f"training; to renew them: sparseae encode {run}", file=sys.stderr)
+              f"training; to renew them: {_shell('sparseae', 'encode', run)}",
+              file=sys.stderr)
     viz.save_loss_curve(run / "loss.png", model.loss_curve_,
                         unit=_unit(settings),
                         validation=getattr(model, "validation_loss_curve_", None))
@@ -800,7 +803,7 @@ def _run_settings(run: Path) -> dict:
     command = saved.get("command", "train")  # (runs of train from before it was recorded)
     if command != "train":
         raise ValueError(f"{run} is a run of sparseae {command}, not of train"
-                         + (f"; to go on with it: sparseae {command} --resume {run}"
+                         + (f"; to go on with it: {_shell('sparseae', command, '--resume', run)}"
                             if not (run / "metrics.json").exists() else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
@@ -820,7 +823,8 @@ def encode(args) -> int:
     settings.update({k: getattr(args, k) for k in SOURCE_SETTINGS if hasattr(args, k)})
     if not (args.run / "model.npz").exists() and (args.run / "checkpoint.npz").exists():
         raise FileNotFoundError(f"{args.run} has no model.npz: its training did not finish "
-                                f"(continue it with: sparseae train --resume {args.run})")
+                                "(continue it with: "
+                                f"{_shell('sparseae', 'train', '--resume', args.run)})")
     model = load(args.run / "model.npz")
     if not isinstance(model, SparseAutoencoder):
         raise ValueError(f"{args.run / 'model.npz'} holds a {type(model).__name__}, not an "
@@ -864,7 +868,8 @@ def _new_run(args) -> Path:
         resumable = _run_command(run) == args.command and not (run / "metrics.json").exists()
         raise FileExistsError(
             f"{run} already holds a run; choose another --out"
-            + (f", or continue it with: sparseae {args.command} --resume {run}"
+            + (", or continue it with: "
+               + _shell("sparseae", args.command, "--resume", run)
                if resumable else ""))
     if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
         raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
@@ -1066,7 +1071,8 @@ def _interrupted(run: Path, saved: list, command: str, made: bool | None) -> int
     settings, so that the same command can be given again."""
     kept = (f"{run} keeps {', '.join(saved)}" if saved else
             "no model had finished training; nothing was saved")
-    hint = f"; to go on with it: sparseae {command} --resume {run}" if saved else ""
+    hint = f"; to go on with it: {_shell('sparseae', command, '--resume', run)}" if saved \
+        else ""
     if not saved and made is not None:
         _remove_unbegun(run, made)
     print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
@@ -1342,6 +1348,12 @@ def main(argv=None) -> int:
             message = f"out of memory: {message}"
         print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _shell(*words) -> str:
+    """A command to paste into a shell: each word quoted where it needs to be (a run folder
+    with a space in its name, say)."""
+    return " ".join(shlex.quote(str(word)) for word in words)
 
 
 def _text(err: Exception) -> str:
