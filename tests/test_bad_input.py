@@ -316,3 +316,27 @@ def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
         "own vectors, more than this machine's 1.0 MiB: train a smaller model (fewer hidden "
         "units or input features), or use --solver adam, which keeps fewer")
     assert not (tmp_path / "run").exists()  # (nothing begun: the same command can be given)
+
+
+@pytest.mark.parametrize("make", ["standardize", "patch", "zca", "pca-white", "pca"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them(
+        tmp_path, make, streamed):
+    """Values of 1e200 were reported as NaN in the data (the scaling's sums of squares had
+    overflowed), or as eigenvalues that did not converge; unit scaling needs no squares."""
+    from sparseae.data import NpyFile, Rows
+    from sparseae.data.scaling import make_scaler
+    from sparseae.whitening import make_whitening
+
+    huge = np.random.default_rng(0).normal(size=(40, 4)) * 1e200
+    np.save(tmp_path / "x.npy", huge)
+    rows = Rows(NpyFile(tmp_path / "x.npy")) if streamed else Rows(huge)
+    transform = (make_whitening(make) if make in ("zca", "pca-white", "pca") else
+                 make_scaler(make))
+    largest = re.escape(f"{np.abs(huge).max():.3g}")
+    with pytest.raises(ValueError, match=rf"^the data holds values up to {largest} in "
+                                         rf"magnitude, too large for the "
+                                         rf"{type(transform).__name__} fitted on it: their "
+                                         r"squares overflow float64; rescale the data"):
+        rows.fit_transform(transform)
+    assert np.isfinite(rows.fit_transform(make_scaler("unit")).to_array()).all()

@@ -29,7 +29,7 @@ from sklearn.base import (
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .data.rows import finite, validated
+from .data.rows import check_squares, finite, validated
 from .fitting import unchanged_on_failure
 
 
@@ -70,6 +70,7 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
             raise ValueError(f"this {type(self).__name__} was loaded from a file and can only "
                              "transform; fit a new one to go on fitting")
         X = validated(self, X, dtype=np.float64, reset=first)
+        check_squares(X.min(initial=0.0), X.max(initial=0.0), self)
         if first:
             self.shift_ = X.mean(axis=0)  # accumulating around a shift keeps the sums accurate
             self._sum = np.zeros(X.shape[1])

@@ -138,18 +138,20 @@ class Rows:
         passed through it. A NaN or infinity is reported here, by its row in these rows: a
         transform fitted on it would spread it to every row."""
         if self.in_memory or not hasattr(transform, "partial_fit"):
-            transform.fit(finite(self.to_array()))
+            X = self.to_array()
+            check_squares(*value_range(X), transform)
+            transform.fit(X)
         elif hasattr(transform, "fit_chunks"):
-            transform.fit_chunks(self._finite_chunks())
+            transform.fit_chunks(self._finite_chunks(transform))
         else:
-            for X in self._finite_chunks():
+            for X in self._finite_chunks(transform):
                 transform.partial_fit(X)
         return self.with_transform(transform)
 
-    def _finite_chunks(self) -> Iterator[np.ndarray]:
+    def _finite_chunks(self, transform) -> Iterator[np.ndarray]:
         start = 0
         for X in self.chunks(self.default_chunk()):
-            value_range(X, start)
+            check_squares(*value_range(X, start), transform)
             start += X.shape[0]
             yield X
 
@@ -206,6 +208,21 @@ def value_range(X: np.ndarray, first_row: int = 0, name: str = "the data") -> tu
             kind = 0 if np.isnan(X[start + row, col]) else 2 if X.dtype == np.float32 else 1
             raise NonFiniteError(kind, int(first_row + start + row), int(col), name)
     raise AssertionError("unreachable: a non-finite extreme comes from a non-finite value")
+
+
+# beyond this, squares overflow float64 (1.8e308) in the sums that scalings and whitenings fit
+LARGEST_SQUARED = 1e150
+
+
+def check_squares(low: float, high: float, transform):
+    """A clear error where the values ``low`` to ``high`` are too large for the sums of squares
+    that ``transform`` is fitted with: they would overflow into infinity and NaN, reported
+    otherwise as NaN in the data, or as eigenvalues that did not converge."""
+    largest = max(-low, high)
+    if largest > LARGEST_SQUARED and getattr(transform, "_sums_squares", True):
+        raise ValueError(f"the data holds values up to {largest:.3g} in magnitude, too large "
+                         f"for the {type(transform).__name__} fitted on it: their squares "
+                         "overflow float64; rescale the data (divide it by a power of ten, say)")
 
 
 def finite(X: np.ndarray, name: str = "the data") -> np.ndarray:

@@ -43,6 +43,7 @@ class UnitScaler(_Streamed):
     """Scale all values to [0, 1] with one global minimum and maximum."""
 
     _fitted = ("data_min_", "data_max_")
+    _sums_squares = False  # (any finite values do: Rows.fit_transform)
 
     def partial_fit(self, X, y=None):
         low, high = value_range(self._fitting(X))
