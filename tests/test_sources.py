@@ -369,6 +369,24 @@ def test_16_bit_and_floating_point_images_keep_their_levels(tmp_path, rng):
     np.testing.assert_array_equal(read_image(tmp_path / "float.tif"), values)
 
 
+def test_nan_in_an_image_or_an_idx_file_is_named_by_its_file_and_pixel(tmp_path, rng):
+    """Whitening would spread an image's NaN over all of it, and its patches' rows and columns
+    say nothing of where it was."""
+    values = rng.random((20, 30)).astype(np.float32)
+    values[4, 7] = np.nan
+    (tmp_path / "images").mkdir()
+    Image.fromarray(values, "F").save(tmp_path / "images" / "nan.tif")
+    with pytest.raises(ValueError, match=rf"^image {tmp_path / 'images' / 'nan.tif'} contains "
+                                         r"NaN \(first at row 4, column 7\)$"):
+        load(tmp_path / "images")
+    digits = rng.random((3, 4, 4))
+    digits[2, 1, 3] = np.inf
+    write_idx(tmp_path / "x-idx3-ubyte", digits, code=0x0D)
+    with pytest.raises(ValueError, match=rf"^{tmp_path / 'x-idx3-ubyte'} contains infinity "
+                                         r"\(first at row 2, column 7\)$"):
+        read_idx(tmp_path / "x-idx3-ubyte")
+
+
 def test_truncated_mat(tmp_path, matrix):
     savemat(tmp_path / "m.mat", {"X": matrix})
     data = (tmp_path / "m.mat").read_bytes()

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .rows import finite
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -136,8 +138,8 @@ def read_image(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            if im.mode == "F":
-                return np.asarray(im, dtype=np.float64)
+            if im.mode == "F":  # (NaN here would become NaN everywhere after whitening)
+                return finite(np.asarray(im, dtype=np.float64), f"image {path}")
             if im.mode.startswith("I"):  # I;16, I;16B, ..., or I (Pillow's 16-bit PNGs)
                 pixels = np.asarray(im, dtype=np.float64)
                 if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .rows import finite
+
 # IDX type codes (Yann LeCun's MNIST format): code -> big-endian dtype
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -28,7 +30,7 @@ def read_idx(path) -> np.ndarray:
     if data.ndim == 1:
         raise ValueError(f"{path} holds {data.shape[0]} labels, not samples to learn from")
     X = data.reshape(data.shape[0], int(np.prod(data.shape[1:]))).astype(np.float64)
-    return X / 255.0 if code == 0x08 else X
+    return X / 255.0 if code == 0x08 else finite(X, str(path))
 
 
 def read_idx_labels(path) -> np.ndarray:
