@@ -427,6 +427,22 @@ def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
     assert main(["encode", str(folder / "model.npz")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: {folder / 'model.npz'} is a file, not a run folder")
+    # a config.json edited by hand
+    config = json.loads((folder / "config.json").read_text())
+    for edit, message in [({"data": 123}, "holds data 123, where sparseae writes a string"),
+                          ({"n_hidden": "3"}, 'holds n_hidden "3", where sparseae writes a number'),
+                          ({"reproducible": 0}, "holds reproducible 0, where sparseae writes true "
+                                                "or false")]:
+        (folder / "config.json").write_text(json.dumps({**config, **edit}))
+        for command in (["encode", str(folder)], ["train", "--resume", str(folder)]):
+            assert main(command) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"sparseae: error: {folder / 'config.json'} {message} (was it edited by hand?)")
+    (folder / "config.json").write_text(json.dumps({**config, "solver": "bogus"}))
+    assert main(["train", "--resume", str(folder), "--max-iter", "4"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: error: {folder / 'config.json'}: solver must be one of ['lbfgs', 'gd', "
+        "'sgd', 'adam'], got 'bogus'")
 
 
 def test_encode_writes_only_npy_files_and_never_over_its_data(tmp_path, capsys):

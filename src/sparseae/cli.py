@@ -530,7 +530,10 @@ def train(args) -> int:
         state = None
         _note_unused_options(args)
     model = build_model(settings, args.quiet)
-    model.check_params()
+    try:
+        model.check_params()
+    except ValueError as err:  # (a new run's options were checked by the parser)
+        raise ValueError(f"{run / 'config.json'}: {err}") from None
     rank = 0
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
         rank, _ = distributed.init(Backend(model.device, model.dtype))
@@ -807,7 +810,20 @@ def _run_settings(run: Path) -> dict:
                             if not (run / "metrics.json").exists() else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
+    for name, value in saved.items():
+        if defaults.get(name) is not None and value is not None and \
+                _kind(value) != _kind(defaults[name]):
+            raise ValueError(f"{config} holds {name} {json.dumps(value)}, where sparseae writes "
+                             f"{_kind(defaults[name])} (was it edited by hand?)")
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
+
+
+def _kind(value) -> str:
+    """What a setting in config.json is, in words."""
+    return ("true or false" if isinstance(value, bool) else
+            "a number" if isinstance(value, (int, float)) else
+            "a string" if isinstance(value, str) else "a list" if isinstance(value, list) else
+            type(value).__name__)
 
 
 def encode(args) -> int:
