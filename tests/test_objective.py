@@ -186,6 +186,20 @@ def test_reproducible_sums_are_bitwise_the_same_in_memory_and_in_chunks_of_block
     assert np.array_equal(params.pack(grad), params.pack(in_chunks[1]))
 
 
+def test_compensated_sums_over_processes_add_each_processs_low_part():
+    """Each process's pair is (1e16, 2) or (-1e16, 2): the totals cancel, and the sum over the
+    processes is exactly 4 only if their low parts are added too."""
+    pairs = []
+    for blocks in ([1e16, 1.0, 1.0], [1.0, -1e16, 1.0]):  # lo = 2: the 1s rounded away
+        S = objective.CompensatedSum(np.zeros(1), 1)
+        for block in blocks:
+            S.add(np.array([block]))
+        pairs.append(np.stack([S.total, S.lo]))
+    total = objective.CompensatedSum(np.zeros(1), 1)  # (any process's: all gather the same)
+    total.over_processes(objective.Shard(6, allreduce=None, allgather=lambda x: pairs))
+    assert total.value()[0] == 4.0
+
+
 def _threaded_cost(m):
     X, p, spec = problem(m=m)
     return objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, 2))[0]
