@@ -342,9 +342,10 @@ def test_initialisation(method):
     p = params.initialize(64, 25, np.random.default_rng(0), method)
     assert [a.shape for a in p] == [(25, 64), (25,), (64, 25), (64,)]
     assert not p.b1.any() and not p.b2.any()
-    if method == "ufldl":
-        r = np.sqrt(6 / (64 + 25 + 1))
-        assert np.abs(p.W1).max() <= r and np.abs(p.W1).max() > 0.95 * r
+    if method == "ufldl":  # the tutorial's draws: W1, then W2, uniform within r
+        r, rng = np.sqrt(6 / (64 + 25 + 1)), np.random.default_rng(0)
+        np.testing.assert_array_equal(p.W1, rng.uniform(-r, r, size=(25, 64)))
+        np.testing.assert_array_equal(p.W2, rng.uniform(-r, r, size=(64, 25)))
     if method == "glorot_normal":
         assert np.std(p.W1) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
 
