@@ -69,6 +69,15 @@ def test_lbfgs_stops_when_the_relative_decrease_is_below_ftol():
     assert result.converged and "ftol" in result.message and result.n_iter == 1
 
 
+def test_lbfgs_measures_the_decrease_of_a_cost_below_one_against_one():
+    """As SciPy's L-BFGS-B, (f - f_new) / max(|f|, |f_new|, 1): a cost of 1e-3 + 1e-9 that
+    falls by 1e-9 in its first (exact) step has met ftol, though it fell by 1e-6 of itself."""
+    d = np.sqrt(1e-9)  # 1/2 ||0 - (d, d)||^2 = 1e-9
+    result = solvers.lbfgs(quadratic([d, d], offset=1e-3), np.zeros(2),
+                           Settings(max_iter=50, gtol=0.0))
+    assert result.converged and "ftol" in result.message and result.n_iter == 1
+
+
 def test_lbfgs_that_converges_as_it_is_interrupted_has_converged_and_resumes_as_converged():
     """The first step meets ftol (as above) while Ctrl-C is pending: the run has ended, and its
     last state, resumed, ends at once with the same result."""
