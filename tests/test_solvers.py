@@ -91,21 +91,39 @@ def test_lbfgs_that_converges_as_it_is_interrupted_has_converged_and_resumes_as_
     assert again.theta.tobytes() == result.theta.tobytes()
 
 
+def fail_the_second_line_search(monkeypatch) -> list:
+    """Makes the second call of ``_wolfe`` find no step; returns the list of the directions and
+    gradients of its calls."""
+    real, calls = solvers._wolfe, []
+
+    def failing_once(fun, theta, direction, grad, cost):
+        calls.append((direction.copy(), grad.copy()))
+        return None if len(calls) == 2 else real(fun, theta, direction, grad, cost)
+
+    monkeypatch.setattr(solvers, "_wolfe", failing_once)
+    return calls
+
+
 def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
     """The second iteration's line search fails on the L-BFGS direction: the fallback step
     starts the memory again, so one pair, the fallback's own, is left."""
-    real, calls = solvers._wolfe, []
-
-    def failing_once(*args):
-        calls.append(1)
-        return None if len(calls) == 2 else real(*args)
-
-    monkeypatch.setattr(solvers, "_wolfe", failing_once)
+    calls = fail_the_second_line_search(monkeypatch)
     scales = np.linspace(1.0, 10.0, 5)
     result = solvers.lbfgs(quadratic(np.ones(5), scales=scales), np.zeros(5),
                            Settings(max_iter=2, gtol=0.0, ftol=0.0))
     assert len(calls) == 3 and result.n_iter == 2
     assert len(result.state["s"]) == 1
+
+
+def test_the_fallback_step_is_at_most_unit_length(monkeypatch):
+    """Like the first step, the fallback after a failed line search goes along -grad scaled to
+    length 1 where the gradient is longer (here about 400)."""
+    calls = fail_the_second_line_search(monkeypatch)
+    solvers.lbfgs(quadratic(100 * np.ones(5), scales=np.linspace(1.0, 10.0, 5)), np.zeros(5),
+                  Settings(max_iter=2, gtol=0.0, ftol=0.0))
+    direction, grad = calls[2]  # the fallback's search
+    assert np.linalg.norm(grad) > 1
+    np.testing.assert_allclose(direction, -grad / np.linalg.norm(grad), rtol=1e-15)
 
 
 def test_lbfgs_takes_scipys_steps_to_the_last_bit(monkeypatch):
