@@ -164,12 +164,14 @@ def test_lbfgs_takes_scipys_steps_to_the_last_bit(monkeypatch):
 
 class Recorded:
     """A minibatch problem whose batch cost is the mean of ``r`` over the batch and whose
-    gradient is all ones."""
+    gradient is all ones; ``batches`` holds the rows of each batch it was given."""
 
     def __init__(self, r):
         self.r, self.n_samples = np.asarray(r, dtype=np.float64), len(r)
+        self.batches = []
 
     def batch(self, theta, which, rho):
+        self.batches.append(np.array(which))
         return float(self.r[which].mean()), np.ones_like(theta)
 
 
@@ -179,6 +181,15 @@ def test_an_epochs_cost_weighs_a_short_last_batch_by_its_rows():
                         momentum=0.0)
     result = solvers.sgd(Recorded(r), np.zeros(2), settings)
     assert result.loss_curve[0] == pytest.approx(r.mean(), rel=1e-12)
+
+
+def test_each_epoch_shuffles_the_rows_anew():
+    """One batch per epoch: each holds every row once, in a new order each epoch."""
+    problem = Recorded(np.zeros(50))
+    solvers.sgd(problem, np.zeros(1), Settings(max_iter=3, batch_size=50, shuffle=True))
+    first, second, third = problem.batches
+    assert all(sorted(rows) == list(range(50)) for rows in problem.batches)
+    assert not np.array_equal(first, second) and not np.array_equal(second, third)
 
 
 def test_the_learning_rate_follows_its_schedule_within_an_epoch():
