@@ -104,6 +104,18 @@ def test_weight_decay_spares_biases():
         np.testing.assert_array_equal(b.b, a.b)
 
 
+def test_initialisation_is_uniform_within_the_tutorials_radius():
+    """Each layer's W is drawn in turn, uniform on [-r, r] with r = sqrt(6 / (n_in + n_out + 1))
+    as the tutorial's autoencoders; biases are zero."""
+    sizes = [3, 2, 4]
+    layers = network.initialize(sizes, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    for (W, b), n_in, n_out in zip(layers, sizes[:-1], sizes[1:]):
+        r = np.sqrt(6 / (n_in + n_out + 1))
+        np.testing.assert_array_equal(W, rng.uniform(-r, r, size=(n_out, n_in)))
+        np.testing.assert_array_equal(b, np.zeros(n_out))
+
+
 def test_pack_and_unpack():
     sizes = [5, 4, 3]
     theta = np.arange(network.n_params(sizes), dtype=float)
