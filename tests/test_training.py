@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sparseae import SparseAutoencoder, params
+from sparseae import SparseAutoencoder, objective, params
 from sparseae.data import NpyFile, Rows
 from sparseae.objective import Spec
 from sparseae.solvers import Settings, learning_rate
@@ -48,6 +48,17 @@ def test_chunked_problem_equals_in_memory(npy, patches, activation, sparsity, de
     c2, g2 = chunked.full(theta)
     assert c2 == pytest.approx(c1, rel=1e-12)
     assert np.linalg.norm(g2 - g1) <= 1e-12 * np.linalg.norm(g1)
+
+
+def test_a_streamed_problems_rho_hat_is_the_mean_activity_over_all_rows(npy, patches):
+    """The activities are summed chunk by chunk and divided by the number of all rows, not of
+    a chunk's rows: what a fitted model reports as ``rho_hat_``."""
+    problem = Problem(Rows(NpyFile(npy)), Spec(), 10, np.float64,
+                      memory_budget=budget_for(97, 10))
+    assert not problem.in_memory
+    p = params.initialize(64, 10, np.random.default_rng(1))
+    np.testing.assert_allclose(problem.rho_hat(p),
+                               objective.encode(p, patches, "sigmoid").mean(axis=0), rtol=1e-12)
 
 
 def test_lbfgs_on_a_memory_mapped_file_matches_in_memory(npy, patches):
