@@ -68,6 +68,16 @@ def test_scalers_fitted_chunk_by_chunk_equal_one_fit(rng):
     assert (unit.data_min_, unit.data_max_) == (-9.0, 9.0)
 
 
+def test_the_patch_normalizer_transforms_with_the_limit_it_learned(rng):
+    """New patches are clipped at the training patches' limit, not at one of their own: a few
+    rows transformed are those rows of the whole set normalised at once."""
+    from sparseae.data.scaling import PatchNormalizer
+
+    X = rng.normal(size=(300, 16)) * rng.uniform(0.5, 2.0, size=(300, 1))
+    np.testing.assert_allclose(PatchNormalizer().fit(X).transform(X[:5]),
+                               normalize_patches(X)[:5], rtol=1e-14)
+
+
 def test_patches_come_from_every_image(rng):
     images = [np.zeros((10, 10)), np.ones((12, 9))]
     patches = sample_patches(images, 400, 4, rng)
