@@ -100,24 +100,44 @@ def test_sampling_is_reproducible():
     assert a.shape == (50, 64)
 
 
+def frequencies(n):
+    """The frequency in cycles per pixel of each entry of an n x n ``fft2``."""
+    return np.hypot(np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :])
+
+
+def band_power(img, lo, hi):
+    """The mean power of the square image ``img`` at frequencies in [lo, hi)."""
+    f = frequencies(img.shape[0])
+    power = np.abs(np.fft.fft2(img)) ** 2
+    return power[(f >= lo) & (f < hi)].mean()
+
+
 def test_whitening_flattens_a_natural_spectrum(rng):
     """1/f noise (the amplitude spectrum of natural scenes) comes out with a flat spectrum at
     mid frequencies, before the roll-off."""
     n = 128
-    f = np.hypot(np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :])
+    f = frequencies(n)
     f[0, 0] = 1.0
     pink = np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) / f))
     white = whiten_olshausen_field(pink)
     assert white.shape == pink.shape and white.std() == pytest.approx(1.0)
 
-    def band_power(img, lo, hi):
-        power = np.abs(np.fft.fft2(img)) ** 2
-        return power[(f >= lo) & (f < hi)].mean()
-
     ratio_before = band_power(pink, 0.05, 0.1) / band_power(pink, 0.2, 0.25)
     ratio_after = band_power(white, 0.05, 0.1) / band_power(white, 0.2, 0.25)
     assert ratio_before > 10
     assert 0.5 < ratio_after < 2.5
+
+
+def test_whitening_rolls_off_above_0_4_cycles_per_pixel(rng):
+    """White noise comes out with the power of the gain R(f) = f exp(-(f / f0)^4), f0 = 0.8 x
+    Nyquist = 0.4 cycles per pixel: between 0.45 and 0.5 about 0.11 of that between 0.2 and
+    0.25 (3.5 with f0 = 0.8). The mirrored borders add a little power at high frequencies."""
+    white = whiten_olshausen_field(rng.normal(size=(128, 128)))
+    f = frequencies(128)
+    gain = (f * np.exp(-((f / 0.4) ** 4))) ** 2
+    expected = gain[(f >= 0.45) & (f < 0.5)].mean() / gain[(f >= 0.2) & (f < 0.25)].mean()
+    ratio = band_power(white, 0.45, 0.5) / band_power(white, 0.2, 0.25)
+    assert ratio == pytest.approx(expected, rel=0.3)
 
 
 def test_downsample_averages_blocks():
