@@ -8,6 +8,7 @@ from sparseae.data import (
     image_patches,
     load,
     normalize_patches,
+    patches_from_images,
     read_images,
     sample_patches,
     whiten_olshausen_field,
@@ -138,6 +139,13 @@ def test_whitening_rolls_off_above_0_4_cycles_per_pixel(rng):
     expected = gain[(f >= 0.45) & (f < 0.5)].mean() / gain[(f >= 0.2) & (f < 0.25)].mean()
     ratio = band_power(white, 0.45, 0.5) / band_power(white, 0.2, 0.25)
     assert ratio == pytest.approx(expected, rel=0.3)
+
+
+def test_prewhitened_patches_are_cut_from_the_whitened_images(rng):
+    image = rng.normal(size=(40, 40)).cumsum(0).cumsum(1)  # a smooth, 1/f-like image
+    got = patches_from_images([image], 50, 8, prewhiten=True, normalize=False, random_state=0)
+    expected = sample_patches([whiten_olshausen_field(image)], 50, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_downsample_averages_blocks():
