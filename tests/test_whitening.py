@@ -64,6 +64,15 @@ def test_zca_whitening_is_white_and_symmetric(patches):
                                atol=1e-10)
 
 
+def test_zca_whitening_with_epsilon_shrinks_each_eigendirection_as_pca_whitening_does(patches):
+    """Eigenvalue lam comes out as lam / (lam + epsilon), rotated back: the covariance is
+    U diag(lam / (lam + epsilon)) U^T."""
+    zca = ZCAWhitening(epsilon=0.1).fit(patches)
+    U, lam = zca.eigenvectors_, zca.explained_variance_
+    np.testing.assert_allclose(covariance(zca.transform(patches)),
+                               (U * (lam / (lam + 0.1))) @ U.T, atol=1e-9)
+
+
 @pytest.mark.parametrize("name", ["pca", "pca-white", "zca"])
 def test_streamed_fit_equals_whole_fit(tmp_path, patches, name, monkeypatch):
     np.save(tmp_path / "p.npy", patches)
