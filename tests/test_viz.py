@@ -106,6 +106,16 @@ def test_orientation_of_filters_larger_than_the_padding():
     assert orientation_selectivity(tile.reshape(1, -1))[0] > 0.5
 
 
+def test_orientation_selectivity_ignores_the_mean_of_a_filter(rng):
+    """It is measured on the zero-mean filter: a constant, zero-padded, is a box whose power
+    near DC lies along both axes, and would dilute the score."""
+    from sparseae.analysis import orientation_selectivity
+
+    W1 = rng.normal(size=(5, 64))
+    np.testing.assert_allclose(orientation_selectivity(W1 + 3.0), orientation_selectivity(W1),
+                               rtol=1e-9)
+
+
 @pytest.mark.parametrize("W1, message", [
     (np.zeros(64), r"^W1 must have shape \(n_hidden, p \* p\), one filter per row, got \(64,\)$"),
     (np.zeros((3, 0)), r"^W1 must have shape .* got \(3, 0\)$"),
