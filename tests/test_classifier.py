@@ -282,6 +282,21 @@ def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
         np.testing.assert_array_equal(start.b, pretrained.b)
 
 
+def test_the_stack_before_fine_tuning_has_the_fine_tuning_objectives_loss(digits):
+    """``pretrained_.loss_`` is the cost that fine-tuning starts from (finetune_weight_decay on
+    every weight, not the softmax's decay), so that it compares with ``network_.loss_``."""
+    from sparseae import network
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]  # (the digits are labelled 0 to 9: their own codes)
+    model = StackedAutoencoderClassifier((8,), weight_decay=1e-3, softmax_weight_decay=2e-4,
+                                         finetune_weight_decay=3e-4, max_iter=7,
+                                         finetune_max_iter=3, random_state=0).fit(X, y)
+    expected, _ = network.cost_and_grad(model.pretrained_.layers_, X, y, "sigmoid", "softmax",
+                                        3e-4)
+    assert model.pretrained_.loss_ == pytest.approx(expected, rel=1e-12)
+
+
 def test_init_layers_must_fit(digits):
     from sparseae.network import Layer
 
