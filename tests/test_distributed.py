@@ -1,5 +1,6 @@
 """Data-parallel training: two processes on this machine (gloo) give the one-process result."""
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,28 @@ HERE = Path(__file__).parent
 TIMEOUT = 180
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, from /proc (none where there is none)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # (a process that has just ended)
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    found = list(children.get(pid, []))
+    for child in found:  # (grows as it goes)
+        found.extend(children.get(child, []))
+    return found
+
+
+def kill_tree(pid: int):
+    """SIGKILL the process group of ``pid`` and of every process below it: torchrun starts
+    each worker in a session of its own, so killing torchrun's group alone leaves the workers
+    running (reparented), holding the output pipes open."""
+    for member in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(member), signal.SIGKILL)
+
+
 def run(command, env=None) -> subprocess.CompletedProcess:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True,
@@ -29,10 +52,14 @@ def run(command, env=None) -> subprocess.CompletedProcess:
         try:
             out, err = process.communicate(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # torchrun and its workers
-            process.communicate()
-            pytest.fail(f"{' '.join(command[1:4])}... still running after {TIMEOUT} s: did "
-                        "the processes take different steps and wait on each other?")
+            kill_tree(process.pid)  # torchrun and its workers
+            try:
+                process.communicate(timeout=10)
+                left = ""
+            except subprocess.TimeoutExpired:
+                left = " (and something it started still holds its output open)"
+            pytest.fail(f"{' '.join(command[1:4])}... still running after {TIMEOUT} s{left}: "
+                        "did the processes take different steps and wait on each other?")
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
