@@ -85,6 +85,32 @@ def test_saving_into_a_missing_folder_names_it(tmp_path, model):
         model.save(tmp_path / "no" / "m.npz")
 
 
+def test_a_file_that_cannot_be_made_is_named_not_its_temporary_twin(tmp_path, model,
+                                                                    monkeypatch):
+    import tempfile
+
+    def refused(dir, prefix, suffix):  # (/proc, say, where os.access says yes)
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}x1y2{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError, match=rf"^\[Errno 13\] Permission denied: "
+                                              rf"'{tmp_path / 'm.npz'}'$"):
+        model.save(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("path", [None, 3, b"m.npz"])
+def test_a_path_that_is_not_one_is_named(model, path):
+    import io
+
+    message = f"^a path is a string or a pathlib.Path, not {type(path).__name__}$"
+    with pytest.raises(TypeError, match=message):
+        model.save(path)
+    with pytest.raises(TypeError, match=message):
+        sparseae.load(path)
+    with pytest.raises(TypeError, match="^a path is a string or a pathlib.Path, not BytesIO$"):
+        sparseae.load(io.BytesIO(b"x"))
+
+
 def test_unfitted_model_cannot_be_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 

@@ -44,10 +44,19 @@ def _umask() -> int:
     return mask
 
 
+def as_path(path) -> Path | str:
+    """``path`` as it was given, after a clear error if it is not a path: a string, or a
+    ``pathlib.Path`` or another ``os.PathLike``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a path is a string or a pathlib.Path, not {type(path).__name__}")
+    return path
+
+
 def writable(path) -> Path:
     """The file that writing ``path`` writes (a symbolic link's target), with a clear error if
     it cannot be written there: a missing folder, a folder or a device in its place, a loop of
     links, a folder this process may not write in."""
+    path = as_path(path)
     if str(path).endswith(("/", os.sep)):  # (Path would drop the slash and write a file)
         raise IsADirectoryError(f"{path} names a folder: give the file to write")
     path = Path(path)
@@ -75,7 +84,10 @@ def atomic_write(path, write):
     ``path`` that is not a regular file (a device, a pipe) is refused, not replaced. A file
     that is replaced keeps its permissions; a new one gets those ``open`` would give it."""
     path = writable(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # (named by the file asked for, not by the temporary one)
+        raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         # mkstemp's file is private: as the file it replaces was, or as open() would make it
         os.fchmod(fd, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask())
@@ -106,7 +118,7 @@ def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
     """``(header, arrays)`` of an archive written by ``write_archive`` with one of ``formats``
     (format name: the version read); ``error`` (with a message naming ``what``) for anything
     else. Never unpickles."""
-    path = Path(path)
+    path = Path(as_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"no {what} at {path}")
     if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
@@ -215,7 +227,7 @@ def load(path):
     """Read a model written by ``save``; a clear ``ModelFileError`` for anything else."""
     from .estimator import SparseAutoencoder
 
-    path = Path(path)
+    path = Path(as_path(path))
     header, arrays = read_archive(path, {FORMAT: VERSION, CLASSIFIER: CLASSIFIER_VERSION},
                                   "sparseae model file", ModelFileError)
     if header["format"] == CLASSIFIER:
@@ -401,7 +413,7 @@ def load_preprocessing(path):
     raw samples."""
     from sklearn.pipeline import Pipeline
 
-    path = Path(path)
+    path = Path(as_path(path))
     what = "sparseae preprocessing file"
     header, arrays = read_archive(path, {PREPROCESSING: PREPROCESSING_VERSION}, what)
     classes, named = _transform_classes(), []
