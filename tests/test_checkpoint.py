@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -37,8 +38,8 @@ def command(data, out, solver, *extra):
             *RUNS[solver], *extra]
 
 
-def interrupt_midway(cmd, checkpoint, at_least=2):
-    """Start ``cmd``, send SIGINT once a checkpoint of ``at_least`` iterations exists."""
+def interrupt_midway(cmd, checkpoint, at_least=2, signum=signal.SIGINT):
+    """Start ``cmd``, send ``signum`` once a checkpoint of ``at_least`` iterations exists."""
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -48,7 +49,7 @@ def interrupt_midway(cmd, checkpoint, at_least=2):
         except (FileNotFoundError, ValueError):
             pass
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
     return process.returncode, out, err
 
@@ -58,12 +59,17 @@ def arrays(path):
         return {k: npz[k] for k in npz.files}
 
 
-@pytest.mark.parametrize("solver", ["adam", "sgd", "gd"])
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, solver):
+@pytest.mark.parametrize("solver, signum", [("adam", signal.SIGINT), ("sgd", signal.SIGINT),
+                                            ("gd", signal.SIGINT), ("adam", signal.SIGTERM)],
+                         ids=["adam", "sgd", "gd", "adam-sigterm"])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, solver, signum):
+    """Ctrl-C, or SIGTERM (kill, timeout, docker stop, a batch scheduler), stops the run after
+    the current step and saves it."""
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     subprocess.run(command(data, whole, solver), check=True, capture_output=True, timeout=300)
 
-    code, _, err = interrupt_midway(command(data, parts, solver), parts / "checkpoint.npz")
+    code, _, err = interrupt_midway(command(data, parts, solver), parts / "checkpoint.npz",
+                                    signum=signum)
     assert code == 130, err
     assert "continue with: sparseae train --resume" in err and "Traceback" not in err
     assert not (parts / "model.npz").exists()
@@ -364,17 +370,53 @@ def test_an_extension_killed_before_its_first_checkpoint_resumes_to_its_new_tota
     assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
 
 
-def test_ctrl_c_sets_a_flag_once_and_interrupts_the_second_time():
+def handlers():
+    return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.mark.parametrize("first, second", [(signal.SIGINT, signal.SIGINT),
+                                           (signal.SIGTERM, signal.SIGTERM),
+                                           (signal.SIGTERM, signal.SIGINT)],
+                         ids=["sigint", "sigterm", "sigterm-then-sigint"])
+def test_ctrl_c_sets_a_flag_once_and_interrupts_the_second_time(first, second):
     from sparseae.checkpoint import GracefulInterrupt
 
-    before = signal.getsignal(signal.SIGINT)
-    with GracefulInterrupt() as stop:
-        assert not stop()
-        signal.raise_signal(signal.SIGINT)
-        assert stop()
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is before
+    def outside(signum, frame):  # (SIGTERM's default would end pytest)
+        raise AssertionError(f"signal {signum} reached the handler from before")
+
+    previous = signal.signal(signal.SIGTERM, outside)
+    try:
+        before = handlers()
+        with GracefulInterrupt() as stop:
+            assert not stop()
+            signal.raise_signal(first)
+            assert stop()
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(second)
+        assert handlers() == before
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_graceful_interrupt_outside_the_main_thread_sets_no_handler():
+    """Only the main thread may set signal handlers: a fit in another thread given a
+    GracefulInterrupt as should_stop runs, with handlers left as they were."""
+    from sparseae.checkpoint import GracefulInterrupt
+
+    before, seen = handlers(), []
+
+    def fit():
+        with GracefulInterrupt() as stop:
+            model = sparseae.SparseAutoencoder(n_hidden=3, max_iter=2, random_state=0)
+            model.fit(np.random.default_rng(0).uniform(size=(20, 4)), should_stop=stop)
+            seen.append((model.n_iter_, handlers()))
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    thread.join()
+    assert seen == [(2, before)]
+    assert handlers() == before
 
 
 def test_a_checkpoint_keeps_lists_of_arrays_apart(tmp_path):

@@ -1,7 +1,9 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -271,6 +273,53 @@ def test_encode_gives_the_features_of_the_training_patches(tmp_path, capsys):
                             sparseae.load(out / "model.npz"))
     np.testing.assert_array_equal(encoder.transform(raw.to_array()),
                                   np.load(tmp_path / "new" / "f.npy"))
+
+
+def test_sigterm_stops_encode_as_ctrl_c_does_leaving_no_partial_file(tmp_path):
+    """kill, timeout or a batch scheduler's SIGTERM while the features are written: the
+    temporary file beside them is removed (its default action ends the process at once)."""
+    run = tmp_path / "run"
+    assert main(["train", "--patches", "300", "--max-iter", "2", "--n-hidden", "6", "--out",
+                 str(run), "--quiet"]) == 0
+    writing = tmp_path / "writing"
+    script = ("import sys, time\n"
+              "from pathlib import Path\n"
+              "from sparseae.cli import main\n"
+              "from sparseae.estimator import SparseAutoencoder\n"
+              "def slow(self, X):\n"
+              "    Path(sys.argv[2]).touch()\n"
+              "    time.sleep(120)\n"
+              "SparseAutoencoder.transform = slow\n"
+              "sys.exit(main(['encode', sys.argv[1], '--quiet']))\n")
+    process = subprocess.Popen([sys.executable, "-c", script, str(run), str(writing)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not writing.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err == "sparseae: interrupted\n"
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
+    assert not (run / "features.npy").exists()
+
+
+def test_sigterm_interrupts_a_command_as_ctrl_c_and_its_handler_comes_back(monkeypatch,
+                                                                            capsys):
+    import sparseae.cli
+
+    def before(signum, frame):  # (SIGTERM's default would end pytest)
+        raise AssertionError("SIGTERM reached the handler from before main")
+
+    monkeypatch.setattr(sparseae.cli, "gradcheck",
+                        lambda args: signal.raise_signal(signal.SIGTERM))
+    previous = signal.signal(signal.SIGTERM, before)
+    try:
+        assert main(["gradcheck"]) == 130
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert capsys.readouterr().err == "sparseae: interrupted\n"
 
 
 def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path, capsys):

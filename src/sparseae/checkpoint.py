@@ -1,5 +1,5 @@
-"""Checkpoints: a training run's whole state in one file, written atomically, and Ctrl-C that
-stops a run cleanly instead of killing it.
+"""Checkpoints: a training run's whole state in one file, written atomically, and Ctrl-C (or
+SIGTERM) that stops a run cleanly instead of killing it.
 
 A checkpoint is a ``.npz`` of plain arrays plus a JSON header (as model files are: no pickle). The
 state is a nested dict of arrays, numbers, strings and lists: arrays are stored under their path
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +84,33 @@ class Checkpointer:
         return path
 
 
+@contextmanager
+def stop_signals(handler):
+    """``handler`` for SIGINT (Ctrl-C) and SIGTERM (kill, timeout, docker stop, a batch
+    scheduler's notice) while active, the previous handlers after. One that the parent process
+    set to be ignored (a shell's background job ignores SIGINT) stays ignored, and one set
+    outside Python (which could not be put back) stays set. Signals reach only the main thread,
+    the one ``signal.signal`` allows: in another this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(s) not in (signal.SIG_IGN, None)}
+    try:
+        yield
+    finally:
+        for s, before in previous.items():
+            signal.signal(s, before)
+
+
 class GracefulInterrupt:
-    """While active, the first Ctrl-C (SIGINT) only sets a flag, which the solvers poll after
-    every step; a second Ctrl-C interrupts at once as usual."""
+    """While active, the first Ctrl-C (SIGINT) or SIGTERM only sets a flag, which the solvers
+    poll after every step; a second one of either interrupts at once, as a second Ctrl-C does.
+    (Outside the main thread no signal sets it: see ``stop_signals``.)"""
 
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self._signals = None
 
     def __call__(self) -> bool:
         return self.requested
@@ -99,9 +121,10 @@ class GracefulInterrupt:
         self.requested = True
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._signals = stop_signals(self._handle)
+        self._signals.__enter__()
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
+        self._signals.__exit__(None, None, None)  # (the previous handlers back; exc goes on)
         return False

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
 import time
 import warnings
@@ -1347,14 +1348,17 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = {"train": train, "encode": encode, "gradcheck": gradcheck,
                "selftaught": selftaught, "stacked": stacked}[args.command]
-    try:
-        from . import distributed
+    from . import distributed
+    from .checkpoint import stop_signals
 
+    try:
         if args.command != "train" and distributed.requested():
             raise ValueError(f"{args.command} runs as one process: under torchrun every process "
                              "would run all of it and write the same files (train is the "
                              "command that trains data-parallel)")
-        return command(args)
+        # SIGTERM as Ctrl-C (its default kills at once): files being written are removed
+        with stop_signals(signal.default_int_handler):
+            return command(args)
     except KeyboardInterrupt:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
