@@ -255,10 +255,16 @@ def test_npz_and_mat_without_a_matrix_say_what_they_hold(tmp_path):
         load(tmp_path / "four.mat")
     assert str(error.value) == (f"{tmp_path / 'four.mat'} holds no 2-D matrix or 3-D image "
                                 "stack (it holds 'v' of shape (2, 3, 4, 5))")
-    savemat(tmp_path / "cells.mat", {"c": np.array([[1.0], "text"], dtype=object)})
-    with pytest.raises(ValueError, match=r"holds no 2-D matrix or 3-D image stack \(it holds no "
-                                         "numeric arrays; cell arrays and structs are not read"):
+    from scipy import sparse
+
+    savemat(tmp_path / "cells.mat", {"c": np.array([[1.0], "text"], dtype=object),
+                                     "z": np.ones((3, 2)) * 1j, "s": sparse.eye(3).tocsc(),
+                                     "r": {"x": 1.0}, "t": "text"})
+    with pytest.raises(ValueError) as error:
         load(tmp_path / "cells.mat")
+    assert str(error.value) == (f"{tmp_path / 'cells.mat'} holds no 2-D matrix or 3-D image "
+                                "stack (it holds no real numeric arrays: c (a cell array), "
+                                "z (complex), s (a sparse matrix), r (a struct), t (text))")
     savemat(tmp_path / "two.mat", {"a": np.zeros((3, 2)), "b": np.zeros((4, 4, 2))})
     with pytest.raises(ValueError, match=r"holds several arrays \('a' of shape \(3, 2\), 'b' "
                                          r"of shape \(4, 4, 2\)\); name the one"):

@@ -33,6 +33,7 @@ from .images import (
     read_named_images,
     sample_patches,
     stack_images,
+    unread_mat_variables,
     whiten_olshausen_field,
 )
 from .npyfile import NpyFile
@@ -283,7 +284,7 @@ def _mat_array(path: Path, key: str | None) -> np.ndarray:
     raise ValueError(
         f"{path} holds no 2-D matrix or 3-D image stack"
         + (f" (it holds {matrices.describe(arrays)})" if arrays else
-           " (it holds no numeric arrays; cell arrays and structs are not read)"))
+           f" (it holds no real numeric arrays: {unread_mat_variables(path) or 'nothing'})"))
 
 
 __all__ = ["load", "read", "scaled", "image_patches", "patches_from_images", "Rows", "NpyFile",

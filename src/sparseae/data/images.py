@@ -173,6 +173,21 @@ def load_mat(path) -> dict[str, np.ndarray]:
     }
 
 
+def unread_mat_variables(path) -> str:
+    """What the variables of a MATLAB file that ``load_mat`` leaves out are, in words: "z
+    (complex), s (a sparse matrix)"."""
+    from scipy.io import loadmat
+
+    def kind(value) -> str:
+        if not isinstance(value, np.ndarray):
+            return "a sparse matrix" if hasattr(value, "tocsr") else type(value).__name__
+        return {"c": "complex", "U": "text", "S": "text", "O": "a cell array",
+                "V": "a struct"}.get(value.dtype.kind, str(value.dtype))
+
+    return ", ".join(f"{k} ({kind(v)})" for k, v in loadmat(path).items()
+                     if not k.startswith("__"))
+
+
 def mat_images(path, stack: np.ndarray) -> list[np.ndarray]:
     """The images of an ``H x W x K`` stack (the tutorial's ``IMAGES.mat`` layout)."""
     if stack.ndim != 3:
