@@ -202,13 +202,18 @@ def test_csv_quoted_and_headers_with_other_separators(tmp_path, text):
     np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
-def test_csv_in_utf16(tmp_path, encoding):
-    """Excel's "Unicode text" is tab-separated UTF-16 with a byte-order mark."""
-    text = "a\tb\tc\n1\t2\t3\n4\t5\t6\n"
-    data = text.encode(encoding)
-    if encoding == "utf-16-be":
-        data = b"\xfe\xff" + data
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le", "utf-32",
+                                      "utf-32-be", "utf-32-le"])
+@pytest.mark.parametrize("mark", [True, False])
+@pytest.mark.parametrize("text", ["a\tb\tc\n1\t2\t3\n4\t5\t6\n", "1,2,3\n4,5,6\n"])
+def test_csv_in_utf16_and_utf32(tmp_path, encoding, mark, text):
+    """Excel's "Unicode text" is tab-separated UTF-16 with a byte-order mark; other programs
+    write it without."""
+    data = text.encode(encoding)  # (utf-16 and utf-32: the mark first, in this machine's order)
+    if encoding[-3:] in ("-be", "-le"):
+        data = "\ufeff".encode(encoding) + data if mark else data
+    elif not mark:
+        data = data[{"utf-16": 2, "utf-32": 4}[encoding]:]
     (tmp_path / "x.csv").write_bytes(data)
     np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
 

@@ -92,8 +92,8 @@ def read_csv(path) -> np.ndarray:
     above a line that is not all whole numbers); lines starting with ``#`` are comments. A
     header whose first name is empty (pandas' ``to_csv`` writes it above the row labels it
     adds, which are not values) is refused, naming ``to_csv(path, index=False)``.
-    UTF-8, with or without Excel's byte-order mark, or UTF-16 with its mark (Excel's "Unicode
-    text")."""
+    UTF-8, with or without Excel's byte-order mark, or UTF-16 (Excel's "Unicode text") or
+    UTF-32, with their mark or without."""
     path = Path(path)
     encoding = _encoding(path)
     first = _first_lines(path, encoding, 2)
@@ -201,10 +201,19 @@ def _unpad_quotes(line: str, delimiter: str | None) -> str:
 
 
 def _encoding(path: Path) -> str:
-    """UTF-16 where the file starts with its byte-order mark, else UTF-8 (without its mark)."""
+    """UTF-32 or UTF-16 where the file starts with its byte-order mark, or with the zero bytes
+    that those encodings give the digits and letters of a table (UTF-8 text has none); else
+    UTF-8 (without its mark)."""
     with open(path, "rb") as f:
-        start = f.read(2)
-    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        start = f.read(4)
+    if start in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "utf-32"
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    zeros = tuple(byte == 0 for byte in start)
+    return {(True, True, True, False): "utf-32-be", (False, True, True, True): "utf-32-le",
+            (True, False, True, False): "utf-16-be",
+            (False, True, False, True): "utf-16-le"}.get(zeros, "utf-8-sig")
 
 
 def _is_number(text: str) -> bool:
