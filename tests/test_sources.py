@@ -118,6 +118,7 @@ def test_csv_with_and_without_header(tmp_path, matrix):
     ("1;2;3\n4;5,5;6\n", "line 2, column 2: '5,5' is not a number"),
     ("1,2,x\n4,5,6\n", "line 1, column 3: 'x' is not a number"),  # a row, not a header
     ("1,2\n1_000,3\n", "line 2, column 1: '1_000' is not a number"),  # Python's, not NumPy's
+    ("1,2\n3,\uff14\n", "line 2, column 2: '\uff14' is not a number"),  # a full-width 4, too
     # R's write.csv quotes row names, not values: labels, not a column of numbers to read
     ('"","V1","V2"\n"1",0.5,0.3\n"2",0.1,0.2\n', "line 2, column 1: '\"1\"' is not a number"),
     # a missing first value, not pandas' header above an index (no names after it)

@@ -218,12 +218,12 @@ def _encoding(path: Path) -> str:
 
 def _is_number(text: str) -> bool:
     """Whether ``text`` is a number as ``np.loadtxt`` reads one (Python's ``float`` also takes
-    digits grouped by underscores)."""
+    digits grouped by underscores, and the digits of other scripts: full-width ones, say)."""
     try:
         float(text)
     except ValueError:
         return False
-    return "_" not in text
+    return "_" not in text and text.isascii()
 
 
 def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int,
