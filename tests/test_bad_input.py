@@ -323,7 +323,8 @@ def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
 def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them(
         tmp_path, make, streamed):
     """Values of 1e200 were reported as NaN in the data (the scaling's sums of squares had
-    overflowed), or as eigenvalues that did not converge; unit scaling needs no squares."""
+    overflowed), or as eigenvalues that did not converge; unit and min-max scaling need no
+    squares, and still take them."""
     from sparseae.data import NpyFile, Rows
     from sparseae.data.scaling import make_scaler
     from sparseae.whitening import make_whitening
@@ -339,4 +340,5 @@ def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them
                                          rf"{type(transform).__name__} fitted on it: their "
                                          r"squares overflow float64; rescale the data"):
         rows.fit_transform(transform)
-    assert np.isfinite(rows.fit_transform(make_scaler("unit")).to_array()).all()
+    for squares_none in ("unit", "minmax"):
+        assert np.isfinite(rows.fit_transform(make_scaler(squares_none)).to_array()).all()

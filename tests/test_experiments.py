@@ -313,6 +313,87 @@ def test_an_autoencoder_interrupted_in_training_goes_on_from_its_checkpoint(
             assert ends[0][key] == ends[1][key], key
 
 
+def test_a_signal_after_an_autoencoders_last_step_stops_the_run_once_it_is_saved(
+        tmp_path, capsys, monkeypatch):
+    from sparseae.checkpoint import GracefulInterrupt
+
+    exit = GracefulInterrupt.__exit__
+
+    def signalled_at_the_end(self, *exc):  # (after the solver's last look at the flag)
+        self.requested = True
+        return exit(self, *exc)
+
+    monkeypatch.setattr(GracefulInterrupt, "__exit__", signalled_at_the_end)
+    run = tmp_path / "run"
+    assert main(["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3",
+                 "--out", str(run), "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: interrupted; {run} keeps autoencoder1.npz; to go on with it: sparseae "
+        f"stacked --resume {run}")
+    assert sorted(f.name for f in run.iterdir()) == ["autoencoder1.npz", "config.json"]
+
+
+def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
+        tmp_path, capsys, monkeypatch):
+    """A checkpoint of an autoencoder saved since (a second Ctrl-C between the two), or of
+    one above an autoencoder deleted to be trained anew, is not gone on with: removed."""
+    import shutil
+
+    from sparseae import SparseAutoencoder
+    from sparseae.checkpoint import GracefulInterrupt
+
+    entered = []
+
+    def ctrl_c_in_the_second(self):
+        return len(entered) == 2
+
+    enter = GracefulInterrupt.__enter__
+    args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "5", "--quiet"]
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__enter__", lambda self: entered.append(1) or
+                      enter(self))
+        patch.setattr(GracefulInterrupt, "__call__", ctrl_c_in_the_second)
+        assert main([*args, "--out", str(run)]) == 130
+    anew = tmp_path / "anew"
+    shutil.copytree(run, anew)
+    (anew / "autoencoder1.npz").unlink()
+    shutil.copy(run / "autoencoder2.checkpoint.npz", run / "autoencoder1.checkpoint.npz")
+    fit, resumed = SparseAutoencoder.fit, []
+
+    def recorded(self, X, *rest, resume=None, **kwargs):
+        resumed.append((self.n_hidden, resume is not None))
+        return fit(self, X, *rest, resume=resume, **kwargs)
+
+    monkeypatch.setattr(SparseAutoencoder, "fit", recorded)
+    capsys.readouterr()
+    assert main(["stacked", "--resume", str(run), "--quiet"]) == 0
+    assert resumed == [(5, True)]  # its own checkpoint; the stale one of autoencoder1 removed
+    assert not list(run.glob("*.checkpoint.npz"))
+    assert main(["stacked", "--resume", str(anew), "--quiet"]) == 0
+    assert resumed[1:] == [(6, False), (5, False)]  # both anew
+    assert "autoencoder1 is trained anew" in capsys.readouterr().err
+    assert not list(anew.glob("*.checkpoint.npz"))
+
+
+def test_an_experiment_that_fails_before_saving_anything_can_be_given_again(
+        tmp_path, capsys, monkeypatch):
+    from sparseae import SparseAutoencoder
+
+    def failing(self, *args, **kwargs):
+        raise ValueError("no room")
+
+    run = tmp_path / "run"
+    args = ["selftaught", "--data", "digits", "--n-hidden", "6", "--max-iter", "3", "--quiet",
+            "--out", str(run)]
+    with monkeypatch.context() as patch:
+        patch.setattr(SparseAutoencoder, "fit", failing)
+        assert main(args) == 2
+    assert capsys.readouterr().err.strip() == "sparseae: error: no room"
+    assert not run.exists()
+    assert main(args) == 0
+
+
 def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_path, capsys,
                                                                            monkeypatch):
     import json

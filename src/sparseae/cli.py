@@ -84,6 +84,18 @@ def _path(text: str) -> Path:
     return Path(_named(text))
 
 
+def _memory_size(text: str) -> str:
+    """``--memory-budget``: "auto", or a size such as 500MB (kept as given, for config.json)."""
+    from .training import parse_bytes
+
+    if text != "auto":
+        try:
+            parse_bytes(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -233,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of rows held out for early stopping")
     fit.add_argument("--patience", type=_positive_int, default=10,
                      help="iterations without improvement before early stopping")
-    fit.add_argument("--memory-budget", default=None,
+    fit.add_argument("--memory-budget", type=_memory_size, default=None,
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
                      "fit in half of the rest is streamed from disk in chunks (default: auto, "
@@ -533,7 +545,9 @@ def train(args) -> int:
     model = build_model(settings, args.quiet)
     try:
         model.check_params()
-    except ValueError as err:  # (a new run's options were checked by the parser)
+    except ValueError as err:
+        if args.resume is None:
+            raise
         raise ValueError(f"{run / 'config.json'}: {err}") from None
     rank = 0
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
@@ -1002,63 +1016,84 @@ def _write_metrics(run: Path, metrics: dict):
     atomic_write(run / "metrics.json", lambda f: f.write(text.encode()))
 
 
-def _saving_stages(run: Path, saved: list, settings: dict):
-    """An ``on_stage`` for the experiments: each model goes into ``run`` as soon as it is
-    trained (``name.npz``, replacing its checkpoint), and its file name into ``saved``; the
-    first one comes with the run's ``settings`` (config.json)."""
+class _ExperimentFiles:
+    """What a run of selftaught or stacked keeps in its folder ``run``: its ``settings``
+    (config.json), each model as soon as it is trained (``on_stage``: ``name.npz``), and the
+    state of the autoencoder in training (``fit_autoencoder``: ``name.checkpoint.npz``, every
+    ``EXPERIMENT_CHECKPOINT_EVERY`` iterations and at Ctrl-C or SIGTERM, which then stop the
+    run). ``saved`` names what it keeps: at first the ``pretrained`` autoencoders' files of a
+    resumed run, whose autoencoder ``in_training`` (None: none) goes on from its checkpoint,
+    to the uninterrupted run's result."""
 
-    def save(name, estimator):
-        _write_experiment_settings(run, settings)
-        saved.append(estimator.save(run / f"{name}.npz").name)
-        _checkpoint_of(run, name).unlink(missing_ok=True)
+    def __init__(self, run: Path, settings: dict, command: str, *, resumed: bool,
+                 pretrained: list[str] = (), in_training: str | None = None):
+        self.run, self.settings, self.command = run, settings, command
+        self.saved = list(pretrained)
+        self.made = None if resumed else not run.exists()  # (None: a resumed run)
+        self.stopping = False  # a signal came after an autoencoder's last step
+        if resumed:  # only the next autoencoder's checkpoint goes on: any other is of one
+            for path in run.glob("*" + CHECKPOINT):  # saved since, or trained on the
+                if path.name != f"{in_training}{CHECKPOINT}":  # features of one trained anew
+                    path.unlink()
 
-    return save
+    def on_stage(self, name, estimator):
+        self._write_settings()
+        self.saved.append(estimator.save(self.run / f"{name}.npz").name)
+        (self.run / f"{name}{CHECKPOINT}").unlink(missing_ok=True)
+        if self.stopping:  # the signal is answered now that the autoencoder is saved
+            raise KeyboardInterrupt
 
+    def fit_autoencoder(self, name, fit):
+        from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
 
-def _checkpointed_autoencoders(run: Path, saved: list, settings: dict):
-    """A ``fit_autoencoder`` for the experiments: an autoencoder in training saves its state in
-    ``run`` (``name.checkpoint.npz``) every ``EXPERIMENT_CHECKPOINT_EVERY`` iterations and at
-    Ctrl-C, which then stops the experiment with the checkpoint in ``saved``; a resumed run's
-    autoencoder goes on from its checkpoint, to the uninterrupted run's result."""
-    from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
-
-    def fit_autoencoder(name, fit):
-        path = _checkpoint_of(run, name)
+        path = self.run / f"{name}{CHECKPOINT}"
         state = load_checkpoint(path) if path.exists() else None
-        _write_experiment_settings(run, settings)  # (a checkpoint is resumed with them)
+        self._write_settings()  # (a checkpoint is resumed with them)
         try:
             with GracefulInterrupt() as interrupted:
                 ae = fit(resume=state, checkpoint=Checkpointer(path, EXPERIMENT_CHECKPOINT_EVERY),
                          should_stop=interrupted)
-        except KeyboardInterrupt:  # (a second Ctrl-C: the last periodic checkpoint is kept)
+        except KeyboardInterrupt:  # (a second signal: the last periodic checkpoint is kept)
             if path.exists():
-                saved.append(path.name)
+                self.saved.append(path.name)
             raise
         if ae.interrupted_:
             its = f"{ae.n_iter_} iteration{'' if ae.n_iter_ == 1 else 's'}"
-            saved.append(f"{path.name} ({name} after {its})")
+            self.saved.append(f"{path.name} ({name} after {its})")
             raise KeyboardInterrupt
+        self.stopping = interrupted()  # (after the solver's last look at it)
         return ae
 
-    return fit_autoencoder
+    def interrupted(self) -> int:
+        """Say what the interrupted run kept. A new run that kept nothing takes away its
+        settings, so that the same command can be given again."""
+        kept = (f"{self.run} keeps {', '.join(self.saved)}" if self.saved else
+                "no model had finished training; nothing was saved")
+        hint = (f"; to go on with it: {_shell('sparseae', self.command, '--resume', self.run)}"
+                if self.saved else "")
+        self.failed()
+        print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+    def failed(self):
+        """After an error: a new run that kept nothing, not even a checkpoint, takes away its
+        settings, so that the same command can be given again."""
+        if self.made is not None and not self.saved and not any(
+                self.run.glob("*" + CHECKPOINT)):
+            _remove_unbegun(self.run, self.made)
+
+    def _write_settings(self):
+        """The run's settings in its config.json (and the folder made), unless already there."""
+        from .io import atomic_write
+
+        if not (self.run / "config.json").exists():
+            self.run.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(self.settings, indent=2) + "\n"
+            atomic_write(self.run / "config.json", lambda f: f.write(text.encode()))
 
 
 EXPERIMENT_CHECKPOINT_EVERY = 10  # iterations, as sparseae train's --checkpoint-every
-
-
-def _checkpoint_of(run: Path, name: str) -> Path:
-    """Where an experiment's autoencoder ``name`` keeps its state while it trains."""
-    return run / f"{name}.checkpoint.npz"
-
-
-def _write_experiment_settings(run: Path, settings: dict) -> None:
-    """The run's ``settings`` in its config.json (and the folder made), unless already there."""
-    from .io import atomic_write
-
-    if not (run / "config.json").exists():
-        run.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(settings, indent=2) + "\n"
-        atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+CHECKPOINT = ".checkpoint.npz"  # an experiment's autoencoder in training: NAME.checkpoint.npz
 
 
 # what a run of selftaught or stacked records of its options (config.json), for --resume
@@ -1082,26 +1117,12 @@ def _experiment_settings(args) -> dict:
     return settings
 
 
-def _interrupted(run: Path, saved: list, command: str, made: bool | None) -> int:
-    """Say what the interrupted experiment in ``run`` kept (``saved``). A new run (``made``
-    tells whether it made the folder; None: a resumed run) that kept nothing takes away its
-    settings, so that the same command can be given again."""
-    kept = (f"{run} keeps {', '.join(saved)}" if saved else
-            "no model had finished training; nothing was saved")
-    hint = f"; to go on with it: {_shell('sparseae', command, '--resume', run)}" if saved \
-        else ""
-    if not saved and made is not None:
-        _remove_unbegun(run, made)
-    print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
-    return EXIT_INTERRUPTED
-
-
 def _goes_on(run: Path, name: str) -> str:
     """How a resumed experiment trains its autoencoder ``name``: from its checkpoint, or
     anew."""
     from .checkpoint import load_checkpoint
 
-    path = _checkpoint_of(run, name)
+    path = run / f"{name}{CHECKPOINT}"
     if not path.exists():
         return "is trained anew"
     done = load_checkpoint(path)["solver"]["iteration"]
@@ -1169,14 +1190,15 @@ def selftaught(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
-    made = None if args.resume is not None else not run.exists()
     pretrained = None
     if args.resume is not None:
         if (run / "autoencoder.npz").exists():
             pretrained = _saved_autoencoder(run / "autoencoder.npz")
         print(f"going on with {run}: its autoencoder "
               + ("was trained" if pretrained else _goes_on(run, "autoencoder")), file=sys.stderr)
-    saved = [] if pretrained is None else ["autoencoder.npz"]
+    files = _ExperimentFiles(run, settings, args.command, resumed=args.resume is not None,
+                             pretrained=["autoencoder.npz"] if pretrained else [],
+                             in_training=None if pretrained else "autoencoder")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1187,14 +1209,17 @@ def selftaught(args) -> int:
                 max_iter=settings["max_iter"],
                 softmax_weight_decay=settings["softmax_weight_decay"],
                 random_state=settings["seed"], verbose=not args.quiet,
-                on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
-                fit_autoencoder=_checkpointed_autoencoders(run, saved, settings),
+                on_stage=files.on_stage, pretrained=pretrained,
+                fit_autoencoder=files.fit_autoencoder,
             )
     except KeyboardInterrupt:
-        return _interrupted(run, saved, args.command, made)
+        return files.interrupted()
     except PretrainedError as err:
         raise ValueError(f"{run / 'autoencoder.npz'} {err.reason}; delete it, and the "
                          "autoencoder is trained anew") from None
+    except Exception:
+        files.failed()
+        raise
     _print_notes(caught, _experiment_advice())
     ae = result.pop("autoencoder")
     if viz.is_square(X.shape[1]):
@@ -1205,7 +1230,7 @@ def selftaught(args) -> int:
     print(f"  softmax on {settings['n_hidden']} learned features: "
           f"{100 * result['accuracy_features']:.2f}%")
     print(f"  softmax on raw pixels:            {100 * result['accuracy_raw_pixels']:.2f}%")
-    print(f"run folder: {run} ({', '.join(saved)})")
+    print(f"run folder: {run} ({', '.join(files.saved)})")
     return 0
 
 
@@ -1217,18 +1242,22 @@ def stacked(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
-    made = None if args.resume is not None else not run.exists()
     pretrained = []
     if args.resume is not None:
         while (path := run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
                 len(pretrained) < len(settings["hidden"]):
             pretrained.append(_saved_autoencoder(path))
+    in_training = f"autoencoder{len(pretrained) + 1}" \
+        if len(pretrained) < len(settings["hidden"]) else None
+    if args.resume is not None:
         trained = f"{len(pretrained)} of its {len(settings['hidden'])} autoencoders were trained"
-        if len(pretrained) < len(settings["hidden"]):
-            name = f"autoencoder{len(pretrained) + 1}"
-            trained += f"; {name} {_goes_on(run, name)}"
+        if in_training is not None:
+            trained += f"; {in_training} {_goes_on(run, in_training)}"
         print(f"going on with {run}: {trained}", file=sys.stderr)
-    saved = [f"autoencoder{k}.npz" for k in range(1, len(pretrained) + 1)]
+    files = _ExperimentFiles(run, settings, args.command, resumed=args.resume is not None,
+                             pretrained=[f"autoencoder{k}.npz"
+                                         for k in range(1, len(pretrained) + 1)],
+                             in_training=in_training)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1241,14 +1270,17 @@ def stacked(args) -> int:
                 finetune_weight_decay=settings["finetune_weight_decay"],
                 max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
                 random_state=settings["seed"], verbose=not args.quiet,
-                on_stage=_saving_stages(run, saved, settings), pretrained=pretrained,
-                fit_autoencoder=_checkpointed_autoencoders(run, saved, settings),
+                on_stage=files.on_stage, pretrained=pretrained,
+                fit_autoencoder=files.fit_autoencoder,
             )
     except KeyboardInterrupt:
-        return _interrupted(run, saved, args.command, made)
+        return files.interrupted()
     except PretrainedError as err:
         raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} {err.reason}; delete it, "
                          "and that autoencoder is trained anew") from None
+    except Exception:
+        files.failed()
+        raise
     _print_notes(caught, _experiment_advice())
     result.pop("model")
     _write_metrics(run, {**result, "data": settings["data"]})
@@ -1256,7 +1288,7 @@ def stacked(args) -> int:
           f"{result['n_train']} training, {result['n_test']} test digits")
     print(f"  before fine-tuning: {100 * result['accuracy_before_finetuning']:.2f}%")
     print(f"  after fine-tuning:  {100 * result['accuracy_after_finetuning']:.2f}%")
-    print(f"run folder: {run} ({', '.join(saved)})")
+    print(f"run folder: {run} ({', '.join(files.saved)})")
     return 0
 
 

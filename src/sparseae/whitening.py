@@ -38,6 +38,8 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
     A fit that raises leaves the transform as it was (``unchanged_on_failure``): never a new
     mean beside an old whitening matrix."""
 
+    _sums_squares = True  # (values beyond 1e150 are refused: rows.check_squares)
+
     @unchanged_on_failure
     def partial_fit(self, X, y=None):
         self._check_params()

@@ -216,10 +216,14 @@ LARGEST_SQUARED = 1e150
 
 def check_squares(low: float, high: float, transform):
     """A clear error where the values ``low`` to ``high`` are too large for the sums of squares
-    that ``transform`` is fitted with: they would overflow into infinity and NaN, reported
-    otherwise as NaN in the data, or as eigenvalues that did not converge."""
+    that ``transform`` is fitted with (scikit-learn's ``StandardScaler``, or one marked
+    ``_sums_squares``): they would overflow into infinity and NaN, reported otherwise as NaN
+    in the data, or as eigenvalues that did not converge."""
+    from sklearn.preprocessing import StandardScaler
+
+    squares = isinstance(transform, StandardScaler) or getattr(transform, "_sums_squares", False)
     largest = max(-low, high)
-    if largest > LARGEST_SQUARED and getattr(transform, "_sums_squares", True):
+    if largest > LARGEST_SQUARED and squares:
         raise ValueError(f"the data holds values up to {largest:.3g} in magnitude, too large "
                          f"for the {type(transform).__name__} fitted on it: their squares "
                          "overflow float64; rescale the data (divide it by a power of ten, say)")

@@ -43,7 +43,6 @@ class UnitScaler(_Streamed):
     """Scale all values to [0, 1] with one global minimum and maximum."""
 
     _fitted = ("data_min_", "data_max_")
-    _sums_squares = False  # (any finite values do: Rows.fit_transform)
 
     def partial_fit(self, X, y=None):
         low, high = value_range(self._fitting(X))
@@ -63,6 +62,7 @@ class PatchNormalizer(_Streamed):
 
     _fitted = ("sum_squares_", "count_", "limit_")
     _dtypes = np.float64
+    _sums_squares = True  # (values beyond 1e150 are refused: rows.check_squares)
 
     def partial_fit(self, X, y=None):
         X = self._fitting(X)
