@@ -288,8 +288,9 @@ def test_a_key_for_a_source_without_named_arrays_is_refused(tmp_path, name):
 def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
         monkeypatch, tmp_path, capsys):
     """On a machine of 1 MiB (a stand-in for a model far too large for this one), L-BFGS on
-    64-100-64 would keep its 12,964 float64 parameters 28 times (2.9 MB), Adam 5 times (0.5 MB):
-    the system would kill the process, with no message, when its vectors filled the memory."""
+    64-100-64 would keep its 12,964 float64 parameters 28 times over 400 iterations (2.9 MB),
+    Adam 5 times (0.5 MB): the system would kill the process, with no message, when its
+    vectors filled the memory."""
     import os
 
     from sparseae.cli import main
@@ -299,15 +300,21 @@ def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
                                                      "SC_PAGE_SIZE": 4096}.get(name) or
                         sysconf(name))
     patches = np.random.default_rng(0).uniform(0.1, 0.9, size=(100, 64))
-    with pytest.raises(MemoryError, match=r"^lbfgs on 12,964 parameters needs about 2\.8 MiB "
+    with pytest.raises(MemoryError, match=r"^lbfgs on 12,964 parameters needs about 1\.2 MiB "
                                           r"for its own vectors, more than this machine's 1\.0 "
                                           r"MiB: train a smaller model \(fewer hidden units or "
                                           r"input features\), or use solver='adam', which keeps "
                                           r"fewer$"):
-        SparseAutoencoder(100, max_iter=2).fit(patches)
+        SparseAutoencoder(100, max_iter=2).fit(patches)  # (2 curvature pairs: 12 copies)
     with pytest.raises(MemoryError, match=r"^lbfgs on 25,864 parameters .* input features\)$"):
         SparseAutoencoder(200, max_iter=2).fit(patches)  # (Adam's 1 MB would not fit either)
     assert SparseAutoencoder(100, solver="adam", max_iter=1).fit(patches).n_iter_ == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # (torchrun's processes share the machine)
+    with pytest.raises(MemoryError, match=r"more than this machine's 0\.5 MiB \(its share for "
+                                          r"each of 2 processes\): train a smaller model "
+                                          r"\(fewer hidden units or input features\)$"):
+        SparseAutoencoder(100, max_iter=2).fit(patches)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
     np.save(tmp_path / "x.npy", patches)
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--n-hidden", "100",
                  "--memory-budget", "1GB", "--out", str(tmp_path / "run"), "--quiet"]) == 2

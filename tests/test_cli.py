@@ -135,6 +135,20 @@ def test_help_documents_every_option():
     assert "gradcheck" in run("--help").stdout
 
 
+def test_running_out_of_memory_is_an_error_line_not_a_traceback(monkeypatch, capsys):
+    import sparseae.cli
+
+    for error, said in [(MemoryError("Unable to allocate 47.7 GiB for an array"),
+                         "out of memory: Unable to allocate 47.7 GiB for an array"),
+                        (MemoryError(), "out of memory")]:
+        def out_of_memory(args, error=error):
+            raise error
+
+        monkeypatch.setattr(sparseae.cli, "encode", out_of_memory)
+        assert main(["encode", "r"]) == 2
+        assert capsys.readouterr().err == f"sparseae: error: {said}\n"
+
+
 def test_under_torchrun_only_train_runs_and_only_rank_0_says_the_notes(monkeypatch, capsys,
                                                                         tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")  # (each process ran all of selftaught, say)

@@ -406,10 +406,11 @@ def _memory_budget(text, device="numpy"):
     """``--memory-budget``, or "auto": half of this machine's memory, shared by the processes
     torchrun started on it, and on a CUDA device at most the memory free on its GPU (the data
     goes there whole when it fits the budget)."""
+    from .training import machine_memory
+
     if text not in (None, "auto"):
         return text
-    pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    budget = pages * page // 2 // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    budget = machine_memory() // 2
     gpu = _free_gpu_memory(str(device))
     return budget if gpu is None else min(budget, gpu)
 
@@ -1397,7 +1398,7 @@ def main(argv=None) -> int:
     except (ValueError, OSError, ImportError, MemoryError) as err:  # each names the problem
         message = _in_flags(_text(err)) if args.command == "train" else _text(err)
         if isinstance(err, MemoryError):  # (NumPy's: "Unable to allocate 47.7 GiB for ...")
-            message = f"out of memory: {message}"
+            message = f"out of memory: {message}" if message else "out of memory"
         print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 

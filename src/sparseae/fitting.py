@@ -185,20 +185,19 @@ class SolverMixin:
         """A clear error, before the solver starts, where its vectors alone would take more
         than this machine's memory (shared by the processes torchrun started on it): the
         system would otherwise kill the process, with no message, when they fill it."""
-        try:
-            memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):  # (no sysconf: Windows)
+        memory = training.machine_memory()
+        if memory is None:
             return
-        if getattr(self, "distributed", False):
-            memory //= int(os.environ.get("LOCAL_WORLD_SIZE", 1))
         settings = self._settings(seed)
         need = solvers.state_bytes(self.solver, n_params, settings)
+        processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        shared = f" (its share for each of {processes} processes)" if processes > 1 else ""
         if need > memory:
             adam = self.solver == "lbfgs" and solvers.state_bytes("adam", n_params,
                                                                   settings) < memory // 2
             raise MemoryError(
                 f"{self.solver} on {n_params:,} parameters needs about {_size(need)} for its "
-                f"own vectors, more than this machine's {_size(memory)}: "
+                f"own vectors, more than this machine's {_size(memory)}{shared}: "
                 "train a smaller model (fewer hidden units or input features)"
                 + (", or use solver='adam', which keeps fewer" if adam else ""))
 

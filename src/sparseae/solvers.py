@@ -245,10 +245,12 @@ def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
     """About the memory ``solver`` holds besides the objective's: float64 vectors of the
     parameters (the iterate, its gradient, the direction, a trial point and its gradient, and
     the evaluations' cache; the moments or the velocity of the first-order rules), and for
-    L-BFGS its curvature pairs in ``settings.curvature_dtype``."""
+    L-BFGS its curvature pairs in ``settings.curvature_dtype`` (as many as its iterations
+    make, up to ``lbfgs_memory``)."""
     if solver == "lbfgs":
         pair = np.dtype(settings.curvature_dtype).itemsize
-        return n_params * (8 * 8 + 2 * settings.lbfgs_memory * pair)
+        pairs = min(settings.lbfgs_memory, settings.max_iter)
+        return n_params * (8 * 8 + 2 * pairs * pair)
     return n_params * 8 * 5
 
 

@@ -51,6 +51,16 @@ def parse_bytes(value) -> int:
     return result
 
 
+def machine_memory() -> int | None:
+    """This machine's memory in bytes, shared by the processes torchrun started on it (None
+    where the system does not say: Windows)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return memory // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
 def resident_bytes() -> int:
     """Memory this process holds now (Linux: /proc/self/statm), 0 where unknown."""
     try:
