@@ -88,7 +88,7 @@ def test_the_loss_curve_counts_its_unit_and_shows_the_held_out_cost(tmp_path, mo
     from matplotlib.figure import Figure
 
     drawn = []
-    monkeypatch.setattr(Figure, "savefig", lambda fig, path: drawn.append(fig.axes[0]))
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kwargs: drawn.append(fig.axes[0]))
     viz.save_loss_curve(tmp_path / "loss.png", [3.0, 1.0, 0.5], unit="epoch",
                         validation=[3.5, 1.5, 0.9])
     ax = drawn[0]
@@ -126,3 +126,20 @@ def test_orientation_of_what_is_not_filters_is_refused(W1, message):
 
     with pytest.raises(ValueError, match=message):
         orientation_selectivity(W1)
+
+
+def test_an_interrupted_picture_leaves_no_partial_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def half_written(self, f, **kwargs):
+        f.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", half_written)
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    for save in (lambda: viz.save_filters(tmp_path / "filters.png", np.eye(4, 16)),
+                 lambda: viz.save_loss_curve(tmp_path / "loss.png", [2.0, 1.0])):
+        with pytest.raises(KeyboardInterrupt):
+            save()
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_write
+
 
 def is_square(n_features: int) -> bool:
     return math.isqrt(n_features) ** 2 == n_features
@@ -86,7 +88,8 @@ def save_gray(path, image: np.ndarray, scale: int = 8, low: float = -1.0, high: 
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be a whole number of at least 1, got {scale!r}")
     pixels = np.kron(to_uint8(image, low, high), np.ones((scale, scale), dtype=np.uint8))
-    Image.fromarray(pixels, mode="L").save(path)
+    kind = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    atomic_write(path, lambda f: Image.fromarray(pixels, mode="L").save(f, format=kind))
     return Path(path)
 
 
@@ -138,5 +141,5 @@ def save_loss_curve(path, loss_curve, title: str = "training cost", unit: str = 
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower() or "png"))
     return Path(path)
