@@ -607,9 +607,12 @@ def rewritten(tmp_path, **changes):
     return tmp_path / "changed.npz"
 
 
-def test_a_newer_format_version_is_refused(tmp_path):
-    with pytest.raises(ModelFileError, match="format version 2; this sparseae reads version 1"):
-        sparseae.load(rewritten(tmp_path, version=2))
+@pytest.mark.parametrize("version, said", [(2, "2"), ("1", '"1"'), (True, "true"),
+                                           (None, "null")])
+def test_a_newer_or_damaged_format_version_is_refused(tmp_path, version, said):
+    with pytest.raises(ModelFileError, match=f"format version {said}; this sparseae reads "
+                                             "version 1$"):
+        sparseae.load(rewritten(tmp_path, version=version))
 
 
 @pytest.mark.parametrize("n_features_in", [5, "4", 4.0, None])

@@ -138,8 +138,11 @@ def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
         raise error(f"{path} is not a {what} ("
                     + (f"it is a {kind} file)" if isinstance(kind, str) and
                        kind.startswith("sparseae.") else "an .npz without sparseae's header)"))
-    if header.get("version") != formats[kind]:
-        raise error(f"{path} is a {what} of format version {header.get('version')}; "
+    version = header.get("version")
+    if version != formats[kind] or isinstance(version, bool):
+        said = version if isinstance(version, int) and not isinstance(version, bool) else \
+            json.dumps(version)  # ("1", a string, is no version 1: a damaged header)
+        raise error(f"{path} is a {what} of format version {said}; "
                     f"this sparseae reads version {formats[kind]}")
     return header, arrays
 
