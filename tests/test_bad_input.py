@@ -349,3 +349,23 @@ def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them
         rows.fit_transform(transform)
     for squares_none in ("unit", "minmax"):
         assert np.isfinite(rows.fit_transform(make_scaler(squares_none)).to_array()).all()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dates_and_durations_are_refused_not_read_as_numbers_of_their_unit():
+    """NumPy turns datetime64 into days or seconds since 1970 without a word, and a pandas
+    column of them fails inside NumPy's type promotion."""
+    import pandas as pd
+
+    days = (np.datetime64("2020-01-01") + np.arange(40)).reshape(20, 2)
+    frame = pd.DataFrame({"when": pd.date_range("2020", periods=20, tz="UTC"),
+                          "x": np.linspace(0, 1, 20)})
+    fitted = SparseAutoencoder(2, max_iter=2).fit(X[:, :2])
+    for data, where, dtype in [(days, "", days.dtype), (days - days[0, 0], "", "timedelta64[D]"),
+                               (frame, " (column 'when')", frame["when"].dtype)]:
+        message = (f"^X holds dates or durations{re.escape(where)}, of dtype "
+                   rf"{re.escape(str(dtype))}; give numbers \(seconds since a date, say\)$")
+        for use in (SparseAutoencoder(2).fit, fitted.transform,
+                    lambda d: SoftmaxRegression().fit(d, np.arange(20) % 2)):
+            with pytest.raises(TypeError, match=message):
+                use(data)

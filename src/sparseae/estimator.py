@@ -12,7 +12,7 @@ from . import distributed as dist
 from .activations import DECODERS, HIDDEN_ACTIVATIONS
 from .backend import DTYPES, Backend, storage_dtype
 from .data.npyfile import NpyFile, opened_npy
-from .data.rows import Rows, finite, on_host, validated, value_range
+from .data.rows import Rows, check_no_times, finite, on_host, validated, value_range
 from .fitting import (
     SolverMixin,
     check_choice,
@@ -324,7 +324,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if hasattr(self, "feature_names_in_"):  # of an earlier fit on a DataFrame
                 del self.feature_names_in_
             return X, False
-        X = validate_data(self, on_host(X), dtype=storage_dtype(self.dtype), order="C",
+        X = on_host(X)
+        check_no_times(X)
+        X = validate_data(self, X, dtype=storage_dtype(self.dtype), order="C",
                           ensure_all_finite=False)
         self._warn_about_values(*value_range(X))  # our error for NaN
         return Rows(X), True

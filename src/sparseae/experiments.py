@@ -135,6 +135,9 @@ def _samples_and_labels(X, y) -> tuple[np.ndarray, np.ndarray]:
     error, which says where."""
     from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
+    from .data.rows import check_no_times
+
+    check_no_times(X)
     X = check_array(X, dtype=np.float64, ensure_all_finite=False)
     y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)

@@ -247,12 +247,27 @@ def on_host(X):
     return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
 
 
+def check_no_times(X):
+    """A clear error for dates or durations (NumPy's datetime64 and timedelta64, and pandas'
+    columns of them), which NumPy would otherwise turn into numbers of its unit in silence,
+    or refuse from deep inside."""
+    dtypes = getattr(X, "dtypes", None)  # (a DataFrame's, by column)
+    columns = list(dtypes.items()) if hasattr(dtypes, "items") else [(None, getattr(X, "dtype",
+                                                                                 None))]
+    for column, dtype in columns:
+        if getattr(dtype, "kind", None) in ("M", "m"):
+            where = f" (column {column!r})" if column is not None else ""
+            raise TypeError(f"X holds dates or durations{where}, of dtype {dtype}; give numbers "
+                            "(seconds since a date, say)")
+
+
 def validated(estimator, X, y="no_validation", **kwargs):
     """scikit-learn's ``validate_data`` (shapes, dtype, feature names), but with ``value_range``'s
     error for NaN or infinity in ``X``: it says where the first one is, where scikit-learn's
     says neither that nor a fix that applies here (it suggests other estimators). A PyTorch
     tensor is taken as its values (``on_host``)."""
     X = on_host(X)
+    check_no_times(X)
     if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker for "no y"
         return finite(validate_data(estimator, X, ensure_all_finite=False, **kwargs))
     X, y = validate_data(estimator, X, on_host(y), ensure_all_finite=False, **kwargs)
