@@ -190,6 +190,8 @@ def test_the_automatic_memory_budget_is_shared_by_torchrun_s_processes(monkeypat
     alone = _memory_budget("auto")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     assert _memory_budget("auto") == alone // 4 and _memory_budget("2GiB") == "2GiB"
+    monkeypatch.delattr(os, "sysconf")  # (Windows: the system does not say; no budget)
+    assert _memory_budget("auto") is None and _memory_budget("auto", "cpu") is None
 
 
 def test_the_automatic_memory_budget_on_cuda_is_at_most_the_gpu_s_free_memory(monkeypatch):

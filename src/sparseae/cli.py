@@ -410,9 +410,10 @@ def _memory_budget(text, device="numpy"):
 
     if text not in (None, "auto"):
         return text
-    budget = machine_memory() // 2
-    gpu = _free_gpu_memory(str(device))
-    return budget if gpu is None else min(budget, gpu)
+    memory = machine_memory()  # (None where the system does not say: no budget)
+    budgets = [b for b in (None if memory is None else memory // 2,
+                           _free_gpu_memory(str(device))) if b is not None]
+    return min(budgets) if budgets else None
 
 
 def _free_gpu_memory(device: str) -> int | None:
