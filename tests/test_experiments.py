@@ -335,8 +335,9 @@ def test_a_signal_after_an_autoencoders_last_step_stops_the_run_once_it_is_saved
 
 def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
         tmp_path, capsys, monkeypatch):
-    """A checkpoint of an autoencoder saved since (a second Ctrl-C between the two), or of
-    one above an autoencoder deleted to be trained anew, is not gone on with: removed."""
+    """A checkpoint of an autoencoder saved since (a second Ctrl-C between the two), or the
+    checkpoint or model of one above an autoencoder deleted to be trained anew, is not gone on
+    with: removed."""
     import shutil
 
     from sparseae import SparseAutoencoder
@@ -357,7 +358,7 @@ def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
         assert main([*args, "--out", str(run)]) == 130
     anew = tmp_path / "anew"
     shutil.copytree(run, anew)
-    (anew / "autoencoder1.npz").unlink()
+    shutil.move(anew / "autoencoder1.npz", anew / "autoencoder2.npz")  # (one left above)
     shutil.copy(run / "autoencoder2.checkpoint.npz", run / "autoencoder1.checkpoint.npz")
     fit, resumed = SparseAutoencoder.fit, []
 
@@ -370,9 +371,15 @@ def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
     assert main(["stacked", "--resume", str(run), "--quiet"]) == 0
     assert resumed == [(5, True)]  # its own checkpoint; the stale one of autoencoder1 removed
     assert not list(run.glob("*.checkpoint.npz"))
+    capsys.readouterr()
     assert main(["stacked", "--resume", str(anew), "--quiet"]) == 0
     assert resumed[1:] == [(6, False), (5, False)]  # both anew
-    assert "autoencoder1 is trained anew" in capsys.readouterr().err
+    said = capsys.readouterr().err.splitlines()
+    assert said[:2] == [
+        f"going on with {anew}: 0 of its 2 autoencoders were trained; autoencoder1 is trained "
+        "anew",
+        "note: autoencoder2.npz removed: trained on the features of autoencoder1, which is "
+        "trained anew"]
     assert not list(anew.glob("*.checkpoint.npz"))
 
 

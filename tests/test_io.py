@@ -607,10 +607,12 @@ def rewritten(tmp_path, **changes):
     return tmp_path / "changed.npz"
 
 
-@pytest.mark.parametrize("version, said", [(2, "2"), ("1", '"1"'), (True, "true"),
-                                           (None, "null")])
+@pytest.mark.parametrize("version, said", [(2, "of format version 2"),
+                                           ("1", 'of format version "1"'),
+                                           (True, "of format version true"),
+                                           (None, "with no format version")])
 def test_a_newer_or_damaged_format_version_is_refused(tmp_path, version, said):
-    with pytest.raises(ModelFileError, match=f"format version {said}; this sparseae reads "
+    with pytest.raises(ModelFileError, match=f"model file {said}; this sparseae reads "
                                              "version 1$"):
         sparseae.load(rewritten(tmp_path, version=version))
 

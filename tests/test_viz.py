@@ -143,3 +143,17 @@ def test_an_interrupted_picture_leaves_no_partial_file(tmp_path, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             save()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pictures_are_written_in_the_format_their_name_says(tmp_path):
+    filters = np.eye(4, 16)
+    for name, magic in [("f.png", b"\x89PNG"), ("f.JPG", b"\xff\xd8"), ("f", b"\x89PNG")]:
+        viz.save_filters(tmp_path / name, filters)
+        assert (tmp_path / name).read_bytes().startswith(magic), name
+    with pytest.raises(ValueError, match=r"^cannot write \.svg pictures: name the file \.png"):
+        viz.save_filters(tmp_path / "f.svg", filters)
+    for name, magic in [("loss.pdf", b"%PDF"), ("loss.png", b"\x89PNG"), ("loss", b"\x89PNG")]:
+        viz.save_loss_curve(tmp_path / name, [2.0, 1.0])
+        assert (tmp_path / name).read_bytes().startswith(magic), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "f", "f.JPG", "f.png", "loss", "loss.pdf", "loss.png"]

@@ -405,7 +405,7 @@ MACHINE_SETTINGS = ("memory_budget", "threads")
 def _memory_budget(text, device="numpy"):
     """``--memory-budget``, or "auto": half of this machine's memory, shared by the processes
     torchrun started on it, and on a CUDA device at most the memory free on its GPU (the data
-    goes there whole when it fits the budget)."""
+    goes there whole when it fits the budget); None (no budget) where neither is known."""
     from .training import machine_memory
 
     if text not in (None, "auto"):
@@ -1028,27 +1028,41 @@ class _ExperimentFiles:
     to the uninterrupted run's result."""
 
     def __init__(self, run: Path, settings: dict, command: str, *, resumed: bool,
-                 pretrained: list[str] = (), in_training: str | None = None):
+                 pretrained: list[str] = (), in_training: str | None = None,
+                 above: list[str] = ()):
+        """``above`` are the autoencoders above ``in_training``, trained on the features of
+        one that is trained anew now: their files of a resumed run are removed."""
         self.run, self.settings, self.command = run, settings, command
         self.saved = list(pretrained)
         self.made = None if resumed else not run.exists()  # (None: a resumed run)
         self.stopping = False  # a signal came after an autoencoder's last step
-        if resumed:  # only the next autoencoder's checkpoint goes on: any other is of one
-            for path in run.glob("*" + CHECKPOINT):  # saved since, or trained on the
-                if path.name != f"{in_training}{CHECKPOINT}":  # features of one trained anew
-                    path.unlink()
+        if resumed:
+            # only the next autoencoder's checkpoint goes on: any other is of one saved
+            # since, or of one above it
+            stale = [path for path in run.glob("*" + CHECKPOINT)
+                     if path != self.checkpoint(in_training)]
+            models = [run / f"{name}.npz" for name in above if (run / f"{name}.npz").exists()]
+            for path in [*stale, *models]:
+                path.unlink()
+            if models:
+                print(f"note: {', '.join(path.name for path in models)} removed: trained on "
+                      f"the features of {in_training}, which is trained anew", file=sys.stderr)
+
+    def checkpoint(self, name: str | None) -> Path | None:
+        """Where the autoencoder ``name`` keeps its state while it trains."""
+        return None if name is None else self.run / f"{name}{CHECKPOINT}"
 
     def on_stage(self, name, estimator):
         self._write_settings()
         self.saved.append(estimator.save(self.run / f"{name}.npz").name)
-        (self.run / f"{name}{CHECKPOINT}").unlink(missing_ok=True)
+        self.checkpoint(name).unlink(missing_ok=True)
         if self.stopping:  # the signal is answered now that the autoencoder is saved
             raise KeyboardInterrupt
 
     def fit_autoencoder(self, name, fit):
         from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
 
-        path = self.run / f"{name}{CHECKPOINT}"
+        path = self.checkpoint(name)
         state = load_checkpoint(path) if path.exists() else None
         self._write_settings()  # (a checkpoint is resumed with them)
         try:
@@ -1067,8 +1081,7 @@ class _ExperimentFiles:
         return ae
 
     def interrupted(self) -> int:
-        """Say what the interrupted run kept. A new run that kept nothing takes away its
-        settings, so that the same command can be given again."""
+        """Say what the interrupted run kept (and clean up as ``failed`` does)."""
         kept = (f"{self.run} keeps {', '.join(self.saved)}" if self.saved else
                 "no model had finished training; nothing was saved")
         hint = (f"; to go on with it: {_shell('sparseae', self.command, '--resume', self.run)}"
@@ -1090,7 +1103,7 @@ class _ExperimentFiles:
 
         if not (self.run / "config.json").exists():
             self.run.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(self.settings, indent=2) + "\n"
+            text = json.dumps(self.settings, indent=2, default=str) + "\n"
             atomic_write(self.run / "config.json", lambda f: f.write(text.encode()))
 
 
@@ -1259,7 +1272,9 @@ def stacked(args) -> int:
     files = _ExperimentFiles(run, settings, args.command, resumed=args.resume is not None,
                              pretrained=[f"autoencoder{k}.npz"
                                          for k in range(1, len(pretrained) + 1)],
-                             in_training=in_training)
+                             in_training=in_training,
+                             above=[f"autoencoder{k}" for k in range(
+                                 len(pretrained) + 2, len(settings["hidden"]) + 1)])
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

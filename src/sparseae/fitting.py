@@ -190,7 +190,7 @@ class SolverMixin:
             return
         settings = self._settings(seed)
         need = solvers.state_bytes(self.solver, n_params, settings)
-        processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        processes = training.local_processes()
         shared = f" (its share for each of {processes} processes)" if processes > 1 else ""
         if need > memory:
             adam = self.solver == "lbfgs" and solvers.state_bytes("adam", n_params,
@@ -209,7 +209,7 @@ class SolverMixin:
             return 1
         if self.n_threads:
             return self.n_threads
-        neighbours = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) \
+        neighbours = training.local_processes() \
             if getattr(self, "distributed", False) else 1
         return max(joblib.cpu_count() // neighbours, 1)
 

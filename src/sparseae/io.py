@@ -140,10 +140,11 @@ def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
                        kind.startswith("sparseae.") else "an .npz without sparseae's header)"))
     version = header.get("version")
     if version != formats[kind] or isinstance(version, bool):
-        said = version if isinstance(version, int) and not isinstance(version, bool) else \
-            json.dumps(version)  # ("1", a string, is no version 1: a damaged header)
-        raise error(f"{path} is a {what} of format version {said}; "
-                    f"this sparseae reads version {formats[kind]}")
+        # ("1", a string, is no version 1, nor is true: a damaged header, said as it is)
+        said = ("with no format version" if version is None else
+                f"of format version {version}" if type(version) is int else
+                f"of format version {json.dumps(version)}")
+        raise error(f"{path} is a {what} {said}; this sparseae reads version {formats[kind]}")
     return header, arrays
 
 

@@ -58,7 +58,12 @@ def machine_memory() -> int | None:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
-    return memory // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return memory // local_processes()
+
+
+def local_processes() -> int:
+    """The processes torchrun started on this machine (1 without torchrun)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
 def resident_bytes() -> int:

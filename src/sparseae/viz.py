@@ -88,7 +88,11 @@ def save_gray(path, image: np.ndarray, scale: int = 8, low: float = -1.0, high: 
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be a whole number of at least 1, got {scale!r}")
     pixels = np.kron(to_uint8(image, low, high), np.ones((scale, scale), dtype=np.uint8))
-    kind = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    suffix = Path(path).suffix.lower()
+    kind = Image.registered_extensions().get(suffix, None if suffix else "PNG")
+    if kind is None:
+        raise ValueError(f"cannot write {suffix} pictures: name the file .png, .jpg or .tif, "
+                         "say")
     atomic_write(path, lambda f: Image.fromarray(pixels, mode="L").save(f, format=kind))
     return Path(path)
 
