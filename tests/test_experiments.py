@@ -383,6 +383,28 @@ def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
     assert not list(anew.glob("*.checkpoint.npz"))
 
 
+def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(
+        tmp_path, capsys, monkeypatch):
+    from sparseae import SparseAutoencoder
+
+    args = ["selftaught", "--data", "digits", "--n-hidden", "6", "--max-iter", "3", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    run = tmp_path / "run"  # (a process killed before its first checkpoint leaves this)
+    run.mkdir()
+    (run / "config.json").write_bytes((tmp_path / "whole" / "config.json").read_bytes())
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SparseAutoencoder, "fit", interrupted)
+    capsys.readouterr()
+    assert main(["selftaught", "--resume", str(run), "--quiet"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sparseae: interrupted; no model had finished training; nothing was saved; to go on "
+        f"with it: sparseae selftaught --resume {run}")
+    assert [path.name for path in run.iterdir()] == ["config.json"]
+
+
 def test_an_experiment_that_fails_before_saving_anything_can_be_given_again(
         tmp_path, capsys, monkeypatch):
     from sparseae import SparseAutoencoder

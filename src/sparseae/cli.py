@@ -1085,7 +1085,7 @@ class _ExperimentFiles:
         kept = (f"{self.run} keeps {', '.join(self.saved)}" if self.saved else
                 "no model had finished training; nothing was saved")
         hint = (f"; to go on with it: {_shell('sparseae', self.command, '--resume', self.run)}"
-                if self.saved else "")
+                if self.saved or self.made is None else "")  # (a resumed run stays one)
         self.failed()
         print(f"sparseae: interrupted; {kept}{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
