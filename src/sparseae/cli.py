@@ -1049,8 +1049,7 @@ class _ExperimentFiles:
                       f"the features of {in_training}, which is trained anew", file=sys.stderr)
 
     def checkpoint(self, name: str | None) -> Path | None:
-        """Where the autoencoder ``name`` keeps its state while it trains."""
-        return None if name is None else self.run / f"{name}{CHECKPOINT}"
+        return None if name is None else _checkpoint_of(self.run, name)
 
     def on_stage(self, name, estimator):
         self._write_settings()
@@ -1111,6 +1110,11 @@ EXPERIMENT_CHECKPOINT_EVERY = 10  # iterations, as sparseae train's --checkpoint
 CHECKPOINT = ".checkpoint.npz"  # an experiment's autoencoder in training: NAME.checkpoint.npz
 
 
+def _checkpoint_of(run: Path, name: str) -> Path:
+    """Where an experiment's autoencoder ``name`` keeps its state while it trains."""
+    return run / f"{name}{CHECKPOINT}"
+
+
 # what a run of selftaught or stacked records of its options (config.json), for --resume
 EXPERIMENT_SETTINGS = {
     "selftaught": ("data", "labels", "n_hidden", "sparsity_target", "sparsity_weight",
@@ -1137,7 +1141,7 @@ def _goes_on(run: Path, name: str) -> str:
     anew."""
     from .checkpoint import load_checkpoint
 
-    path = run / f"{name}{CHECKPOINT}"
+    path = _checkpoint_of(run, name)
     if not path.exists():
         return "is trained anew"
     done = load_checkpoint(path)["solver"]["iteration"]

@@ -21,6 +21,7 @@ from .classifier import (
     autoencoder_training,
     check_trained_as,
 )
+from .data.rows import check_no_times
 from .estimator import SparseAutoencoder
 
 
@@ -134,8 +135,6 @@ def _samples_and_labels(X, y) -> tuple[np.ndarray, np.ndarray]:
     clear errors for what cannot be. NaN and infinity are left for the estimators' own
     error, which says where."""
     from sklearn.utils import check_array, check_consistent_length, column_or_1d
-
-    from .data.rows import check_no_times
 
     check_no_times(X)
     X = check_array(X, dtype=np.float64, ensure_all_finite=False)
