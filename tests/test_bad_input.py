@@ -351,6 +351,44 @@ def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them
         assert np.isfinite(rows.fit_transform(make_scaler(squares_none)).to_array()).all()
 
 
+@pytest.mark.parametrize("make", ["unit", "minmax"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_values_too_far_apart_for_their_difference_are_refused_before_unit_or_minmax_scaling(
+        tmp_path, monkeypatch, make, streamed):
+    """Values beyond 9e307 of both signs made max - min overflow into infinity: unit scaling
+    gave NaN and zeros, min-max scaling zeros, without a word. Streamed, the two extremes lie
+    in the first and the last of three chunks, so the range checked must be that of all rows
+    so far."""
+    from sparseae.data import NpyFile, Rows
+    from sparseae.data.scaling import make_scaler
+
+    monkeypatch.setattr("sparseae.data.rows.DEFAULT_CHUNK_BYTES", 4 * 8 * 2)  # (4 rows)
+    X = np.zeros((10, 2))
+    X[0, 0], X[-1, 0] = 1e308, -1e308
+    np.save(tmp_path / "x.npy", X)
+    rows = Rows(NpyFile(tmp_path / "x.npy")) if streamed else Rows(X)
+    scaler = make_scaler(make)
+    with pytest.raises(ValueError, match=rf"^the data holds values from -1e\+308 to 1e\+308, "
+                                         rf"too far apart for the {type(scaler).__name__} "
+                                         r"fitted on it: their difference overflows float64; "
+                                         r"rescale the data \(divide it by a power of ten"):
+        rows.fit_transform(scaler)
+    scaled = Rows(X / 10).fit_transform(make_scaler(make)).to_array()  # (a tenth: it fits)
+    assert scaled[0, 0] == 1.0 and scaled[-1, 0] == 0.0 and scaled[1, 0] == pytest.approx(0.5)
+
+
+def test_unit_scaler_fitted_directly_refuses_values_too_far_apart():
+    """The same for ``UnitScaler`` outside ``Rows`` (a scikit-learn pipeline), chunk by chunk:
+    the extremes come in two calls of ``partial_fit``, and the first fit is kept."""
+    from sparseae.data.scaling import UnitScaler
+
+    scaler = UnitScaler().partial_fit(np.full((2, 2), 1e308))
+    with pytest.raises(ValueError, match=r"^the data holds values from -1e\+308 to 1e\+308, "
+                                         r"too far apart for the UnitScaler"):
+        scaler.partial_fit(np.full((2, 2), -1e308))
+    assert (scaler.data_min_, scaler.data_max_) == (1e308, 1e308)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_dates_and_durations_are_refused_not_read_as_numbers_of_their_unit():
     """NumPy turns datetime64 into days or seconds since 1970 without a word, and a pandas

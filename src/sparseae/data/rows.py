@@ -139,7 +139,7 @@ class Rows:
         transform fitted on it would spread it to every row."""
         if self.in_memory or not hasattr(transform, "partial_fit"):
             X = self.to_array()
-            check_squares(*value_range(X), transform)
+            check_range(*value_range(X), transform)
             transform.fit(X)
         elif hasattr(transform, "fit_chunks"):
             transform.fit_chunks(self._finite_chunks(transform))
@@ -149,9 +149,11 @@ class Rows:
         return self.with_transform(transform)
 
     def _finite_chunks(self, transform) -> Iterator[np.ndarray]:
-        start = 0
+        start, low, high = 0, np.inf, -np.inf
         for X in self.chunks(self.default_chunk()):
-            check_squares(*value_range(X, start), transform)
+            block_low, block_high = value_range(X, start)
+            low, high = min(low, block_low), max(high, block_high)  # (of all rows so far)
+            check_range(low, high, transform)
             start += X.shape[0]
             yield X
 
@@ -227,6 +229,30 @@ def check_squares(low: float, high: float, transform):
         raise ValueError(f"the data holds values up to {largest:.3g} in magnitude, too large "
                          f"for the {type(transform).__name__} fitted on it: their squares "
                          "overflow float64; rescale the data (divide it by a power of ten, say)")
+
+
+def check_span(low: float, high: float, transform):
+    """A clear error where the values ``low`` to ``high`` span more than float64 holds
+    (``high - low`` overflows: values beyond about 9e307 of both signs) and ``transform``
+    divides by that span (scikit-learn's ``MinMaxScaler``, or one marked ``_spans``): it would
+    turn every value into NaN or zero. For ``MinMaxScaler``, which spans each feature, the
+    span of all values is the one checked: an extreme of each sign, even in two features, is
+    refused."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    spans = isinstance(transform, MinMaxScaler) or getattr(transform, "_spans", False)
+    if spans and math.isinf(float(high) - float(low)):
+        raise ValueError(f"the data holds values from {low:.3g} to {high:.3g}, too far apart "
+                         f"for the {type(transform).__name__} fitted on it: their difference "
+                         "overflows float64; rescale the data (divide it by a power of ten, "
+                         "say)")
+
+
+def check_range(low: float, high: float, transform):
+    """``check_squares`` and ``check_span``: whether ``transform`` can be fitted on values
+    from ``low`` to ``high``."""
+    check_squares(low, high, transform)
+    check_span(low, high, transform)
 
 
 def finite(X: np.ndarray, name: str = "the data") -> np.ndarray:

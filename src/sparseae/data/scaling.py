@@ -16,7 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .images import normalize_patches
-from .rows import validated, value_range
+from .rows import check_span, validated, value_range
 
 
 class _Streamed(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -43,11 +43,14 @@ class UnitScaler(_Streamed):
     """Scale all values to [0, 1] with one global minimum and maximum."""
 
     _fitted = ("data_min_", "data_max_")
+    _spans = True  # (values spanning more than float64 holds are refused: rows.check_span)
 
     def partial_fit(self, X, y=None):
         low, high = value_range(self._fitting(X))
-        self.data_min_ = min(low, getattr(self, "data_min_", low))
-        self.data_max_ = max(high, getattr(self, "data_max_", high))
+        low = min(low, getattr(self, "data_min_", low))
+        high = max(high, getattr(self, "data_max_", high))
+        check_span(low, high, self)
+        self.data_min_, self.data_max_ = low, high
         return self
 
     def transform(self, X):
