@@ -325,6 +325,39 @@ def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
     assert not (tmp_path / "run").exists()  # (nothing begun: the same command can be given)
 
 
+def test_out_of_memory_where_the_solver_cannot_be_chosen_does_not_advise_adam(
+        monkeypatch, tmp_path, capsys):
+    """The self-taught experiment and a stack train with L-BFGS, and take no solver: the
+    advice to use Adam, right for SparseAutoencoder and NetworkClassifier, could not be
+    followed there. On a machine of 1 MiB, as above, where Adam would fit; a stack names the
+    stage."""
+    import os
+
+    from sparseae.cli import main
+    from sparseae.experiments import self_taught
+
+    sysconf = os.sysconf
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PHYS_PAGES": 256,
+                                                     "SC_PAGE_SIZE": 4096}.get(name) or
+                        sysconf(name))
+    rng = np.random.default_rng(0)
+    digits, labels = rng.uniform(0.1, 0.9, size=(100, 64)), np.arange(100) % 10
+    smaller = (r"needs about 1\.2 MiB for its own vectors, more than this machine's 1\.0 MiB: "
+               r"train a smaller model \(fewer hidden units or input features\)$")
+    with pytest.raises(MemoryError, match=rf"^lbfgs on 12,964 parameters {smaller}"):
+        self_taught(digits, labels, n_hidden=100, max_iter=2)
+    with pytest.raises(MemoryError, match=rf"^autoencoder 1 of 1: lbfgs on 12,964 parameters "
+                                          rf"{smaller}"):
+        StackedAutoencoderClassifier((100,), max_iter=2).fit(digits, labels)
+    with pytest.raises(MemoryError, match=r"or use solver='adam', which keeps fewer$"):
+        NetworkClassifier((150,), max_iter=2).fit(digits, labels)  # (its solver is chosen)
+    assert main(["selftaught", "--data", "digits", "--n-hidden", "100", "--max-iter", "2",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sparseae: error: out of memory: lbfgs on ") and err.endswith(
+        "train a smaller model (fewer hidden units or input features)"), err
+
+
 @pytest.mark.parametrize("make", ["standardize", "patch", "zca", "pca-white", "pca"])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them(

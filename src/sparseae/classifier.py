@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -18,6 +19,7 @@ from .data.rows import validated
 from .estimator import RESCALE, SparseAutoencoder
 from .fitting import (
     TRAIN_LONGER,
+    USE_ADAM,
     SolverMixin,
     check_choice,
     check_hooks,
@@ -359,10 +361,28 @@ def autoencoder_training(fit_autoencoder):
     return fit_autoencoder
 
 
+def _solver_fixed(err: MemoryError, stage: str | None = None) -> MemoryError:
+    """The MemoryError ``err`` (of the solver's memory check, or NumPy's) of a training whose
+    solver cannot be chosen, without the advice to use Adam, naming ``stage`` if given."""
+    message = str(err).replace(USE_ADAM, "")
+    return MemoryError(f"{stage}: {message}" if stage else message)
+
+
+@contextmanager
+def fixed_solver():
+    """Trainings whose solver the caller cannot choose (the self-taught experiment's): their
+    MemoryError without the advice to use Adam."""
+    try:
+        yield
+    except MemoryError as err:
+        raise _solver_fixed(err) from None
+
+
 class _warnings_of:
     """The warnings of one stage of a stack's fit, each said again at the caller of ``fit``,
     naming the stage (``stage: message``), with the advice of ``rewording`` in the stack's
-    terms. (A class, not a generator: ``warn`` finds the caller past our own frames only.)"""
+    terms; its MemoryError too, without the advice to use Adam (a stack's solver cannot be
+    chosen). (A class, not a generator: ``warn`` finds the caller past our own frames only.)"""
 
     def __init__(self, stage: str, rewording: dict[str, str] | None = None):
         self.stage, self.rewording = stage, rewording or {}
@@ -379,6 +399,8 @@ class _warnings_of:
             for theirs, ours in self.rewording.items():
                 message = message.replace(theirs, ours)
             warn(f"{self.stage}: {message}", w.category)
+        if isinstance(exc[1], MemoryError):
+            raise _solver_fixed(exc[1], self.stage) from None
         return False
 
 

@@ -20,6 +20,7 @@ from .classifier import (
     StackedAutoencoderClassifier,
     autoencoder_training,
     check_trained_as,
+    fixed_solver,
 )
 from .data.rows import check_no_times
 from .estimator import SparseAutoencoder
@@ -88,7 +89,7 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     order = np.random.default_rng(random_state).permutation(labeled)
     train, test = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), fixed_solver():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae = SparseAutoencoder(n_hidden, sparsity_target=sparsity_target,
                                sparsity_weight=sparsity_weight, weight_decay=weight_decay,

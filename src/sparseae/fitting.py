@@ -27,6 +27,9 @@ from .io import writable
 TRAIN_LONGER = "raise max_iter to train longer"
 # ... and when its line search found no lower cost at a precision below float64's
 FINER = "dtype='float64' resolves smaller decreases of the cost"
+# the advice of _check_solver_memory that holds only where the solver can be chosen (a
+# stack's stages and the self-taught experiment leave it out: classifier.fixed_solver)
+USE_ADAM = ", or use solver='adam', which keeps fewer"
 # what to change when a first-order solver overshoots: gd and sgd have momentum, adam not
 SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum or learning_rate",
                  "adam": "lower learning_rate"}
@@ -199,7 +202,7 @@ class SolverMixin:
                 f"{self.solver} on {n_params:,} parameters needs about {_size(need)} for its "
                 f"own vectors, more than this machine's {_size(memory)}{shared}: "
                 "train a smaller model (fewer hidden units or input features)"
-                + (", or use solver='adam', which keeps fewer" if adam else ""))
+                + (USE_ADAM if adam else ""))
 
     def _lanes(self) -> int:
         """Threads that share each NumPy evaluation's rows: ``n_threads``, or the cores this
