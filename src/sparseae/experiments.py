@@ -24,6 +24,7 @@ from .classifier import (
 )
 from .data.rows import check_no_times
 from .estimator import SparseAutoencoder
+from .fitting import seconds_spent
 
 
 def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +73,9 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     ``pretrained`` is the autoencoder that an interrupted run with these settings trained: it
     is used instead of training it again (``autoencoder_seconds`` is then None), to the result
     of the uninterrupted run. ``fit_autoencoder(name, fit)``, if given, trains it (name
-    ``"autoencoder"``), as in ``StackedAutoencoderClassifier.fit``."""
+    ``"autoencoder"``), as in ``StackedAutoencoderClassifier.fit``; where it goes on from a
+    checkpoint (``resume``), ``autoencoder_seconds`` counts the training's seconds before, which
+    the checkpoint keeps (None for one saved before they were kept)."""
     stage = on_stage or (lambda name, estimator: None)
     train_autoencoder = autoencoder_training(fit_autoencoder)
     X, y = _samples_and_labels(X, y)
@@ -95,9 +98,17 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
                                sparsity_weight=sparsity_weight, weight_decay=weight_decay,
                                max_iter=max_iter, random_state=random_state, verbose=verbose)
         if pretrained is None:
+            fit, before = partial(ae.fit, unlabeled), 0.0
+
+            def fit_noting_time(**options):  # the seconds of the checkpoint it goes on from
+                nonlocal before
+                before = seconds_spent(options.get("resume"))
+                return fit(**options)
+
             start = time.perf_counter()
-            ae = train_autoencoder("autoencoder", partial(ae.fit, unlabeled))
-            ae_seconds = round(time.perf_counter() - start, 2)
+            ae = train_autoencoder("autoencoder", fit_noting_time)
+            ae_seconds = (None if before is None else
+                          round(before + time.perf_counter() - start, 2))
             stage("autoencoder", ae)
         else:
             _check_trained_as(pretrained, ae, X.shape[1])
@@ -166,7 +177,9 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             verbose=False, on_stage=None, pretrained=(), fit_autoencoder=None) -> dict:
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
     held-out ``test_fraction`` before and after fine-tuning. ``on_stage``, ``pretrained`` and
-    ``fit_autoencoder`` go to ``StackedAutoencoderClassifier.fit``."""
+    ``fit_autoencoder`` go to ``StackedAutoencoderClassifier.fit``. ``seconds`` is the time of
+    this call: not that of ``pretrained`` autoencoders (their files do not keep it), nor that
+    of an autoencoder's training before the checkpoint it goes on from."""
     from sklearn.model_selection import train_test_split
 
     X, y = _samples_and_labels(X, y)

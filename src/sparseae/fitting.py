@@ -7,6 +7,7 @@ import functools
 import numbers
 import os
 import sys
+import time
 import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -253,8 +254,12 @@ class SolverMixin:
         if resume is not None:
             _check_resume_fits(resume, run, self.max_iter, self.solver)
 
+        before, started = seconds_spent(resume), time.perf_counter()
+
         def run_state(snapshot):
             state = {"seed": seed, "solver": snapshot, "run": run}
+            if before is not None:  # (None: resumed from a state that does not say)
+                state["seconds"] = before + time.perf_counter() - started
             if stopper is not None:
                 state["early_stopping"] = stopper.state()
             return state
@@ -405,9 +410,20 @@ def _check_resume(resume, solver: str):
     if not isinstance(state, dict) or "theta" not in state or "seed" not in resume:
         raise TypeError(f"resume takes the state that sparseae.checkpoint.load_checkpoint(path) "
                         f"returns, got {type(resume).__name__}")
+    seconds = resume.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, numbers.Real)
+                                or not 0 <= seconds < np.inf):
+        raise ValueError(f"resume says its training took {seconds!r} seconds, not a time")
     if state.get("solver") != solver:
         raise ValueError(f"resume is a state of the {state.get('solver')!r} solver; this model's "
                          f"is {solver!r} (set solver={state.get('solver')!r} to continue it)")
+
+
+def seconds_spent(resume) -> float | None:
+    """The seconds of training behind the state ``resume`` (a checkpoint's ``seconds``, summed
+    over the interruptions before it): 0 for None, a training that begins; None for a state
+    saved before they were kept."""
+    return 0.0 if resume is None else resume.get("seconds")
 
 
 @contextmanager
