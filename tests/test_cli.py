@@ -257,6 +257,30 @@ def test_more_bad_input(tmp_path, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "--memory-budget", "-5MB"],
+     "argument --memory-budget: memory size must be positive, got '-5MB'"),
+    (["train", "--weight-decay", "-1e-3"],
+     "argument --weight-decay: must be a number >= 0, got '-1e-3'"),
+    (["train", "--lr", "-.5"],
+     "argument --learning-rate/--lr: must be a positive number, got '-.5'"),
+    (["selftaught", "--sparsity-weight", "-2e-1"],
+     "argument --sparsity-weight: must be a number >= 0, got '-2e-1'"),
+    (["train", "--out", "--quiet"], "argument --out: expected one argument"),
+])
+def test_a_value_beginning_with_a_minus_and_a_digit_gets_its_options_error(
+        tmp_path, monkeypatch, capsys, args, message):
+    """argparse took "-5MB" or "-1e-3" for an unknown option, and said that the option before
+    expected one argument (``--memory-budget=-5MB`` gave the error that says what is wrong). An
+    option after one that takes a value is still no value."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit:
+        main([*args, "--data", "digits", "--max-iter", "1", "--quiet"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f" error: {message}")
+    assert not any(tmp_path.iterdir())  # (nothing begun)
+
+
 # --- encode: a run's features of new samples ---
 
 

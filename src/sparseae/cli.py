@@ -120,9 +120,18 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 class _Parser(argparse.ArgumentParser):
     """The ``sparseae`` parser. An argument that a command does not take is reported by that
     command's parser, with its usage and the nearest option it has; argparse leaves it to the
-    top parser, whose usage names no command's options."""
+    top parser, whose usage names no command's options.
+
+    A value that begins with a minus and a digit (``--memory-budget -5MB``, ``--weight-decay
+    -1e-3``) is the value of the option before it, and gets that option's own error: argparse
+    takes only ``-5`` and ``-0.5`` so, and says the option expected one argument. (No option
+    of ours looks like a negative number, which would turn argparse back to its default.)"""
 
     commands: dict[str, argparse.ArgumentParser]  # by name, set by build_parser
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")  # (argparse's own name for it)
 
     def parse_args(self, args=None, namespace=None):
         namespace, extras = self.parse_known_args(args, namespace)
