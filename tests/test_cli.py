@@ -574,8 +574,9 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
            "adam)" in err
     assert "note: --batch-size has no effect with --solver lbfgs (only with sgd or adam)" in err
     assert "--momentum" not in err  # left at its default
-    assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
-           "sample per column, add --transpose" in err
+    assert "note: the data has more features (10) than samples (8); if the file holds one " \
+           "sample per column, save its transpose (np.save(path, np.load(path).T)): " \
+           "--transpose does not take .npy files" in err  # (which --transpose refuses)
     assert "note: no filters.png or reconstructions.png: they show images, and the 10 inputs " \
            "of a data matrix are not a square number" in err
     assert not (tmp_path / "r" / "filters.png").exists()
@@ -618,6 +619,24 @@ def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
            "sample per row, drop --transpose" in err and "add --transpose" not in err
+
+
+def test_the_note_on_wide_data_advises_transpose_only_where_it_applies(tmp_path, capsys):
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (8, 10))
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    assert main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "c"),
+                 *QUICK]) == 0
+    assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
+           "sample per column, add --transpose" in capsys.readouterr().err
+    images = np.random.default_rng(0).integers(0, 256, (5, 3, 3), dtype=np.uint8)
+    (tmp_path / "x-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in images.shape)
+        + images.tobytes())
+    assert main(["train", "--data", str(tmp_path / "x-idx3-ubyte"), "--out",
+                 str(tmp_path / "i"), *QUICK]) == 0
+    err = capsys.readouterr().err
+    assert "note: the data has more features (9) than samples (5); an autoencoder can learn " \
+           "so few samples by heart" in err and "--transpose" not in err
 
 
 def test_train_notes_the_options_its_data_makes_moot(tmp_path, capsys):

@@ -995,9 +995,18 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
               "meant for many small images (without it, training takes patches from them)",
               file=sys.stderr)
     elif rows.n_features > rows.n_samples and not sampled:
-        hint = ("if the matrix holds one sample per row, drop --transpose"
-                if settings["transpose"] else
-                "if the matrix holds one sample per column, add --transpose")
+        from .data.matrices import is_idx
+
+        path = Path(str(settings["data"]))
+        if settings["transpose"]:
+            hint = "if the matrix holds one sample per row, drop --transpose"
+        elif path.suffix.lower() == ".npy":  # (read in place: --transpose refuses it)
+            hint = ("if the file holds one sample per column, save its transpose "
+                    "(np.save(path, np.load(path).T)): --transpose does not take .npy files")
+        elif settings["data"] not in BUILTIN and is_idx(path):  # (one sample per item)
+            hint = "an autoencoder can learn so few samples by heart"
+        else:
+            hint = "if the matrix holds one sample per column, add --transpose"
         print(f"note: the data has more features ({rows.n_features}) than samples "
               f"({rows.n_samples}); {hint}", file=sys.stderr)
 
