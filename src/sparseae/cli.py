@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--validation-fraction", type=_fraction, default=0.1,
                      help="share of rows held out for early stopping")
     fit.add_argument("--patience", type=_positive_int, default=10,
-                     help="iterations without improvement before early stopping")
+                     help="iterations (epochs for sgd, adam) without improvement before "
+                     "early stopping")
     fit.add_argument("--memory-budget", type=_memory_size, default=None,
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
