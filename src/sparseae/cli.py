@@ -278,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="threads that share each evaluation's rows (default: the cores; with "
                      "--resume: the run's, unless given)")
     fit.add_argument("--seed", type=_seed, default=0,
-                     help="seed of the patch sampling, initial weights and shuffling")
+                     help="seed of the patch sampling, initial weights, shuffling and "
+                     "early stopping's held-out rows")
 
     out = train.add_argument_group("output")
     out.add_argument("--out", type=_path, default=None, metavar="DIR",
