@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "tutorial's, is off by its truncation error (eps^2/6 times the third "
                        "derivative), which reaches 1e-9 for tanh units on small problems")
     check.add_argument("--tolerance", type=_positive, default=1e-9,
-                       help="largest relative difference that passes")
+                       help="relative differences below this pass")
     check.add_argument("--seed", type=_seed, default=0, help="seed of the random problem")
     check.add_argument("--coordinates", type=_positive_int, default=None, metavar="N",
                        help="check N parameters drawn at random instead of every one (four "
