@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     taught.add_argument("--n-hidden", type=_positive_int, default=200,
                         help="hidden units: the number of learned features")
     stack.add_argument("--hidden", type=_positive_int, nargs="+", default=[200, 200],
-                       help="units of each stacked autoencoder")
+                       help="units of each stacked autoencoder, bottom first (default: 200 200)")
     for sub in (taught, stack):
         sub.add_argument("--data", type=_named, default="mnist", help=labeled_help)
         sub.add_argument("--labels", type=_named, default=None,
