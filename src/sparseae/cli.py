@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=_seed, default=0,
                          help="seed of the split and the initial weights")
         sub.add_argument("--out", type=_path, default=None, metavar="DIR",
-                         help="run folder (default: runs/<command>-<date>-<time>)")
+                         help=f"run folder (default: runs/{sub.prog.split()[-1]}-<date>-<time>)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         kept = "autoencoder it saved is" if sub is taught else "autoencoders it saved are"
         sub.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
