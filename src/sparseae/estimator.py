@@ -83,7 +83,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     reproducible : bool, default=False
         Sum each evaluation over fixed blocks of rows with compensated summation, so that the
         result is bitwise the same for any number of processes, threads and memory budget
-        (one that holds a block of rows; a smaller one is refused, naming the budget needed): a
+        (one that holds a block of rows; a smaller one is refused, naming the budget needed;
+        on a PyTorch device, whose sums depend on its thread count, for the same
+        ``torch.set_num_threads`` in every process, as torchrun's one each): a
         distributed L-BFGS run then follows the single-process run exactly, where plain sums
         differ in the last bits and L-BFGS amplifies the difference over hundreds of
         iterations. Costs a few passes over the gradient per block of rows. Exact evaluations
