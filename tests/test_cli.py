@@ -623,8 +623,8 @@ def test_with_transpose_the_note_on_wide_data_says_to_drop_it(tmp_path, capsys):
 
 def test_the_note_on_wide_data_advises_transpose_only_where_it_applies(tmp_path, capsys):
     X = np.random.default_rng(0).uniform(0.1, 0.9, (8, 10))
-    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
-    assert main(["train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "c"),
+    np.savetxt(tmp_path / "x-idx.csv", X, delimiter=",")  # (a CSV, whatever its name says)
+    assert main(["train", "--data", str(tmp_path / "x-idx.csv"), "--out", str(tmp_path / "c"),
                  *QUICK]) == 0
     assert "note: the data has more features (10) than samples (8); if the matrix holds one " \
            "sample per column, add --transpose" in capsys.readouterr().err

@@ -1005,7 +1005,8 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
         elif path.suffix.lower() == ".npy":  # (read in place: --transpose refuses it)
             hint = ("if the file holds one sample per column, save its transpose "
                     "(np.save(path, np.load(path).T)): --transpose does not take .npy files")
-        elif settings["data"] not in BUILTIN and is_idx(path):  # (one sample per item)
+        elif (settings["data"] not in BUILTIN and is_idx(path)  # (one sample per item)
+              and path.suffix.lower() not in (".npz", ".csv", ".txt", ".mat")):
             hint = "an autoencoder can learn so few samples by heart"
         else:
             hint = "if the matrix holds one sample per column, add --transpose"
