@@ -219,3 +219,14 @@ def test_early_stopping_resets_its_patience_on_an_improvement_larger_than_tol():
     stops = [stopper(np.array([float(k)])) for k in range(7)]
     assert stops == [False, False, False, False, False, False, True]
     assert stopper.best_theta.tolist() == [3.0] and stopper.best_cost == 0.5
+
+
+def test_lbfgs_steps_where_the_gradients_norm_overflows_numpys_dot():
+    """A gradient of 1e300 entries: NumPy's norm, sqrt(g.g), is infinite, and a first step
+    divided by it was 0, which ended the run at its start as converged."""
+    x0 = np.ones(4)
+    problem = quadratic(np.zeros(4), scales=np.full(4, 1e300))
+    with np.errstate(over="ignore"):  # (the curvature pairs' y.y overflows: no pair is kept)
+        result = solvers.lbfgs(problem, x0, Settings(max_iter=20))
+    assert problem.full(result.theta)[0] < 1e-6 * problem.full(x0)[0]
+    assert np.abs(result.theta).max() < 1e-3

@@ -216,11 +216,11 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
             return result("the gradient is below gtol", converged=True)
         direction = two_loop(grad, pairs).astype(np.float64, copy=False)
         if not pairs:  # the first step: at most unit length (L-BFGS-B takes exactly 1)
-            direction /= max(np.linalg.norm(direction), 1.0)
+            direction /= max(_norm(direction), 1.0)
         found = _wolfe(fun, theta, direction, grad, cost)
         if found is None and pairs:  # a poor direction: forget the curvature, go downhill
             pairs.clear()
-            direction = -grad / max(np.linalg.norm(grad), 1.0)
+            direction = -grad / max(_norm(grad), 1.0)
             found = _wolfe(fun, theta, direction, grad, cost)
         if found is None:
             return result(NO_STEP)
@@ -239,6 +239,19 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
         if hooks.interrupted():
             return result("interrupted", interrupted=True)
     return result("iteration limit reached")
+
+
+def _norm(v: np.ndarray) -> float:
+    """``||v||``, finite where ``v`` is: NumPy's ``sqrt(v.v)`` overflows from entries of about
+    1e154 on (a weight decay of 1e300, say), and a first step divided by that infinity is 0,
+    which ended such runs at once as converged; BLAS ``nrm2`` scales as it sums."""
+    with np.errstate(over="ignore"):
+        norm = np.linalg.norm(v)
+    if math.isinf(norm):
+        from scipy.linalg import get_blas_funcs
+
+        norm = get_blas_funcs("nrm2", (v,))(v)
+    return float(norm)
 
 
 def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
