@@ -33,6 +33,19 @@ def test_constant_patches_become_mid_gray():
     np.testing.assert_array_equal(normalize_patches(np.ones((3, 4))), 0.5)
 
 
+@pytest.mark.parametrize("value, width", [(0.1, 64), (0.7, 64), (12.7, 49), (0.7, 3)])
+def test_constant_patches_whose_mean_rounds_become_mid_gray(value, width):
+    """The mean of ``width`` copies of ``value`` is one rounding off it: the centred values
+    were +-1e-17, their limit 3e-17, and every pixel came out 0.63 or 0.37."""
+    from sparseae.data.scaling import PatchNormalizer
+
+    X = np.full((4, width), value)
+    np.testing.assert_array_equal(normalize_patches(X), 0.5)
+    normalizer = PatchNormalizer().fit(X)
+    assert normalizer.limit_ == 0.0
+    np.testing.assert_array_equal(normalizer.transform(X), 0.5)
+
+
 def test_patches_are_windows_of_the_images(rng):
     image = np.arange(20 * 30, dtype=float).reshape(20, 30)
     patches = sample_patches([image], 200, 5, rng)

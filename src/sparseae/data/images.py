@@ -105,12 +105,22 @@ def sample_patches(
     return patches
 
 
+def centered_patches(patches: np.ndarray) -> np.ndarray:
+    """Each patch minus its mean, exactly 0 for a constant patch: its computed mean can be one
+    rounding off its value (0.1 over 64 pixels is), and data of constant patches alone then
+    had a limit of about 1e-17 that scaled that rounding to +-1/3 (every pixel 0.63 or 0.37
+    instead of mid-gray)."""
+    centered = patches - patches.mean(axis=1, keepdims=True)
+    centered[np.all(patches == patches[:, :1], axis=1)] = 0.0
+    return centered
+
+
 def normalize_patches(patches: np.ndarray, limit: float | None = None) -> np.ndarray:
     """The tutorial's normalisation: remove each patch's mean, clip at +/-3 standard deviations
     of all values (or at ``limit``), rescale from [-1, 1] to [0.1, 0.9]. The centred values
     have mean zero (each row sums to zero), so their standard deviation is their root mean
-    square, computed as ``PatchNormalizer`` does."""
-    centered = patches - patches.mean(axis=1, keepdims=True)
+    square, computed as ``PatchNormalizer`` does. Constant patches become 0.5."""
+    centered = centered_patches(patches)
     if limit is None:
         limit = 3.0 * np.sqrt(np.vdot(centered, centered) / centered.size)
     if limit == 0:

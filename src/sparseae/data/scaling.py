@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .images import normalize_patches
+from .images import centered_patches, normalize_patches
 from .rows import check_span, validated, value_range
 
 
@@ -69,7 +69,7 @@ class PatchNormalizer(_Streamed):
 
     def partial_fit(self, X, y=None):
         X = self._fitting(X)
-        centered = X - X.mean(axis=1, keepdims=True)
+        centered = centered_patches(X)
         self.sum_squares_ = getattr(self, "sum_squares_", 0.0) + float(np.vdot(centered, centered))
         self.count_ = getattr(self, "count_", 0) + centered.size
         # each centred row sums to zero, so the mean of all centred values is zero
