@@ -141,6 +141,18 @@ def test_whitening_a_direction_of_no_variance_is_an_error(make):
     assert np.isfinite(ZCAWhitening(epsilon=0.1).fit(X).transform(X)).all()
 
 
+@pytest.mark.parametrize("make", [lambda: ZCAWhitening(epsilon=0.0),
+                                  lambda: PCAWhitening(epsilon=0.0, n_components=8)])
+def test_a_repeated_feature_is_a_direction_of_no_variance_though_eigh_rounds_it(make):
+    """Feature 7 is 3 times feature 0: ``eigh`` gives that direction 2.3e-16 of the largest
+    variance, one ``eps`` above the old tolerance, and the transform multiplied it by 2e7
+    (a change of 1e-3 in feature 0 came out as 2e4)."""
+    X = np.random.default_rng(30).normal(size=(50, 8))
+    X[:, 7] = 3 * X[:, 0]
+    with pytest.raises(ValueError, match="direction of no variance.*use epsilon > 0"):
+        make().fit(X)
+
+
 @pytest.mark.parametrize("cls", [PCAWhitening, ZCAWhitening])
 def test_inverse_transform_inverts_the_fitted_transform_whatever_set_params_did(cls, patches):
     """It read epsilon afresh: after set_params(epsilon=10) it was off by up to 5.5."""

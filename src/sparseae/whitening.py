@@ -124,9 +124,15 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
         return int(min(np.searchsorted(cumulative, self.retain_variance - 1e-12) + 1, n))
 
     def _inverse_scales(self, variances):
-        """``1 / sqrt(variances + epsilon)``, or a clear error where that divides by zero."""
+        """``1 / sqrt(variances + epsilon)``, or a clear error where that divides by zero:
+        where it is below the eigendecomposition's rounding, ``n_features * eps`` of the largest
+        (``numpy.linalg.matrix_rank``'s tolerance). A direction of no variance comes out of
+        ``eigh`` as a few ``eps`` of the largest, not as 0: with a tolerance of one ``eps`` it
+        was whitened in about a tenth of the data sets with a feature that repeats another,
+        multiplying that direction of new data by about 1e7."""
         variances = variances + self.epsilon
-        if variances.min() <= np.finfo(float).eps * max(variances.max(), 1e-300):
+        tolerance = self.n_features_in_ * np.finfo(float).eps
+        if variances.min() <= tolerance * max(variances.max(), 1e-300):
             raise ValueError(
                 "the data has a direction of no variance (fewer samples than features, or "
                 "features that repeat one another); whitening it divides by zero: use "
