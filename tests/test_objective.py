@@ -158,6 +158,50 @@ def test_threaded_gradient_matches_central_differences():
     assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
 
 
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_chunked_gradient_matches_central_differences(activation, sparsity, decoder):
+    """The streamed evaluation on its own (chunks of 3, 3, 3 and 1 rows), not only through its
+    agreement with the in-memory one; and with compensated sums over blocks of 2 rows shared
+    by 2 threads."""
+    X, p, spec = problem(activation, sparsity, decoder)
+
+    def chunks():
+        return (X[i : i + 3] for i in range(0, len(X), 3))
+
+    for work in (None, threaded(X[:3], p.n_hidden, 2, block=2, reproducible=True)):
+        fun = params.flat(lambda q, work=work: objective.chunked_cost_and_grad(q, chunks, spec,
+                                                                               work),
+                          X.shape[1], p.n_hidden, Backend("numpy", X.dtype))
+        assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
+
+
+def mean_activity(p, X, activation):
+    """``rho_hat`` written out, sharing no code with ``sparseae.objective``."""
+    z = X @ p.W1.T + p.b1
+    return (1 / (1 + np.exp(-z)) if activation == "sigmoid" else (np.tanh(z) + 1) / 2).mean(0)
+
+
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_a_minibatch_gradient_with_a_given_rho_estimate_is_that_of_the_linearised_penalty(
+        activation, sparsity, decoder):
+    """With ``rho_estimate`` (the running average of the minibatch solvers) the penalty's term
+    is taken at the estimate ``r`` instead of at the batch's own ``rho_hat``, held fixed: the
+    gradient is then exactly that of the reconstruction and weight decay plus
+    ``beta sum_j P'(r_j) rho_hat_j``, the penalty linearised at ``r`` (the cost reports
+    ``beta sum_j P(r_j)``)."""
+    X, p, spec = problem(activation, sparsity, decoder)
+    r = np.random.default_rng(1).uniform(0.05, 0.3, p.n_hidden)
+    penalty, slope = PENALTIES[sparsity](r, spec.sparsity_target, spec.sparsity_weight)
+
+    def fun(theta):
+        q = params.unpack(theta, X.shape[1], p.n_hidden)
+        cost, grad = objective.cost_and_grad(q, X, spec, rho_estimate=lambda batch: r)
+        return (cost - penalty + slope @ mean_activity(q, X, activation),
+                params.pack(grad))
+
+    assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
+
+
 def test_reproducible_threads_give_bitwise_the_one_thread_result():
     X, p, spec = problem(m=203, seed=4)
     results = [objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, t, 16, True))
