@@ -46,6 +46,13 @@ def test_constant_patches_whose_mean_rounds_become_mid_gray(value, width):
     np.testing.assert_array_equal(normalizer.transform(X), 0.5)
 
 
+@pytest.mark.parametrize("limit", [-1.0, np.nan, np.inf])
+def test_a_clipping_limit_out_of_range_is_refused(limit):
+    """np.clip at (1, -1) made every value 0.9; NaN made every value NaN."""
+    with pytest.raises(ValueError, match="limit must be >= 0 and finite"):
+        normalize_patches(np.arange(8.0).reshape(2, 4), limit)
+
+
 def test_patches_are_windows_of_the_images(rng):
     image = np.arange(20 * 30, dtype=float).reshape(20, 30)
     patches = sample_patches([image], 200, 5, rng)

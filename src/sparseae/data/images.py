@@ -123,6 +123,8 @@ def normalize_patches(patches: np.ndarray, limit: float | None = None) -> np.nda
     centered = centered_patches(patches)
     if limit is None:
         limit = 3.0 * np.sqrt(np.vdot(centered, centered) / centered.size)
+    elif not 0 <= limit < np.inf:  # (a negative one made every value 0.9, NaN every one NaN)
+        raise ValueError(f"limit must be >= 0 and finite, got {limit!r}")
     if limit == 0:
         return np.full_like(centered, 0.5)
     return (np.clip(centered, -limit, limit) / limit + 1.0) * 0.4 + 0.1
