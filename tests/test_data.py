@@ -150,6 +150,14 @@ def test_whitening_flattens_a_natural_spectrum(rng):
     assert 0.5 < ratio_after < 2.5
 
 
+@pytest.mark.parametrize("value, shape", [(71.46185366547527, (58, 18)), (0.1, (33, 47)),
+                                          (19.412977289079357, (56, 40))])
+def test_whitening_a_constant_image_gives_zeros(value, shape):
+    """Its mean is a rounding off its value (1.4e-14 for the first): the filter's rounding of
+    that remainder, about 1e-30, was scaled to unit variance, a texture of pure noise."""
+    np.testing.assert_array_equal(whiten_olshausen_field(np.full(shape, value)), 0.0)
+
+
 def test_whitening_rolls_off_above_0_4_cycles_per_pixel(rng):
     """White noise comes out with the power of the gain R(f) = f exp(-(f / f0)^4), f0 = 0.8 x
     Nyquist = 0.4 cycles per pixel: between 0.45 and 0.5 about 0.11 of that between 0.2 and

@@ -48,11 +48,16 @@ def whiten_olshausen_field(image: np.ndarray, cutoff: float = 0.8) -> np.ndarray
     where noise and aliasing live. ``f0 = cutoff * 0.5`` cycles/pixel: ``cutoff`` is a fraction
     of the Nyquist frequency, 0.8 by default as Olshausen and Field's 200 cycles per 512-pixel
     picture. The image is mirrored before the FFT so its borders do not wrap into false edges, and
-    the result has unit variance.
+    the result has unit variance (a constant image, which has no variance, comes out 0).
     """
     image = np.asarray(image, dtype=np.float64)
     H, W = image.shape
-    tiled = np.pad(image - image.mean(), ((0, H), (0, W)), mode="symmetric")
+    centered = image - image.mean()
+    if image.max(initial=-np.inf) == image.min(initial=np.inf):
+        # a constant image is 0 exactly: its computed mean can be a rounding off its value,
+        # and the FFT's rounding of that remainder was scaled up to unit variance
+        centered[...] = 0.0
+    tiled = np.pad(centered, ((0, H), (0, W)), mode="symmetric")
     fy = np.fft.fftfreq(2 * H)[:, None]
     fx = np.fft.rfftfreq(2 * W)[None, :]
     f = np.hypot(fx, fy)
