@@ -175,6 +175,60 @@ def test_chunked_gradient_matches_central_differences(activation, sparsity, deco
         assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
 
 
+class Processes:
+    """``n`` shards that threads stand in for: ``allreduce`` and ``allgather`` as each process
+    calls them, through a barrier (the collectives of ``objective.Shard``)."""
+
+    def __init__(self, n):
+        import threading
+
+        self.barrier, self.slots = threading.Barrier(n), [None] * n
+
+    def shard(self, rank, m):
+        def allgather(x):
+            self.slots[rank] = x.copy()
+            self.barrier.wait()
+            gathered = list(self.slots)
+            self.barrier.wait()  # (all have read the slots before any writes them again)
+            return gathered
+
+        def allreduce(x):
+            x[...] = sum(allgather(x))
+
+        return objective.Shard(m, allreduce, allgather)
+
+
+@pytest.mark.parametrize("reproducible", [False, True])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_sharded_gradient_matches_central_differences(reproducible, chunked):
+    """Rows 0-5 on one process and 6-9 on another, each summing its part and reducing over
+    both (plain sums: all-reduce; compensated: all-gather): both get the gradient of all rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, p, spec = problem("tanh", "kl", "sigmoid")
+    parts = [X[:6], X[6:]]
+
+    def evaluate(rank, q, processes):
+        mine, shard = parts[rank], processes.shard(rank, len(X))
+        work = objective.Workspace(len(mine), X.shape[1], p.n_hidden, X, reproducible)
+        if chunked:
+            return objective.chunked_cost_and_grad(
+                q, lambda: (mine[i : i + 4] for i in range(0, len(mine), 4)), spec, work, shard)
+        return objective.cost_and_grad(q, mine, spec, work=work, shard=shard)
+
+    def both(q):
+        processes = Processes(2)
+        with ThreadPoolExecutor(2) as pool:
+            (c0, g0), (c1, g1) = pool.map(lambda rank: evaluate(rank, q, processes), (0, 1))
+        assert c0 == c1 and np.array_equal(params.pack(g0), params.pack(g1))
+        return c0, g0
+
+    fun = params.flat(both, X.shape[1], p.n_hidden, Backend("numpy", X.dtype))
+    assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
+    cost, grad = objective.cost_and_grad(p, X, spec)
+    assert both(p)[0] == pytest.approx(cost, rel=1e-13)
+
+
 def mean_activity(p, X, activation):
     """``rho_hat`` written out, sharing no code with ``sparseae.objective``."""
     z = X @ p.W1.T + p.b1
