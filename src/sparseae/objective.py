@@ -45,6 +45,7 @@ The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``back
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,10 @@ class Spec:
         if not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target (rho) must be in (0, 1), got "
                              f"{self.sparsity_target!r}")
+        for name in ("sparsity_weight", "weight_decay"):  # (beta, lambda)
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be >= 0 and finite, got "
+                                 f"{getattr(self, name)!r}")
 
 
 # --- the sparsity penalties: beta sum_j P(rho_hat_j) and its derivative beta P'(rho_hat) ---
