@@ -230,3 +230,11 @@ def test_lbfgs_steps_where_the_gradients_norm_overflows_numpys_dot():
         result = solvers.lbfgs(problem, x0, Settings(max_iter=20))
     assert problem.full(result.theta)[0] < 1e-6 * problem.full(x0)[0]
     assert np.abs(result.theta).max() < 1e-3
+
+
+def test_lbfgs_does_not_start_from_a_cost_that_is_not_finite():
+    """Once NumPy's norm no longer overflowed, an infinite first cost (data of 1e200) ended as
+    a line search that found no step, a warning; the fit's error must say why."""
+    problem = SimpleNamespace(full=lambda x: (math.inf, np.ones_like(x)), n_samples=1)
+    result = solvers.lbfgs(problem, np.zeros(3), Settings(max_iter=5))
+    assert (result.message, result.n_iter, result.converged) == (solvers.NOT_FINITE, 0, False)

@@ -356,14 +356,18 @@ def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience
 def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
     """A clear error, rather than a model of NaN or infinite weights, when training diverged:
     from too long steps (the first-order solvers) or from data too large for the arithmetic
-    (L-BFGS chooses its own steps). Where early stopping kept the finite parameters of iteration
+    (L-BFGS chooses its own steps), or one that could not start, its first cost not finite.
+    Where early stopping kept the finite parameters of iteration
     ``best``, from before it diverged, those are the model, with a warning."""
     curve = np.asarray(result.loss_curve, dtype=float)
+    advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
+    if result.message == solvers.NOT_FINITE:
+        raise ValueError(f"training cannot start: the cost is not finite at the "
+                         f"{'initial' if result.n_iter == 0 else 'resumed'} weights; {advice}")
     if np.isfinite(curve).all() and np.isfinite(result.theta).all():
         return
     bad = np.flatnonzero(~np.isfinite(curve))
     when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
-    advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
     if best is not None and np.isfinite(result.theta).all():
         warn(f"training diverged: the cost is not finite {when}; the parameters kept are "
              f"those of the lowest held-out cost, at iteration {best}; {advice}",

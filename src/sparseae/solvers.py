@@ -209,6 +209,8 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
     def result(message, converged=False, **flags):
         return Result(theta, len(curve), converged, message, curve, state=snapshot(), **flags)
 
+    if not math.isfinite(cost):  # (no step lowers it: the caller's error names the cause)
+        return result(NOT_FINITE)
     if decrease is not None and decrease <= settings.ftol:  # resumed where it had converged
         return result(FTOL_MET, converged=True)
     while len(curve) < settings.max_iter:
@@ -268,6 +270,7 @@ def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
 
 
 FTOL_MET = "the relative decrease of the cost is below ftol"
+NOT_FINITE = "the cost at the starting point is not finite"
 NO_STEP = "the line search found no step that lowers the cost"
 
 
