@@ -178,6 +178,8 @@ def test_pickled_npz_is_refused(tmp_path):
     (lambda a: {"W1": a["W1"].astype(str)}, "W1 is <U.*, not the model's float64"),
     (lambda a: {"b2": np.full_like(a["b2"], np.nan)}, "b2 holds NaN or infinity"),
     (lambda a: {"W2": a["W2"].T.copy()}, r"W2 has shape \(9, 64\), not \(64, 9\)"),
+    (lambda a: {"b2": a["b2"][:-1]}, r"b2 has shape \(63,\), not \(64,\)"),
+    (lambda a: {"rho_hat": a["rho_hat"][:-1]}, r"rho_hat has shape \(8,\), not \(9,\)"),
 ])
 def test_damaged_arrays_are_named(tmp_path, model, change, problem):
     model.save(tmp_path / "m.npz")
@@ -362,6 +364,20 @@ def test_features_are_written_chunk_by_chunk_and_never_half(tmp_path, rng, model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy"]
 
 
+def test_the_features_of_a_float32_model_are_float32(tmp_path, rng):
+    """``write_features`` writes what ``transform`` gives, in the model's dtype: a float32
+    model's features are not widened (nor doubled in size) on disk."""
+    from sparseae.io import write_features
+
+    X = rng.uniform(size=(40, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(n_hidden=3, max_iter=2, dtype="float32", random_state=0).fit(X)
+    features = np.load(write_features(model, X, tmp_path / "f.npy"))
+    assert features.dtype == np.float32 and features.shape == (40, 3)
+    np.testing.assert_array_equal(features, model.transform(X))
+
+
 def test_numpy_scalar_parameters_are_saved_as_numbers(tmp_path):
     X = np.random.default_rng(0).uniform(0.1, 0.9, (20, 4))
     with warnings.catch_warnings():
@@ -420,6 +436,7 @@ def test_a_classifier_round_trips_bit_for_bit(tmp_path, classifiers, which):
                                               "with at least 2"),
     (lambda a: {"classes": a["classes"][:2]}, r"W3 has shape \(3, 3\), not \(2, 3\)"),
     (lambda a: {"classes": a["classes"][[0, 0, 1]]}, "classes holds a label twice"),
+    (lambda a: {"W4": a["W3"], "b4": a["b3"]}, "W4, b4 beyond its 3 layers"),  # one layer more
 ])
 def test_a_damaged_classifier_is_named(tmp_path, classifiers, change, problem):
     classifiers[1][0].save(tmp_path / "c.npz")
@@ -497,6 +514,7 @@ def test_only_sparseae_models_are_saved(tmp_path):
     (lambda h, a: h.update(params=[1, 2]), "TypeError: "),
     (lambda h, a: h.update(params=None), "TypeError: "),
     (lambda h, a: h.update(n_iter="3"), "ValueError: n_iter is '3', not a number of iterations"),
+    (lambda h, a: h.update(n_iter=-1), "ValueError: n_iter is -1, not a number of iterations"),
     (lambda h, a: a.update(loss_curve=np.ones((2, 2))),
      r"ValueError: loss_curve has shape \(2, 2\), not \(iterations,\)"),
     (lambda h, a: a.update(feature_names_in=np.array(["a", "b"])),
@@ -528,6 +546,24 @@ def test_labels_load_as_the_kind_of_array_they_were(tmp_path):
         loaded = sparseae.load(model.save(tmp_path / "m.npz"))
         assert loaded.classes_.dtype == model.classes_.dtype == labels.dtype
         assert loaded.predict(X).dtype == labels.dtype
+
+
+def test_string_labels_of_a_file_from_before_their_kind_was_kept_load_as_objects(tmp_path):
+    """Files saved before ``classes_object`` was written: their labels, strings, were Python
+    objects (pandas' strings), and load as objects."""
+    from sparseae import SoftmaxRegression
+    from sparseae.io import read_archive, write_archive
+
+    X = np.random.default_rng(0).random((30, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(max_iter=2).fit(X, np.array(["a", "b", "c"] * 10))
+    header, arrays = read_archive(model.save(tmp_path / "m.npz"),
+                                  {"sparseae.NetworkClassifier": 1}, "model")
+    del header["classes_object"]
+    write_archive(tmp_path / "old.npz", header, arrays)
+    loaded = sparseae.load(tmp_path / "old.npz")
+    assert loaded.classes_.dtype == object and list(loaded.classes_) == ["a", "b", "c"]
 
 
 def test_a_loaded_model_has_every_fitted_attribute(tmp_path, model):
