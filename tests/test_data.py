@@ -72,6 +72,29 @@ def test_every_window_can_be_sampled(rng):
     assert set(patches[:, 0]) == {0.0, 1.0, 6.0, 7.0}
 
 
+def test_an_image_as_large_as_the_patch_is_its_one_patch(rng):
+    image = np.arange(25.0).reshape(5, 5)
+    np.testing.assert_array_equal(sample_patches([image], 3, 5, rng), [image.ravel()] * 3)
+
+
+def test_scalers_fitted_again_forget_their_first_fit(rng):
+    """``fit`` starts afresh, as scikit-learn's do; only ``partial_fit`` accumulates."""
+    from sparseae.data.scaling import PatchNormalizer, UnitScaler
+
+    A, B = rng.normal(size=(50, 16)) * 10.0, rng.normal(size=(30, 16))
+    refitted, fresh = PatchNormalizer().fit(A).fit(B), PatchNormalizer().fit(B)
+    assert (refitted.count_, refitted.limit_) == (fresh.count_, fresh.limit_) == (480, fresh.limit_)
+    unit = UnitScaler().fit(A).fit(B)
+    assert (unit.data_min_, unit.data_max_) == (B.min(), B.max())
+    np.testing.assert_array_equal(unit.transform(B), UnitScaler().fit(B).transform(B))
+
+
+def test_the_unit_scaling_of_constant_data_is_zero_not_nan():
+    from sparseae.data.scaling import UnitScaler
+
+    np.testing.assert_array_equal(UnitScaler().fit_transform(np.full((3, 2), 7.0)), 0.0)
+
+
 def test_scalers_fitted_chunk_by_chunk_equal_one_fit(rng):
     from sparseae.data.scaling import PatchNormalizer, UnitScaler
 
@@ -187,6 +210,8 @@ def test_grayscale():
     rgb = np.zeros((3, 1, 3))
     rgb[[0, 1, 2], 0, [0, 1, 2]] = 1.0  # red, green, blue pixels
     np.testing.assert_allclose(to_grayscale(rgb)[:, 0], [0.299, 0.587, 0.114])
+    rgba = np.concatenate([rgb, np.full((3, 1, 1), 0.5)], axis=2)  # alpha is dropped
+    np.testing.assert_array_equal(to_grayscale(rgba), to_grayscale(rgb))
     with pytest.raises(ValueError, match="expected an image"):
         to_grayscale(np.zeros((2, 2, 5)))
 
@@ -203,6 +228,31 @@ def test_read_mat_stack(tmp_path, rng):
     savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
     X = image_patches(str(tmp_path / "IMAGES.mat"), 30, 8, random_state=0)
     assert X.shape == (30, 64) and X.min() >= 0.1 and X.max() <= 0.9
+
+
+def test_mat_stacks_are_not_prewhitened_unless_asked(tmp_path, rng):
+    """The tutorial's IMAGES.mat is whitened already: by default its patches are cut as they
+    are; photographs (and a stack, when asked) are whitened first."""
+    stack = rng.normal(size=(16, 20, 2)).cumsum(0)
+    savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
+    images = [stack[:, :, 0], stack[:, :, 1]]
+    source = str(tmp_path / "IMAGES.mat")
+    np.testing.assert_allclose(image_patches(source, 30, 8, random_state=0),
+                               patches_from_images(images, 30, 8, prewhiten=False), rtol=1e-12)
+    np.testing.assert_allclose(image_patches(source, 30, 8, prewhiten=True, random_state=0),
+                               patches_from_images(images, 30, 8, prewhiten=True), rtol=1e-12)
+
+
+def test_32_bit_integer_images_beyond_16_bits_are_refused(tmp_path):
+    from sparseae.data.images import read_image
+
+    for name, pixels in (("above.tif", [[0, 70000]]), ("below.tif", [[-5, 7]])):
+        Image.fromarray(np.array(pixels, dtype=np.int32), "I").save(tmp_path / name)
+        with pytest.raises(ValueError, match=rf"^cannot read image {tmp_path / name}: its 32-bit "
+                                             r"integer pixels go beyond 16 bits \(0 to 65535\)$"):
+            read_image(tmp_path / name)
+    Image.fromarray(np.array([[0, 65535]], dtype=np.int32), "I").save(tmp_path / "edge.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "edge.tif"), [[0.0, 1.0]])
 
 
 def test_read_mat_with_several_arrays(tmp_path, rng):

@@ -562,3 +562,40 @@ def test_rows_are_transformed_before_they_are_rounded_to_float32():
     expected = scaler.transform(X).astype(np.float32)
     np.testing.assert_array_equal(rows.block(0, 50, np.float32), expected)
     np.testing.assert_array_equal(rows.take(np.arange(50), np.float32), expected)
+
+
+def test_a_transform_or_an_image_shape_of_another_width_is_refused(matrix):
+    from sparseae.data.scaling import UnitScaler
+
+    with pytest.raises(ValueError, match=r"^the samples have 12 features; the fitted UnitScaler "
+                                         r"takes 3$"):
+        Rows(matrix).with_transform(UnitScaler().fit(matrix[:, :3]))
+    with pytest.raises(ValueError, match=r"^samples of 12 features are not images of 4x4 "
+                                         r"pixels$"):
+        Rows(matrix, image_shape=(4, 4))
+    assert Rows(matrix, image_shape=(3, 4)).image_shape == (3, 4)
+
+
+def test_transpose_of_a_memory_mapped_file_is_refused_in_words(tmp_path, matrix):
+    np.save(tmp_path / "x.npy", matrix)
+    with pytest.raises(ValueError, match=r"^transpose is not available for memory-mapped .npy "
+                                         "files; save the array with one sample per row$"):
+        load(tmp_path / "x.npy", transpose=True)
+
+
+def test_an_idx_file_one_byte_short_is_named_truncated(tmp_path, rng):
+    write_idx(tmp_path / "t-idx3-ubyte", rng.integers(0, 256, size=(5, 4, 4)))
+    data = (tmp_path / "t-idx3-ubyte").read_bytes()  # a 16-byte header, 80 pixels
+    (tmp_path / "cut-idx3-ubyte").write_bytes(data[:-1])
+    with pytest.raises(ValueError, match=r"cut-idx3-ubyte is a truncated IDX file: 95 bytes, "
+                                         r"its header promises 96$"):
+        read_idx(tmp_path / "cut-idx3-ubyte")
+
+
+def test_pandas_header_of_ten_unnamed_columns_above_whole_numbers(tmp_path):
+    """Ten columns numbered 0 to 9 name the columns even above whole numbers: no sample is
+    0, 1, ..., 9 (below ten, a first sample of whole numbers is likelier)."""
+    header = ",".join(map(str, range(10)))
+    (tmp_path / "x.csv").write_text(f"{header}\n" + "3,1,4,1,5,9,2,6,5,3\n" * 2)
+    np.testing.assert_array_equal(load(tmp_path / "x.csv").to_array(),
+                                  [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3]] * 2)
