@@ -433,6 +433,8 @@ def test_unpack_gives_views_and_pack_inverts_it():
     np.testing.assert_array_equal(params.pack(p), theta)
     with pytest.raises(ValueError, match="theta has shape"):
         params.unpack(theta[:-1], 5, 3)
+    # the UFLDL exercise's layout, which checkpoints of theta keep: W1, W2, b1, b2, row-major
+    np.testing.assert_array_equal(theta, np.concatenate([p.W1.ravel(), p.W2.ravel(), p.b1, p.b2]))
 
 
 @pytest.mark.parametrize("method", params.INITS)
@@ -442,6 +444,10 @@ def test_initialisation(method):
     assert not p.b1.any() and not p.b2.any()
     if method == "ufldl":  # the tutorial's draws: W1, then W2, uniform within r
         r, rng = np.sqrt(6 / (64 + 25 + 1)), np.random.default_rng(0)
+        np.testing.assert_array_equal(p.W1, rng.uniform(-r, r, size=(25, 64)))
+        np.testing.assert_array_equal(p.W2, rng.uniform(-r, r, size=(64, 25)))
+    if method == "glorot_uniform":  # r = sqrt(6 / (fan_in + fan_out)), W1 drawn first
+        r, rng = np.sqrt(6 / (64 + 25)), np.random.default_rng(0)
         np.testing.assert_array_equal(p.W1, rng.uniform(-r, r, size=(25, 64)))
         np.testing.assert_array_equal(p.W2, rng.uniform(-r, r, size=(64, 25)))
     if method == "glorot_normal":
