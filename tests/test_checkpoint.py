@@ -419,6 +419,36 @@ def test_graceful_interrupt_outside_the_main_thread_sets_no_handler():
     assert handlers() == before
 
 
+def test_a_signal_the_parent_process_ignores_stays_ignored():
+    """A shell's background job (``sparseae train ... &``) ignores SIGINT: Ctrl-C in the
+    terminal is not meant for it, and does not become a request to stop. SIGTERM is still
+    answered; both are as they were after."""
+    from sparseae.checkpoint import stop_signals
+
+    def handler(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        before = signal.getsignal(signal.SIGTERM)
+        with stop_signals(handler):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is handler
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_checkpoint_keeps_tuples_of_arrays_as_lists(tmp_path):
+    state = {"pair": (np.arange(3.0), 2), "nested": [(np.ones(2, np.float32),)]}
+    save_checkpoint(tmp_path / "c.npz", state)
+    back = load_checkpoint(tmp_path / "c.npz")
+    assert isinstance(back["pair"], list) and back["pair"][1] == 2
+    np.testing.assert_array_equal(back["pair"][0], np.arange(3.0))
+    assert back["nested"][0][0].dtype == np.float32
+
+
 def test_a_checkpoint_keeps_lists_of_arrays_apart(tmp_path):
     state = {"seed": 3, "solver": {"history": [np.ones(2), np.zeros(2), {"a": np.arange(3)}]}}
     back = load_checkpoint(save_checkpoint(tmp_path / "c.npz", state))["solver"]["history"]

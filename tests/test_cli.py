@@ -194,6 +194,14 @@ def test_the_automatic_memory_budget_is_shared_by_torchrun_s_processes(monkeypat
     assert _memory_budget("auto") is None and _memory_budget("auto", "cpu") is None
 
 
+def test_the_automatic_memory_budget_is_half_the_machine_s_memory(monkeypatch):
+    from sparseae import training
+    from sparseae.cli import _memory_budget
+
+    monkeypatch.setattr(training, "machine_memory", lambda: 8 * 2**30)
+    assert _memory_budget("auto") == 4 * 2**30 and _memory_budget(None, "cpu") == 4 * 2**30
+
+
 def test_the_automatic_memory_budget_on_cuda_is_at_most_the_gpu_s_free_memory(monkeypatch):
     torch = pytest.importorskip("torch")
     from sparseae.cli import _memory_budget
@@ -1098,3 +1106,44 @@ def test_whole_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, cap
                  "--n-hidden", "3", "--max-iter", "3", "--out", str(tmp_path / "run-pixels"),
                  "--quiet"]) == 0  # (a sample per pixel: no pictures, and no error)
     assert "trained 12-3-12 on 48 samples" in capsys.readouterr().out
+
+
+def test_a_resumed_run_s_data_check_sees_a_small_change_through_the_scaling(tmp_path, rng):
+    """The check is of the rows as read, before the scaling fitted on them (which would
+    make data twice as large look the same), and fine enough to see one value changed."""
+    from sparseae.cli import _check_same_data, _data_check
+    from sparseae.data import Rows, scaled
+
+    X = rng.uniform(size=(100, 4))
+    settings = {"data": "x.npy", "data_check": _data_check(scaled(Rows(X), "unit"))}
+    assert settings["data_check"] == {"n_samples": 100, "n_features": 4, "sum": X.sum(),
+                                      "sum_squares": np.vdot(X, X)}
+    _check_same_data(tmp_path, settings, scaled(Rows(X.copy()), "unit"))  # the same: no error
+    edited = X.copy()
+    edited[50, 2] += 0.5
+    for changed in (2 * X, edited):
+        with pytest.raises(ValueError, match=r"changed since the run began: the same number of "
+                                             "samples and features, other values"):
+            _check_same_data(tmp_path, settings, scaled(Rows(changed), "unit"))
+
+
+def test_an_interrupted_extension_of_a_run_that_stopped_itself_is_not_complete(tmp_path):
+    """A run that converged (metrics.json of iteration 30), trained longer and interrupted
+    after a checkpoint of iteration 40, has not ended: its checkpoint is newer."""
+    from sparseae.cli import _finished
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"iterations": 30,
+                                                       "stop_reason": "converged"}))
+    settings = {"max_iter": 400}
+    assert not _finished(tmp_path, {"solver": {"iteration": 40}}, settings)
+    assert _finished(tmp_path, {"solver": {"iteration": 30}}, settings)
+
+
+def test_a_built_in_name_stays_one_beside_a_folder_of_that_name(tmp_path, monkeypatch):
+    from sparseae.cli import _absolute_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "x.csv").write_text("1,2\n")
+    assert _absolute_path("digits") == "digits"  # data.read takes it as the built-in
+    assert _absolute_path("x.csv") == str(tmp_path.resolve() / "x.csv")

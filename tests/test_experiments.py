@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sparseae.cli import main
+from sparseae.checkpoint import save_checkpoint
+from sparseae.cli import build_parser, main
 from sparseae.experiments import labeled_data, self_taught, stacked
 
 
@@ -62,8 +63,14 @@ def test_the_experiments_take_labels_by_position_and_name_what_is_wrong_with_the
                                          r"\(5, 6, 7, 8, 9\)\); the labeled ones are split in "
                                          "half, for training and testing$"):
         self_taught(np.vstack([X[y >= 5], X[:1]]), np.r_[y[y >= 5], y[0]], max_iter=1)
-    with pytest.raises(ValueError, match=r"^test_fraction must be a number in \(0, 1\), got 1.5$"):
-        stacked(X, y, hidden_layer_sizes=(3,), test_fraction=1.5)
+    for fraction in (1.5, 1, 0):
+        with pytest.raises(ValueError, match=rf"^test_fraction must be a number in \(0, 1\), "
+                                             rf"got {fraction}$"):
+            stacked(X, y, hidden_layer_sizes=(3,), test_fraction=fraction)
+    for digits in (y < 5, y >= 5):  # none or all of the unlabeled classes
+        with pytest.raises(ValueError, match=r"^unlabeled_classes \(5, 6, 7, 8, 9\) must leave "
+                                             "both unlabeled and labeled digits$"):
+            self_taught(X[digits], y[digits], max_iter=1)
 
 
 def test_stacked_protocol_on_digits():
@@ -613,3 +620,35 @@ def test_self_taught_counts_the_seconds_an_autoencoder_trained_before_its_checkp
                                          r"time$"):
         self_taught(X, y, **settings, fit_autoencoder=lambda name, fit: fit(
             resume={**state, "seconds": -1}))
+
+
+def test_a_built_in_name_is_kept_beside_a_folder_of_that_name(tmp_path, monkeypatch):
+    """``--data digits`` is the built-in digits, whatever the current folder holds: a resumed
+    run must read them again, not a folder called digits."""
+    from sparseae.cli import _experiment_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "t-labels-idx1-ubyte").write_bytes(b"")
+    args = build_parser().parse_args(["selftaught", "--data", "digits"])
+    assert _experiment_settings(args)["data"] == "digits"
+    args = build_parser().parse_args(["selftaught", "--data", "digits", "--labels",
+                                      "t-labels-idx1-ubyte"])
+    assert _experiment_settings(args)["labels"] == str(tmp_path.resolve() / "t-labels-idx1-ubyte")
+
+
+def test_a_new_experiment_that_failed_after_a_checkpoint_keeps_its_settings(tmp_path):
+    """Its autoencoder's checkpoint goes on with ``--resume``, which needs config.json."""
+    from sparseae.cli import _ExperimentFiles
+
+    run = tmp_path / "run"
+    files = _ExperimentFiles(run, {"command": "selftaught", "data": "digits"}, "selftaught",
+                             resumed=False)
+    files._write_settings()
+    save_checkpoint(run / "autoencoder.checkpoint.npz", {"solver": {"iteration": 10}})
+    files.failed()
+    assert sorted(path.name for path in run.iterdir()) == ["autoencoder.checkpoint.npz",
+                                                           "config.json"]
+    (run / "autoencoder.checkpoint.npz").unlink()
+    files.failed()  # nothing kept: the same command can be given again
+    assert not run.exists()
