@@ -356,9 +356,9 @@ def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience
 def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
     """A clear error, rather than a model of NaN or infinite weights, when training diverged:
     from too long steps (the first-order solvers) or from data too large for the arithmetic
-    (L-BFGS chooses its own steps), or one that could not start, its first cost not finite.
-    Where early stopping kept the finite parameters of iteration
-    ``best``, from before it diverged, those are the model, with a warning."""
+    (L-BFGS chooses its own steps); or when it could not start, its first cost not finite.
+    Where early stopping kept the finite parameters of iteration ``best``, from before it
+    diverged, those are the model, with a warning."""
     curve = np.asarray(result.loss_curve, dtype=float)
     advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
     if result.message == solvers.NOT_FINITE:
