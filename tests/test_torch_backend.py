@@ -174,6 +174,25 @@ def test_a_gpu_that_is_not_there_is_a_clear_error(monkeypatch):
         distributed.init(Backend("cuda:0"))
 
 
+def test_distributed_without_torchrun_says_how_to_run_one_process(monkeypatch):
+    """distributed=True in a plain Python process: the way to one process is
+    distributed=False, not unsetting a WORLD_SIZE that is not set (the command line's advice,
+    where WORLD_SIZE above 1 asked for torchrun's processes)."""
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    model = SparseAutoencoder(3, device="cpu", distributed=True, max_iter=1)
+    with pytest.raises(ValueError, match=r"^distributed training needs the environment torchrun "
+                                         r"sets \(RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT "
+                                         r"missing\): start it with torchrun --nproc_per_node=N "
+                                         r"\.\.\., or give distributed=False to run one "
+                                         r"process$"):
+        model.fit(np.full((20, 4), 0.5))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match=r"missing\): .*, or unset WORLD_SIZE to run one "
+                                         r"process$"):
+        model.fit(np.full((20, 4), 0.5))
+
+
 def test_library_works_without_torch(without_torch):
     result = without_torch(
         "import numpy as np, sparseae\n"

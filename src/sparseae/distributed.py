@@ -60,10 +60,12 @@ def init(backend: Backend) -> tuple[int, int]:
         missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
                    if k not in os.environ]
         if missing:  # (a ValueError: the environment is input like any other)
+            # (the command line comes here for a WORLD_SIZE above 1; Python for distributed=True)
+            alone = "unset WORLD_SIZE" if requested() else "give distributed=False"
             raise ValueError(
                 f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
-                "missing): start it with torchrun --nproc_per_node=N ..., or unset "
-                "WORLD_SIZE to run one process"
+                f"missing): start it with torchrun --nproc_per_node=N ..., or {alone} to run "
+                "one process"
             )
         dist.init_process_group("nccl" if backend.is_gpu else "gloo")
         # Leave the group before exit: gloo's threads torn down at exit abort the process.
