@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "the result is that of one process on all of them")
     fit.add_argument("--reproducible", action="store_true",
                      help="sum each evaluation over fixed blocks of rows with compensated "
-                     "summation: bitwise the same result for any number of torchrun processes")
+                     "summation: bitwise the same result for any number of torchrun processes "
+                     "(lbfgs, gd; sgd and adam, whose minibatches the processes share out at "
+                     "random, to rounding)")
     fit.add_argument("--threads", type=_positive_int, default=None,
                      help="threads that share each evaluation's rows (default: the cores; with "
                      "--resume: the run's, unless given)")

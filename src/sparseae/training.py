@@ -102,8 +102,9 @@ class Problem:
     as ``"cpu"`` or ``"cuda"``; see ``backend.Backend``). With ``process=(rank, world_size)`` this
     process keeps its part of the rows (``distributed.part``) and every evaluation is that of all
     rows, summed over the processes. ``reproducible`` sums in fixed blocks with compensated
-    summation (``objective.CompensatedSum``): the result is then bitwise the same for any
-    number of processes and any memory budget that holds a block (a smaller one is refused).
+    summation (``objective.CompensatedSum``): a full evaluation is then bitwise the same for any
+    number of processes and any memory budget that holds a block (a smaller one is refused); a
+    minibatch's (``batch``) only to rounding, its rows being split by the processes' parts.
     ``threads`` splits each NumPy evaluation's rows among that many threads
     (``objective.Workspace``). With ``check_finite``, NaN or infinity in the rows is a clear
     error, and ``value_range`` is their smallest and largest value.
