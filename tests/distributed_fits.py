@@ -61,8 +61,31 @@ def with_nan(X, row):
     return Rows(X)
 
 
+def one_process_fails(out):
+    """Rank 0 fails in the middle of a fit (its callback raises at iteration 3) and exits as a
+    process does after an error; rank 1 writes the error its next exchange got to
+    ``out``-1.txt, as its type's name and message on two lines."""
+    warnings.simplefilter("ignore")
+    rank = int(os.environ["RANK"])
+    X = image_patches("natural", 200, random_state=0)
+
+    def fail(iteration, cost):
+        if rank == 0 and iteration == 3:
+            raise OSError("rank 0's own error")
+
+    try:
+        SparseAutoencoder(5, max_iter=50, distributed=True, random_state=0,
+                          callback=fail).fit(X)
+    except Exception as err:  # (rank 0 exits with status 0: torchrun leaves rank 1 running)
+        if rank == 1:
+            with open(f"{out}-1.txt", "w") as f:
+                f.write(f"{type(err).__name__}\n{err}")
+
+
 if __name__ == "__main__":
     if sys.argv[2] == "checks":
         unseeded_and_mismatched(sys.argv[1])
+    elif sys.argv[2] == "fails":
+        one_process_fails(sys.argv[1])
     else:
         main(sys.argv[1], sys.argv[2] == "distributed")

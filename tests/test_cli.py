@@ -149,6 +149,19 @@ def test_running_out_of_memory_is_an_error_line_not_a_traceback(monkeypatch, cap
         assert capsys.readouterr().err == f"sparseae: error: {said}\n"
 
 
+def test_a_process_that_lost_the_others_says_so_in_a_line(monkeypatch, capsys):
+    """Under torchrun, a process whose partner stopped (its own error is in its own line)."""
+    import sparseae.cli
+    from sparseae.distributed import PeerError
+
+    def lost(args):
+        raise PeerError("process 1 of 2 lost the others: ...")
+
+    monkeypatch.setattr(sparseae.cli, "train", lost)
+    assert main(["train"]) == 2
+    assert capsys.readouterr().err == "sparseae: error: process 1 of 2 lost the others: ...\n"
+
+
 def test_under_torchrun_only_train_runs_and_only_rank_0_says_the_notes(monkeypatch, capsys,
                                                                         tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")  # (each process ran all of selftaught, say)

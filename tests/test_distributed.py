@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,6 +151,19 @@ def test_the_processes_share_one_seed_and_refuse_different_data(tmp_path):
     assert any(message.startswith("X has values in [") and "decoder='sigmoid'" in message
                for message in ranks[0]["warnings"])
     assert list(ranks[1]["warnings"]) == []  # (the same warnings, once)
+
+
+def test_a_process_left_alone_says_so_instead_of_gloo_s_error(tmp_path):
+    """When another process stops mid-fit, gloo's next exchange raised a RuntimeError from
+    deep inside it ("[.../pair.cc:553] Connection closed by peer ... GLHF!"), which the command
+    line showed as a traceback."""
+    result = torchrun(str(HERE / "distributed_fits.py"), str(tmp_path / "out"), "fails")
+    assert result.returncode == 0, result.stderr[-3000:]
+    kind, message = (tmp_path / "out-1.txt").read_text().split("\n", 1)
+    assert kind == "PeerError"
+    assert re.fullmatch(r"process 1 of 2 lost the others: another process of the run stopped "
+                        r"\(its own message says why\) or the connection broke \(Connection "
+                        r"closed by peer [^)]*\)", message), message
 
 
 def test_parts_cover_the_rows_once_and_align_to_blocks():

@@ -1438,7 +1438,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("sparseae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, OSError, ImportError, MemoryError) as err:  # each names the problem
+    except (ValueError, OSError, ImportError, MemoryError, distributed.PeerError) as err:
+        # (each names the problem)
         message = _in_flags(_text(err)) if args.command == "train" else _text(err)
         if isinstance(err, MemoryError):  # (NumPy's: "Unable to allocate 47.7 GiB for ...")
             message = f"out of memory: {message}" if message else "out of memory"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,6 +25,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import Backend, import_torch, is_tensor
+
+
+class PeerError(RuntimeError):
+    """An exchange with the other processes failed: one of them stopped (its own error or
+    signal says why), or the connection between them broke."""
+
+
+def _exchange(call):
+    """``call()``, a collective operation, with gloo's failure when another process has gone
+    away (a RuntimeError from deep inside it: "Connection closed by peer ... GLHF!") as a
+    ``PeerError`` that says what it means."""
+    try:
+        return call()
+    except RuntimeError as err:
+        import torch.distributed as dist
+
+        text = str(err).split("\n")[0]
+        text = re.sub(r"^\[[^\]]*\] ", "", text).split(". This is typically")[0]
+        who = (f"process {dist.get_rank()} of {dist.get_world_size()}"
+               if dist.is_initialized() else "this process")
+        raise PeerError(f"{who} lost the others: another process of the run stopped (its own "
+                        f"message says why) or the connection broke ({text})") from err
 
 
 def requested() -> bool:
@@ -92,7 +115,7 @@ def any_process(flag: Callable[[], bool], backend: Backend) -> Callable[[], bool
 
     def agreed() -> bool:
         vote = torch.tensor([1.0 if flag() else 0.0], device=device)
-        torch.distributed.all_reduce(vote, op=torch.distributed.ReduceOp.MAX)
+        _exchange(lambda: torch.distributed.all_reduce(vote, op=torch.distributed.ReduceOp.MAX))
         return bool(vote.item())
 
     return agreed
@@ -104,7 +127,7 @@ def gathered(values, backend: Backend) -> np.ndarray:
     device = backend.empty((0,)).device if backend.is_gpu else "cpu"
     mine = torch.as_tensor(np.asarray(values, dtype=np.float64).ravel(), device=device)
     out = [torch.empty_like(mine) for _ in range(torch.distributed.get_world_size())]
-    torch.distributed.all_gather(out, mine)
+    _exchange(lambda: torch.distributed.all_gather(out, mine))
     return np.stack([t.cpu().numpy() for t in out])
 
 
@@ -149,7 +172,7 @@ def agreed_range(low: float, high: float, bad, backend: Backend) -> tuple[float,
 def allreduce(x) -> None:
     """Sum ``x`` (a contiguous NumPy array or a tensor) over all processes, in place."""
     torch = import_torch()
-    torch.distributed.all_reduce(x if is_tensor(x) else torch.from_numpy(x))
+    _exchange(lambda: torch.distributed.all_reduce(x if is_tensor(x) else torch.from_numpy(x)))
 
 
 def allgather(x) -> list:
@@ -158,7 +181,7 @@ def allgather(x) -> list:
     torch = import_torch()
     tensor = x if is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))
     out = [torch.empty_like(tensor) for _ in range(torch.distributed.get_world_size())]
-    torch.distributed.all_gather(out, tensor.contiguous())
+    _exchange(lambda: torch.distributed.all_gather(out, tensor.contiguous()))
     return out if is_tensor(x) else [t.numpy() for t in out]
 
 
