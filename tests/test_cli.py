@@ -194,6 +194,13 @@ def test_under_torchrun_only_train_runs_and_only_rank_0_says_the_notes(monkeypat
     monkeypatch.setenv("RANK", "1")
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     assert "has no effect" not in capsys.readouterr().err
+    # torchrun's every process finds a finished run finished: rank 0 alone says so
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--resume", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["train", "--resume", str(tmp_path / "a")]) == 0
+    assert "is already complete; nothing to resume" in capsys.readouterr().out
 
 
 def test_the_automatic_memory_budget_is_shared_by_torchrun_s_processes(monkeypatch):

@@ -532,11 +532,13 @@ def train(args) -> int:
         if args.max_iter is None and _finished(run, state, settings):
             why = _metrics(run).get("stop_reason") or ("converged, stopped early, or no step "
                                                        "lowered the cost")
-            print(f"{run} is already complete; nothing to resume " + (
+            said = (f"{run} is already complete; nothing to resume " + (
                 f"(to train it longer, give --max-iter above its {done})"
                 if done >= settings["max_iter"] else
                 f"(it stopped itself after {done} of its {_count(settings['max_iter'], settings)}: "
                 f"{STOP_REASONS.get(why, why)}; more iterations would not take it much further)"))
+            if _rank0():  # (under torchrun: once)
+                print(said)
             return 0
         if args.max_iter is not None:
             if state is None and (run / "metrics.json").exists():
