@@ -284,6 +284,7 @@ class SolverMixin:
         if checkpoint is not None:
             checkpoint.save(run_state(result.state))
         best = None  # the iteration whose parameters early stopping kept
+        overshot = False  # (a first-order run that ended well above its lowest cost)
         if stopper is not None and stopper.best_theta is not None:
             result.theta = stopper.best_theta
             self.validation_loss_curve_ = stopper.curve
@@ -298,9 +299,11 @@ class SolverMixin:
             warn(f"{self.solver} stopped after {its} without converging ({result.message})"
                  f"{advice}", ConvergenceWarning)
         elif self.solver != "lbfgs" and (stopper is None or stopper.best_theta is None):
-            _warn_if_the_cost_rose(self.solver, result.loss_curve)
+            overshot = _warn_if_the_cost_rose(self.solver, result.loss_curve)
+        # (under early stopping, of the held-out cost; a run that overshot needs smaller
+        # steps, not more of them)
         if self.solver != "lbfgs" and result.n_iter >= self.max_iter and not (
-                result.interrupted or result.stopped_early):  # (early stopping: held out)
+                result.interrupted or result.stopped_early or overshot):
             _warn_if_still_falling(self.solver, result.loss_curve if stopper is None else
                                    stopper.curve, self.tol, self.n_iter_no_change,
                                    held_out=stopper is not None)
@@ -321,17 +324,20 @@ def _unit(solver: str) -> str:
     return "epoch" if solver in solvers.MINIBATCH else "iteration"
 
 
-def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5):
+def _warn_if_the_cost_rose(solver: str, curve: list[float], factor: float = 1.5) -> bool:
     """A ``ConvergenceWarning`` when a first-order solver ends well above the lowest cost it
-    reached (``factor`` times): its steps overshot, and the parameters kept are the last."""
+    reached (``factor`` times): its steps overshot, and the parameters kept are the last.
+    Whether it warned."""
     if len(curve) < 2 or not np.isfinite(curve).all():
-        return  # (a non-finite curve is _check_finite_result's error)
+        return False  # (a non-finite curve is _check_finite_result's error)
     best = int(np.argmin(curve))
     if curve[-1] > factor * curve[best] > 0:
         unit = _unit(solver)
         warn(f"{solver} ended at a cost of {curve[-1]:.4g}, {curve[-1] / curve[best]:.3g} "
              f"times the lowest it reached ({curve[best]:.4g}, {unit} {best + 1}): its steps "
              f"overshoot; {SMALLER_STEPS[solver]}", ConvergenceWarning)
+        return True
+    return False
 
 
 def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience: int,
