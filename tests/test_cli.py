@@ -421,8 +421,38 @@ def test_train_names_the_options_where_the_library_names_parameters(tmp_path, ca
     from sparseae.cli import _in_flags
 
     assert _in_flags("early_stopping is not available with distributed=True; max_iter, "
-                     "my_batch_size") == ("--early-stopping is not available with torchrun; "
-                                          "--max-iter, my_batch_size")
+                     "my_batch_size", "train") == ("--early-stopping is not available with "
+                                                   "torchrun; --max-iter, my_batch_size")
+
+
+def test_library_messages_name_the_options_of_the_command_that_prints_them(tmp_path):
+    """Each command's parser says how it spells the library's parameters (its dests, and the
+    library's other names for them: RENAMED): name=value as the option and its value, a bare
+    name where it cannot be a word of the sentence; never in a path or a longer word."""
+    from sparseae.cli import _in_flags, _said_by_library
+
+    assert _in_flags("dtype='float64' resolves more; raise max_iter, n_iter_no_change=3, "
+                     "prewhiten=False, transpose=True, random_state=7 and epsilon.", "train") == (
+        "--dtype float64 resolves more; raise --max-iter, --patience 3, --no-prewhiten, "
+        "--transpose, --seed 7 and --whiten-epsilon.")
+    said = "lower sparsity_weight; n_hidden=4 of hidden_layer_sizes, raise finetune_max_iter"
+    assert _in_flags(said, "selftaught") == (
+        "lower --sparsity-weight; --n-hidden 4 of hidden_layer_sizes, raise finetune_max_iter")
+    assert _in_flags(said, "stacked") == (
+        "lower --sparsity-weight; n_hidden=4 of --hidden, raise --finetune-max-iter")
+    assert _in_flags("the data on device 'cuda' (device='cuda'), not data/max_iter.npy, "
+                     "max_iter=3/x.npy, max_iters or my_max_iter", "train") == (
+        "the data on device 'cuda' (--device cuda), not data/max_iter.npy, "
+        "max_iter=3/x.npy, max_iters or my_max_iter")
+    assert _in_flags("data='a b.npy' and patch_size=8, not max_iter", "encode") == (
+        "--data 'a b.npy' and --patch-size 8, not max_iter")
+    assert _in_flags("n_hidden=4 and samples=9 with eps", "gradcheck") == (
+        "--n-hidden 4 and --samples 9 with eps")
+    # the fields of a file (a model's n_hidden), like config.json's keys, are not options
+    np.savez(tmp_path / "model.npz", W1=np.zeros(2))
+    with pytest.raises(ValueError) as damaged:
+        sparseae.load(tmp_path / "model.npz")
+    assert not _said_by_library(damaged.value)
 
 
 def test_encode_notes_patch_options_that_a_data_matrix_makes_moot(tmp_path, capsys):
@@ -789,7 +819,7 @@ def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.arange(90.0).reshape(10, 9) % 10)  # streamed, not checked
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),
                  *QUICK]) == 0
-    assert "note: X has values in [0, 9] but decoder='sigmoid' outputs only (0, 1): give " \
+    assert "note: X has values in [0, 9] but --decoder sigmoid outputs only (0, 1): give " \
            "--scale unit or minmax, or --decoder linear\n" in capsys.readouterr().err
     assert main(["train", "--whiten", "zca", "--out", str(tmp_path / "w"), *QUICK]) == 0
     assert "outputs only (0, 1): give --decoder linear (whitened data is not in [0, 1])\n" in \
@@ -1074,7 +1104,7 @@ def test_option_names_replace_the_library_s_but_never_in_a_path(tmp_path, capsys
         "not a folder")
     from sparseae.cli import _in_flags, _text
 
-    assert _in_flags("raise max_iter, or a larger memory_budget.") == (
+    assert _in_flags("raise max_iter, or a larger memory_budget.", "train") == (
         "raise --max-iter, or a larger --memory-budget.")
     assert _text(OSError(18, "Invalid cross-device link", "a.tmp", None, "b")) == (
         "a.tmp -> b: invalid cross-device link")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import difflib
+import functools
 import json
 import os
 import re
@@ -467,10 +468,7 @@ def load_rows(settings: dict):
     if settings["whiten"] != "none":
         whitening = make_whitening(settings["whiten"], retain_variance=settings["retain_variance"],
                                    epsilon=settings["whiten_epsilon"])
-        try:
-            rows = rows.fit_transform(whitening)
-        except ValueError as err:  # the whitening's epsilon is this option
-            raise ValueError(str(err).replace("epsilon", "--whiten-epsilon")) from None
+        rows = rows.fit_transform(whitening)
     return rows, sampled
 
 
@@ -514,7 +512,7 @@ def train(args) -> int:
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
     from .estimator import ALIKE, RESCALE, SILENCE
-    from .fitting import FINER, SMALLER_STEPS, TRAIN_LONGER
+    from .fitting import SMALLER_STEPS, TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
 
     if args.resume is not None:
@@ -607,7 +605,6 @@ def train(args) -> int:
     advice = {  # the library's, in the command line's words
         TRAIN_LONGER: "to train longer: " + _shell("sparseae", "train", "--resume", run,
                                                    "--max-iter", 2 * model.n_iter_),
-        FINER: "--dtype float64 resolves smaller decreases of the cost",
         SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
         SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
         SILENCE: "give a smaller --sparsity-weight",
@@ -616,7 +613,7 @@ def train(args) -> int:
                  if settings["whiten"] != "none" else
                  "give --scale unit or minmax, or --decoder linear",
     }
-    _print_notes(caught, advice, _in_flags)
+    _print_notes(caught, advice, args.command)
     if model.interrupted_:
         print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
               f"continue with: {_shell('sparseae', 'train', '--resume', run)}",
@@ -1018,14 +1015,14 @@ def _note_on_the_data(settings: dict, rows, sampled: bool, options_given: bool):
               f"({rows.n_samples}); {hint}", file=sys.stderr)
 
 
-def _print_notes(caught, advice: dict[str, str], spell=lambda message: message):
+def _print_notes(caught, advice: dict[str, str], command: str):
     """The warnings ``caught`` while training, as notes, with the library's ``advice`` in the
-    command line's words (``spell`` then names its options)."""
+    command line's words, and the parameters they name as ``command``'s options."""
     for w in caught:
-        message = str(w.message)
-        for theirs, ours in advice.items():
-            message = message.replace(theirs, ours)
-        print(f"note: {spell(message)}", file=sys.stderr)
+        message = _in_flags(str(w.message), command)
+        for theirs, ours in advice.items():  # (after: ours may name a run folder, say)
+            message = message.replace(_in_flags(theirs, command), ours)
+        print(f"note: {message}", file=sys.stderr)
 
 
 def _experiment_advice() -> dict[str, str]:
@@ -1264,7 +1261,7 @@ def selftaught(args) -> int:
     except Exception:
         files.failed()
         raise
-    _print_notes(caught, _experiment_advice())
+    _print_notes(caught, _experiment_advice(), args.command)
     ae = result.pop("autoencoder")
     if viz.is_square(X.shape[1]):
         viz.save_filters(run / "filters.png", ae.W1_, scale=4)
@@ -1327,7 +1324,7 @@ def stacked(args) -> int:
     except Exception:
         files.failed()
         raise
-    _print_notes(caught, _experiment_advice())
+    _print_notes(caught, _experiment_advice(), args.command)
     result.pop("model")
     _write_metrics(run, {**result, "data": settings["data"]})
     print(f"stacked autoencoder {'-'.join(map(str, result['layers']))} on {settings['data']}: "
@@ -1408,18 +1405,64 @@ def gradcheck(args) -> int:
     return 1 if failed else 0
 
 
-# the estimator's parameters that the library's messages name, as train's options
-FLAGS = {"validation_fraction": "--validation-fraction", "batch_size": "--batch-size",
-         "early_stopping": "--early-stopping", "n_iter_no_change": "--patience",
-         "learning_rate_schedule": "--lr-schedule", "learning_rate": "--learning-rate",
-         "memory_budget": "--memory-budget", "max_iter": "--max-iter",
-         "distributed=True": "torchrun", "solver='adam'": "--solver adam"}
+# the library's parameters that the command line names otherwise: parameter -> its option's
+# dest (the estimator's, the experiments' and the whitening's, as build_model, selftaught,
+# stacked and load_rows pass them)
+RENAMED = {"n_iter_no_change": "patience", "learning_rate_schedule": "lr_schedule",
+           "n_threads": "threads", "random_state": "seed", "hidden_layer_sizes": "hidden",
+           "n_patches": "patches", "epsilon": "whiten_epsilon"}
+# what the command line says for a setting that no option gives
+INSTEAD = {"distributed=True": "torchrun"}
+# the modules whose messages are in the command line's words already (this one) or name the
+# fields of a file, not options (io: a model file's parameters)
+OWN_WORDS = (__name__, f"{__package__}.io")
 
 
-def _in_flags(message: str) -> str:
-    """A library message with the parameters it names spelled as train's options."""
-    return re.sub(r"(?<![\w./-])(" + "|".join(FLAGS) + r")(?![\w/-]|\.\w)",  # (not in a path)
-                  lambda m: FLAGS[m.group(1)], message)
+@functools.cache
+def _options(command: str) -> dict[str, argparse.Action]:
+    """The options of ``command`` by the name of the parameter each one sets in the library:
+    its dest, or the library's own name for it (RENAMED)."""
+    actions = {action.dest: action for action in build_parser().commands[command]._actions
+               if action.option_strings and action.dest != "help"}
+    return {**actions, **{name: actions[dest] for name, dest in RENAMED.items()
+                          if dest in actions}}
+
+
+def _in_flags(message: str, command: str) -> str:
+    """A library message with the parameters it names spelled as ``command``'s options:
+    ``name=value`` and ``name='value'`` as ``--name value`` (``name=True`` of a switch as
+    ``--name``), and a bare ``name`` as ``--name`` where it cannot be a word of the sentence
+    (``max_iter``, ``epsilon``; not ``device`` or ``data``). Never inside a path or a longer
+    word."""
+    options = _options(command)
+
+    def spelled(match):
+        name, value = match["name"], match["value"]
+        if match[0] in INSTEAD:
+            return INSTEAD[match[0]]
+        action = options.get(name)
+        if action is None or (value is None and "_" not in name and name not in RENAMED):
+            return match[0]  # (not an option of this command, or a word of the sentence)
+        option = action.option_strings[0]
+        if value is None:
+            return option
+        if action.nargs == 0:  # a switch: --name for True, --no-name (where it has one)
+            negated = [s for s in action.option_strings if s.startswith("--no-")]
+            return option if value == "True" else \
+                negated[0] if value == "False" and negated else match[0]
+        return option + " " + shlex.quote(value.strip("'"))
+
+    return re.sub(r"(?<![\w./-])(?P<name>[A-Za-z]\w*)(?:=(?P<value>'[^']*'|[\w.+-]+))?"
+                  r"(?![\w/=-]|\.\w)", spelled, message)  # (not in a path)
+
+
+def _said_by_library(err: BaseException) -> bool:
+    """Whether ``err`` was raised by the library, in its Python words, rather than by this
+    command or while reading a file (OWN_WORDS)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or tb.tb_frame.f_globals.get("__name__") not in OWN_WORDS
 
 
 def main(argv=None) -> int:
@@ -1442,7 +1485,7 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
     except (ValueError, OSError, ImportError, MemoryError, distributed.PeerError) as err:
         # (each names the problem)
-        message = _in_flags(_text(err)) if args.command == "train" else _text(err)
+        message = _in_flags(_text(err), args.command) if _said_by_library(err) else _text(err)
         if isinstance(err, MemoryError):  # (NumPy's: "Unable to allocate 47.7 GiB for ...")
             message = f"out of memory: {message}" if message else "out of memory"
         print(f"sparseae: error: {message}", file=sys.stderr)
