@@ -280,7 +280,7 @@ def test_a_key_for_a_source_without_named_arrays_is_refused(tmp_path, name):
     np.save(tmp_path / "x.npy", X)
     np.savetxt(tmp_path / "x.csv", X, delimiter=",")
     source = name if name in ("natural", "digits") else str(tmp_path / name)
-    with pytest.raises(ValueError, match=rf"key names an array inside a \.npz or \.mat file, "
+    with pytest.raises(ValueError, match=rf"key='X' names an array inside a \.npz or \.mat file, "
                                          rf"and {re.escape(source)} is not one"):
         load(source, key="X")
 

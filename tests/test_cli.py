@@ -455,6 +455,33 @@ def test_library_messages_name_the_options_of_the_command_that_prints_them(tmp_p
     assert not _said_by_library(damaged.value)
 
 
+def test_errors_of_the_library_read_as_each_command_s_options(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (30, 9)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(run), *QUICK]) == 0
+    capsys.readouterr()
+    for args, said in [
+        (["train", "--dtype", "bfloat16"], "--dtype bfloat16 needs a PyTorch device (--device "
+                                           "cpu or --device cuda): NumPy has no bfloat16 matrix "
+                                           "products"),
+        (["train", "--data", str(tmp_path / "x.npy"), "--transpose"],
+         "--transpose is not available for memory-mapped .npy files; save the array with one "
+         "sample per row"),
+        (["encode", str(run), "--key", "X"],
+         f"--key X names an array inside a .npz or .mat file, and {tmp_path / 'x.npy'} is not "
+         "one"),
+        (["stacked", "--data", "digits", "--test-fraction", "0.999"],
+         "--test-fraction 0.999 leaves 1 of the 1797 samples for training, fewer than the 10 "
+         "classes (a stratified split puts at least one of each class in each part)"),
+    ]:
+        assert main([*args, "--out", str(tmp_path / "new"), "--quiet"]) == 2
+        assert capsys.readouterr().err == f"sparseae: error: {said}\n"
+    pytest.importorskip("torch")
+    assert main(["train", "--device", "meta", "--out", str(tmp_path / "new"), *QUICK]) == 2
+    assert capsys.readouterr().err == (
+        "sparseae: error: --device meta is not supported: give numpy, cpu or cuda\n")
+
+
 def test_encode_notes_patch_options_that_a_data_matrix_makes_moot(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (40, 9)))
     folder = tmp_path / "run"
@@ -619,8 +646,8 @@ def test_a_torch_device_without_torch_gives_one_line(without_torch):
                            "sys.exit(main(['train', '--device', 'cuda', '--quiet']))\n")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "sparseae: error: device 'cuda' (a PyTorch device; without PyTorch: 'numpy') needs "
-        "PyTorch: pip install 'sparseae[torch]'")
+        "sparseae: error: --device cuda (a PyTorch device; without PyTorch: --device numpy) "
+        "needs PyTorch: pip install 'sparseae[torch]'")
 
 
 def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):

@@ -88,7 +88,7 @@ def test_stacked_protocol_on_digits():
 ])
 def test_stacked_refuses_a_split_without_every_class_before_training(fraction, message):
     X, y = labeled_data("digits")
-    with pytest.raises(ValueError, match=f"^a test fraction of {fraction} {message}"):
+    with pytest.raises(ValueError, match=f"^test_fraction={fraction} {message}"):
         stacked(X, y, hidden_layer_sizes=(3,), max_iter=1, finetune_max_iter=1,
                 test_fraction=fraction)
     result = stacked(X, y, hidden_layer_sizes=(3,), max_iter=1, finetune_max_iter=1,

@@ -578,7 +578,7 @@ def test_a_transform_or_an_image_shape_of_another_width_is_refused(matrix):
 
 def test_transpose_of_a_memory_mapped_file_is_refused_in_words(tmp_path, matrix):
     np.save(tmp_path / "x.npy", matrix)
-    with pytest.raises(ValueError, match=r"^transpose is not available for memory-mapped .npy "
+    with pytest.raises(ValueError, match=r"^transpose=True is not available for memory-mapped .npy "
                                          "files; save the array with one sample per row$"):
         load(tmp_path / "x.npy", transpose=True)
 

@@ -92,7 +92,9 @@ def test_bfloat16_products_train_a_float32_model_close_to_float32(patches):
 
 
 def test_bfloat16_needs_a_torch_device():
-    with pytest.raises(ValueError, match="bfloat16' needs a PyTorch device"):
+    with pytest.raises(ValueError, match=r"^dtype='bfloat16' needs a PyTorch device "
+                                         r"\(device='cpu' or device='cuda'\): NumPy has no "
+                                         "bfloat16 matrix products$"):
         Backend("numpy", "bfloat16")
     with pytest.raises(ValueError, match="bfloat16' needs a PyTorch device"):
         SparseAutoencoder(dtype="bfloat16").fit(np.full((5, 4), 0.5))
@@ -141,7 +143,7 @@ def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match=r"^unknown device 'quantum': give numpy, or a PyTorch "
                                          r"device such as cpu, cuda or cuda:1$"):
         Backend("quantum")
-    with pytest.raises(ValueError, match=r"^device 'meta' is not supported: give numpy, cpu or "
+    with pytest.raises(ValueError, match=r"^device='meta' is not supported: give numpy, cpu or "
                                          r"cuda$"):
         Backend("meta")  # a device PyTorch knows on every machine (as it knows mps)
     with pytest.raises(ValueError, match="dtype must be one of"):
@@ -160,7 +162,7 @@ def test_a_gpu_that_is_not_there_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    with pytest.raises(ValueError, match=r"^device 'cuda:3' asked for, but PyTorch sees 1 CUDA "
+    with pytest.raises(ValueError, match=r"^device='cuda:3' asked for, but PyTorch sees 1 CUDA "
                                          r"GPU\(s\), numbered from 0$"):
         Backend("cuda:3")
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
@@ -170,7 +172,9 @@ def test_a_gpu_that_is_not_there_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="^process 2 of this machine has no GPU of its own: "
                                          "PyTorch sees 1; start at most that many processes "):
         distributed.init(Backend("cuda"))
-    with pytest.raises(ValueError, match="^device 'cuda:0' puts every process on one GPU: "):
+    with pytest.raises(ValueError, match="^device='cuda:0' puts every process on one GPU: give "
+                                         "device='cuda', and each process takes the GPU of its "
+                                         "LOCAL_RANK$"):
         distributed.init(Backend("cuda:0"))
 
 
@@ -206,7 +210,9 @@ def test_library_works_without_torch(without_torch):
     )
     assert result.returncode == 0, result.stderr
     assert "fitted (3, 6)" in result.stdout
-    assert "pip install 'sparseae[torch]'" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "device='cpu' (a PyTorch device; without PyTorch: device='numpy') needs PyTorch: "
+        "pip install 'sparseae[torch]'")
 
 
 def test_distributed_refuses_early_stopping():

@@ -248,23 +248,23 @@ class Backend:
         if self.device == "numpy":
             if self.bfloat16:
                 raise ValueError("dtype='bfloat16' needs a PyTorch device (device='cpu' or "
-                                 "'cuda'): NumPy has no bfloat16 matrix products")
+                                 "device='cuda'): NumPy has no bfloat16 matrix products")
             self.torch = None
             return
         torch = self.torch = import_torch(
-            f"device {self.device!r} (a PyTorch device; without PyTorch: 'numpy')")
+            f"device={self.device!r} (a PyTorch device; without PyTorch: device='numpy')")
         try:
             self._device = torch.device(self.device)
         except RuntimeError:
             raise ValueError(f"unknown device {device!r}: give numpy, or a PyTorch device such "
                              "as cpu, cuda or cuda:1") from None
         if self._device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU")
+            raise ValueError(f"device={device!r} asked for, but PyTorch sees no CUDA GPU")
         if self._device.type == "cuda" and (self._device.index or 0) >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} asked for, but PyTorch sees "
+            raise ValueError(f"device={device!r} asked for, but PyTorch sees "
                              f"{torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
         if self._device.type not in ("cpu", "cuda"):  # (mps, xpu, ...: kernels untested here)
-            raise ValueError(f"device {device!r} is not supported: give numpy, cpu or cuda")
+            raise ValueError(f"device={device!r} is not supported: give numpy, cpu or cuda")
         self._dtype = getattr(torch, self.dtype.name)
 
     @property

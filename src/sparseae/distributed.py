@@ -96,8 +96,8 @@ def init(backend: Backend) -> tuple[int, int]:
     if backend.is_gpu:
         local, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
         if backend.device != "cuda":
-            raise ValueError(f"device {backend.device!r} puts every process on one GPU: give "
-                             "device 'cuda', and each process takes the GPU of its LOCAL_RANK")
+            raise ValueError(f"device={backend.device!r} puts every process on one GPU: give "
+                             "device='cuda', and each process takes the GPU of its LOCAL_RANK")
         if local >= gpus:
             raise ValueError(f"process {local} of this machine has no GPU of its own: PyTorch "
                              f"sees {gpus}; start at most that many processes per machine "

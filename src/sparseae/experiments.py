@@ -166,7 +166,7 @@ def _check_split(y, test_fraction: float):
     for part, size in (("testing", n_test), ("training", n - n_test)):
         if size < n_classes:
             raise ValueError(
-                f"a test fraction of {test_fraction} leaves {size} of the {n} samples for "
+                f"test_fraction={test_fraction} leaves {size} of the {n} samples for "
                 f"{part}, fewer than the {n_classes} classes (a stratified split puts at least "
                 f"one of each class in each part)")
 

@@ -194,8 +194,8 @@ def read(
         raise ValueError(f"{_label(source)} holds a data matrix, not images to prewhiten")
     if transpose:
         if isinstance(matrix, NpyFile):
-            raise ValueError("transpose is not available for memory-mapped .npy files; save the "
-                             "array with one sample per row")
+            raise ValueError("transpose=True is not available for memory-mapped .npy files; "
+                             "save the array with one sample per row")
         matrix, shape = np.ascontiguousarray(matrix.T), None  # (a sample: one pixel's values)
     if isinstance(matrix, np.ndarray) and matrix.size == 0:
         raise ValueError(f"{_label(source)} holds no samples (shape {matrix.shape})")
@@ -215,7 +215,7 @@ def _read(source, key):
         raise TypeError(f"source must be the name of built-in data ({', '.join(BUILTIN)}), a "
                         f"path or a 2-D NumPy array, not {type(source).__name__}")
     if key is not None and (source in BUILTIN or Path(source).suffix.lower() not in NAMED):
-        raise ValueError(f"key names an array inside a {' or '.join(NAMED)} file, and "
+        raise ValueError(f"key={key!r} names an array inside a {' or '.join(NAMED)} file, and "
                          f"{source} is not one")
     if source in BUILTIN_IMAGES:
         return BUILTIN_IMAGES[source](), None, None
