@@ -112,6 +112,11 @@ def test_cli_under_torchrun_writes_one_run_folder(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["iterations"] == 5 and metrics["n_samples"] == 1000
     assert result.stdout.count("trained 64-10-64") == 1  # rank 0 alone reports
+    # to go on as it ran, not with every process's rows in one
+    assert result.stderr.count("to train longer: ") == 1
+    assert result.stderr.strip().endswith(
+        f"to train longer: torchrun --nproc_per_node=2 -m sparseae train --resume {out} "
+        "--max-iter 10")
 
 
 def test_cli_under_torchrun_scales_the_share_of_a_process_that_gets_no_rows(tmp_path):

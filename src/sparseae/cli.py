@@ -603,8 +603,8 @@ def train(args) -> int:
     if rank != 0:
         return EXIT_INTERRUPTED if model.interrupted_ else 0
     advice = {  # the library's, in the command line's words
-        TRAIN_LONGER: "to train longer: " + _shell("sparseae", "train", "--resume", run,
-                                                   "--max-iter", 2 * model.n_iter_),
+        TRAIN_LONGER: "to train longer: " + _train_again("--resume", run,
+                                                         "--max-iter", 2 * model.n_iter_),
         SMALLER_STEPS["gd"]: "give a smaller --momentum or --learning-rate",
         SMALLER_STEPS["adam"]: "give a smaller --learning-rate",
         SILENCE: "give a smaller --sparsity-weight",
@@ -616,7 +616,7 @@ def train(args) -> int:
     _print_notes(caught, advice, args.command)
     if model.interrupted_:
         print(f"interrupted after {_count(model.n_iter_, settings)}; checkpoint saved in {run}\n"
-              f"continue with: {_shell('sparseae', 'train', '--resume', run)}",
+              f"continue with: {_train_again('--resume', run)}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
 
@@ -1490,6 +1490,18 @@ def main(argv=None) -> int:
             message = f"out of memory: {message}" if message else "out of memory"
         print(f"sparseae: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _train_again(*words) -> str:
+    """``sparseae train`` with ``words``, to go on with this run: under torchrun, torchrun's
+    command with this node's number of processes (a resumed run takes any number, but a
+    run of several GPUs should not go on with all its data on one)."""
+    from . import distributed
+
+    if not distributed.requested():
+        return _shell("sparseae", "train", *words)
+    per_node = os.environ.get("LOCAL_WORLD_SIZE") or os.environ["WORLD_SIZE"]
+    return _shell("torchrun", f"--nproc_per_node={per_node}", "-m", "sparseae", "train", *words)
 
 
 def _shell(*words) -> str:
