@@ -275,6 +275,25 @@ def test_a_resumed_run_may_change_how_it_is_computed(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["memory_budget"] == "2GiB"
 
 
+def test_a_resumed_run_may_go_on_on_another_device(tmp_path, capsys):
+    """--device is how too: a run of a GPU goes on on the CPU (or NumPy), or on a machine with
+    fewer GPUs; without --device it keeps the run's."""
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    assert train("--patches", "300", "--n-hidden", "5", "--max-iter", "3", "--device", "cpu",
+                 "--out", str(run)) == 0
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "5", "--device", "numpy") == 0
+    assert "ignored" not in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["device"] == "numpy"
+    assert sparseae.load(run / "model.npz").device == "numpy"
+    assert train("--resume", str(run), "--max-iter", "7") == 0
+    assert json.loads((run / "config.json").read_text())["device"] == "numpy"
+    model = sparseae.load(run / "model.npz")
+    assert model.n_iter_ == 7 and np.isfinite(model.loss_curve_).all()
+
+
 def test_a_checkpoint_that_failed_to_save_counts_as_none(tmp_path, monkeypatch, capsys):
     """A new run whose first checkpoint could not be written (a full disk) saved nothing: it
     leaves no folder that would block the same command again."""

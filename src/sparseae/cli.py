@@ -267,11 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="arithmetic precision (bfloat16: float32 arrays, with bfloat16 "
                      "matrix products on CPUs that have them and TF32 on CUDA; PyTorch devices "
                      "only)")
-    fit.add_argument("--device", default="numpy",
+    fit.add_argument("--device", default=None,
                      help="where to compute: numpy, or a PyTorch device (cpu, cuda, cuda:1) for "
                      "the PyTorch backend (pip install 'sparseae[torch]'). Under torchrun "
                      "(--nproc_per_node=N) each process trains on its part of the rows and "
-                     "the result is that of one process on all of them")
+                     "the result is that of one process on all of them (default: numpy; with "
+                     "--resume: the run's, unless given)")
     fit.add_argument("--reproducible", action="store_true",
                      help="sum each evaluation over fixed blocks of rows with compensated "
                      "summation: bitwise the same result for any number of torchrun processes "
@@ -413,7 +414,7 @@ SETTINGS = (*SOURCE_SETTINGS, "scale", "whiten", "retain_variance", "whiten_epsi
 
 # how a run is computed, not what: a resumed run takes them anew when they are given (a
 # smaller machine, a budget that proved too large)
-MACHINE_SETTINGS = ("memory_budget", "threads")
+MACHINE_SETTINGS = ("memory_budget", "threads", "device")
 
 
 def _memory_budget(text, device="numpy"):
@@ -553,6 +554,7 @@ def train(args) -> int:
         settings = {k: getattr(args, k) for k in SETTINGS}
         settings["max_iter"] = args.max_iter or DEFAULT_MAX_ITER
         settings["memory_budget"] = args.memory_budget or "auto"
+        settings["device"] = args.device or "numpy"
         # config.json must name the same data from any folder (train --resume, encode)
         settings["data"] = _absolute_path(settings["data"])
         state = None
@@ -774,7 +776,8 @@ def _finished(run: Path, state, settings: dict) -> bool:
 
 def _train_defaults() -> dict:
     """Every ``train`` option's default, ``max_iter``'s resolved."""
-    return {**vars(build_parser().parse_args(["train"])), "max_iter": DEFAULT_MAX_ITER}
+    return {**vars(build_parser().parse_args(["train"])), "max_iter": DEFAULT_MAX_ITER,
+            "device": "numpy"}
 
 
 def _rank0() -> bool:
@@ -964,6 +967,7 @@ def _note_unused_options(args):
     defaults = _train_defaults()
     for name, (setting, values) in DEPENDENT_OPTIONS.items():
         value = getattr(args, setting)
+        value = defaults[setting] if value is None else value  # (--device's, given none)
         if value not in values and getattr(args, name) != defaults[name]:
             when = (f"without {_option(setting)}" if isinstance(value, bool) else
                     f"with {_option(setting)} {value} (only with {' or '.join(values)})")
