@@ -1137,6 +1137,22 @@ def test_option_names_replace_the_library_s_but_never_in_a_path(tmp_path, capsys
         "a.tmp -> b: invalid cross-device link")
 
 
+def test_the_names_of_a_file_s_arrays_stay_as_they_are(tmp_path, capsys):
+    """A quoted name is a value (an array in a .npz file), not a parameter: the file's arrays
+    were listed as ['a', '--learning-rate', '--max-iter']."""
+    rows = np.random.default_rng(0).uniform(0.1, 0.9, (20, 4))
+    np.savez(tmp_path / "k.npz", a=rows, learning_rate=rows, max_iter=rows)
+    for key, said in [(["--key", "nothere"], "has no numeric array 'nothere'; it has "),
+                      ([], "holds 3 2-D arrays ")]:
+        assert main(["train", "--data", str(tmp_path / "k.npz"), *key,
+                     "--out", str(tmp_path / "r"), *QUICK]) == 2
+        assert f"{said}['a', 'learning_rate', 'max_iter']" in capsys.readouterr().err
+    from sparseae.cli import _in_flags
+
+    assert _in_flags("\"max_iter\" or 'a max_iter' of key='max_iter'", "train") == (
+        "\"max_iter\" or 'a max_iter' of --key max_iter")
+
+
 def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
     from scipy.io import savemat
 

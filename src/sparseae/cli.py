@@ -1436,8 +1436,8 @@ def _in_flags(message: str, command: str) -> str:
     """A library message with the parameters it names spelled as ``command``'s options:
     ``name=value`` and ``name='value'`` as ``--name value`` (``name=True`` of a switch as
     ``--name``), and a bare ``name`` as ``--name`` where it cannot be a word of the sentence
-    (``max_iter``, ``epsilon``; not ``device`` or ``data``). Never inside a path or a longer
-    word."""
+    (``max_iter``, ``epsilon``; not ``device`` or ``data``). Never inside a path, a longer
+    word or quotes (``'max_iter'``: the name of an array in a file, say)."""
     options = _options(command)
 
     def spelled(match):
@@ -1456,8 +1456,8 @@ def _in_flags(message: str, command: str) -> str:
                 negated[0] if value == "False" and negated else match[0]
         return option + " " + shlex.quote(value.strip("'"))
 
-    return re.sub(r"(?<![\w./-])(?P<name>[A-Za-z]\w*)(?:=(?P<value>'[^']*'|[\w.+-]+))?"
-                  r"(?![\w/=-]|\.\w)", spelled, message)  # (not in a path)
+    return re.sub(r"(?<![\w./'\"-])(?P<name>[A-Za-z]\w*)(?:=(?P<value>'[^']*'|[\w.+-]+))?"
+                  r"(?![\w/='\"-]|\.\w)", spelled, message)  # (not in a path or quotes)
 
 
 def _said_by_library(err: BaseException) -> bool:
