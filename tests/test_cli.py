@@ -1153,6 +1153,26 @@ def test_the_names_of_a_file_s_arrays_stay_as_they_are(tmp_path, capsys):
         "\"max_iter\" or 'a max_iter' of --key max_iter")
 
 
+def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_path, capsys):
+    """--device is given anew with --resume: a device refused is the option's fault, where it
+    was said as config.json's ("run/config.json: device='meta' is not supported")."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *QUICK]) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "solver": "bogus"}))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--max-iter", "4", "--device", "numpy"]) == 2
+    assert capsys.readouterr().err == (  # (the run's own setting: config.json's)
+        f"sparseae: error: {run / 'config.json'}: solver must be one of ['lbfgs', 'gd', 'sgd', "
+        "'adam'], got 'bogus'\n")
+    (run / "config.json").write_text(json.dumps(config))
+    pytest.importorskip("torch")
+    assert main(["train", "--resume", str(run), "--max-iter", "4", "--device", "meta"]) == 2
+    assert capsys.readouterr().err == (
+        "sparseae: error: --device meta is not supported: give numpy, cpu or cuda\n")
+    assert json.loads((run / "config.json").read_text()) == config
+
+
 def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
     from scipy.io import savemat
 

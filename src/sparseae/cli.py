@@ -548,6 +548,7 @@ def train(args) -> int:
             settings["max_iter"] = args.max_iter
         given = {k: getattr(args, k) for k in MACHINE_SETTINGS if getattr(args, k) is not None}
         rewrite = args.max_iter is not None or any(settings[k] != v for k, v in given.items())
+        own = dict(settings)  # (to tell the run's settings that are refused from those given)
         settings.update(given)
     else:
         run = _new_run(args)
@@ -563,8 +564,8 @@ def train(args) -> int:
     try:
         model.check_params()
     except ValueError as err:
-        if args.resume is None:
-            raise
+        if args.resume is None or _refusal(own) != str(err):  # (--device cuda, say)
+            raise  # the options of this command line, in the library's words
         raise ValueError(f"{run / 'config.json'}: {err}") from None
     rank = 0
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
@@ -689,6 +690,16 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _refusal(settings: dict) -> str | None:
+    """The error of the model that ``settings`` describe, before it is fitted; None if it
+    has none."""
+    try:
+        build_model(settings, quiet=True).check_params()
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def _remove_unbegun(run: Path, made: bool) -> None:
