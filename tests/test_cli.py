@@ -1173,6 +1173,20 @@ def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_
     assert json.loads((run / "config.json").read_text()) == config
 
 
+def test_a_run_that_cannot_start_leaves_nothing_to_resume(tmp_path, capsys):
+    """Its first cost not finite, the run saved a checkpoint of iteration 0, so that the same
+    command given again was refused: "already holds a run; ... continue it with ..."."""
+    np.save(tmp_path / "big.npy", np.random.default_rng(0).uniform(0, 1e153, (300, 16)))
+    run = tmp_path / "run"
+    for _ in range(2):
+        assert main(["train", "--data", str(tmp_path / "big.npy"), "--decoder", "linear",
+                     "--out", str(run), "--n-hidden", "3", "--max-iter", "2", "--quiet"]) == 2
+        assert capsys.readouterr().err == (
+            "sparseae: error: training cannot start: the cost is not finite at the initial "
+            "weights; scale the data\n")
+        assert not run.exists()
+
+
 def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
     from scipy.io import savemat
 

@@ -281,8 +281,8 @@ class SolverMixin:
                     problem, theta0, self._settings(seed),
                     state=resume["solver"] if resume else None, hooks=hooks,
                 )
-        if checkpoint is not None:
-            checkpoint.save(run_state(result.state))
+        if checkpoint is not None and result.message != solvers.NOT_FINITE:  # (a state that
+            checkpoint.save(run_state(result.state))  # cannot start would block a new try)
         best = None  # the iteration whose parameters early stopping kept
         overshot = False  # (a first-order run that ended well above its lowest cost)
         if stopper is not None and stopper.best_theta is not None:
