@@ -1187,6 +1187,24 @@ def test_a_run_that_cannot_start_leaves_nothing_to_resume(tmp_path, capsys):
         assert not run.exists()
 
 
+def test_under_torchrun_every_hint_to_go_on_is_torchrun_s(tmp_path, capsys, monkeypatch):
+    """The hints to resume said the torchrun command after training, but still one process's
+    where a run's folder was given to --out: that of a run not finished, or with --resume."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
+    (run / "metrics.json").unlink()  # (as a run stopped before its end leaves it)
+    capsys.readouterr()
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    again = f"torchrun --nproc_per_node=2 -m sparseae train --resume {run}"
+    assert main(["train", "--out", str(run), *QUICK]) == 2
+    assert capsys.readouterr().err == (f"sparseae: error: {run} already holds a run; choose "
+                                       f"another --out, or continue it with: {again}\n")
+    assert main(["train", "--resume", str(tmp_path / "copy"), "--out", str(run)]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"(cp -r {tmp_path / 'copy'} {run} && {again} ...)\n")
+
+
 def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
     from scipy.io import savemat
 

@@ -522,7 +522,7 @@ def train(args) -> int:
             raise ValueError(f"--out has no effect with --resume: the run goes on in {run} and "
                              f"its model.npz is replaced; to keep {run} as it is, copy it and "
                              f"resume the copy ({_shell('cp', '-r', run, args.out)} && "
-                             f"{_shell('sparseae', 'train', '--resume', args.out)} ...)")
+                             f"{_train_again('--resume', args.out)} ...)")
         settings = _run_settings(run)
         _note_ignored_with_resume(args)
         state = load_checkpoint(run / "checkpoint.npz") \
@@ -928,7 +928,8 @@ def _new_run(args) -> Path:
         raise FileExistsError(
             f"{run} already holds a run; choose another --out"
             + (", or continue it with: "
-               + _shell("sparseae", args.command, "--resume", run)
+               + (_train_again("--resume", run) if args.command == "train" else
+                  _shell("sparseae", args.command, "--resume", run))
                if resumable else ""))
     if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
         raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
