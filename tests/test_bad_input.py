@@ -358,6 +358,18 @@ def test_out_of_memory_where_the_solver_cannot_be_chosen_does_not_advise_adam(
         "train a smaller model (fewer hidden units or input features)"), err
 
 
+def test_a_stage_s_memory_error_without_a_message_names_the_stage(monkeypatch):
+    """A MemoryError that says nothing (Python's own) became "autoencoder 1 of 1: ", which
+    the command line printed as "out of memory: autoencoder 1 of 1: "."""
+    def fit(self, X, y=None, **options):
+        raise MemoryError()
+
+    monkeypatch.setattr(SparseAutoencoder, "fit", fit)
+    with pytest.raises(MemoryError) as caught:
+        StackedAutoencoderClassifier((3,), max_iter=2).fit(np.eye(4), [0, 1, 0, 1])
+    assert str(caught.value) == "autoencoder 1 of 1"
+
+
 @pytest.mark.parametrize("make", ["standardize", "patch", "zca", "pca-white", "pca"])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_values_whose_squares_overflow_are_refused_before_a_scaling_fits_on_them(

@@ -365,7 +365,7 @@ def _solver_fixed(err: MemoryError, stage: str | None = None) -> MemoryError:
     """The MemoryError ``err`` (of the solver's memory check, or NumPy's) of a training whose
     solver cannot be chosen, without the advice to use Adam, naming ``stage`` if given."""
     message = str(err).replace(USE_ADAM, "")
-    return MemoryError(f"{stage}: {message}" if stage else message)
+    return MemoryError(": ".join(filter(None, (stage, message))))  # (NumPy's can say nothing)
 
 
 @contextmanager
