@@ -35,7 +35,8 @@ class PeerError(RuntimeError):
 def _exchange(call):
     """``call()``, a collective operation, with gloo's failure when another process has gone
     away (a RuntimeError from deep inside it: "Connection closed by peer ... GLHF!") as a
-    ``PeerError`` that says what it means."""
+    ``PeerError`` that says what it means, gloo's own text beside it. (Every RuntimeError:
+    gloo's is a plain one in PyTorch 2.13, not a ``torch.distributed.DistError``.)"""
     try:
         return call()
     except RuntimeError as err:
