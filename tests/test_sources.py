@@ -1,6 +1,8 @@
 """Every data source, on small files the tests make."""
 
 import gzip
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -351,6 +353,42 @@ def test_truncated_and_corrupt_npy(tmp_path, matrix):
     np.save(tmp_path / "complex.npy", np.ones((2, 2), complex))
     with pytest.raises(ValueError, match="holds complex128 values, not real numbers"):
         load(tmp_path / "complex.npy")
+
+
+CUT_SHORT = """
+import os, sys
+import numpy as np
+from sparseae.data import NpyFile
+from sparseae.data.npyfile import FileChangedError
+
+path = sys.argv[1]
+np.save(path, np.ones((3000, 16), np.float32))
+file = NpyFile(path)
+assert sum(float(v.sum()) for v in file.views(500)) == 48000  # a whole pass
+chunks = file.views(500)
+next(chunks)
+os.truncate(path, 1000)  # (another program, while the file is open)
+for name, read in [("next chunk", lambda: next(chunks)),
+                   ("views", lambda: sum(float(v.sum()) for v in file.views(500))),
+                   ("rows", lambda: file.rows(0, 3000)),
+                   ("take", lambda: file.take(np.arange(0, 3000, 7)))]:
+    try:
+        read()
+    except FileChangedError as err:
+        print(name, err)
+"""
+
+
+def test_a_npy_file_cut_short_while_open_is_a_clear_error_not_a_bus_error(tmp_path):
+    """Reading a mapping beyond the file's end is SIGBUS, which kills the process without a
+    word; hence a new process, which would die here, not pytest's."""
+    result = subprocess.run([sys.executable, "-c", CUT_SHORT, str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"exit status {result.returncode}: {result.stderr}"
+    said = f"{tmp_path / 'x.npy'} was cut short while it was being read: it now holds 1000 bytes"
+    lines = result.stdout.splitlines()
+    assert [line.split(" /")[0] for line in lines] == ["next chunk", "views", "rows", "take"]
+    assert all(said in line and "its data needs 192128" in line for line in lines)
 
 
 def test_files_that_are_not_what_their_names_say_get_one_clear_error(tmp_path, matrix):

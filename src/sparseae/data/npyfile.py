@@ -6,6 +6,14 @@ set stays at one chunk however large the file is. The pages remain in the page c
 pass over a file that fits in RAM is still fast. ``views`` skips the copy where the file already
 holds C-ordered rows of the dtype asked for: it yields read-only views of the mapping, one chunk at
 a time, each released when the next is asked for.
+
+Another program may truncate the file while it is mapped. Touching a page of the mapping beyond
+the file's new end kills the process with SIGBUS: no message, no chance to save anything. So the
+file's size is checked (one ``fstat``) before every chunk or run of rows is read, and a file found
+shorter than its data is a ``FileChangedError`` naming it. That covers a truncation between
+passes and between chunks; one during the copy of a chunk, or while a view is in use, can still
+end in SIGBUS: only reading with ``read`` instead of the mapping, a copy of every chunk, closes
+that window.
 """
 
 from __future__ import annotations
@@ -17,6 +25,11 @@ from pathlib import Path
 import numpy as np
 
 SPAN_BYTES = 8 * 2**20  # of the file that ``take`` maps at once
+
+
+class FileChangedError(ValueError):
+    """The file became shorter than its data while it was open (truncated or rewritten in place
+    by another program)."""
 
 
 class NpyFile:
@@ -77,6 +90,7 @@ class NpyFile:
 
     def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         """A copy of rows ``start:stop`` as ``dtype``; their pages are released afterwards."""
+        self._check_size()
         out = np.array(self._array[start:stop], dtype=dtype, order="C")
         self._release(start, stop)
         return out
@@ -90,6 +104,7 @@ class NpyFile:
         (``MADV_DONTNEED``) when the next is asked for."""
         for start in range(0, self.n_samples, rows_per_chunk):
             stop = min(start + rows_per_chunk, self.n_samples)
+            self._check_size()
             try:
                 yield self._array[start:stop]
             finally:
@@ -109,10 +124,20 @@ class NpyFile:
         start = 0
         while start < ordered.size:
             stop = int(np.searchsorted(ordered, ordered[start] + span))
+            self._check_size()
             out[order[start:stop]] = self._array[ordered[start:stop]]
             self._release(int(ordered[start]), int(ordered[stop - 1]) + 1)
             start = stop
         return out
+
+    def _check_size(self):
+        """A ``FileChangedError`` if the file is now shorter than its data: reading the
+        mapping beyond its end would be SIGBUS (see the module's docstring)."""
+        size, needed = self._map.size(), self._offset + self.nbytes  # (fstat of the mapped file)
+        if size < needed:
+            raise FileChangedError(
+                f"{self.path} was cut short while it was being read: it now holds {size} bytes, "
+                f"and its data needs {needed} (another program truncated or rewrote it)")
 
     def _release(self, start: int, stop: int):
         if self._fortran:
