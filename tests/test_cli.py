@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import sparseae
+from sparseae.checkpoint import load_checkpoint
 from sparseae.cli import build_parser, main
 
 
@@ -1058,6 +1059,43 @@ def test_a_new_run_whose_training_fails_before_it_saves_anything_leaves_nothing(
     run.mkdir()  # a folder of the user's own, empty, stays
     assert main(["train", "--data", str(tmp_path / "nan.npy"), "--quiet", "--out", str(run)]) == 2
     assert run.is_dir() and not any(run.iterdir())
+
+
+def test_train_on_a_npy_file_cut_short_mid_run_keeps_its_checkpoint_and_says_how_to_go_on(
+        tmp_path, capsys):
+    """Another program truncates the streamed file after the second checkpoint: a clear error
+    (in a new process: before, it died of SIGBUS), the checkpoint intact, and --resume goes on
+    from it once the file is whole again."""
+    X = np.random.default_rng(0).uniform(0.1, 0.9, size=(2000, 16))
+    data, run = tmp_path / "x.npy", tmp_path / "run"
+    np.save(data, X)
+    script = ("import os, sys\n"
+              "import sparseae.training\n"
+              "from sparseae.checkpoint import Checkpointer\n"
+              "from sparseae.cli import main\n"
+              "sparseae.training.resident_bytes = lambda: 0  # (100KB streams the 2000 rows)\n"
+              "save = Checkpointer.save\n"
+              "def cut_short(self, state):\n"
+              "    path = save(self, state)\n"
+              "    if self.saves == 2:\n"
+              "        os.truncate(sys.argv[1], 1000)\n"
+              "    return path\n"
+              "Checkpointer.save = cut_short\n"
+              "sys.exit(main(['train', '--data', sys.argv[1], '--n-hidden', '4', '--solver', "
+              "'gd', '--max-iter', '20', '--checkpoint-every', '1', '--memory-budget', "
+              "'100KB', '--threads', '1', '--quiet', '--out', sys.argv[2]]))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(data), str(run)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, f"exit status {result.returncode}: {result.stderr}"
+    assert result.stderr == (
+        f"sparseae: error: {data} was cut short while it was being read: it now holds 1000 "
+        "bytes, and its data needs 256128 (another program truncated or rewrote it); the run's "
+        f"last checkpoint is kept: once the file is whole again, continue with: sparseae train "
+        f"--resume {run}\n")
+    assert load_checkpoint(run / "checkpoint.npz")["solver"]["iteration"] == 2
+    np.save(data, X)
+    assert main(["train", "--resume", str(run), "--memory-budget", "4GiB", "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 2
 
 
 def test_encode_of_a_matrix_after_a_run_on_whole_images(tmp_path, capsys):

@@ -512,6 +512,7 @@ def train(args) -> int:
     from . import distributed, viz
     from .backend import Backend
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+    from .data.npyfile import FileChangedError
     from .estimator import ALIKE, RESCALE, SILENCE
     from .fitting import SMALLER_STEPS, TRAIN_LONGER
     from .io import atomic_write, save_preprocessing
@@ -595,12 +596,16 @@ def train(args) -> int:
         with warnings.catch_warnings(record=True) as caught, GracefulInterrupt() as interrupted:
             warnings.simplefilter("always")
             model.fit(rows, resume=state, checkpoint=checkpoint, should_stop=interrupted)
-    except Exception:
+    except Exception as err:
         if rank == 0 and checkpoint.saves == 0:  # (the data or the budget refused, say)
             if args.resume is None:
                 _remove_unbegun(run, made)  # the same command can be given again
             elif rewrite:  # the run's own settings, not those it was refused with
                 atomic_write(run / "config.json", lambda f: f.write(before))
+        if rank == 0 and isinstance(err, FileChangedError) and checkpoint.path.exists():
+            raise FileChangedError(f"{err}; the run's last checkpoint is kept: once the file is "
+                                   f"whole again, continue with: "
+                                   f"{_train_again('--resume', run)}") from None
         raise
     seconds = time.perf_counter() - start
     if rank != 0:
