@@ -154,6 +154,40 @@ def test_missing_file(tmp_path):
         image_patches(str(tmp_path / "IMAGES.mat"))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("read", ["load", "image_patches", "read_images", "NpyFile",
+                                  "model", "labeled_data", "encode", "selftaught --resume",
+                                  "save into"])
+def test_a_loop_of_symbolic_links_or_a_link_to_a_missing_file_is_called_that(tmp_path, read,
+                                                                            capsys):
+    """Not "no such file": the user would look for a file that is, as a link, right there."""
+    import sparseae
+    from sparseae.cli import main
+    from sparseae.data import NpyFile
+    from sparseae.experiments import labeled_data
+
+    fit = SparseAutoencoder(2, max_iter=1).fit
+    readers = {"load": load, "image_patches": image_patches, "read_images": read_images,
+               "NpyFile": NpyFile, "model": sparseae.load, "labeled_data": labeled_data,
+               "encode": lambda path: main(["encode", str(path)]),
+               "selftaught --resume": lambda path: main(["selftaught", "--resume", str(path)]),
+               "save into": lambda path: fit(X).save(path / "m.npz")}  # (path: its folder)
+    (tmp_path / "a.npy").symlink_to("b.npy")
+    (tmp_path / "b.npy").symlink_to("a.npy")
+    (tmp_path / "gone.npy").symlink_to("missing.npy")
+    said = {tmp_path / "a.npy": "a.npy is a loop of symbolic links",
+            tmp_path / "a.npy" / "x": "a.npy/x passes through a loop of symbolic links",
+            tmp_path / "gone.npy": "gone.npy is a symbolic link to a missing file (missing.npy)"}
+    for path, message in said.items():
+        try:
+            code = readers[read](path)
+        except OSError as err:
+            assert message in str(err) and "no such" not in str(err)
+        else:  # the command line's
+            err = capsys.readouterr().err
+            assert code == 2 and message in err and "no such" not in err, err
+
+
 def test_unreadable_image(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(ValueError, match="cannot read image"):

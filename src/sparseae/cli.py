@@ -840,7 +840,9 @@ def _run_settings(run: Path) -> dict:
     if run.is_file():
         raise NotADirectoryError(f"{run} is a file, not a run folder")
     if not run.is_dir():
-        raise FileNotFoundError(f"no such run folder: {run}")
+        from .io import not_found
+
+        raise not_found(run, f"no such run folder: {run}")
     config = run / "config.json"
     if not config.is_file():
         raise FileNotFoundError(f"{run} is not a run folder (no config.json)")
@@ -1365,7 +1367,9 @@ def _experiment_run(args) -> dict:
     if run.is_file():
         raise NotADirectoryError(f"{run} is a file, not a run folder")
     if not run.is_dir():
-        raise FileNotFoundError(f"no such run folder: {run}")
+        from .io import not_found
+
+        raise not_found(run, f"no such run folder: {run}")
     saved_by = _run_command(run)
     if saved_by is None and (run / "config.json").exists():
         raise ValueError(f"{run / 'config.json'} is damaged: it holds no run's settings")

@@ -25,6 +25,7 @@ from .classifier import (
 from .data.rows import check_no_times
 from .estimator import SparseAutoencoder
 from .fitting import seconds_spent
+from .io import not_found
 
 
 def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +46,7 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
         raise IsADirectoryError(f"{source} is a folder: give an MNIST IDX image file (built-in "
                                 "labeled digits: mnist, digits)")
     if not Path(source).is_file():
-        raise FileNotFoundError(f"no such file: {source} (built-in labeled digits: mnist, "
+        raise not_found(source, f"no such file: {source} (built-in labeled digits: mnist, "
                                 "digits)")
     if not is_idx(Path(source)):
         raise ValueError(f"{source} is not an MNIST IDX image file; labeled digits are mnist, "

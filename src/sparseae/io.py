@@ -16,6 +16,7 @@ in the header, its fitted arrays beside it. Only the classes in ``_transform_cla
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -52,6 +53,22 @@ def as_path(path) -> Path | str:
     return path
 
 
+def not_found(path, message: str) -> OSError:
+    """The error for ``path``, found not to be there: ``FileNotFoundError(message)``, unless
+    the path is a loop of symbolic links or a link to a missing file, which it then says: "no
+    such file" would send the user looking for what is, as a link, right there."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return OSError(f"{path} {'is' if os.path.islink(path) else 'passes through'} a "
+                           "loop of symbolic links")
+    if os.path.islink(path) and not os.path.exists(path):
+        return FileNotFoundError(f"{path} is a symbolic link to a missing file "
+                                 f"({os.readlink(path)})")
+    return FileNotFoundError(message)
+
+
 def writable(path) -> Path:
     """The file that writing ``path`` writes (a symbolic link's target), with a clear error if
     it cannot be written there: a missing folder, a folder or a device in its place, a loop of
@@ -67,7 +84,7 @@ def writable(path) -> Path:
             raise OSError(f"{path} is a loop of symbolic links: give the path of a file to "
                           "write") from None
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"no such folder: {path.parent} (to write {path.name} in)")
+        raise not_found(path.parent, f"no such folder: {path.parent} (to write {path.name} in)")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give the file to write")
     if path.exists() and not path.is_file():
@@ -120,7 +137,7 @@ def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
     else. Never unpickles."""
     path = Path(as_path(path))
     if not path.is_file():
-        raise FileNotFoundError(f"no {what} at {path}")
+        raise not_found(path, f"no {what} at {path}")
     if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
         raise error(f"{path} is not a {what} (not an .npz archive)")
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import not_found
 from . import matrices
 from .images import (
     IMAGE_SUFFIXES,
@@ -223,9 +224,8 @@ def _read(source, key):
         return None, None, BUILTIN_MATRICES[source]()
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(
-            f"no such file or folder: {path} (built-in data: {', '.join(BUILTIN)})"
-        )
+        raise not_found(path, f"no such file or folder: {path} (built-in data: "
+                              f"{', '.join(BUILTIN)})")
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in IMAGE_SUFFIXES:
         return (*read_named_images(path), None)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..io import not_found
 from .rows import finite
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -253,7 +254,7 @@ def read_named_images(path) -> tuple[list[np.ndarray], list[str]]:
     """Images from an image file or a folder of image files, and their file names."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such file or folder: {path}")
+        raise not_found(path, f"no such file or folder: {path}")
     if not path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"{path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
     files = image_files(path)

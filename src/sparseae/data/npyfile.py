@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import not_found
+
 SPAN_BYTES = 8 * 2**20  # of the file that ``take`` maps at once
 
 
@@ -38,7 +40,7 @@ class NpyFile:
     def __init__(self, path):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"no such file: {self.path}")
+            raise not_found(self.path, f"no such file: {self.path}")
         with open(self.path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
                 raise ValueError(f"{self.path} is not a .npy file (no NumPy header)")
