@@ -1243,8 +1243,12 @@ def test_under_torchrun_every_hint_to_go_on_is_torchrun_s(tmp_path, capsys, monk
         f"(cp -r {tmp_path / 'copy'} {run} && {again} ...)\n")
 
 
-def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
+def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path, monkeypatch):
+    """Whether the run's --whole-images applies to the file is told by its list of variables:
+    its values are read once."""
     from scipy.io import savemat
+
+    import sparseae.data
 
     pixels = np.random.default_rng(1).integers(0, 256, size=(6, 3, 3)).astype(np.uint8)
     (tmp_path / "faces").mkdir()
@@ -1256,11 +1260,15 @@ def test_encode_of_a_mat_matrix_after_a_run_on_whole_images(tmp_path):
     assert main(["train", "--data", str(tmp_path / "faces"), "--whole-images", "--n-hidden",
                  "2", "--max-iter", "2", "--quiet", "--out", str(run)]) == 0
     model = sparseae.load(run / "model.npz")
+    reads, load_mat = [], sparseae.data.load_mat
+    monkeypatch.setattr(sparseae.data, "load_mat",
+                        lambda path: reads.append(path.name) or load_mat(path))
     assert main(["encode", str(run), "--data", str(tmp_path / "flat.mat"), "--quiet"]) == 0
     np.testing.assert_allclose(np.load(run / "features.npy"),
                                model.transform(pixels.reshape(6, 9) / 255.0), rtol=1e-12)
     assert main(["encode", str(run), "--data", str(tmp_path / "stack.mat"), "--quiet"]) == 0
     assert np.load(run / "features.npy").shape == (6, 2)  # a stack: whole images, as trained
+    assert reads == ["flat.mat", "stack.mat"]
 
 
 def test_whole_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, capsys):

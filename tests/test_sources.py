@@ -355,6 +355,30 @@ def test_truncated_and_corrupt_npy(tmp_path, matrix):
         load(tmp_path / "complex.npy")
 
 
+def test_a_mat_file_names_images_where_its_chosen_array_is_a_stack(tmp_path):
+    """Told by the file's list of variables where that says which array is chosen; by its
+    values where a complex array, which the list counts and reading leaves out, is among
+    them."""
+    from sparseae.data import names_images
+
+    stack, matrix = np.ones((4, 4, 3)), np.ones((5, 16))
+    files = {"stack": {"S": stack}, "matrix": {"X": matrix}, "both": {"S": stack, "X": matrix},
+             "complex stack": {"Z": stack * 1j, "X": matrix},
+             "complex matrix": {"S": stack, "Z": matrix * 1j}}
+    for name, arrays in files.items():
+        savemat(tmp_path / f"{name}.mat", arrays)
+    (tmp_path / "junk.mat").write_bytes(b"junk" * 40)
+    told = {(name, key): names_images(tmp_path / f"{name}.mat", key)
+            for name, key in [("stack", None), ("matrix", None), ("both", None), ("both", "S"),
+                              ("both", "X"), ("both", "Y"), ("complex stack", None),
+                              ("complex matrix", None), ("junk", None)]}
+    # a file that cannot be read, or whose array is not chosen, counts as images (read says why)
+    assert told == {("stack", None): True, ("matrix", None): False, ("both", None): True,
+                    ("both", "S"): True, ("both", "X"): False, ("both", "Y"): True,
+                    ("complex stack", None): False, ("complex matrix", None): True,
+                    ("junk", None): True}
+
+
 CUT_SHORT = """
 import os, sys
 import numpy as np

@@ -29,6 +29,7 @@ from .images import (
     downsample,
     load_mat,
     mat_images,
+    mat_shapes,
     normalize_patches,
     read_images,
     read_named_images,
@@ -251,8 +252,9 @@ def _read(source, key):
 def names_images(source, key: str | None = None) -> bool:
     """Whether ``source`` names images, not a data matrix: the built-in photographs, a folder,
     an image file, or a ``.mat`` file whose array (``key``) is an image stack. Told by the name
-    alone but for ``.mat`` files; a file that cannot be read counts as images (reading it
-    says why)."""
+    alone but for ``.mat`` files, by their list of variables where it says which array is
+    chosen (the values are read once, by ``read``); a file that cannot be read counts as images
+    (reading it says why)."""
     if isinstance(source, np.ndarray):
         return False
     if source in BUILTIN:
@@ -260,7 +262,12 @@ def names_images(source, key: str | None = None) -> bool:
     path = Path(source)
     if path.suffix.lower() == ".mat" and path.is_file():
         try:
-            return _mat_array(path, key).ndim == 3
+            shapes = mat_shapes(path)
+            chosen = ([shapes[key]] if key in shapes else [] if key is not None else
+                      [s for s in shapes.values() if len(s) in (2, 3)])
+            if len(chosen) == 1:
+                return len(chosen[0]) == 3
+            return _mat_array(path, key).ndim == 3  # (a complex array may be among them)
         except ValueError:
             return True
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES

@@ -191,6 +191,26 @@ def load_mat(path) -> dict[str, np.ndarray]:
     }
 
 
+MATLAB_NUMBERS = {"double", "single", "logical", *(f"{u}int{b}" for u in ("", "u")
+                                                   for b in (8, 16, 32, 64))}
+
+
+def mat_shapes(path) -> dict[str, tuple[int, ...]]:
+    """The shapes of a MATLAB file's numeric arrays, by name, from its list of variables
+    (``scipy.io.whosmat``), without reading their values. Complex arrays are among them, which
+    ``load_mat`` leaves out (the list does not tell them apart). A ``ValueError`` where the
+    list cannot be read."""
+    from scipy.io import whosmat
+    from scipy.io.matlab import MatReadError
+
+    try:
+        variables = whosmat(path)
+    except (MatReadError, NotImplementedError, ValueError, OSError, TypeError, EOFError,
+            IndexError) as err:  # (as load_mat's)
+        raise ValueError(f"cannot list the variables of {path}: {err}") from None
+    return {name: tuple(shape) for name, shape, kind in variables if kind in MATLAB_NUMBERS}
+
+
 def unread_mat_variables(path) -> str:
     """What the variables of a MATLAB file that ``load_mat`` leaves out are, in words: "z
     (complex), s (a sparse matrix)"."""
