@@ -623,6 +623,21 @@ def test_a_replaced_file_keeps_its_permissions_and_a_loop_of_links_is_named(tmp_
         model.save(tmp_path / "a")
 
 
+def test_a_loop_of_links_is_named_and_kept_with_path_resolve_as_python_3_13_has_it(
+        tmp_path, model, monkeypatch):
+    """From Python 3.13, ``Path.resolve()`` gives a loop of links back as it is, where it
+    raised RuntimeError before: saving then replaced the link with the file, in silence."""
+    import pathlib
+
+    monkeypatch.setattr(pathlib.Path, "resolve",
+                        lambda self, strict=False: type(self)(os.path.realpath(self)))
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="a is a loop of symbolic links: give the path of a file"):
+        model.save(tmp_path / "a")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+
+
 def test_unfitted_preprocessing_is_not_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 

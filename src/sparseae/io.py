@@ -79,10 +79,12 @@ def writable(path) -> Path:
     path = Path(path)
     if path.is_symlink():
         try:
-            path = path.resolve()
-        except RuntimeError:  # a loop of links
-            raise OSError(f"{path} is a loop of symbolic links: give the path of a file to "
-                          "write") from None
+            os.stat(path)  # (Path.resolve says nothing of a loop from Python 3.13 on)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise OSError(f"{path} is a loop of symbolic links: give the path of a file "
+                              "to write") from None
+        path = path.resolve()
     if not path.parent.is_dir():
         raise not_found(path.parent, f"no such folder: {path.parent} (to write {path.name} in)")
     if path.is_dir():
