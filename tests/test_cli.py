@@ -604,20 +604,20 @@ def test_resume_and_encode_name_what_is_wrong_with_the_folder(tmp_path, capsys):
         f"sparseae: error: {folder / 'model.npz'} is a file, not a run folder")
     # a config.json edited by hand
     config = json.loads((folder / "config.json").read_text())
-    for edit, message in [({"data": 123}, "holds data 123, where sparseae writes a string"),
-                          ({"n_hidden": "3"}, 'holds n_hidden "3", where sparseae writes a number'),
-                          ({"reproducible": 0}, "holds reproducible 0, where sparseae writes true "
-                                                "or false")]:
+    for edit, message in [
+            ({"data": 123}, "holds data 123, where sparseae writes a string for --data"),
+            ({"n_hidden": "3"}, 'holds n_hidden "3", where sparseae writes a number for '
+                                "--n-hidden"),
+            ({"reproducible": 0}, "holds reproducible 0, where sparseae writes true or false "
+                                  "for --reproducible"),
+            ({"solver": "bogus"}, 'holds solver "bogus", which --solver refuses: must be one of '
+                                  "lbfgs, gd, sgd, adam")]:
         (folder / "config.json").write_text(json.dumps({**config, **edit}))
-        for command in (["encode", str(folder)], ["train", "--resume", str(folder)]):
+        for command in (["encode", str(folder)], ["train", "--resume", str(folder)],
+                        ["train", "--resume", str(folder), "--max-iter", "4"]):
             assert main(command) == 2
             assert capsys.readouterr().err.strip() == (
                 f"sparseae: error: {folder / 'config.json'} {message} (was it edited by hand?)")
-    (folder / "config.json").write_text(json.dumps({**config, "solver": "bogus"}))
-    assert main(["train", "--resume", str(folder), "--max-iter", "4"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        f"sparseae: error: {folder / 'config.json'}: solver must be one of ['lbfgs', 'gd', "
-        "'sgd', 'adam'], got 'bogus'")
 
 
 def test_encode_writes_only_npy_files_and_never_over_its_data(tmp_path, capsys):
@@ -1191,18 +1191,46 @@ def test_the_names_of_a_file_s_arrays_stay_as_they_are(tmp_path, capsys):
         "\"max_iter\" or 'a max_iter' of --key max_iter")
 
 
+@pytest.mark.parametrize("key, value, refusal", [
+    ("patience", -3, "which --patience refuses: must be a positive integer"),
+    ("threads", 0, "which --threads refuses: must be a positive integer"),
+    ("patches", -5, "which --patches refuses: must be a positive integer"),
+    ("seed", 1.5, "which --seed refuses: must be an integer in [0, 2**32)"),
+    ("checkpoint_every", 0, "which --checkpoint-every refuses: must be a positive integer"),
+    ("learning_rate", "fast", "which --learning-rate refuses: must be a positive number"),
+    ("threads", "2", "where sparseae writes a number for --threads"),
+    ("prewhiten", 3, "where sparseae writes true or false for --prewhiten"),
+])
+def test_resume_names_a_bad_value_of_config_json_by_its_key_and_option(tmp_path, capsys, key,
+                                                                       value, refusal):
+    """A value edited into config.json by hand is named as the file's, by its key and the option
+    that sets it, where it was the library's parameter ("n_iter_no_change must be in [1, inf)"),
+    an option not given ("--patches and --patch-size must be positive integers"), another
+    library's words ("checkpoint interval ...") or a traceback (a seed of 1.5)."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *QUICK]) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, key: value}))
+    capsys.readouterr()
+    for command in (["train", "--resume", str(run), "--max-iter", "4"], ["encode", str(run)]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == (
+            f"sparseae: error: {run / 'config.json'} holds {key} {json.dumps(value)}, {refusal} "
+            "(was it edited by hand?)\n")
+
+
 def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_path, capsys):
     """--device is given anew with --resume: a device refused is the option's fault, where it
     was said as config.json's ("run/config.json: device='meta' is not supported")."""
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *QUICK]) == 0
     config = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "solver": "bogus"}))
+    (run / "config.json").write_text(json.dumps({**config, "dtype": "bfloat16"}))
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--max-iter", "4", "--device", "numpy"]) == 2
     assert capsys.readouterr().err == (  # (the run's own setting: config.json's)
-        f"sparseae: error: {run / 'config.json'}: solver must be one of ['lbfgs', 'gd', 'sgd', "
-        "'adam'], got 'bogus'\n")
+        f"sparseae: error: {run / 'config.json'}: --dtype bfloat16 needs a PyTorch device "
+        "(--device cpu or --device cuda): NumPy has no bfloat16 matrix products\n")
     (run / "config.json").write_text(json.dumps(config))
     pytest.importorskip("torch")
     assert main(["train", "--resume", str(run), "--max-iter", "4", "--device", "meta"]) == 2

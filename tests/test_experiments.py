@@ -493,8 +493,20 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
         {**json.loads((foreign / "config.json").read_text()), "n_hidden": [6]}))
     assert main(["selftaught", "--resume", str(foreign)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"sparseae: error: {foreign / 'config.json'} is damaged: n_hidden is [6], not a number "
-        "of units")
+        f"sparseae: error: {foreign / 'config.json'} holds n_hidden [6], where sparseae writes "
+        "a number for --n-hidden (was it edited by hand?)")
+    for key, value, refusal in [  # (they were "autoencoder.npz was not trained by this run:
+        # its sparsity_target is 0.1, this run has 5 ...; delete it", with the file unlinked
+        # the library's "--sparsity-target must be in (0, 1)", and numpy's "expected
+        # non-negative integer")
+            ("sparsity_target", 5, "which --sparsity-target refuses: must be in (0, 1)"),
+            ("seed", -1, "which --seed refuses: must be an integer in [0, 2**32)")]:
+        (foreign / "config.json").write_text(json.dumps(
+            {**json.loads((run / "config.json").read_text()), key: value}))
+        assert main(["selftaught", "--resume", str(foreign)]) == 2
+        assert capsys.readouterr().err == (
+            f"sparseae: error: {foreign / 'config.json'} holds {key} {value}, {refusal} (was it "
+            "edited by hand?)\n")
     assert main(["stacked", "--resume", str(foreign)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: {foreign} is not a run folder of sparseae stacked but of selftaught")
@@ -541,8 +553,14 @@ def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_pa
         {k: v for k, v in json.loads((whole / "config.json").read_text()).items()
          if k != "finetune_max_iter"}))) == f"{lacking} is damaged: it lacks finetune_max_iter"
     assert interrupted("flat", lambda run: config(run, hidden=200)) == (
-        f"{tmp_path / 'flat' / 'config.json'} is damaged: hidden is 200, not a list of layer "
-        "sizes")
+        f"{tmp_path / 'flat' / 'config.json'} holds hidden 200, where sparseae writes a list "
+        "for --hidden (was it edited by hand?)")
+    assert interrupted("naught", lambda run: config(run, hidden=[6, 0])) == (
+        f"{tmp_path / 'naught' / 'config.json'} holds hidden [6, 0], which --hidden refuses: "
+        "must be a positive integer (was it edited by hand?)")
+    assert interrupted("heavy", lambda run: config(run, finetune_weight_decay=-1)) == (
+        f"{tmp_path / 'heavy' / 'config.json'} holds finetune_weight_decay -1, which "
+        "--finetune-weight-decay refuses: must be a number >= 0 (was it edited by hand?)")
     assert interrupted("listed", lambda run: (run / "config.json").write_text("[1]")) == (
         f"{tmp_path / 'listed' / 'config.json'} is damaged: it holds no run's settings")
     changed = interrupted("changed", lambda run: config(run, data_check={

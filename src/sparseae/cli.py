@@ -567,7 +567,9 @@ def train(args) -> int:
     except ValueError as err:
         if args.resume is None or _refusal(own) != str(err):  # (--device cuda, say)
             raise  # the options of this command line, in the library's words
-        raise ValueError(f"{run / 'config.json'}: {err}") from None
+        # the run's own settings, each well formed (_check_saved), that do not go together
+        # or that this machine cannot run (device "cuda")
+        raise ValueError(f"{run / 'config.json'}: {_in_flags(str(err), 'train')}") from None
     rank = 0
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
         rank, _ = distributed.init(Backend(model.device, model.dtype))
@@ -860,12 +862,58 @@ def _run_settings(run: Path) -> dict:
                             if not (run / "metrics.json").exists() else ""))
     # a setting newer than the run has the default, which is what the run did
     defaults = _train_defaults()
-    for name, value in saved.items():
-        if defaults.get(name) is not None and value is not None and \
-                _kind(value) != _kind(defaults[name]):
-            raise ValueError(f"{config} holds {name} {json.dumps(value)}, where sparseae writes "
-                             f"{_kind(defaults[name])} (was it edited by hand?)")
+    _check_saved(config, saved, "train", SETTINGS, defaults)
     return {**{k: defaults[k] for k in SETTINGS}, **saved}
+
+
+def _check_saved(config: Path, saved: dict, command: str, keys, defaults: dict) -> None:
+    """A clear error for a setting of a run (``saved``, read from its ``config``) that the
+    ``command`` option of that name would not have written: the file, its key and the option,
+    before the library names it as its own parameter or as an option not given. ``defaults``:
+    each option's; null stands where that is null (not given)."""
+    for key in keys:
+        if key not in saved or (saved[key] is None and defaults[key] is None):
+            continue
+        action, value = _options(command)[key], saved[key]
+        kind, refusal = _as_written(action, value, defaults[key])
+        if kind is not None:
+            raise ValueError(f"{config} holds {key} {json.dumps(value)}, where sparseae writes "
+                             f"{kind} for {action.option_strings[0]} (was it edited by hand?)")
+        if refusal is not None:
+            raise ValueError(f"{config} holds {key} {json.dumps(value)}, which "
+                             f"{action.option_strings[0]} refuses: {refusal} (was it edited "
+                             "by hand?)")
+
+
+def _as_written(action: argparse.Action, value, default) -> tuple[str | None, str | None]:
+    """Whether the option ``action`` could have written ``value``, whose kind its ``default``
+    shows where not null: the kind it writes instead, or its refusal, or (None, None)."""
+    if action.nargs == 0:  # a switch
+        return (None if isinstance(value, bool) else _kind(True)), None
+    if action.nargs != "+":
+        return _as_given(action, value, default)
+    if not isinstance(value, list):
+        return _kind([]), None
+    if not value:
+        return None, "expected at least one value"
+    return next((said for said in (_as_given(action, v, default[0]) for v in value)
+                 if said != (None, None)), (None, None))
+
+
+def _as_given(action: argparse.Action, value, default) -> tuple[str | None, str | None]:
+    """``_as_written`` of one value given to ``action``."""
+    if default is not None and _kind(value) != _kind(default):
+        return _kind(default), None
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        parsed = action.type(text) if action.type is not None else text
+    except argparse.ArgumentTypeError as err:  # ("must be ..., got '5'": it says 5 before)
+        return None, str(err).removesuffix(f", got {text!r}")
+    if _kind(value) != _kind(parsed):  # (a string of digits, say, where the default is null)
+        return _kind(parsed), None
+    if action.choices is not None and parsed not in action.choices:
+        return None, f"must be one of {', '.join(map(str, action.choices))}"
+    return None, None
 
 
 def _kind(value) -> str:
@@ -1382,14 +1430,8 @@ def _experiment_run(args) -> dict:
     missing = [k for k in EXPERIMENT_SETTINGS[command] if k not in settings]
     if missing:
         raise ValueError(f"{run / 'config.json'} is damaged: it lacks {', '.join(missing)}")
-    layers = settings["hidden"] if command == "stacked" else [settings["n_hidden"]]
-    if not (isinstance(layers, list) and layers and all(
-            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in layers)):
-        name = "hidden" if command == "stacked" else "n_hidden"
-        what = "a list of layer sizes" if command == "stacked" else "a number of units"
-        raise ValueError(f"{run / 'config.json'} is damaged: {name} is {settings[name]!r}, "
-                         f"not {what}")
     defaults = vars(build_parser().parse_args([command]))
+    _check_saved(run / "config.json", settings, command, EXPERIMENT_SETTINGS[command], defaults)
     ignored = [_option(k) for k in EXPERIMENT_SETTINGS[command]
                if getattr(args, k) != defaults[k]]
     if ignored:
