@@ -1253,6 +1253,23 @@ def test_a_run_that_cannot_start_leaves_nothing_to_resume(tmp_path, capsys):
         assert not run.exists()
 
 
+def test_adam_with_an_absurd_penalty_weight_names_it_and_leaves_nothing(tmp_path, capsys):
+    """Adam's squared gradients overflowed: its steps were 0, and the initial weights were
+    saved as a trained model; a larger weight said "training diverged: ...; lower the learning
+    rate, or scale the data". Nothing is kept: the same command, the weight lowered, goes."""
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--solver", "adam", "--batch-size", "10", *QUICK]
+    for weight, value in (("--weight-decay", "1e300"), ("--sparsity-weight", "1e306")):
+        with np.errstate(all="ignore"):
+            assert main([*args, weight, value]) == 2
+        assert capsys.readouterr().err == (
+            "sparseae: error: training cannot go on: in epoch 1 the gradient grew too large for "
+            "adam's second moment (its square overflows), and the weights stopped moving; "
+            f"{weight} 1e+{value[2:]} is too large for float64 arithmetic: lower it\n")
+        assert not run.exists()
+    assert main(args) == 0
+
+
 def test_under_torchrun_every_hint_to_go_on_is_torchrun_s(tmp_path, capsys, monkeypatch):
     """The hints to resume said the torchrun command after training, but still one process's
     where a run's folder was given to --out: that of a run not finished, or with --resume."""

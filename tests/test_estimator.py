@@ -216,7 +216,9 @@ def test_training_that_diverges_is_an_error_not_a_model():
     X = np.random.default_rng(0).random((20, 4))
     model = SparseAutoencoder(2, decoder="linear", solver="gd", learning_rate=1e6, max_iter=50)
     with pytest.raises(ValueError, match="training diverged: the cost or the weights are not "
-                                         "finite from iteration .* on; lower the learning rate"):
+                                         "finite from iteration .* on; learning_rate times "
+                                         "weight_decay is 100, .*; lower learning_rate or "
+                                         "weight_decay$"):
         with np.errstate(all="ignore"):
             model.fit(X * 1e3)
     assert not hasattr(model, "W1_")
@@ -226,6 +228,33 @@ def test_training_that_diverges_is_an_error_not_a_model():
                                              "at the initial weights; scale the data$"):
             with np.errstate(all="ignore"):
                 SparseAutoencoder(2, decoder="linear", max_iter=3).fit(X * 1e200)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (the overflows themselves)
+@pytest.mark.parametrize("solver, weights, message", [
+    # Adam's squared gradients overflowed its second moment: its steps were 0, and the
+    # initial weights came back as a trained model, without a word
+    ("adam", {"weight_decay": 1e300}, "^training cannot go on: in epoch 1 the gradient grew "
+     r"too large for adam's second moment \(its square overflows\), and the weights stopped "
+     "moving; weight_decay=1e\\+300 is too large for float64 arithmetic: lower it$"),
+    ("adam", {"sparsity_weight": 1e306}, "; sparsity_weight=1e\\+306 is too large for "
+     "float64 arithmetic: lower it$"),
+    # these said "lower the learning rate, or scale the data"; or "scale the data"
+    ("gd", {"weight_decay": 1e300, "sparsity_weight": 1e300}, "^training diverged: .*; "
+     "weight_decay=1e\\+300 and sparsity_weight=1e\\+300 are too large for float64 "
+     "arithmetic: lower them$"),
+    ("sgd", {"weight_decay": 1e150}, "^training diverged: .*; learning_rate times weight_decay "
+     r"is 3e\+148, not below 2 \(1 \+ momentum\) = 3.8, where the weight decay alone makes "
+     "every step overshoot further; lower learning_rate or weight_decay$"),
+    ("lbfgs", {"weight_decay": 1e308}, "^training cannot start: the cost is not finite at the "
+     "initial weights; weight_decay=1e\\+308 is too large for float64 arithmetic: lower it$"),
+])
+def test_a_run_that_overflows_from_a_penalty_weight_names_it(solver, weights, message):
+    model = SparseAutoencoder(3, solver=solver, max_iter=5, batch_size=10, random_state=0,
+                              **weights)
+    with pytest.raises(ValueError, match=message):
+        model.fit(small())
+    assert not hasattr(model, "W1_")
 
 
 def test_reconstruct_before_fit_is_not_fitted_error():
@@ -339,7 +368,8 @@ def test_a_run_that_diverged_after_its_best_held_out_cost_keeps_those_parameters
     with pytest.warns(ConvergenceWarning, match=r"^training diverged: the cost is not finite "
                                                 r"from iteration \d+ on; the parameters kept are "
                                                 r"those of the lowest held-out cost, at iteration "
-                                                r"1; lower the learning rate"):
+                                                r"1; learning_rate times weight_decay is "
+                                                r"1e\+04, not below 2 \(1 \+ momentum\) = 2, "):
         model.fit(small(100))
     assert np.isfinite(model.W1_).all() and np.isfinite(model.loss_)
     assert not np.isfinite(model.loss_curve_).all()

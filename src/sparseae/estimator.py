@@ -180,6 +180,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     feature_names_in_ : ndarray of str, when ``X`` had string column names.
     """
 
+    penalty_weights = ("weight_decay", "sparsity_weight")
+
     def __init__(
         self,
         n_hidden=25,

@@ -127,7 +127,10 @@ def store_params(estimator, arguments: dict):
 class SolverMixin:
     """Needs the attributes ``solver, max_iter, learning_rate, learning_rate_schedule, momentum,
     beta_1, beta_2, epsilon, batch_size, shuffle, early_stopping, validation_fraction,
-    n_iter_no_change, tol, n_threads, random_state, verbose, callback``."""
+    n_iter_no_change, tol, n_threads, random_state, verbose, callback``, and those that
+    ``penalty_weights`` names."""
+
+    penalty_weights = ("weight_decay",)  # the parameters that weigh a penalty in the cost
 
     def _check_solver_params(self):
         check_choice(self, "solver", tuple(solvers.SOLVERS))
@@ -281,15 +284,19 @@ class SolverMixin:
                     problem, theta0, self._settings(seed),
                     state=resume["solver"] if resume else None, hooks=hooks,
                 )
-        if checkpoint is not None and result.message != solvers.NOT_FINITE:  # (a state that
-            checkpoint.save(run_state(result.state))  # cannot start would block a new try)
+        if checkpoint is not None and result.message not in (solvers.NOT_FINITE,
+                                                             solvers.OVERFLOW):
+            # (a state that cannot start or go on would block a new try, or replace the last
+            # one that could)
+            checkpoint.save(run_state(result.state))
         best = None  # the iteration whose parameters early stopping kept
         overshot = False  # (a first-order run that ended well above its lowest cost)
         if stopper is not None and stopper.best_theta is not None:
             result.theta = stopper.best_theta
             self.validation_loss_curve_ = stopper.curve
             best = int(np.nanargmin(stopper.curve)) + 1
-        _check_finite_result(result, self.solver, best)  # (before any warning of the run's end)
+        _check_finite_result(result, self.solver, best,  # (before any warning of the run's end)
+                             self._penalty_cause())
         if self.solver == "lbfgs" and not (result.converged or result.interrupted
                                            or result.stopped_early):
             advice = (f"; {TRAIN_LONGER}" if result.n_iter >= self.max_iter else
@@ -312,6 +319,33 @@ class SolverMixin:
         self.stop_reason_ = result.message
         self.interrupted_ = result.interrupted
         return result
+
+
+    def _penalty_cause(self) -> str | None:
+        """The advice for a run whose cost, gradient or weights are not finite where a penalty
+        weight explains it; None where none does. A weight whose square the arithmetic's dtype
+        does not hold (1e154 in float64) weighs a gradient about as large: its square overflows
+        Adam's second moment, the steps of gradient descent overshoot, and a little larger, the
+        cost overflows. And with heavy-ball momentum mu, gradient descent's steps on the weight
+        decay's term alone, of curvature lambda, grow from one to the next wherever
+        learning_rate * lambda >= 2 (1 + mu)."""
+        dtype = storage_dtype(getattr(self, "dtype", "float64"))
+        limit = np.sqrt(np.finfo(dtype).max)
+        large = [f"{name}={getattr(self, name)!r}" for name in self.penalty_weights
+                 if getattr(self, name) > limit]
+        if large:
+            one = len(large) == 1
+            return (f"{' and '.join(large)} {'is' if one else 'are'} too large for "
+                    f"{dtype.name} arithmetic: lower {'it' if one else 'them'}")
+        if self.solver in ("gd", "sgd"):
+            rate = self.learning_rate or solvers.DEFAULT_LEARNING_RATES[self.solver]
+            bound = 2 * (1 + self.momentum)
+            if rate * self.weight_decay >= bound:
+                return (f"learning_rate times weight_decay is {rate * self.weight_decay:.3g}, "
+                        f"not below 2 (1 + momentum) = {bound:.3g}, where the weight decay "
+                        "alone makes every step overshoot further; lower learning_rate or "
+                        "weight_decay")
+        return None
 
 
 def _size(n_bytes: int) -> str:
@@ -359,17 +393,25 @@ def _warn_if_still_falling(solver: str, curve: list[float], tol: float, patience
              f"{curve[-1]:.4g}); {TRAIN_LONGER}", ConvergenceWarning)
 
 
-def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None):
+def _check_finite_result(result: solvers.Result, solver: str, best: int | None = None,
+                         too_large: str | None = None):
     """A clear error, rather than a model of NaN or infinite weights, when training diverged:
     from too long steps (the first-order solvers) or from data too large for the arithmetic
-    (L-BFGS chooses its own steps); or when it could not start, its first cost not finite.
+    (L-BFGS chooses its own steps); when it could not start, its first cost not finite; or
+    when Adam's steps stopped, a squared gradient too large for its second moment. Where a
+    penalty weight is too large for the arithmetic, ``too_large`` is the advice, for each.
     Where early stopping kept the finite parameters of iteration ``best``, from before it
     diverged, those are the model, with a warning."""
     curve = np.asarray(result.loss_curve, dtype=float)
-    advice = "scale the data" if solver == "lbfgs" else "lower the learning rate, or scale the data"
+    advice = too_large or ("scale the data" if solver == "lbfgs" or result.message ==
+                           solvers.OVERFLOW else "lower the learning rate, or scale the data")
     if result.message == solvers.NOT_FINITE:
         raise ValueError(f"training cannot start: the cost is not finite at the "
                          f"{'initial' if result.n_iter == 0 else 'resumed'} weights; {advice}")
+    if result.message == solvers.OVERFLOW:
+        raise ValueError(f"training cannot go on: in {_unit(solver)} {result.n_iter + 1} the "
+                         f"gradient grew too large for {solver}'s second moment (its square "
+                         f"overflows), and the weights stopped moving; {advice}")
     if np.isfinite(curve).all() and np.isfinite(result.theta).all():
         return
     bad = np.flatnonzero(~np.isfinite(curve))

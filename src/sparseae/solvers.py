@@ -271,6 +271,7 @@ def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
 
 FTOL_MET = "the relative decrease of the cost is below ftol"
 NOT_FINITE = "the cost at the starting point is not finite"
+OVERFLOW = "a squared gradient overflowed the second moment"  # (adam: no step moves it since)
 NO_STEP = "the line search found no step that lowers the cost"
 
 
@@ -323,6 +324,11 @@ class Momentum:
         v -= lr * grad
         theta += v
 
+    @staticmethod
+    def overflowed(state) -> bool:
+        """Never where the weights go on: a velocity that overflows makes them infinite."""
+        return False
+
 
 class Adam:
     """Adam (Kingma and Ba): bias-corrected first and second moments of the gradient."""
@@ -343,6 +349,12 @@ class Adam:
         m_hat = m / (1 - self.b1**t)
         v_hat = v / (1 - self.b2**t)
         theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+    @staticmethod
+    def overflowed(state) -> bool:
+        """Whether a squared gradient overflowed the second moment: the steps of those
+        parameters are 0 from then on (or NaN, where the first moment overflowed too)."""
+        return not np.isfinite(state["v"]).all()
 
 
 class RhoEstimate:
@@ -453,6 +465,8 @@ def _minibatch(name, rule, problem, theta0, settings: Settings, state, hooks) ->
             rule.step(theta, grad, lr, rule_state)
             epoch_sum += float(cost) * which.size
             step += 1
+        if rule.overflowed(rule_state):  # (once an epoch: the check is a pass over them)
+            return Result(theta, len(curve), False, OVERFLOW, curve, state=snapshot())
         curve.append(epoch_sum / n)
         step, epoch_sum = 0, 0.0
         epoch_rng = rng.bit_generator.state
