@@ -356,6 +356,26 @@ def test_stacked_says_which_stage_each_warning_is_of():
     assert {w.category for w in caught} == {ConvergenceWarning}
 
 
+@pytest.mark.parametrize("name", ["weight_decay", "softmax_weight_decay",
+                                  "finetune_weight_decay"])
+def test_a_stage_s_error_names_the_stack_s_parameter_that_set_it(name):
+    """The softmax and the fine-tuned network get their weight decay from the stack's own
+    parameters: an error of theirs named it "weight_decay", the autoencoders' (on the command
+    line, --weight-decay for a --softmax-weight-decay given)."""
+    from sparseae.experiments import self_taught
+
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(30, 40)), np.arange(30) % 3  # (enough weights to overflow)
+    too_large = f"; {name}=1e\\+308 is too large for float64 arithmetic: lower it$"
+    with pytest.raises(ValueError, match="^training cannot start: .*" + too_large):
+        StackedAutoencoderClassifier((30,), max_iter=2, finetune_max_iter=2,
+                                     **{name: 1e308}).fit(X, y)
+    if name != "finetune_weight_decay":
+        with pytest.raises(ValueError, match=too_large):
+            self_taught(X, np.arange(30) % 4, unlabeled_classes=(3,), n_hidden=30, max_iter=2,
+                        **{name: 1e308})
+
+
 def test_stacked_checks_its_input_before_any_training(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("an autoencoder was trained")

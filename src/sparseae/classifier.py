@@ -3,6 +3,7 @@ classifier, and stacked sparse autoencoders with fine-tuning."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -309,7 +310,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
                 stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)
             features = ae.transform(features)
-        with _warnings_of("softmax"):
+        with _warnings_of("softmax"), named_as({"weight_decay": "softmax_weight_decay"}):
             top = SoftmaxRegression(weight_decay=self.softmax_weight_decay,
                                     max_iter=self.max_iter, random_state=rng.randint(2**31 - 1),
                                     verbose=self.verbose).fit(features, y)
@@ -334,7 +335,9 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
         self.pretrained_.interrupted_ = False
         with _warnings_of("fine-tuning", {TRAIN_LONGER: "raise finetune_max_iter to train "
-                                                        "longer"}):
+                                                        "longer"}), \
+                named_as({"weight_decay": "finetune_weight_decay",
+                          "max_iter": "finetune_max_iter"}):
             self.network_ = stack().fit(X, y, init=layers)
         stage("network", self.network_)
         self.n_iter_ = self.network_.n_iter_
@@ -376,6 +379,20 @@ def fixed_solver():
         yield
     except MemoryError as err:
         raise _solver_fixed(err) from None
+
+
+@contextmanager
+def named_as(names: dict[str, str]):
+    """The ValueError of a training with the parameters it names (``weight_decay``) as the
+    caller's that set them (``softmax_weight_decay``): a softmax or a network trained by a stack
+    or an experiment with settings of its own ("softmax_weight_decay=1e+308 is too large")."""
+    try:
+        yield
+    except ValueError as err:
+        said = re.sub(rf"\b({'|'.join(names)})\b", lambda match: names[match[1]], str(err))
+        if said == str(err):
+            raise
+        raise ValueError(said) from None
 
 
 class _warnings_of:

@@ -21,6 +21,7 @@ from .classifier import (
     autoencoder_training,
     check_trained_as,
     fixed_solver,
+    named_as,
 )
 from .data.rows import check_no_times
 from .estimator import SparseAutoencoder
@@ -114,12 +115,13 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
         else:
             _check_trained_as(pretrained, ae, X.shape[1])
             ae, ae_seconds = pretrained, None
-        features = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
-                                     random_state=random_state, verbose=verbose)
-        features.fit(ae.transform(X[train]), y[train])
+        softmax = partial(SoftmaxRegression, weight_decay=softmax_weight_decay,
+                          max_iter=max_iter, random_state=random_state, verbose=verbose)
+        with named_as({"weight_decay": "softmax_weight_decay"}):
+            features = softmax().fit(ae.transform(X[train]), y[train])
         stage("softmax", features)
-        raw = SoftmaxRegression(weight_decay=softmax_weight_decay, max_iter=max_iter,
-                                random_state=random_state, verbose=verbose).fit(X[train], y[train])
+        with named_as({"weight_decay": "softmax_weight_decay"}):
+            raw = softmax().fit(X[train], y[train])
     return {
         "n_unlabeled": int(len(unlabeled)),
         "n_train": int(len(train)),
