@@ -1253,6 +1253,20 @@ def test_a_run_that_cannot_start_leaves_nothing_to_resume(tmp_path, capsys):
         assert not run.exists()
 
 
+def test_a_run_that_diverged_leaves_no_state_to_resume(tmp_path, capsys):
+    """Its checkpoint of infinite weights kept the folder, so that the same command, or one
+    with a smaller weight, was refused with "already holds a run; ... continue it with:
+    sparseae train --resume ...", which diverged again."""
+    run = tmp_path / "run"
+    for _ in range(2):
+        with np.errstate(all="ignore"):
+            assert main(["train", "--out", str(run), "--solver", "gd", "--weight-decay", "1e300",
+                         *QUICK]) == 2
+        assert capsys.readouterr().err.startswith(
+            "sparseae: error: training diverged: the cost or the weights are not finite ")
+        assert not run.exists()
+
+
 def test_adam_with_an_absurd_penalty_weight_names_it_and_leaves_nothing(tmp_path, capsys):
     """Adam's squared gradients overflowed: its steps were 0, and the initial weights were
     saved as a trained model; a larger weight said "training diverged: ...; lower the learning

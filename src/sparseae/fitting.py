@@ -272,7 +272,7 @@ class SolverMixin:
             def report(iteration, cost, theta, snapshot):
                 show(iteration, cost)
                 stop = stopper(theta) if stopper is not None else False
-                if checkpoint is not None:
+                if checkpoint is not None and np.isfinite(cost):  # (not a diverged state: _goes_on)
                     checkpoint.maybe_save(iteration, lambda: run_state(snapshot()))
                 return stop
 
@@ -284,10 +284,7 @@ class SolverMixin:
                     problem, theta0, self._settings(seed),
                     state=resume["solver"] if resume else None, hooks=hooks,
                 )
-        if checkpoint is not None and result.message not in (solvers.NOT_FINITE,
-                                                             solvers.OVERFLOW):
-            # (a state that cannot start or go on would block a new try, or replace the last
-            # one that could)
+        if checkpoint is not None and _goes_on(result):
             checkpoint.save(run_state(result.state))
         best = None  # the iteration whose parameters early stopping kept
         overshot = False  # (a first-order run that ended well above its lowest cost)
@@ -346,6 +343,19 @@ class SolverMixin:
                         "alone makes every step overshoot further; lower learning_rate or "
                         "weight_decay")
         return None
+
+
+def _goes_on(result: solvers.Result) -> bool:
+    """Whether the state a solver ended in is one to save, to go on from: not one that cannot
+    start or go on (first cost not finite, Adam's moments overflowed) nor one that diverged,
+    which would block a new try of the run (its folder holds a run to resume) or replace the
+    last state that could go on. A solver's last cost may be of the weights before its last
+    step (gd's; the minibatch solvers' epoch mean): a final state is checked on its weights
+    too."""
+    if result.message in (solvers.NOT_FINITE, solvers.OVERFLOW):
+        return False
+    return bool(np.isfinite(result.loss_curve[-1:]).all()
+                and np.isfinite(result.state["theta"]).all())
 
 
 def _size(n_bytes: int) -> str:
