@@ -383,9 +383,11 @@ def test_a_diverged_result_names_when():
     with pytest.raises(ValueError, match="not finite after 2 iterations; scale the data$"):
         _check_finite_result(Result(np.array([0.0, np.inf, 1.0]), 2, True, "", [1.0, 0.5]),
                              "lbfgs")
-    with pytest.raises(ValueError, match="not finite from iteration 2 on; lower the learning "
-                                         "rate, or scale the data$"):
+    with pytest.raises(ValueError, match="not finite from epoch 2 on; lower the learning "
+                                         "rate, or scale the data$"):  # (it said iteration)
         _check_finite_result(Result(np.zeros(3), 3, True, "", [1.0, np.nan, np.nan]), "adam")
+    with pytest.raises(ValueError, match="not finite after 1 epoch; "):
+        _check_finite_result(Result(np.array([np.nan]), 1, True, "", [1.0]), "sgd")
 
 
 def test_an_interrupted_fit_does_not_warn_of_convergence():

@@ -425,10 +425,12 @@ def _check_finite_result(result: solvers.Result, solver: str, best: int | None =
     if np.isfinite(curve).all() and np.isfinite(result.theta).all():
         return
     bad = np.flatnonzero(~np.isfinite(curve))
-    when = f"from iteration {bad[0] + 1} on" if bad.size else f"after {result.n_iter} iterations"
+    unit = _unit(solver)
+    when = (f"from {unit} {bad[0] + 1} on" if bad.size else
+            f"after {result.n_iter} {unit}{'' if result.n_iter == 1 else 's'}")
     if best is not None and np.isfinite(result.theta).all():
         warn(f"training diverged: the cost is not finite {when}; the parameters kept are "
-             f"those of the lowest held-out cost, at iteration {best}; {advice}",
+             f"those of the lowest held-out cost, at {unit} {best}; {advice}",
              ConvergenceWarning)
         return
     raise ValueError(f"training diverged: the cost or the weights are not finite {when}; "
