@@ -1219,6 +1219,24 @@ def test_resume_names_a_bad_value_of_config_json_by_its_key_and_option(tmp_path,
             "(was it edited by hand?)\n")
 
 
+def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_path, capsys):
+    """config.json edited into other valid settings than its checkpoint's: the library's advice
+    was said as options ("set --solver lbfgs to continue it"), which --resume ignores."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
+    (run / "metrics.json").unlink()  # (as a run stopped before its end leaves it)
+    config = json.loads((run / "config.json").read_text())
+    for edit, differs in [({"solver": "adam"}, "is a state of the 'lbfgs' solver; this model's "
+                                               "is 'adam'"),
+                          ({"n_hidden": 4}, "holds 451 parameters, but this model has 580")]:
+        (run / "config.json").write_text(json.dumps({**config, **edit}))
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run)]) == 2
+        assert capsys.readouterr().err == (
+            f"sparseae: error: {run / 'checkpoint.npz'} {differs}: it is not a state of the run "
+            f"that {run / 'config.json'} describes (was config.json edited by hand?)\n")
+
+
 def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_path, capsys):
     """--device is given anew with --resume: a device refused is the option's fault, where it
     was said as config.json's ("run/config.json: device='meta' is not supported")."""

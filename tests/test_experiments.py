@@ -390,6 +390,29 @@ def test_a_resumed_run_goes_on_only_from_the_checkpoint_of_its_next_autoencoder(
     assert not list(anew.glob("*.checkpoint.npz"))
 
 
+def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(
+        tmp_path, capsys, monkeypatch):
+    """It was the library's "resume holds 451 parameters, but this model has 580 (the
+    checkpoint is of another model or other data)", naming no file."""
+    import json
+
+    from sparseae.checkpoint import GracefulInterrupt
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
+        assert main(["selftaught", "--data", "digits", "--n-hidden", "3", "--max-iter", "3",
+                     "--quiet", "--out", str(run)]) == 130
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "n_hidden": 4}))
+    capsys.readouterr()
+    assert main(["selftaught", "--resume", str(run), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"sparseae: error: {run / 'autoencoder.checkpoint.npz'} holds 451 parameters, but this "
+        f"model has 580: it is not a state of the run that {run / 'config.json'} describes (was "
+        "config.json edited by hand?)")
+
+
 def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(
         tmp_path, capsys, monkeypatch):
     from sparseae import SparseAutoencoder

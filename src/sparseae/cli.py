@@ -514,7 +514,7 @@ def train(args) -> int:
     from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
     from .data.npyfile import FileChangedError
     from .estimator import ALIKE, RESCALE, SILENCE
-    from .fitting import SMALLER_STEPS, TRAIN_LONGER
+    from .fitting import SMALLER_STEPS, TRAIN_LONGER, ResumeMismatch
     from .io import atomic_write, save_preprocessing
 
     if args.resume is not None:
@@ -608,6 +608,8 @@ def train(args) -> int:
             raise FileChangedError(f"{err}; the run's last checkpoint is kept: once the file is "
                                    f"whole again, continue with: "
                                    f"{_train_again('--resume', run)}") from None
+        if isinstance(err, ResumeMismatch):
+            raise _not_of_the_run(run / "checkpoint.npz", run, "train", err) from None
         raise
     seconds = time.perf_counter() - start
     if rank != 0:
@@ -697,6 +699,15 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _not_of_the_run(checkpoint: Path, run: Path, command: str, err) -> ValueError:
+    """The library's ``ResumeMismatch`` of a run's ``checkpoint`` that differs from the run's
+    config.json: without the library's advice to set the parameter anew, which with --resume
+    the command line takes from config.json alone."""
+    return ValueError(f"{checkpoint} {_in_flags(err.differs, command)}: it is not a state of the "
+                      f"run that {run / 'config.json'} describes (was config.json edited by "
+                      "hand?)")
 
 
 def _refusal(settings: dict) -> str | None:
@@ -1153,6 +1164,7 @@ class _ExperimentFiles:
 
     def fit_autoencoder(self, name, fit):
         from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
+        from .fitting import ResumeMismatch
 
         path = self.checkpoint(name)
         state = load_checkpoint(path) if path.exists() else None
@@ -1165,6 +1177,8 @@ class _ExperimentFiles:
             if path.exists():
                 self.saved.append(path.name)
             raise
+        except ResumeMismatch as err:
+            raise _not_of_the_run(path, self.run, self.command, err) from None
         if ae.interrupted_:
             its = f"{ae.n_iter_} iteration{'' if ae.n_iter_ == 1 else 's'}"
             self.saved.append(f"{path.name} ({name} after {its})")

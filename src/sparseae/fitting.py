@@ -167,8 +167,8 @@ class SolverMixin:
         """The parameters a resumed fit starts from: as many as this model has."""
         theta = np.asarray(resume["solver"]["theta"])
         if theta.shape != (n_params,):
-            raise ValueError(f"resume holds {theta.size} parameters, but this model has "
-                             f"{n_params} (the checkpoint is of another model or other data)")
+            raise ResumeMismatch(f"holds {theta.size} parameters, but this model has "
+                                 f"{n_params}", "the checkpoint is of another model or other data")
         return theta
 
     def _settings(self, seed: int) -> solvers.Settings:
@@ -444,6 +444,15 @@ def _stopped_early(state: dict) -> solvers.Result:
                           state=state)
 
 
+class ResumeMismatch(ValueError):
+    """A ``resume`` state of another run than the fit's: how it ``differs`` ("is a state of the
+    'lbfgs' solver; this model's is 'adam'"), and the ``advice`` in parentheses after it."""
+
+    def __init__(self, differs: str, advice: str):
+        super().__init__(f"resume {differs} ({advice})")
+        self.differs = differs
+
+
 def _check_resume_fits(resume, run: dict, max_iter: int, solver: str):
     """A clear error when the run that saved ``resume`` differs from this one (``run``) in what
     its state depends on: the number of training rows, early stopping, and the minibatches
@@ -453,13 +462,13 @@ def _check_resume_fits(resume, run: dict, max_iter: int, solver: str):
     for name in ("validation", "batch_size", "shuffle"):
         if name in saved and name in run and saved[name] != run[name]:
             param = "early_stopping" if name == "validation" else name
-            raise ValueError(f"resume is of a run with {param}={saved[name]!r}; this model has "
-                             f"{param}={run[name]!r} (set {param}={saved[name]!r} to continue "
-                             "it)")
+            raise ResumeMismatch(f"is of a run with {param}={saved[name]!r}; this model has "
+                                 f"{param}={run[name]!r}",
+                                 f"set {param}={saved[name]!r} to continue it")
     if "n_samples" in saved and saved["n_samples"] != run["n_samples"]:
-        raise ValueError(f"resume is of a run on {saved['n_samples']} training rows; this fit "
-                         f"has {run['n_samples']} (the checkpoint is of other data, or of "
-                         "another validation_fraction)")
+        raise ResumeMismatch(f"is of a run on {saved['n_samples']} training rows; this fit has "
+                             f"{run['n_samples']}",
+                             "the checkpoint is of other data, or of another validation_fraction")
     done = resume["solver"]["iteration"]
     if done > max_iter:
         unit = "epochs" if solver in solvers.MINIBATCH else "iterations"
@@ -479,8 +488,8 @@ def _check_resume(resume, solver: str):
                                 or not 0 <= seconds < np.inf):
         raise ValueError(f"resume says its training took {seconds!r} seconds, not a time")
     if state.get("solver") != solver:
-        raise ValueError(f"resume is a state of the {state.get('solver')!r} solver; this model's "
-                         f"is {solver!r} (set solver={state.get('solver')!r} to continue it)")
+        raise ResumeMismatch(f"is a state of the {state.get('solver')!r} solver; this model's "
+                             f"is {solver!r}", f"set solver={state.get('solver')!r} to continue it")
 
 
 def seconds_spent(resume) -> float | None:
