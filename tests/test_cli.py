@@ -1219,6 +1219,23 @@ def test_resume_names_a_bad_value_of_config_json_by_its_key_and_option(tmp_path,
             "(was it edited by hand?)\n")
 
 
+def test_resume_names_settings_of_config_json_that_do_not_go_together(tmp_path, capsys):
+    """Each well formed, but refused together or by the data: said as options given on this
+    command line ("--key foo names an array ..."), or without naming the file they came from."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *QUICK]) == 0
+    config = json.loads((run / "config.json").read_text())
+    for edit, refusal in [({"key": "foo"}, "--key foo names an array inside a .npz or .mat "
+                                           "file, and natural is not one"),
+                          ({"transpose": True}, "natural holds images, not a matrix to "
+                                                "transpose")]:
+        (run / "config.json").write_text(json.dumps({**config, **edit}))
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--max-iter", "4"]) == 2
+        assert capsys.readouterr().err == (
+            f"sparseae: error: {run / 'config.json'}: {refusal}\n")
+
+
 def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_path, capsys):
     """config.json edited into other valid settings than its checkpoint's: the library's advice
     was said as options ("set --solver lbfgs to continue it"), which --resume ignores."""

@@ -569,12 +569,17 @@ def train(args) -> int:
             raise  # the options of this command line, in the library's words
         # the run's own settings, each well formed (_check_saved), that do not go together
         # or that this machine cannot run (device "cuda")
-        raise ValueError(f"{run / 'config.json'}: {_in_flags(str(err), 'train')}") from None
+        raise _of_config(run, err) from None
     rank = 0
     if distributed.requested():  # started by torchrun: rank 0 alone writes and reports
         rank, _ = distributed.init(Backend(model.device, model.dtype))
         model.set_params(distributed=True, verbose=model.verbose and rank == 0)
-    rows, sampled = load_rows(settings)
+    try:
+        rows, sampled = load_rows(settings)
+    except ValueError as err:  # (with --resume, config.json alone says how the data is read)
+        if args.resume is None or not _said_by_library(err):
+            raise
+        raise _of_config(run, err) from None
     if args.resume is not None:
         _check_same_data(run, settings, rows)
     else:
@@ -699,6 +704,13 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _of_config(run: Path, err: ValueError) -> ValueError:
+    """The library's refusal of settings of ``run``'s config.json that are each well formed
+    (``_check_saved``) but do not go together, or that this machine or the data cannot take:
+    the file, then the library's words with the settings as the options that write them."""
+    return ValueError(f"{run / 'config.json'}: {_in_flags(str(err), 'train')}")
 
 
 def _not_of_the_run(checkpoint: Path, run: Path, command: str, err) -> ValueError:
