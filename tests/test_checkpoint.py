@@ -557,7 +557,8 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
         assert capsys.readouterr().err.strip() == (
             f"sparseae: error: the data of {run} ({data}) changed since the run began: "
             f"{change}; a resumed run goes on with the data it began with, so train a new run "
-            "on the new data")
+            f"on the new data (or, if {run / 'config.json'} was edited by hand, put back the "
+            "settings that read it)")
     np.save(data, original)
     assert train("--resume", str(run), "--max-iter", "8", "--quiet") == 0
     assert sparseae.load(run / "model.npz").n_iter_ == 8

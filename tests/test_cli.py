@@ -1234,6 +1234,15 @@ def test_resume_names_settings_of_config_json_that_do_not_go_together(tmp_path, 
         assert main(["train", "--resume", str(run), "--max-iter", "4"]) == 2
         assert capsys.readouterr().err == (
             f"sparseae: error: {run / 'config.json'}: {refusal}\n")
+    # read otherwise, the same data looks changed: it said only "train a new run on the new
+    # data", though the built-in images cannot have changed
+    (run / "config.json").write_text(json.dumps({**config, "patches": 60}))
+    assert main(["train", "--resume", str(run), "--max-iter", "4"]) == 2
+    assert capsys.readouterr().err == (
+        f"sparseae: error: the data of {run} (natural) changed since the run began: it had 50 "
+        "samples of 64 features, now 60 of 64; a resumed run goes on with the data it began "
+        f"with, so train a new run on the new data (or, if {run / 'config.json'} was edited by "
+        "hand, put back the settings that read it)\n")
 
 
 def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_path, capsys):

@@ -774,9 +774,11 @@ def _check_same_data(run: Path, settings: dict, rows) -> None:
         change = "the same number of samples and features, other values"
     else:
         return
+    # (the same data read with settings edited into config.json looks changed as well)
     raise ValueError(f"the data of {run} ({settings['data']}) changed since the run began: "
                      f"{change}; a resumed run goes on with the data it began with, so train a "
-                     "new run on the new data")
+                     f"new run on the new data (or, if {run / 'config.json'} was edited by hand, "
+                     "put back the settings that read it)")
 
 
 def _unit(settings: dict) -> str:
