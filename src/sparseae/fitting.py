@@ -317,7 +317,6 @@ class SolverMixin:
         self.interrupted_ = result.interrupted
         return result
 
-
     def _penalty_cause(self) -> str | None:
         """The advice for a run whose cost, gradient or weights are not finite where a penalty
         weight explains it; None where none does. A weight whose square the arithmetic's dtype
