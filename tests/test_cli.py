@@ -559,6 +559,28 @@ def test_a_new_run_goes_only_into_a_new_or_empty_folder(tmp_path, capsys, comman
     assert (tmp_path / "empty" / "model.npz").is_file()
 
 
+@pytest.mark.parametrize("command", [["train", *QUICK], ["selftaught", "--data", "digits",
+                                                          "--n-hidden", "3", *QUICK[2:]]])
+def test_a_folder_left_holding_only_a_killed_write_s_temporary_takes_the_run(tmp_path, capsys,
+                                                                             command):
+    """SIGKILL during a run's first write (its config.json) leaves nothing but that write's
+    hidden temporary file: the same command, given again, goes on into the folder and takes
+    the file away (it was refused as a folder that "holds other files", none of them shown by
+    ls, and --resume found no run there)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".config.json.k2x_9a0q.tmp").write_text('{"da')
+    assert main([*command, "--out", str(run)]) == 0
+    assert not list(run.glob(".*"))
+    (tmp_path / "mine").mkdir()  # beside a file of the user's, nothing is taken away
+    (tmp_path / "mine" / ".config.json.k2x_9a0q.tmp").write_text("")
+    (tmp_path / "mine" / "notes.txt").write_text("")
+    capsys.readouterr()
+    assert main([*command, "--out", str(tmp_path / "mine")]) == 2
+    assert "holds other files" in capsys.readouterr().err
+    assert len(list((tmp_path / "mine").iterdir())) == 2
+
+
 def test_a_folder_with_someone_elses_config_is_not_called_a_run(tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()

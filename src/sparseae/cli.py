@@ -1011,8 +1011,16 @@ def _new_run(args) -> Path:
                + (_train_again("--resume", run) if args.command == "train" else
                   _shell("sparseae", args.command, "--resume", run))
                if resumable else ""))
-    if run.is_dir() and any(run.iterdir()):  # (its images would become training data)
-        raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
+    if run.is_dir():
+        from .io import leftover_temporaries
+
+        # the temporary files of a write killed (SIGKILL) before the run began are taken away;
+        # any other file is refused (its images would become training data)
+        leftovers = leftover_temporaries(run)
+        if any(path not in leftovers for path in run.iterdir()):
+            raise FileExistsError(f"{run} holds other files; give --out a new or empty folder")
+        for path in leftovers:
+            path.unlink()
     return run
 
 

@@ -118,6 +118,13 @@ def atomic_write(path, write):
         raise
 
 
+def leftover_temporaries(folder) -> list[Path]:
+    """The temporary files of ``atomic_write`` in ``folder`` that a process killed outright
+    (SIGKILL, the out-of-memory killer) left there, unable to rename or remove them."""
+    return [path for path in Path(folder).glob(".*.tmp")  # (mkstemp's 8 random characters)
+            if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", path.name) and path.is_file()]
+
+
 def _json_scalar(value):
     """NumPy scalars (``np.int64(3)``, say, from a grid search) as the JSON numbers they are."""
     if isinstance(value, np.generic):
