@@ -391,6 +391,20 @@ def test_sigterm_interrupts_a_command_as_ctrl_c_and_its_handler_comes_back(monke
     assert capsys.readouterr().err == "sparseae: interrupted\n"
 
 
+def test_ctrl_c_while_the_modules_load_is_an_interruption_not_a_traceback(monkeypatch,
+                                                                           capsys):
+    """Ctrl-C in the first moments of a command, while the parser imports NumPy (a fifth of a
+    second), before any command began: said as any other Ctrl-C, with nothing written."""
+    import sparseae.cli
+
+    def loading():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sparseae.cli, "build_parser", loading)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err == "sparseae: interrupted\n"
+
+
 def test_encode_applies_the_fitted_scaling_and_whitening_to_new_samples(tmp_path, capsys):
     rng = np.random.default_rng(0)
     train_rows, new_rows = rng.uniform(0, 255, size=(500, 9)), rng.uniform(0, 300, size=(70, 9))

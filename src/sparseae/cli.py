@@ -1569,11 +1569,15 @@ def _said_by_library(err: BaseException) -> bool:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:  # (Ctrl-C while the modules load, before any command began: nothing to keep)
+        args = build_parser().parse_args(argv)
+        from . import distributed
+        from .checkpoint import stop_signals
+    except KeyboardInterrupt:
+        print("sparseae: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     command = {"train": train, "encode": encode, "gradcheck": gradcheck,
                "selftaught": selftaught, "stacked": stacked}[args.command]
-    from . import distributed
-    from .checkpoint import stop_signals
 
     try:
         if args.command != "train" and distributed.requested():
