@@ -1,3 +1,4 @@
+import errno
 import io
 import json
 import os
@@ -96,6 +97,24 @@ def test_a_file_that_cannot_be_made_is_named_not_its_temporary_twin(tmp_path, mo
     with pytest.raises(PermissionError, match=rf"^\[Errno 13\] Permission denied: "
                                               rf"'{tmp_path / 'm.npz'}'$"):
         model.save(tmp_path / "m.npz")
+
+
+def test_a_full_disk_is_said_of_the_file_that_could_not_be_written(tmp_path, model,
+                                                                    monkeypatch):
+    """Python's error for a write that found no space names no file ("[Errno 28] No space
+    left on device"): it is said of the file being written, whose temporary twin goes."""
+    from sparseae.cli import _text
+
+    def full(file, **arrays):
+        file.write(b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(OSError) as caught:
+        model.save(tmp_path / "m.npz")
+    assert _text(caught.value) == f"{tmp_path / 'm.npz'}: no space left on device"
+    assert caught.value.errno == errno.ENOSPC
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("path", [None, 3, b"m.npz"])

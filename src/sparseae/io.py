@@ -113,8 +113,11 @@ def atomic_write(path, write):
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno is not None and err.filename is None:
+            # (a full disk: Python's error names no file; this one names the file asked for)
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
 
 
