@@ -389,6 +389,30 @@ def test_an_extension_killed_before_its_first_checkpoint_resumes_to_its_new_tota
     assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
 
 
+def test_an_extension_killed_after_its_last_checkpoint_goes_on_with_the_same_command(
+        tmp_path, capsys):
+    """An extension to 30 killed (SIGKILL) after its checkpoint of iteration 30 and before its
+    model.npz and metrics.json (still of 12): the same command, given again, saves them; it
+    was told that --max-iter must be more than 30, which would have trained past what it
+    asked for."""
+    run, long = tmp_path / "run", tmp_path / "long"
+    assert new_run(run, 12) == 0
+    before = {name: (run / name).read_bytes() for name in ("model.npz", "metrics.json")}
+    assert train("--resume", str(run), "--max-iter", "30") == 0
+    for name, content in before.items():
+        (run / name).write_bytes(content)
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "30") == 0
+    assert new_run(long, 30) == 0
+    a, b = sparseae.load(run / "model.npz"), sparseae.load(long / "model.npz")
+    assert a.n_iter_ == 30 and a.loss_curve_ == b.loss_curve_
+    assert json.loads((run / "metrics.json").read_text())["iterations"] == 30
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "30") == 2  # complete now
+    assert "has done 30 iterations; to continue it, --max-iter must be more than that" in \
+        capsys.readouterr().err
+
+
 def handlers():
     return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 

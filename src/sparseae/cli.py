@@ -543,7 +543,11 @@ def train(args) -> int:
         if args.max_iter is not None:
             if state is None and (run / "metrics.json").exists():
                 raise ValueError(f"{run} has no checkpoint.npz to continue from")
-            if args.max_iter <= done:
+            # (its own total, reached by a run killed before it saved its model and metrics:
+            # the command given again finishes it)
+            finishing = args.max_iter == done == settings["max_iter"] and not _finished(
+                run, state, settings)
+            if args.max_iter <= done and not finishing:
                 raise ValueError(f"{run} has done {_count(done, settings)}; to continue it, "
                                  f"--max-iter must be more than that, got {args.max_iter}")
             settings["max_iter"] = args.max_iter
