@@ -351,3 +351,51 @@ def test_early_stopping_counts_flat_costs_and_resumes_its_count():
     assert [stopper(np.zeros(2)) for _ in range(3)] == [False, False, False]
     resumed = EarlyStopping(flat, patience=3, tol=0.0, state=stopper.state())
     assert resumed(np.zeros(2)) is True and resumed.curve == [1.0] * 4
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_streamed_run_resumed_under_its_budget_sums_in_the_chunks_it_began_with(
+        npy, monkeypatch, solver):
+    """The rows a budget holds follow the memory the process holds when it starts, which
+    differs from one start to the next: a run resumed under the same budget streams in the
+    chunks it began with (the held-out rows' too), so that it ends bit for bit where it would
+    have; under another budget, in the chunks that budget holds."""
+    from sparseae import training
+
+    per_row = bytes_per_row(64, 25, 8, "in place")
+    kwargs = dict(solver=solver, max_iter=6, batch_size=64, early_stopping=True,
+                  n_iter_no_change=50, n_threads=1, memory_budget=10**8 + 2 * 300 * per_row)
+    monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)
+    whole = fit(NpyFile(npy), **kwargs)
+    calls, stop = iter(range(10**6)), 20 if solver == "adam" else 3  # (steps, iterations)
+
+    class Kept:
+        state = None
+
+        def maybe_save(self, iteration, state):
+            return False
+
+        def save(self, state):
+            self.state = state
+
+    saved = Kept()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        first = SparseAutoencoder(random_state=0, **kwargs).fit(
+            NpyFile(npy), checkpoint=saved, should_stop=lambda: next(calls) >= stop)
+    assert first.interrupted_ and whole.chunk_rows_ == 300
+    assert saved.state["run"]["chunk_rows"] == {"train": 300, "validation": 100}
+    monkeypatch.setattr(training, "resident_bytes", lambda: 10**8 + 200 * per_row)  # held more
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        resumed = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy),
+                                                                  resume=saved.state)
+        kwargs["memory_budget"] = 10**8 + 200 * per_row + 2 * 250 * per_row
+        other = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy),
+                                                                resume=saved.state)
+    assert resumed.chunk_rows_ == 300 and resumed.n_iter_ == whole.n_iter_ == 6
+    assert resumed.W1_.tobytes() == whole.W1_.tobytes()
+    assert resumed.loss_curve_ == whole.loss_curve_
+    assert resumed.validation_loss_curve_ == whole.validation_loss_curve_
+    assert other.chunk_rows_ == 250  # (its own room: the same result to rounding)
+    np.testing.assert_allclose(other.W1_, whole.W1_, rtol=1e-9, atol=1e-12)

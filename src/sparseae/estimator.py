@@ -248,7 +248,7 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if process[0] != 0:
                 checkpoint = None
         with dist.warnings_on_rank0(process):
-            problem, validation = self._problems(rows, seed, not checked, process)
+            problem, validation = self._problems(rows, seed, not checked, process, resume)
             if problem.value_range is not None:  # checked in the first pass over the rows (of
                 self._warn_about_values(*problem.value_range)  # every process)
             if resume is not None:
@@ -335,19 +335,22 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._warn_about_values(*value_range(X))  # our error for NaN
         return Rows(X), True
 
-    def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None):
-        """The training problem and, with early stopping, the held-out rows' problem."""
+    def _problems(self, rows: Rows, seed: int, check_finite: bool, process=None, resume=None):
+        """The training problem and, with early stopping, the held-out rows' problem; resumed
+        under the same memory budget, in the chunks of the run that saved ``resume``."""
         spec, dtype = self._spec(), self.dtype
+        chunks = _resumed_chunks(resume, self._budget())
         validation = None
         if self.early_stopping:
             train, held = training.split(rows.n_samples, self.validation_fraction, seed)
             validation = training.Problem(rows.subset(held), spec, self.n_hidden, dtype,
                                           self.memory_budget, check_finite, self.device,
-                                          reproducible=self.reproducible, threads=self._lanes())
+                                          reproducible=self.reproducible, threads=self._lanes(),
+                                          chunk_rows=chunks.get("validation"))
             rows = rows.subset(train)
         problem = training.Problem(rows, spec, self.n_hidden, dtype, self.memory_budget,
                                    check_finite, self.device, process, self.reproducible,
-                                   self._lanes())
+                                   self._lanes(), chunks.get("train"))
         if self.solver in solvers.MINIBATCH and min(self.batch_size, rows.n_samples) > \
                 problem.max_batch:
             raise ValueError(
@@ -355,6 +358,16 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"({problem.max_batch} rows at most)"
             )
         return problem, validation
+
+    def _budget(self) -> int | None:
+        return None if self.memory_budget is None else training.parse_bytes(self.memory_budget)
+
+    def _layout(self, problem, validation) -> dict:
+        """The rows per chunk, which a budget's room sets by the memory held at the start."""
+        chunks = {"train": problem.chunk_rows}
+        if validation is not None:
+            chunks["validation"] = validation.chunk_rows
+        return {"memory_budget": self._budget(), "chunk_rows": chunks}
 
     def check_params(self):
         """Raise a ``ValueError`` naming the first parameter out of range (``fit`` calls this)."""
@@ -480,3 +493,13 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         from .io import save
 
         return save(self, path)
+
+
+def _resumed_chunks(resume, budget: int | None) -> dict[str, int]:
+    """The rows per chunk of the run that saved ``resume``, by problem ("train",
+    "validation"), where it ran under the same memory ``budget``."""
+    run = (resume or {}).get("run", {})
+    if run.get("memory_budget") != budget or not isinstance(run.get("chunk_rows"), dict):
+        return {}
+    return {name: rows for name, rows in run["chunk_rows"].items()
+            if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 1}

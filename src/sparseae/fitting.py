@@ -251,7 +251,8 @@ class SolverMixin:
         if validation is not None:
             stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
                                              resume.get("early_stopping") if resume else None)
-        run = {"n_samples": problem.n_samples, "validation": validation is not None}
+        run = {"n_samples": problem.n_samples, "validation": validation is not None,
+               **self._layout(problem, validation)}
         if self.solver in solvers.MINIBATCH:
             run.update(batch_size=self.batch_size, shuffle=self.shuffle)
         if resume is not None:
@@ -316,6 +317,11 @@ class SolverMixin:
         self.stop_reason_ = result.message
         self.interrupted_ = result.interrupted
         return result
+
+    def _layout(self, problem, validation) -> dict:
+        """How the problems sum, where that is not the same each time the model is fitted:
+        kept in the checkpoint, for a resumed fit to sum the same way."""
+        return {}
 
     def _penalty_cause(self) -> str | None:
         """The advice for a run whose cost, gradient or weights are not finite where a penalty

@@ -107,12 +107,15 @@ class Problem:
     minibatch's (``batch``) only to rounding, its rows being split by the processes' parts.
     ``threads`` splits each NumPy evaluation's rows among that many threads
     (``objective.Workspace``). With ``check_finite``, NaN or infinity in the rows is a clear
-    error, and ``value_range`` is their smallest and largest value.
+    error, and ``value_range`` is their smallest and largest value. ``chunk_rows`` asks for
+    chunks of that many rows where the budget holds them, its margin for copies spent if need
+    be: a resumed run's, so that it sums as it began (the rows the budget holds follow the
+    memory the process holds when it starts, a little more or less each time).
     """
 
     def __init__(self, rows: Rows, spec: Spec, n_hidden: int, dtype, memory_budget=None,
                  check_finite: bool = False, device="numpy", process=None,
-                 reproducible: bool = False, threads: int = 1):
+                 reproducible: bool = False, threads: int = 1, chunk_rows: int | None = None):
         self.spec, self.n_hidden = spec, n_hidden
         self.backend = Backend(device, dtype)
         self.dtype = self.backend.dtype
@@ -137,6 +140,8 @@ class Problem:
         held = resident_bytes() + (threads - 1) * lane_bytes(block, self.n_features, n_hidden,
                                                              self.dtype.itemsize)
         room = None if budget is None else max(budget - held, 0) // 2
+        if room is not None and chunk_rows is not None and chunk_rows * per_row <= 2 * room:
+            room = chunk_rows * per_row  # (within the budget, without its margin for copies)
         if room is None or per_row * rows.n_samples <= room:
             X = rows.to_array(self.dtype)
             if check_finite:
