@@ -167,8 +167,9 @@ def test_a_process_left_alone_says_so_instead_of_gloo_s_error(tmp_path):
     kind, message = (tmp_path / "out-1.txt").read_text().split("\n", 1)
     assert kind == "PeerError"
     assert re.fullmatch(r"process 1 of 2 lost the others: another process of the run stopped "
-                        r"\(its own message says why\) or the connection broke \(Connection "
-                        r"closed by peer [^)]*\)", message), message
+                        r"\(its own message says why\) or the connection broke \((Connection "
+                        r"closed by peer|Read error .*: Connection reset by peer)[^)]*\)",
+                        message), message  # (gloo's words: either, by the timing)
 
 
 def test_parts_cover_the_rows_once_and_align_to_blocks():
