@@ -355,12 +355,13 @@ def test_early_stopping_counts_flat_costs_and_resumes_its_count():
 
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_a_streamed_run_resumed_under_its_budget_sums_in_the_chunks_it_began_with(
-        npy, monkeypatch, solver):
+        npy, tmp_path, monkeypatch, solver):
     """The rows a budget holds follow the memory the process holds when it starts, which
     differs from one start to the next: a run resumed under the same budget streams in the
     chunks it began with (the held-out rows' too), so that it ends bit for bit where it would
     have; under another budget, in the chunks that budget holds."""
     from sparseae import training
+    from sparseae.checkpoint import Checkpointer, load_checkpoint
 
     per_row = bytes_per_row(64, 25, 8, "in place")
     kwargs = dict(solver=solver, max_iter=6, batch_size=64, early_stopping=True,
@@ -368,31 +369,20 @@ def test_a_streamed_run_resumed_under_its_budget_sums_in_the_chunks_it_began_wit
     monkeypatch.setattr(training, "resident_bytes", lambda: 10**8)
     whole = fit(NpyFile(npy), **kwargs)
     calls, stop = iter(range(10**6)), 20 if solver == "adam" else 3  # (steps, iterations)
-
-    class Kept:
-        state = None
-
-        def maybe_save(self, iteration, state):
-            return False
-
-        def save(self, state):
-            self.state = state
-
-    saved = Kept()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         first = SparseAutoencoder(random_state=0, **kwargs).fit(
-            NpyFile(npy), checkpoint=saved, should_stop=lambda: next(calls) >= stop)
+            NpyFile(npy), checkpoint=Checkpointer(tmp_path / "c.npz", every=100),
+            should_stop=lambda: next(calls) >= stop)
+    state = load_checkpoint(tmp_path / "c.npz")
     assert first.interrupted_ and whole.chunk_rows_ == 300
-    assert saved.state["run"]["chunk_rows"] == {"train": 300, "validation": 100}
+    assert state["run"]["chunk_rows"] == {"train": 300, "validation": 100}
     monkeypatch.setattr(training, "resident_bytes", lambda: 10**8 + 200 * per_row)  # held more
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        resumed = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy),
-                                                                  resume=saved.state)
+        resumed = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy), resume=state)
         kwargs["memory_budget"] = 10**8 + 200 * per_row + 2 * 250 * per_row
-        other = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy),
-                                                                resume=saved.state)
+        other = SparseAutoencoder(random_state=0, **kwargs).fit(NpyFile(npy), resume=state)
     assert resumed.chunk_rows_ == 300 and resumed.n_iter_ == whole.n_iter_ == 6
     assert resumed.W1_.tobytes() == whole.W1_.tobytes()
     assert resumed.loss_curve_ == whole.loss_curve_
