@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -95,6 +97,26 @@ def test_the_loss_curve_counts_its_unit_and_shows_the_held_out_cost(tmp_path, mo
     assert ax.get_xlabel() == "epoch"
     assert [line.get_label() for line in ax.get_lines()] == ["training", "held out"]
     assert all(tick == int(tick) for tick in ax.get_xticks())
+
+
+def test_costs_near_float64_s_largest_are_drawn_as_their_logarithms(tmp_path, monkeypatch):
+    """matplotlib's log axis failed on them (OverflowError from its ticks, a penalty weight of
+    1e300 trains to such costs) and warned of overflows from inside matplotlib."""
+    from matplotlib.figure import Figure
+
+    drawn, savefig = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kwargs: drawn.append(
+        fig.axes[0]) or savefig(fig, path, **kwargs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        viz.save_loss_curve(tmp_path / "loss.png", [1e308, 1e307, 1e306],
+                            validation=[1.7e308, 1e300, np.inf])
+        viz.save_loss_curve(tmp_path / "small.png", [3.0, 1.0, 0.0])
+    huge, small = drawn
+    assert (huge.get_yscale(), huge.get_ylabel()) == ("linear", "log10 of the cost J")
+    np.testing.assert_allclose(huge.get_lines()[0].get_ydata(), [308, 307, 306])
+    assert (small.get_yscale(), small.get_ylabel()) == ("log", "cost J")
+    assert Image.open(tmp_path / "loss.png").size == (600, 400)
 
 
 def test_orientation_of_filters_larger_than_the_padding():

@@ -123,27 +123,40 @@ def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, sc
     return save_gray(path, tile_grid(tiles, n_cols=k), scale)
 
 
+LOG_AXIS_LIMIT = 1e300  # (measured: matplotlib 3.11's log axis fails from about 1e306)
+
+
 def save_loss_curve(path, loss_curve, title: str = "training cost", unit: str = "iteration",
                     validation=None):
     """``loss.png``: the cost after each iteration (or epoch: ``unit``), on a log scale, with
-    the held-out cost of early stopping (``validation``) beside it."""
+    the held-out cost of early stopping (``validation``) beside it. Costs near float64's
+    largest (a penalty weight of 1e300, say) are drawn as their base-10 logarithms on a linear
+    axis: matplotlib's log axis overflows on them, its ticks beyond float64's range."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    curves = {"training": np.asarray(loss_curve, dtype=float)}
+    if validation is not None:
+        curves["held out"] = np.asarray(validation, dtype=float)
+    huge = any(np.nanmax(np.abs(c), initial=0.0) > LOG_AXIS_LIMIT for c in curves.values())
     fig = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(np.arange(1, len(loss_curve) + 1), loss_curve, label="training")
-    if validation is not None:
-        ax.plot(np.arange(1, len(validation) + 1), validation, label="held out")
-        ax.legend()
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_yscale("log")
-    ax.set_xlabel(unit)
-    ax.set_ylabel("cost J")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower() or "png"))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        for label, curve in curves.items():
+            ax.plot(np.arange(1, len(curve) + 1), np.log10(curve) if huge else curve,
+                    label=label)
+        if validation is not None:
+            ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if not huge:
+            ax.set_yscale("log")
+        ax.set_xlabel(unit)
+        ax.set_ylabel("log10 of the cost J" if huge else "cost J")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower() or
+                                                 "png"))
     return Path(path)
