@@ -54,7 +54,7 @@ def run_plain(X, theta0, n_hidden, iterations):
     start = time.perf_counter()
     result = minimize(plain_cost_and_grad, theta0, args=(X, n_hidden), jac=True,
                       method="L-BFGS-B", options={"maxiter": iterations})
-    return time.perf_counter() - start, float(result.fun), int(result.nfev)
+    return time.perf_counter() - start, float(result.fun), int(result.nfev), int(result.nit)
 
 
 def our_problem(X, n_hidden, dtype, iterations=400):
@@ -92,13 +92,12 @@ def run_ours(X, theta0, n_hidden, iterations, dtype):
         result = solvers.lbfgs(problem, theta0, settings)
     seconds = time.perf_counter() - start
     exact = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, np.float64)
-    return seconds, exact.cost(result.theta), evaluations[0]
+    return seconds, exact.cost(result.theta), evaluations[0], result.n_iter
 
 
-def run_torch(X, theta0, n_hidden, iterations, dtype, device="cpu", exact=True):
-    """PyTorch autograd with ``torch.optim.LBFGS`` (strong Wolfe line search) on ``device``.
-    The final cost is recomputed in float64 NumPy (``exact``) or is the last one PyTorch
-    computed."""
+def torch_closure(X, theta0, n_hidden, dtype, device="cpu"):
+    """The PyTorch autograd competitor on ``device``: its parameters ``[W1, W2, b1, b2]`` from
+    ``theta0``, and the closure that computes the cost and fills their gradients."""
     import torch
 
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
@@ -107,15 +106,12 @@ def run_torch(X, theta0, n_hidden, iterations, dtype, device="cpu", exact=True):
     Xt = torch.tensor(X, dtype=torch_dtype, device=device)
     pieces = [theta0[: h * n].reshape(h, n), theta0[h * n : 2 * h * n].reshape(n, h),
               theta0[2 * h * n : 2 * h * n + h], theta0[2 * h * n + h :]]
-    W1, W2, b1, b2 = (torch.tensor(p, dtype=torch_dtype, device=device, requires_grad=True)
-                      for p in pieces)
-    optimizer = torch.optim.LBFGS([W1, W2, b1, b2], max_iter=iterations,
-                                  max_eval=iterations * 5, tolerance_grad=0.0,
-                                  tolerance_change=0.0, line_search_fn="strong_wolfe")
-    evaluations, last = [0], [np.nan]
+    W1, W2, b1, b2 = weights = [torch.tensor(p, dtype=torch_dtype, device=device,
+                                             requires_grad=True) for p in pieces]
 
     def closure():
-        optimizer.zero_grad()
+        for w in weights:
+            w.grad = None
         a2 = torch.sigmoid(Xt @ W1.T + b1)
         a3 = torch.sigmoid(a2 @ W2.T + b2)
         rho_hat = a2.mean(dim=0)
@@ -124,20 +120,59 @@ def run_torch(X, theta0, n_hidden, iterations, dtype, device="cpu", exact=True):
                 + BETA * (RHO * torch.log(RHO / rho_hat)
                           + (1 - RHO) * torch.log((1 - RHO) / (1 - rho_hat))).sum())
         cost.backward()
+        return cost
+
+    return weights, closure
+
+
+def synchronize(device):
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def run_torch(X, theta0, n_hidden, iterations, dtype, device="cpu", exact=True):
+    """PyTorch autograd with ``torch.optim.LBFGS`` (strong Wolfe line search) on ``device``:
+    seconds, the final cost (recomputed in float64 NumPy, ``exact``, or the last one PyTorch
+    computed), evaluations, and its iterations. With both tolerances 0 it stops before
+    ``iterations`` only where it finds no descent: its direction uphill or its step 0, which
+    float32's rounding brings about on the exercise's plateau on some machines."""
+    import torch
+
+    weights, closure = torch_closure(X, theta0, n_hidden, dtype, device)
+    optimizer = torch.optim.LBFGS(weights, max_iter=iterations, max_eval=iterations * 5,
+                                  tolerance_grad=0.0, tolerance_change=0.0,
+                                  line_search_fn="strong_wolfe")
+    evaluations, last = [0], [np.nan]
+
+    def counted():
         evaluations[0] += 1
+        cost = closure()
         last[0] = cost.detach()
         return cost
 
     start = time.perf_counter()
-    optimizer.step(closure)
-    if Xt.is_cuda:
-        torch.cuda.synchronize()
+    optimizer.step(counted)
+    synchronize(device)
     seconds = time.perf_counter() - start
+    done = optimizer.state[weights[0]]["n_iter"]
     if not exact:
-        return seconds, float(last[0]), evaluations[0]
-    theta = np.concatenate([t.detach().cpu().double().numpy().ravel()
-                            for t in (W1, W2, b1, b2)])
-    return seconds, float(plain_cost_and_grad(theta, X, h)[0]), evaluations[0]
+        return seconds, float(last[0]), evaluations[0], done
+    theta = np.concatenate([t.detach().cpu().double().numpy().ravel() for t in weights])
+    return seconds, float(plain_cost_and_grad(theta, X, n_hidden)[0]), evaluations[0], done
+
+
+def torch_evaluations(X, theta0, n_hidden, count, dtype, device="cpu") -> float:
+    """Seconds for ``count`` evaluations of the autograd competitor's cost and gradient at
+    ``theta0``, without its optimizer: less than ``count`` iterations of its L-BFGS can take,
+    so the comparison that stays fair to it where its L-BFGS stops early."""
+    _, closure = torch_closure(X, theta0, n_hidden, dtype, device)
+    start = time.perf_counter()
+    for _ in range(count):
+        closure()
+    synchronize(device)
+    return time.perf_counter() - start
 
 
 def matmul_floor(m, n, h, dtype, evaluations, library, threads):
@@ -191,35 +226,47 @@ def training_workload(name, X, n_hidden, iterations, dtypes, with_plain=True, ro
 
     m, n = X.shape
     theta0 = params.pack(params.initialize(n, n_hidden, np.random.default_rng(0)))
-    runs = {}  # label -> [(seconds, cost, evaluations) per round]
+    runs = {}  # label -> [(seconds, cost, evaluations, iterations) per round]
     reference = None
     if with_plain:
-        seconds, reference, nfev = run_plain(X, theta0, n_hidden, iterations)
-        runs["plain NumPy + SciPy, float64, default threads"] = [(seconds, reference, nfev)]
+        plain = run_plain(X, theta0, n_hidden, iterations)
+        reference = plain[1]
+        runs["plain NumPy + SciPy, float64, default threads"] = [plain]
     for _ in range(rounds):
         for dtype in dtypes:
             runs.setdefault(f"sparseae, {dtype}", []).append(
                 run_ours(X.astype(dtype), theta0, n_hidden, iterations, dtype))
             runs.setdefault(f"PyTorch autograd + LBFGS, {dtype}", []).append(
                 run_torch(X, theta0, n_hidden, iterations, dtype))
+            runs.setdefault(f"PyTorch autograd, {iterations} evaluations alone, {dtype}",
+                            []).append((torch_evaluations(X, theta0, n_hidden, iterations, dtype),
+                                        None, iterations, None))
             for library in ("numpy", "torch"):
                 # the faster of one BLAS thread and all cores: the products alone, at their best
                 floor = min(matmul_floor(m, n, n_hidden, np.dtype(dtype), iterations, library,
                                          threads) for threads in (1, None))
                 runs.setdefault(f"floor: 5 products x {iterations}, {library}, {dtype}",
-                                []).append((floor, None, iterations))
+                                []).append((floor, None, iterations, None))
     print(f"\n{name}: {m} x {n} -> {n_hidden}, {iterations} L-BFGS iterations; median of "
           f"{rounds} rounds (the plain implementation: one)")
-    print(f"{'run':<52} {'seconds':>8} {'final cost':>11} {'evaluations':>12} {'ms/eval':>8}")
-    rows = []
+    print(f"{'run':<56} {'seconds':>8} {'final cost':>11} {'iterations':>11} "
+          f"{'evaluations':>12} {'ms/eval':>8}")
+    rows, short = [], []
     for label, results in runs.items():
         seconds = float(np.median([r[0] for r in results]))
-        _, cost, nfev = results[0]
-        rows.append((label, seconds, cost, nfev))
-        print(f"{label:<52} {seconds:8.2f} {'' if cost is None else f'{cost:11.5f}':>11} "
-              f"{nfev if cost is not None else '':>12} {1e3 * seconds / nfev:8.1f}")
-        if len({(r[1], r[2]) for r in results}) > 1:  # each run is deterministic: say if not
-            print(f"  (its rounds ended differently: {[(r[1], r[2]) for r in results]})")
+        _, cost, nfev, nit = results[0]
+        rows.append((label, seconds, cost, nfev, nit))
+        print(f"{label:<56} {seconds:8.2f} {'' if cost is None else f'{cost:11.5f}':>11} "
+              f"{'' if nit is None else nit:>11} {nfev if cost is not None else '':>12} "
+              f"{1e3 * seconds / nfev:8.1f}")
+        if len({r[1:] for r in results}) > 1:  # each run is deterministic: say if not
+            print(f"  (its rounds ended differently: {[r[1:] for r in results]})")
+        if nit is not None and nit < iterations:
+            short.append(f"  {label} stopped after {nit} of {iterations} iterations, where it "
+                         f"found no descent (rounding): its time is of less work, and its "
+                         f"{iterations} evaluations alone are the fair comparison")
+    if short:
+        print("\n".join(short))
 
     def ratio(what, over, label):
         per_round = [a[0] / b[0] for a, b in zip(runs[what], runs[over])]
@@ -232,6 +279,9 @@ def training_workload(name, X, n_hidden, iterations, dtypes, with_plain=True, ro
         parts = []
         for key, over, label in [
                 ("autograd", f"PyTorch autograd + LBFGS, {dtype}", "sparseae / PyTorch autograd"),
+                ("autograd evaluations",
+                 f"PyTorch autograd, {iterations} evaluations alone, {dtype}",
+                 "/ its evaluations alone"),
                 ("numpy floor", f"floor: 5 products x {iterations}, numpy, {dtype}",
                  "/ NumPy floor"),
                 ("torch floor", f"floor: 5 products x {iterations}, torch, {dtype}",
