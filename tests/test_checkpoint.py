@@ -564,6 +564,55 @@ def test_a_wrong_resume_is_refused_before_training(tmp_path):
         NetworkClassifier().fit(X, y, init="x")
 
 
+def test_a_resume_under_another_objective_or_other_steps_is_refused(tmp_path):
+    """Settings of the same number of parameters went on silently from the state of another
+    objective, and the model claimed settings it was not trained with."""
+    from sparseae import NetworkClassifier, SparseAutoencoder
+
+    X = np.random.default_rng(0).random((40, 5))
+    run = {"solver": "adam", "max_iter": 2, "random_state": 0}
+    SparseAutoencoder(3, **run).fit(X, checkpoint=Checkpointer(tmp_path / "ck.npz"))
+    state = load_checkpoint(tmp_path / "ck.npz")
+    for kwargs, differs in [
+            ({"sparsity_weight": 1}, "sparsity_weight=3.0; this model has sparsity_weight=1"),
+            ({"sparsity_target": 0.1}, "sparsity_target=0.01; this model has "
+                                       "sparsity_target=0.1"),
+            ({"weight_decay": 0}, "weight_decay=0.0001; this model has weight_decay=0"),
+            ({"activation": "tanh"}, "activation='sigmoid'; this model has activation='tanh'"),
+            ({"sparsity": "l1"}, "sparsity='kl'; this model has sparsity='l1'"),
+            ({"decoder": "linear"}, "decoder='sigmoid'; this model has decoder='linear'"),
+            ({"init": "glorot_uniform"}, "init='ufldl'; this model has init='glorot_uniform'"),
+            ({"dtype": "float32"}, "dtype='float64'; this model has dtype='float32'"),
+            ({"learning_rate": 0.1}, "learning_rate=0.01; this model has learning_rate=0.1"),
+            ({"learning_rate_schedule": "cosine"}, "learning_rate_schedule='constant'; this "
+                                                   "model has learning_rate_schedule='cosine'"),
+            ({"beta_2": 0.99}, "beta_2=0.999; this model has beta_2=0.99"),
+            ({"rho_estimate": "running"}, "rho_estimate='batch'; this model has "
+                                          "rho_estimate='running'"),
+            ({"random_state": 1}, "random_state=0; this model has random_state=1")]:
+        advice = f"set {differs.split(';')[0]} to continue it"
+        with pytest.raises(ValueError, match="^" + re.escape(f"resume is of a run with {differs} "
+                                                             f"({advice})") + "$"):
+            SparseAutoencoder(3, **{**run, **kwargs}).fit(X, resume=state)
+    # how long it runs and how it is computed may change; None is the default rate it was
+    model = SparseAutoencoder(3, solver="adam", max_iter=4, learning_rate=0.01, tol=1,
+                              n_iter_no_change=2, n_threads=1, reproducible=True,
+                              momentum=0.5, rho_momentum=0.5).fit(X, resume=state)
+    assert model.n_iter_ == 4
+    old = {**state, "run": {k: state["run"][k] for k in ("n_samples", "validation",
+                                                          "batch_size", "shuffle")}}
+    model = SparseAutoencoder(3, **{**run, "max_iter": 3, "sparsity_weight": 1})
+    model.fit(X, resume=old)
+    assert model.n_iter_ == 3  # (a state saved before these were: taken at its word)
+    y = np.arange(40) % 2
+    NetworkClassifier((2,), max_iter=2, random_state=0).fit(
+        X, y, checkpoint=Checkpointer(tmp_path / "net.npz"))
+    with pytest.raises(ValueError, match="^resume is of a run with activation='sigmoid'; this "
+                                         "model has activation='tanh' "):
+        NetworkClassifier((2,), activation="tanh", max_iter=3).fit(
+            X, y, resume=load_checkpoint(tmp_path / "net.npz"))
+
+
 def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
     data, run = tmp_path / "x.npy", tmp_path / "run"
     rng = np.random.default_rng(0)

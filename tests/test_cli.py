@@ -1283,14 +1283,21 @@ def test_resume_names_settings_of_config_json_that_do_not_go_together(tmp_path, 
 
 def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_path, capsys):
     """config.json edited into other valid settings than its checkpoint's: the library's advice
-    was said as options ("set --solver lbfgs to continue it"), which --resume ignores."""
+    was said as options ("set --solver lbfgs to continue it"), which --resume ignores. Settings
+    of the same number of parameters went on silently under another objective."""
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
     (run / "metrics.json").unlink()  # (as a run stopped before its end leaves it)
     config = json.loads((run / "config.json").read_text())
     for edit, differs in [({"solver": "adam"}, "is a state of the 'lbfgs' solver; this model's "
                                                "is 'adam'"),
-                          ({"n_hidden": 4}, "holds 451 parameters, but this model has 580")]:
+                          ({"n_hidden": 4}, "holds 451 parameters, but this model has 580"),
+                          ({"sparsity_weight": 1.5}, "is of a run with --sparsity-weight 3.0; "
+                                                     "this model has --sparsity-weight 1.5"),
+                          ({"activation": "tanh"}, "is of a run with --activation sigmoid; "
+                                                   "this model has --activation tanh"),
+                          ({"dtype": "float32"}, "is of a run with --dtype float64; this model "
+                                                 "has --dtype float32")]:
         (run / "config.json").write_text(json.dumps({**config, **edit}))
         capsys.readouterr()
         assert main(["train", "--resume", str(run)]) == 2

@@ -404,13 +404,17 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(
         assert main(["selftaught", "--data", "digits", "--n-hidden", "3", "--max-iter", "3",
                      "--quiet", "--out", str(run)]) == 130
     config = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "n_hidden": 4}))
-    capsys.readouterr()
-    assert main(["selftaught", "--resume", str(run), "--quiet"]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        f"sparseae: error: {run / 'autoencoder.checkpoint.npz'} holds 451 parameters, but this "
-        f"model has 580: it is not a state of the run that {run / 'config.json'} describes (was "
-        "config.json edited by hand?)")
+    for edit, differs in [({"n_hidden": 4}, "holds 451 parameters, but this model has 580"),
+                          ({"weight_decay": 1e-4}, "is of a run with --weight-decay 0.003; this "
+                                                   "model has --weight-decay 0.0001"),
+                          ({"seed": 1}, "is of a run with --seed 0; this model has --seed 1")]:
+        (run / "config.json").write_text(json.dumps({**config, **edit}))
+        capsys.readouterr()
+        assert main(["selftaught", "--resume", str(run), "--quiet"]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"sparseae: error: {run / 'autoencoder.checkpoint.npz'} {differs}: it is not a "
+            f"state of the run that {run / 'config.json'} describes (was config.json edited "
+            "by hand?)")
 
 
 def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(

@@ -103,6 +103,8 @@ class NetworkClassifier(SolverMixin, ClassifierMixin, BaseEstimator):
     ):
         store_params(self, locals())
 
+    run_params = ("hidden_layer_sizes", "activation", "weight_decay")
+
     def check_params(self):
         _check_layer_sizes(self.hidden_layer_sizes)
         check_choice(self, "activation", network.HIDDEN)

@@ -181,6 +181,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     """
 
     penalty_weights = ("weight_decay", "sparsity_weight")
+    run_params = ("n_hidden", "sparsity_target", "sparsity_weight", "weight_decay", "activation",
+                  "sparsity", "decoder", "init", "dtype")
 
     def __init__(
         self,

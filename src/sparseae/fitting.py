@@ -128,9 +128,12 @@ class SolverMixin:
     """Needs the attributes ``solver, max_iter, learning_rate, learning_rate_schedule, momentum,
     beta_1, beta_2, epsilon, batch_size, shuffle, early_stopping, validation_fraction,
     n_iter_no_change, tol, n_threads, random_state, verbose, callback``, and those that
-    ``penalty_weights`` names."""
+    ``penalty_weights`` and ``run_params`` name."""
 
     penalty_weights = ("weight_decay",)  # the parameters that weigh a penalty in the cost
+    # the parameters that define the objective and the start of a run (a resumed fit's must be
+    # those of the run it goes on with)
+    run_params = ("weight_decay",)
 
     def _check_solver_params(self):
         check_choice(self, "solver", tuple(solvers.SOLVERS))
@@ -251,12 +254,10 @@ class SolverMixin:
         if validation is not None:
             stopper = training.EarlyStopping(validation, self.n_iter_no_change, self.tol,
                                              resume.get("early_stopping") if resume else None)
-        run = {"n_samples": problem.n_samples, "validation": validation is not None,
-               **self._layout(problem, validation)}
-        if self.solver in solvers.MINIBATCH:
-            run.update(batch_size=self.batch_size, shuffle=self.shuffle)
+        same = {"validation": validation is not None, **self._run_params()}
+        run = {"n_samples": problem.n_samples, **same, **self._layout(problem, validation)}
         if resume is not None:
-            _check_resume_fits(resume, run, self.max_iter, self.solver)
+            _check_resume_fits(resume, same, problem.n_samples, self.max_iter, self.solver)
 
         before, started = seconds_spent(resume), time.perf_counter()
 
@@ -317,6 +318,25 @@ class SolverMixin:
         self.stop_reason_ = result.message
         self.interrupted_ = result.interrupted
         return result
+
+    def _run_params(self) -> dict:
+        """What a run's state holds to (kept in its checkpoints, for a resumed fit to have the
+        same): the parameters that define the objective and the start (``run_params``), those
+        the solver's steps depend on (``STEPS``, rho_momentum only where rho_hat is a running
+        average), and an integer ``random_state`` (a resumed fit takes the saved seed). Not
+        those of how long it runs (max_iter, tol, n_iter_no_change), nor of how it is computed
+        (n_threads, device, memory_budget, reproducible, distributed), which a resumed fit may
+        change, nor the learning rate's default (None) as such: the rate it stands for."""
+        names = [*self.run_params, *(name for name in STEPS[self.solver] if hasattr(self, name))]
+        if getattr(self, "rho_estimate", "batch") != "running":
+            names = [name for name in names if name != "rho_momentum"]
+        values = {name: _plain(getattr(self, name)) for name in names}
+        if "learning_rate" in values and values["learning_rate"] is None:
+            values["learning_rate"] = solvers.DEFAULT_LEARNING_RATES[self.solver]
+        if isinstance(self.random_state, numbers.Integral) and \
+                not isinstance(self.random_state, bool):
+            values["random_state"] = int(self.random_state)
+        return values
 
     def _layout(self, problem, validation) -> dict:
         """How the problems sum, where that is not the same each time the model is fitted:
@@ -458,21 +478,37 @@ class ResumeMismatch(ValueError):
         self.differs = differs
 
 
-def _check_resume_fits(resume, run: dict, max_iter: int, solver: str):
-    """A clear error when the run that saved ``resume`` differs from this one (``run``) in what
-    its state depends on: the number of training rows, early stopping, and the minibatches
-    (states from before these were saved are taken at their word); or when it went past
-    ``max_iter``."""
+# the solver parameters that each solver's steps depend on, beyond the state it saves
+_FIRST_ORDER = ("learning_rate", "learning_rate_schedule")
+_MINIBATCHES = ("batch_size", "shuffle", "rho_estimate", "rho_momentum")
+STEPS = {"lbfgs": (), "gd": (*_FIRST_ORDER, "momentum"),
+         "sgd": (*_FIRST_ORDER, "momentum", *_MINIBATCHES),
+         "adam": (*_FIRST_ORDER, "beta_1", "beta_2", "epsilon", *_MINIBATCHES)}
+
+
+def _plain(value):
+    """``value`` as a checkpoint's JSON header gives it back: tuples as lists, NumPy's scalars
+    as Python's."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_resume_fits(resume, same: dict, n_samples: int, max_iter: int, solver: str):
+    """A clear error when the run that saved ``resume`` differs from this one in what its state
+    depends on: the settings in ``same`` (early stopping as ``validation``, the objective's and
+    the solver's parameters) and the number of training rows (a state from before one was
+    saved is taken at its word on it); or when it went past ``max_iter``."""
     saved = resume.get("run", {})
-    for name in ("validation", "batch_size", "shuffle"):
-        if name in saved and name in run and saved[name] != run[name]:
+    for name, value in same.items():
+        if name in saved and saved[name] != value:
             param = "early_stopping" if name == "validation" else name
             raise ResumeMismatch(f"is of a run with {param}={saved[name]!r}; this model has "
-                                 f"{param}={run[name]!r}",
+                                 f"{param}={value!r}",
                                  f"set {param}={saved[name]!r} to continue it")
-    if "n_samples" in saved and saved["n_samples"] != run["n_samples"]:
+    if "n_samples" in saved and saved["n_samples"] != n_samples:
         raise ResumeMismatch(f"is of a run on {saved['n_samples']} training rows; this fit has "
-                             f"{run['n_samples']}",
+                             f"{n_samples}",
                              "the checkpoint is of other data, or of another validation_fraction")
     done = resume["solver"]["iteration"]
     if done > max_iter:
