@@ -1101,7 +1101,7 @@ def test_train_on_a_npy_file_cut_short_mid_run_keeps_its_checkpoint_and_says_how
         tmp_path, capsys):
     """Another program truncates the streamed file after the second checkpoint: a clear error
     (in a new process: before, it died of SIGBUS), the checkpoint intact, and --resume goes on
-    from it once the file is whole again."""
+    from it once the file is back as it was."""
     X = np.random.default_rng(0).uniform(0.1, 0.9, size=(2000, 16))
     data, run = tmp_path / "x.npy", tmp_path / "run"
     np.save(data, X)
@@ -1126,8 +1126,8 @@ def test_train_on_a_npy_file_cut_short_mid_run_keeps_its_checkpoint_and_says_how
     assert result.stderr == (
         f"sparseae: error: {data} was cut short while it was being read: it now holds 1000 "
         "bytes, and its data needs 256128 (another program truncated or rewrote it); the run's "
-        f"last checkpoint is kept: once the file is whole again, continue with: sparseae train "
-        f"--resume {run}\n")
+        f"last checkpoint is kept: once the file is back as it was, continue with: sparseae "
+        f"train --resume {run}\n")
     assert load_checkpoint(run / "checkpoint.npz")["solver"]["iteration"] == 2
     np.save(data, X)
     assert main(["train", "--resume", str(run), "--memory-budget", "4GiB", "--quiet"]) == 0

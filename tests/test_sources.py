@@ -1,6 +1,8 @@
 """Every data source, on small files the tests make."""
 
 import gzip
+import os
+import re
 import subprocess
 import sys
 import warnings
@@ -12,6 +14,7 @@ from scipy.io import savemat
 
 from sparseae.data import NpyFile, Rows, load
 from sparseae.data.matrices import read_idx
+from sparseae.data.npyfile import FileChangedError
 
 
 def write_idx(path, array, code=0x08):
@@ -413,6 +416,30 @@ def test_a_npy_file_cut_short_while_open_is_a_clear_error_not_a_bus_error(tmp_pa
     lines = result.stdout.splitlines()
     assert [line.split(" /")[0] for line in lines] == ["next chunk", "views", "rows", "take"]
     assert all(said in line and "its data needs 192128" in line for line in lines)
+
+
+def test_a_npy_file_rewritten_in_place_while_open_is_a_clear_error(tmp_path):
+    """Rewritten to the same length, the file was read on, its new rows mixed with the old;
+    its modification time tells, and where only that is touched the rows are as they were."""
+    path = tmp_path / "x.npy"
+    np.save(path, np.ones((3000, 16), np.float32))
+    file = NpyFile(path)
+    assert sum(float(v.sum()) for v in file.views(500)) == 48000  # a whole pass
+    chunks = file.views(500)
+    next(chunks)
+    opened = os.stat(path)
+    np.save(path, np.zeros((3000, 16), np.float32))  # (another program, while it is open)
+    # (a coarse clock may not have moved its time: one second on)
+    os.utime(path, ns=(opened.st_atime_ns, opened.st_mtime_ns + 10**9))
+    said = (f"^{re.escape(str(path))} was written to while it was being read \\(its "
+            "modification time changed\\): its rows may no longer be those read before "
+            "\\(another program rewrote it\\)$")
+    for read in (lambda: next(chunks), lambda: sum(float(v.sum()) for v in file.views(500)),
+                 lambda: file.rows(0, 3000), lambda: file.take(np.arange(0, 3000, 7))):
+        with pytest.raises(FileChangedError, match=said):
+            read()
+    os.utime(path, ns=(opened.st_atime_ns, opened.st_mtime_ns))  # only a change is one
+    assert file.rows(0, 3000).sum() == 0
 
 
 def test_files_that_are_not_what_their_names_say_get_one_clear_error(tmp_path, matrix):

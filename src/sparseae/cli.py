@@ -615,7 +615,7 @@ def train(args) -> int:
                 atomic_write(run / "config.json", lambda f: f.write(before))
         if rank == 0 and isinstance(err, FileChangedError) and checkpoint.path.exists():
             raise FileChangedError(f"{err}; the run's last checkpoint is kept: once the file is "
-                                   f"whole again, continue with: "
+                                   f"back as it was, continue with: "
                                    f"{_train_again('--resume', run)}") from None
         if isinstance(err, ResumeMismatch):
             raise _not_of_the_run(run / "checkpoint.npz", run, "train", err) from None

@@ -14,11 +14,21 @@ shorter than its data is a ``FileChangedError`` naming it. That covers a truncat
 passes and between chunks; one during the copy of a chunk, or while a view is in use, can still
 end in SIGBUS: only reading with ``read`` instead of the mapping, a copy of every chunk, closes
 that window.
+
+Another program may also rewrite the file in place to the same length (``np.save`` to its path):
+the mapping then reads the new values, and a run would mix the rows of two files. The same
+``fstat`` compares the file's modification time with the one it had when it was opened, and a
+change is a ``FileChangedError`` too. Only a change: a rewrite within the clock tick of a
+filesystem whose times are coarse (a second, two on FAT) goes unseen. (Its inode is the one the
+open file holds, whatever happens to the path: a file replaced by a rename leaves the mapping on
+the old file's data, whole and unchanged.)
 """
 
 from __future__ import annotations
 
 import mmap
+import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +40,8 @@ SPAN_BYTES = 8 * 2**20  # of the file that ``take`` maps at once
 
 
 class FileChangedError(ValueError):
-    """The file became shorter than its data while it was open (truncated or rewritten in place
-    by another program)."""
+    """The file became shorter than its data, or was written to, while it was open (truncated or
+    rewritten in place by another program)."""
 
 
 class NpyFile:
@@ -70,8 +80,10 @@ class NpyFile:
         self.shape = tuple(int(s) for s in shape)
         self.dtype = dtype
         self._fortran = fortran_order
-        with open(self.path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._file = open(self.path, "rb")  # (kept open for _check_unchanged's fstat)
+        weakref.finalize(self, self._file.close)
+        self._modified = os.fstat(self._file.fileno()).st_mtime_ns
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         self._array = np.ndarray(
             self.shape, dtype, buffer=self._map, offset=offset,
             order="F" if fortran_order else "C",
@@ -92,7 +104,7 @@ class NpyFile:
 
     def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         """A copy of rows ``start:stop`` as ``dtype``; their pages are released afterwards."""
-        self._check_size()
+        self._check_unchanged()
         out = np.array(self._array[start:stop], dtype=dtype, order="C")
         self._release(start, stop)
         return out
@@ -106,7 +118,7 @@ class NpyFile:
         (``MADV_DONTNEED``) when the next is asked for."""
         for start in range(0, self.n_samples, rows_per_chunk):
             stop = min(start + rows_per_chunk, self.n_samples)
-            self._check_size()
+            self._check_unchanged()
             try:
                 yield self._array[start:stop]
             finally:
@@ -126,20 +138,27 @@ class NpyFile:
         start = 0
         while start < ordered.size:
             stop = int(np.searchsorted(ordered, ordered[start] + span))
-            self._check_size()
+            self._check_unchanged()
             out[order[start:stop]] = self._array[ordered[start:stop]]
             self._release(int(ordered[start]), int(ordered[stop - 1]) + 1)
             start = stop
         return out
 
-    def _check_size(self):
-        """A ``FileChangedError`` if the file is now shorter than its data: reading the
-        mapping beyond its end would be SIGBUS (see the module's docstring)."""
-        size, needed = self._map.size(), self._offset + self.nbytes  # (fstat of the mapped file)
+    def _check_unchanged(self):
+        """A ``FileChangedError`` if the file is now shorter than its data (reading the mapping
+        beyond its end would be SIGBUS) or was written to since it was opened (see the module's
+        docstring)."""
+        status = os.fstat(self._file.fileno())
+        size, needed = status.st_size, self._offset + self.nbytes
         if size < needed:
             raise FileChangedError(
                 f"{self.path} was cut short while it was being read: it now holds {size} bytes, "
                 f"and its data needs {needed} (another program truncated or rewrote it)")
+        if status.st_mtime_ns != self._modified:
+            raise FileChangedError(
+                f"{self.path} was written to while it was being read (its modification time "
+                "changed): its rows may no longer be those read before (another program "
+                "rewrote it)")
 
     def _release(self, start: int, stop: int):
         if self._fortran:
