@@ -1306,6 +1306,29 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_
             f"that {run / 'config.json'} describes (was config.json edited by hand?)\n")
 
 
+def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tmp_path, capsys):
+    """checkpoint.npz a link to a missing file (a checkpoint kept on another disk, not mounted)
+    was "no checkpoint": the run began again from its first iteration, and wrote through the
+    link; a loop of links was refused only after the data was read, as a file to write."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
+    (run / "metrics.json").unlink()  # (as a run stopped before its end leaves it)
+    (run / "checkpoint.npz").rename(tmp_path / "kept.npz")
+    for target, said in [(tmp_path / "gone.npz", f"is a symbolic link to a missing file "
+                                                 f"({tmp_path / 'gone.npz'})"),
+                         (run / "checkpoint.npz", "is a loop of symbolic links")]:
+        (run / "checkpoint.npz").unlink(missing_ok=True)
+        (run / "checkpoint.npz").symlink_to(target)
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--max-iter", "3"]) == 2
+        assert capsys.readouterr().err == f"sparseae: error: {run / 'checkpoint.npz'} {said}\n"
+    assert not (tmp_path / "gone.npz").exists()
+    (run / "checkpoint.npz").unlink()
+    (run / "checkpoint.npz").symlink_to(tmp_path / "kept.npz")
+    assert main(["train", "--resume", str(run), "--max-iter", "3"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 2
+
+
 def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_path, capsys):
     """--device is given anew with --resume: a device refused is the option's fault, where it
     was said as config.json's ("run/config.json: device='meta' is not supported")."""

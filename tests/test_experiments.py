@@ -417,6 +417,35 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(
             "by hand?)")
 
 
+def test_a_stage_checkpoint_or_model_that_is_a_link_to_nothing_is_an_error(tmp_path, capsys,
+                                                                           monkeypatch):
+    """A link to a missing file, or a loop, in place of the autoencoder's checkpoint (or of a
+    saved autoencoder) was "none": the autoencoder was trained anew."""
+    from sparseae.checkpoint import GracefulInterrupt
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
+        assert main(["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3",
+                     "--quiet", "--out", str(run)]) == 130
+    checkpoint = run / "autoencoder1.checkpoint.npz"
+    checkpoint.unlink()
+    for path, target, said in [
+            (checkpoint, tmp_path / "gone.npz", f"is a symbolic link to a missing file "
+                                                f"({tmp_path / 'gone.npz'})"),
+            (checkpoint, checkpoint, "is a loop of symbolic links"),
+            (run / "autoencoder1.npz", tmp_path / "gone.npz", f"is a symbolic link to a "
+                                                              f"missing file "
+                                                              f"({tmp_path / 'gone.npz'})")]:
+        for link in (checkpoint, run / "autoencoder1.npz"):
+            link.unlink(missing_ok=True)
+        path.symlink_to(target)
+        capsys.readouterr()
+        assert main(["stacked", "--resume", str(run), "--quiet"]) == 2
+        assert capsys.readouterr().err == f"sparseae: error: {path} {said}\n"
+    assert not (tmp_path / "gone.npz").exists()
+
+
 def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(
         tmp_path, capsys, monkeypatch):
     from sparseae import SparseAutoencoder

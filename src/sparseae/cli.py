@@ -515,7 +515,7 @@ def train(args) -> int:
     from .data.npyfile import FileChangedError
     from .estimator import ALIKE, RESCALE, SILENCE
     from .fitting import SMALLER_STEPS, TRAIN_LONGER, ResumeMismatch
-    from .io import atomic_write, save_preprocessing
+    from .io import atomic_write, is_there, save_preprocessing
 
     if args.resume is not None:
         run = args.resume
@@ -527,7 +527,7 @@ def train(args) -> int:
         settings = _run_settings(run)
         _note_ignored_with_resume(args)
         state = load_checkpoint(run / "checkpoint.npz") \
-            if (run / "checkpoint.npz").exists() else None
+            if is_there(run / "checkpoint.npz") else None
         done = state["solver"]["iteration"] if state else 0
         if args.max_iter is None and _finished(run, state, settings):
             why = _metrics(run).get("stop_reason") or ("converged, stopped early, or no step "
@@ -1191,9 +1191,10 @@ class _ExperimentFiles:
     def fit_autoencoder(self, name, fit):
         from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
         from .fitting import ResumeMismatch
+        from .io import is_there
 
         path = self.checkpoint(name)
-        state = load_checkpoint(path) if path.exists() else None
+        state = load_checkpoint(path) if is_there(path) else None
         self._write_settings()  # (a checkpoint is resumed with them)
         try:
             with GracefulInterrupt() as interrupted:
@@ -1273,9 +1274,10 @@ def _goes_on(run: Path, name: str) -> str:
     """How a resumed experiment trains its autoencoder ``name``: from its checkpoint, or
     anew."""
     from .checkpoint import load_checkpoint
+    from .io import is_there
 
     path = _checkpoint_of(run, name)
-    if not path.exists():
+    if not is_there(path):
         return "is trained anew"
     done = load_checkpoint(path)["solver"]["iteration"]
     return f"goes on from its checkpoint after {done} iteration{'' if done == 1 else 's'}"
@@ -1337,6 +1339,7 @@ def selftaught(args) -> int:
     from . import viz
     from .classifier import PretrainedError
     from .experiments import self_taught
+    from .io import is_there
 
     begun = _begin_experiment(args)
     if begun is None:
@@ -1344,7 +1347,7 @@ def selftaught(args) -> int:
     run, settings, X, y = begun
     pretrained = None
     if args.resume is not None:
-        if (run / "autoencoder.npz").exists():
+        if is_there(run / "autoencoder.npz"):
             pretrained = _saved_autoencoder(run / "autoencoder.npz")
         print(f"going on with {run}: its autoencoder "
               + ("was trained" if pretrained else _goes_on(run, "autoencoder")), file=sys.stderr)
@@ -1389,6 +1392,7 @@ def selftaught(args) -> int:
 def stacked(args) -> int:
     from .classifier import PretrainedError
     from .experiments import stacked as run_stacked
+    from .io import is_there
 
     begun = _begin_experiment(args)
     if begun is None:
@@ -1396,8 +1400,8 @@ def stacked(args) -> int:
     run, settings, X, y = begun
     pretrained = []
     if args.resume is not None:
-        while (path := run / f"autoencoder{len(pretrained) + 1}.npz").exists() and \
-                len(pretrained) < len(settings["hidden"]):
+        while len(pretrained) < len(settings["hidden"]) and \
+                is_there(path := run / f"autoencoder{len(pretrained) + 1}.npz"):
             pretrained.append(_saved_autoencoder(path))
     in_training = f"autoencoder{len(pretrained) + 1}" \
         if len(pretrained) < len(settings["hidden"]) else None

@@ -69,6 +69,18 @@ def not_found(path, message: str) -> OSError:
     return FileNotFoundError(message)
 
 
+def is_there(path) -> bool:
+    """Whether the optional file ``path`` is there (a checkpoint to go on from, say): False
+    where nothing is at ``path``, and ``not_found``'s error where a symbolic link is, that
+    leads nowhere (a loop, a link to a missing file): taken for "no file", it would have a run
+    begin again beside what the user put there."""
+    if os.path.exists(path):
+        return True
+    if os.path.lexists(path):
+        raise not_found(path, f"no such file: {path}")
+    return False
+
+
 def writable(path) -> Path:
     """The file that writing ``path`` writes (a symbolic link's target), with a clear error if
     it cannot be written there: a missing folder, a folder or a device in its place, a loop of
