@@ -1306,6 +1306,55 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(tmp_
             f"that {run / 'config.json'} describes (was config.json edited by hand?)\n")
 
 
+def test_a_second_ctrl_c_or_one_while_the_results_are_written_says_how_to_go_on(
+        tmp_path, capsys, monkeypatch):
+    """A second Ctrl-C (or SIGTERM) during the training, or one while model.npz, the pictures
+    or metrics.json were written, said only "sparseae: interrupted", where the first one's
+    message says how to go on from the checkpoint, which is there all the same."""
+    from sparseae import SparseAutoencoder
+    from sparseae.checkpoint import Checkpointer
+
+    args = ["train", "--patches", "50", "--n-hidden", "3", "--max-iter", "4",
+            "--checkpoint-every", "1", "--quiet"]
+    save = Checkpointer.save
+
+    def second_signal_at(n):
+        def saving(self, state):
+            if self.saves == n:  # (before the save of iteration n + 1)
+                raise KeyboardInterrupt
+            return save(self, state)
+        return saving
+
+    run = tmp_path / "run"
+    hint = (f"sparseae: interrupted; {run} keeps its last checkpoint\n"
+            f"continue with: sparseae train --resume {run}\n")
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpointer, "save", second_signal_at(2))
+        assert main([*args, "--out", str(run)]) == 130
+    assert capsys.readouterr().err == hint
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 2
+    run = tmp_path / "saving"
+    hint = hint.replace(str(tmp_path / "run"), str(run))
+    capsys.readouterr()
+    with monkeypatch.context() as patch:  # (the run's notes come first)
+        patch.setattr(SparseAutoencoder, "save", lambda *a: signal.default_int_handler(2, None))
+        assert main([*args, "--out", str(run)]) == 130
+    assert capsys.readouterr().err.splitlines()[-2:] == hint.splitlines()
+    assert not (run / "model.npz").exists()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert sparseae.load(run / "model.npz").n_iter_ == 4
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 4
+    run = tmp_path / "unbegun"  # (no checkpoint yet: the same command goes again)
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpointer, "save", second_signal_at(0))
+        capsys.readouterr()
+        assert main([*args, "--out", str(run)]) == 130
+    assert capsys.readouterr().err == "sparseae: interrupted\n"
+    assert not run.exists()
+    assert main([*args, "--out", str(run)]) == 0
+
+
 def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tmp_path, capsys):
     """checkpoint.npz a link to a missing file (a checkpoint kept on another disk, not mounted)
     was "no checkpoint": the run began again from its first iteration, and wrote through the

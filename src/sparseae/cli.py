@@ -507,15 +507,10 @@ def build_model(settings: dict, quiet: bool):
 
 
 def train(args) -> int:
-    import numpy as np
-
-    from . import distributed, viz
+    from . import distributed
     from .backend import Backend
-    from .checkpoint import Checkpointer, GracefulInterrupt, load_checkpoint
-    from .data.npyfile import FileChangedError
-    from .estimator import ALIKE, RESCALE, SILENCE
-    from .fitting import SMALLER_STEPS, TRAIN_LONGER, ResumeMismatch
-    from .io import atomic_write, is_there, save_preprocessing
+    from .checkpoint import load_checkpoint
+    from .io import is_there
 
     if args.resume is not None:
         run = args.resume
@@ -563,7 +558,7 @@ def train(args) -> int:
         settings["device"] = args.device or "numpy"
         # config.json must name the same data from any folder (train --resume, encode)
         settings["data"] = _absolute_path(settings["data"])
-        state = None
+        state, rewrite = None, False
         _note_unused_options(args)
     model = build_model(settings, args.quiet)
     try:
@@ -592,6 +587,27 @@ def train(args) -> int:
         _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
     made = args.resume is None and not run.exists()  # (--out may name an empty folder)
+    try:
+        return _fit_and_save(args, run, settings, model, rows, state, rank, rewrite, made)
+    except KeyboardInterrupt:  # a second signal, or one before or after the training
+        if rank != 0:
+            raise
+        return _interrupted(run, made if args.resume is None else None)
+
+
+def _fit_and_save(args, run: Path, settings: dict, model, rows, state, rank: int,
+                  rewrite: bool, made: bool) -> int:
+    """What train does from its first write on: the run's settings and preprocessing, the
+    training (from ``state``, a checkpoint, or anew), the model, its pictures and metrics."""
+    import numpy as np
+
+    from . import viz
+    from .checkpoint import Checkpointer, GracefulInterrupt
+    from .data.npyfile import FileChangedError
+    from .estimator import ALIKE, RESCALE, SILENCE
+    from .fitting import SMALLER_STEPS, TRAIN_LONGER, ResumeMismatch
+    from .io import atomic_write, save_preprocessing
+
     before = (run / "config.json").read_bytes() if args.resume is not None else None
     if (args.resume is None or rewrite) and rank == 0:
         run.mkdir(parents=True, exist_ok=True)
@@ -708,6 +724,23 @@ def train(args) -> int:
     )
     print(f"run folder: {run}")
     return 0
+
+
+def _interrupted(run: Path, made: bool | None) -> int:
+    """Ctrl-C or SIGTERM a second time during the training, or once before or after it (while
+    the settings, the model, its pictures or metrics are written): a run goes on from the
+    checkpoint on disk, as after a first one; a new run (``made``: whether it made its folder;
+    None for a resumed run) that saved none is taken away, so that the same command can be
+    given again, as after an error."""
+    kept = (run / "checkpoint.npz").exists()
+    if made is not None and not kept:
+        _remove_unbegun(run, made)
+        print("sparseae: interrupted", file=sys.stderr)
+    else:
+        print(f"sparseae: interrupted; {run} keeps "
+              f"{'its last checkpoint' if kept else 'its settings'}\n"
+              f"continue with: {_train_again('--resume', run)}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _of_config(run: Path, err: ValueError) -> ValueError:
