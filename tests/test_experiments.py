@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sparseae.checkpoint import save_checkpoint
 from sparseae.cli import build_parser, main
@@ -491,6 +492,7 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     import json
     import shutil
 
+    import sparseae
     from sparseae import SoftmaxRegression
 
     args = ["selftaught", "--data", "digits", "--n-hidden", "6", "--max-iter", "5", "--quiet"]
@@ -538,10 +540,17 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     assert main(["selftaught", "--resume", str(run)]) == 0
     assert capsys.readouterr().out == f"{run} is already complete; nothing to resume\n"
     assert main(["selftaught", "--resume", str(foreign), "--quiet"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # (in options, not parameters)
         f"sparseae: error: {foreign / 'autoencoder.npz'} was not trained by this run: its "
-        "max_iter is 4, this run has 5 (the same settings and random_state are needed to go "
-        "on where an interrupted fit stopped); delete it, and the autoencoder is trained anew")
+        "--max-iter is 4, this run has 5 (the same settings and --seed are needed to go on "
+        "where an interrupted fit stopped); delete it, and the autoencoder is trained anew")
+    sparseae.load(run / "autoencoder.npz").set_params(random_state=7).save(
+        foreign / "autoencoder.npz")
+    assert main(["selftaught", "--resume", str(foreign), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # (was "its random_state")
+        f"sparseae: error: {foreign / 'autoencoder.npz'} was not trained by this run: its "
+        "--seed is 7, this run has 0 (the same settings and --seed are needed to go on where "
+        "an interrupted fit stopped); delete it, and the autoencoder is trained anew")
     assert main(["selftaught", "--resume", str(whole / "nothing")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: no such run folder: {whole / 'nothing'}")
@@ -574,6 +583,8 @@ def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_pa
     import json
     import shutil
 
+    import sparseae
+
     args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3",
             "--finetune-max-iter", "3", "--quiet"]
     whole, other = tmp_path / "whole", tmp_path / "other"
@@ -601,9 +612,26 @@ def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_pa
     assert interrupted("foreign", lambda run: shutil.copy(other / "autoencoder1.npz",
                                                           run / "autoencoder1.npz")) == (
         f"{tmp_path / 'foreign' / 'autoencoder1.npz'} was not trained by this stack: its "
-        "max_iter is 4, this stack's layer 1 has 3 (the same settings and random_state are "
-        "needed to go on where an interrupted fit stopped); delete it, and that autoencoder "
-        "is trained anew")
+        "--max-iter is 4, this stack's layer 1 has 3 (the same settings and --seed are needed "
+        "to go on where an interrupted fit stopped); delete it, and that autoencoder is "
+        "trained anew")
+
+    def refit(run, **changes):  # (a layer has no option of its own: --seed and --hidden)
+        ae = sparseae.load(whole / "autoencoder1.npz").set_params(**changes)
+        with pytest.warns(ConvergenceWarning, match="^lbfgs stopped after 3 iterations"):
+            ae.fit(labeled_data("digits")[0][:20])
+        ae.save(run / "autoencoder1.npz")
+
+    assert interrupted("reseeded", lambda run: refit(run, random_state=7)) == (
+        f"{tmp_path / 'reseeded' / 'autoencoder1.npz'} was not trained by this stack: its "
+        "seed, 7, is not the one that --seed 0 draws for layer 1, 209652396 (the same "
+        "settings and --seed are needed to go on where an interrupted fit stopped); delete it, "
+        "and that autoencoder is trained anew")
+    assert interrupted("wider", lambda run: refit(run, n_hidden=7)) == (
+        f"{tmp_path / 'wider' / 'autoencoder1.npz'} was not trained by this stack: it has 7 "
+        "hidden units, layer 1 of --hidden 6 5 has 6 (the same settings and --seed are needed "
+        "to go on where an interrupted fit stopped); delete it, and that autoencoder is "
+        "trained anew")
     lacking = tmp_path / "lacking" / "config.json"
     assert interrupted("lacking", lambda run: (run / "config.json").write_text(json.dumps(
         {k: v for k, v in json.loads((whole / "config.json").read_text()).items()

@@ -438,13 +438,22 @@ def _pretrained_list(pretrained, random_state) -> list:
     return pretrained
 
 
+# why a pretrained autoencoder must match in every setting (the command line says it in its
+# options)
+SAME_SETTINGS = ("the same settings and random_state are needed to go on where an interrupted "
+                 "fit stopped")
+
+
 class PretrainedError(ValueError):
     """An autoencoder of ``pretrained`` (the ``index``-th of a list; None: the one given) that
-    would not have been trained here: ``reason`` says why."""
+    would not have been trained here: ``reason`` says why. Where a parameter differs,
+    ``setting`` names it and ``values`` are its value and the one it would be trained with
+    (else both None)."""
 
-    def __init__(self, index: int | None, reason: str):
+    def __init__(self, index: int | None, reason: str, setting: str | None = None,
+                 values: tuple | None = None):
         super().__init__(f"pretrained{'' if index is None else f'[{index}]'} {reason}")
-        self.index, self.reason = index, reason
+        self.index, self.reason, self.setting, self.values = index, reason, setting, values
 
 
 def differing_setting(ae, expected: SparseAutoencoder, label: str) -> str | None:
@@ -481,10 +490,10 @@ def check_trained_as(ae, expected: SparseAutoencoder, n_features: int,
     name = differing_setting(ae, expected, "pretrained" + ("" if index is None else
                                                             f"[{index}]"))
     if name is not None:
+        values = ae.get_params()[name], expected.get_params()[name]
         raise PretrainedError(
-            index, f"was not trained by {by}: its {name} is {ae.get_params()[name]!r}, {place} "
-            f"has {expected.get_params()[name]!r} (the same settings and random_state are "
-            "needed to go on where an interrupted fit stopped)")
+            index, f"was not trained by {by}: its {name} is {values[0]!r}, {place} has "
+            f"{values[1]!r} ({SAME_SETTINGS})", name, values)
     if ae.n_features_in_ != n_features:
         raise PretrainedError(index, f"takes {ae.n_features_in_} inputs; {place} gets "
                                      f"{n_features}")

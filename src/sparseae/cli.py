@@ -1368,6 +1368,22 @@ def _saved_autoencoder(path: Path):
     return model
 
 
+def _not_trained_here(err, settings: dict, command: str) -> str:
+    """Why the library's ``PretrainedError`` refused an autoencoder file of a resumed run, in
+    ``command``'s options. A stacked layer has none of its own: its seed is one that --seed
+    draws, its units a number of --hidden."""
+    from .classifier import SAME_SETTINGS
+
+    if command == "stacked" and err.setting in ("random_state", "n_hidden"):
+        layer, (found, expected) = err.index + 1, err.values
+        differs = (f"its seed, {found}, is not the one that --seed {settings['seed']} draws "
+                   f"for layer {layer}, {expected}" if err.setting == "random_state" else
+                   f"it has {found} hidden units, layer {layer} of --hidden "
+                   f"{' '.join(map(str, settings['hidden']))} has {expected}")
+        return f"was not trained by this stack: {differs} ({_in_flags(SAME_SETTINGS, command)})"
+    return _in_flags(err.reason, command)
+
+
 def selftaught(args) -> int:
     from . import viz
     from .classifier import PretrainedError
@@ -1403,7 +1419,8 @@ def selftaught(args) -> int:
     except KeyboardInterrupt:
         return files.interrupted()
     except PretrainedError as err:
-        raise ValueError(f"{run / 'autoencoder.npz'} {err.reason}; delete it, and the "
+        raise ValueError(f"{run / 'autoencoder.npz'} "
+                         f"{_not_trained_here(err, settings, 'selftaught')}; delete it, and the "
                          "autoencoder is trained anew") from None
     except Exception:
         files.failed()
@@ -1467,8 +1484,9 @@ def stacked(args) -> int:
     except KeyboardInterrupt:
         return files.interrupted()
     except PretrainedError as err:
-        raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} {err.reason}; delete it, "
-                         "and that autoencoder is trained anew") from None
+        raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} "
+                         f"{_not_trained_here(err, settings, 'stacked')}; delete it, and that "
+                         "autoencoder is trained anew") from None
     except Exception:
         files.failed()
         raise
