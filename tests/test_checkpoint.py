@@ -552,8 +552,8 @@ def test_a_wrong_resume_is_refused_before_training(tmp_path):
             ({"early_stopping": True}, X, "^resume is of a run with early_stopping=False; this "
                                           "model has early_stopping=True "),
             ({}, X[:30], "^resume is of a run on 40 training rows; this fit has 30 "),
-            ({"max_iter": 1}, X, "^resume has done 2 epochs, more than max_iter=1: to continue "
-                                 "it, max_iter must be at least 2$")]:
+            ({"max_iter": 1}, X, r"^resume has done 2 epochs, more than max_iter=1 \(to "
+                                 r"continue it, max_iter must be at least 2\)$")]:
         with pytest.raises(ValueError, match=message):
             SparseAutoencoder(3, solver="adam", **kwargs).fit(data, resume=state)
     with pytest.raises(FileNotFoundError, match=f"^no such folder: {tmp_path / 'no'} \\(to "

@@ -402,7 +402,7 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
         patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
-        assert main(["selftaught", "--data", "digits", "--n-hidden", "3", "--max-iter", "3",
+        assert main(["selftaught", "--data", "digits", "--n-hidden", "3", "--max-iter", "5",
                      "--quiet", "--out", str(run)]) == 130
     config = json.loads((run / "config.json").read_text())
     for edit, differs in [({"n_hidden": 4}, "holds 451 parameters, but this model has 580"),
@@ -416,6 +416,19 @@ def test_a_checkpoint_that_config_json_no_longer_describes_is_named_as_such(
             f"sparseae: error: {run / 'autoencoder.checkpoint.npz'} {differs}: it is not a "
             f"state of the run that {run / 'config.json'} describes (was config.json edited "
             "by hand?)")
+    (run / "config.json").write_text(json.dumps(config))
+    polls = iter(range(10))
+    with monkeypatch.context() as patch:  # Ctrl-C after 3 more iterations
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: next(polls) >= 2)
+        assert main(["selftaught", "--resume", str(run), "--quiet"]) == 130
+    (run / "config.json").write_text(json.dumps({**config, "max_iter": 2}))
+    capsys.readouterr()
+    assert main(["selftaught", "--resume", str(run), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (  # (was the library's advice to give
+        # "--max-iter must be at least 4", which --resume ignores)
+        f"sparseae: error: {run / 'autoencoder.checkpoint.npz'} has done 4 iterations, more "
+        f"than --max-iter 2: it is not a state of the run that {run / 'config.json'} describes "
+        "(was config.json edited by hand?)")
 
 
 def test_a_stage_checkpoint_or_model_that_is_a_link_to_nothing_is_an_error(tmp_path, capsys,

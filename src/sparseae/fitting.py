@@ -513,8 +513,8 @@ def _check_resume_fits(resume, same: dict, n_samples: int, max_iter: int, solver
     done = resume["solver"]["iteration"]
     if done > max_iter:
         unit = "epochs" if solver in solvers.MINIBATCH else "iterations"
-        raise ValueError(f"resume has done {done} {unit}, more than max_iter={max_iter}: to "
-                         f"continue it, max_iter must be at least {done}")
+        raise ResumeMismatch(f"has done {done} {unit}, more than max_iter={max_iter}",
+                             f"to continue it, max_iter must be at least {done}")
 
 
 def _check_resume(resume, solver: str):
