@@ -246,6 +246,54 @@ def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, 
     assert stack().fit(X, y, pretrained=None).n_iter_ == whole.n_iter_  # None: none
 
 
+def test_stacked_goes_on_from_the_softmax_an_interrupted_fit_saved(digits, tmp_path):
+    """Interrupted in fine-tuning, a fit has saved every autoencoder and the softmax: with
+    them all, only the fine-tuning is trained again, to the uninterrupted network."""
+    import sparseae
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:300], y_train[:300]
+
+    def stack(**settings):
+        return StackedAutoencoderClassifier((6, 5), max_iter=8, finetune_max_iter=8,
+                                            random_state=3, **settings)
+
+    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    autoencoders = [sparseae.load(tmp_path / f"autoencoder{k}.npz") for k in (1, 2)]
+    softmax = sparseae.load(tmp_path / "softmax.npz")
+    trained = []
+    resumed = stack().fit(X, y, pretrained=autoencoders, pretrained_softmax=softmax,
+                          on_stage=lambda name, est: trained.append(name))
+    assert trained == ["network"]  # neither the autoencoders nor the softmax again
+    for a, b in zip(whole.network_.layers_ + whole.pretrained_.layers_,
+                    resumed.network_.layers_ + resumed.pretrained_.layers_):
+        assert a.W.tobytes() == b.W.tobytes() and a.b.tobytes() == b.b.tobytes()
+    assert resumed.pretrained_.loss_ == whole.pretrained_.loss_
+
+    def refused(n=2, **settings):
+        with pytest.raises(ValueError) as caught:
+            stack(**settings).fit(X, y, pretrained=autoencoders[:n], pretrained_softmax=softmax)
+        return str(caught.value)
+
+    assert refused(softmax_weight_decay=1e-3) == (  # (its weight_decay, as the stack sets it)
+        "pretrained_softmax was not trained by this stack: its softmax_weight_decay is 0.0001, "
+        "this stack's softmax has 0.001 (the same settings and random_state are needed to go on "
+        "where an interrupted fit stopped)")
+    assert refused(n=1) == ("pretrained_softmax goes with all 2 autoencoders pretrained, got 1: "
+                            "it is trained on the features of the last")
+    reseeded = sparseae.load(tmp_path / "softmax.npz").set_params(random_state=7)
+    with pytest.raises(ValueError, match=r"^pretrained_softmax was not trained by this stack: its "
+                                         r"random_state is 7, this stack's softmax has \d+ "):
+        stack().fit(X, y, pretrained=autoencoders, pretrained_softmax=reseeded)
+    with pytest.raises(ValueError, match=r"^pretrained_softmax has the classes \[0, 1, 2, 3, 4, "
+                                         r"5, 6, 7, 8, 9\]; this stack's softmax has \[0, 1, 2, 3, "
+                                         r"4, 5, 6, 7, 8\]$"):
+        stack().fit(X[y < 9], y[y < 9], pretrained=autoencoders, pretrained_softmax=softmax)
+    with pytest.raises(TypeError, match="^pretrained_softmax is a SparseAutoencoder, not a "
+                                        "SoftmaxRegression$"):
+        stack().fit(X, y, pretrained=autoencoders, pretrained_softmax=autoencoders[1])
+
+
 def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
     """Autoencoders, softmax and fine-tuning each get their own weight decay; fine-tuning
     starts from the pretrained stack and runs its own iterations."""

@@ -39,6 +39,28 @@ def test_self_taught_goes_on_from_the_autoencoder_an_interrupted_run_trained():
                                          "random_state=None each run draws another seed"):
         self_taught(X, y, **{**settings, "random_state": None}, pretrained=ae)
 
+    softmax = []  # the softmax it trained on the features: not trained again either
+    whole = self_taught(X, y, **settings, on_stage=lambda name, est: softmax.append(est))
+    trained = []
+    resumed = self_taught(X, y, **settings, pretrained=ae, pretrained_softmax=softmax[-1],
+                          on_stage=lambda name, est: trained.append(name))
+    assert trained == [] and resumed.pop("autoencoder_seconds") is None
+    assert resumed.pop("autoencoder") is ae
+    assert resumed == {k: v for k, v in whole.items()
+                       if k not in ("autoencoder", "autoencoder_seconds")}
+    with pytest.raises(PretrainedError, match=r"^pretrained_softmax was not trained by this "
+                                              r"run: its softmax_weight_decay is 0.0001, this "
+                                              r"run's softmax has 0.001 \(the same settings "):
+        self_taught(X, y, **settings, softmax_weight_decay=1e-3, pretrained=ae,
+                    pretrained_softmax=softmax[-1])
+    with pytest.raises(PretrainedError, match="^pretrained_softmax takes 8 inputs; this run's "
+                                              "softmax gets 9$"):
+        self_taught(X, y, **{**settings, "n_hidden": 9}, pretrained=ae.set_params(n_hidden=9),
+                    pretrained_softmax=softmax[-1])
+    with pytest.raises(ValueError, match="^pretrained_softmax goes with the pretrained "
+                                         "autoencoder: it is trained on its features$"):
+        self_taught(X, y, **settings, pretrained_softmax=softmax[-1])
+
 
 def test_the_experiments_take_labels_by_position_and_name_what_is_wrong_with_them():
     """A shuffled DataFrame's label Series is indexed by its labels, not by position: its
@@ -588,6 +610,89 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     assert main(["stacked", "--resume", str(foreign)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: {foreign} is not a run folder of sparseae stacked but of selftaught")
+
+
+@pytest.mark.parametrize("command", ["selftaught", "stacked"])
+def test_a_resumed_experiment_keeps_the_softmax_it_had_trained(tmp_path, capsys, monkeypatch,
+                                                                 command):
+    """Interrupted after saving softmax.npz (in the softmax on raw pixels, or in fine-tuning),
+    --resume trained the softmax again; it loads it now, to the uninterrupted run's result,
+    and refuses one that is not of the run as it refuses an autoencoder."""
+    import json
+    import shutil
+
+    import sparseae
+    from sparseae import NetworkClassifier
+
+    args = [command, "--data", "digits", "--max-iter", "5", "--quiet",
+            *(["--hidden", "6", "5", "--finetune-max-iter", "5"] if command == "stacked" else
+              ["--n-hidden", "6"])]
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    assert main([*args, "--out", str(whole)]) == 0
+    fits, network_fit = [], NetworkClassifier.fit
+
+    def last_stage_interrupted(self, X, y, **kwargs):
+        fits.append(type(self).__name__)
+        if len(fits) == 2:  # the softmax on raw pixels; fine-tuning
+            raise KeyboardInterrupt
+        return network_fit(self, X, y, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NetworkClassifier, "fit", last_stage_interrupted)
+        assert main([*args, "--out", str(run)]) == 130
+    kept = ["autoencoder.npz"] if command == "selftaught" else ["autoencoder1.npz",
+                                                                "autoencoder2.npz"]
+    assert capsys.readouterr().err.strip() == (
+        f"sparseae: interrupted; {run} keeps {', '.join(kept)}, softmax.npz; to go on with it: "
+        f"sparseae {command} --resume {run}")
+    for name in ("anew", "swapped"):
+        shutil.copytree(run, tmp_path / name)
+    softmax = (run / "softmax.npz").read_bytes()
+
+    fits.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(NetworkClassifier, "fit", lambda self, X, y, **kwargs: fits.append(
+            type(self).__name__) or network_fit(self, X, y, **kwargs))
+        assert main([command, "--resume", str(run), "--quiet"]) == 0
+    assert fits == ["SoftmaxRegression" if command == "selftaught" else "NetworkClassifier"]
+    assert capsys.readouterr().err == f"going on with {run}: " + (
+        "its autoencoder and its softmax were trained\n" if command == "selftaught" else
+        "2 of its 2 autoencoders and its softmax were trained\n")
+    assert (run / "softmax.npz").read_bytes() == softmax  # kept, not trained again
+    ends = [json.loads((folder / "metrics.json").read_text()) for folder in (whole, run)]
+    assert {k: v for k, v in ends[0].items() if "seconds" not in k} == {
+        k: v for k, v in ends[1].items() if "seconds" not in k}
+    if command == "stacked":
+        with np.load(whole / "network.npz") as a, np.load(run / "network.npz") as b:
+            assert all(a[key].tobytes() == b[key].tobytes() for key in a.files)
+
+    first = "autoencoder.npz" if command == "selftaught" else "autoencoder1.npz"
+    (tmp_path / "anew" / first).unlink()  # its softmax was trained on its features
+    assert main([command, "--resume", str(tmp_path / "anew"), "--quiet"]) == 0
+    removed = "softmax.npz" if command == "selftaught" else "autoencoder2.npz, softmax.npz"
+    assert capsys.readouterr().err.splitlines()[1] == (
+        f"note: {removed} removed: trained on the features of {first.removesuffix('.npz')}, "
+        "which is trained anew")
+    swapped = tmp_path / "swapped" / "softmax.npz"
+    for changes, differs in [
+            ({"weight_decay": 1e-3}, "its --softmax-weight-decay is 0.001, this "
+                                     f"{'run' if command == 'selftaught' else 'stack'}'s "
+                                     "softmax has 0.0001"),
+            ({"random_state": 7}, "its --seed is 7, this run's softmax has 0"
+             if command == "selftaught" else
+             "its seed, 7, is not the one that --seed 0 draws for the softmax, 924231285")]:
+        sparseae.load(run / "softmax.npz").set_params(**changes).save(swapped)
+        assert main([command, "--resume", str(swapped.parent), "--quiet"]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"sparseae: error: {swapped} was not trained by this "
+            f"{'run' if command == 'selftaught' else 'stack'}: {differs} (the same settings and "
+            "--seed are needed to go on where an interrupted fit stopped); delete it, and the "
+            "softmax is trained anew")
+    shutil.copy(run / first, swapped)
+    assert main([command, "--resume", str(swapped.parent), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"sparseae: error: {swapped} holds a SparseAutoencoder, not a softmax; delete it, and "
+        "the softmax is trained anew")
 
 
 def test_a_stacked_run_to_resume_gets_clear_errors_for_what_it_cannot_use(tmp_path, capsys):

@@ -255,7 +255,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     @unchanged_on_failure
-    def fit(self, X, y, *, on_stage=None, pretrained=(), fit_autoencoder=None):
+    def fit(self, X, y, *, on_stage=None, pretrained=(), fit_autoencoder=None,
+            pretrained_softmax=None):
         """Pretrain, train the softmax, fine-tune. ``on_stage(name, estimator)``, if given, is
         called as each stage ends, with ``"autoencoder1"``, ``"autoencoder2"``, ...,
         ``"softmax"`` and ``"network"`` (the fine-tuned one): to save each as soon as it is
@@ -263,7 +264,9 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoders of the first layers that such an interrupted fit already trained (loaded
         with ``sparseae.load``): they are used as they are, and the fit goes on as the
         interrupted one would have, to the same result. They must be what this stack would
-        train: the same settings and seeds, on the same data.
+        train: the same settings and seeds, on the same data. ``pretrained_softmax`` is the
+        softmax that such a fit trained on the top features (with every autoencoder
+        ``pretrained``): it is used as it is too, and only the fine-tuning is trained.
 
         ``fit_autoencoder(name, fit)``, if given, trains each autoencoder not pretrained:
         ``fit(**options)`` is its ``SparseAutoencoder.fit`` on the features of the layer below,
@@ -294,11 +297,21 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoder(sizes[0], 0).check_params()
         rng = random_states(self.random_state)
         seeds = [rng.randint(2**31 - 1) for _ in sizes]
+        softmax = partial(SoftmaxRegression, weight_decay=self.softmax_weight_decay,
+                          max_iter=self.max_iter, random_state=rng.randint(2**31 - 1),
+                          verbose=self.verbose)
         pretrained = _pretrained_list(pretrained, self.random_state)
         widths = [X.shape[1], *sizes]
         for k, ae in enumerate(pretrained):
             _check_pretrained(k, ae, autoencoder(sizes[k], seeds[k]) if k < len(sizes) else None,
                               widths[k], len(sizes))
+        if pretrained_softmax is not None:
+            if len(pretrained) < len(sizes):
+                raise ValueError(f"pretrained_softmax goes with all {len(sizes)} autoencoders "
+                                 f"pretrained, got {len(pretrained)}: it is trained on the "
+                                 "features of the last")
+            check_softmax_trained_as(pretrained_softmax, softmax(), sizes[-1], classes,
+                                     "this stack")
         features = X
         self.autoencoders_ = []
         for k, (n_hidden, seed) in enumerate(zip(sizes, seeds), 1):
@@ -312,11 +325,12 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
                 stage(f"autoencoder{k}", ae)
             self.autoencoders_.append(ae)
             features = ae.transform(features)
-        with _warnings_of("softmax"), named_as({"weight_decay": "softmax_weight_decay"}):
-            top = SoftmaxRegression(weight_decay=self.softmax_weight_decay,
-                                    max_iter=self.max_iter, random_state=rng.randint(2**31 - 1),
-                                    verbose=self.verbose).fit(features, y)
-        stage("softmax", top)
+        if pretrained_softmax is None:
+            with _warnings_of("softmax"), named_as({"weight_decay": "softmax_weight_decay"}):
+                top = softmax().fit(features, y)
+            stage("softmax", top)
+        else:
+            top = pretrained_softmax
         self.classes_ = top.classes_
         layers = [network.Layer(ae.W1_, ae.b1_) for ae in self.autoencoders_] + top.layers_
 
@@ -445,28 +459,29 @@ SAME_SETTINGS = ("the same settings and random_state are needed to go on where a
 
 
 class PretrainedError(ValueError):
-    """An autoencoder of ``pretrained`` (the ``index``-th of a list; None: the one given) that
-    would not have been trained here: ``reason`` says why. Where a parameter differs,
-    ``setting`` names it and ``values`` are its value and the one it would be trained with
-    (else both None)."""
+    """An autoencoder of ``pretrained`` (the ``index``-th of a list; None: the one given), or
+    the ``pretrained_softmax`` (``of``), that would not have been trained here: ``reason`` says
+    why. Where a parameter differs, ``setting`` names it and ``values`` are its value and the
+    one it would be trained with (else both None)."""
 
     def __init__(self, index: int | None, reason: str, setting: str | None = None,
-                 values: tuple | None = None):
-        super().__init__(f"pretrained{'' if index is None else f'[{index}]'} {reason}")
+                 values: tuple | None = None, of: str = "pretrained"):
+        super().__init__(f"{of}{'' if index is None else f'[{index}]'} {reason}")
         self.index, self.reason, self.setting, self.values = index, reason, setting, values
+        self.of = of
 
 
-def differing_setting(ae, expected: SparseAutoencoder, label: str) -> str | None:
-    """The first parameter (``verbose`` aside) in which the fitted autoencoder ``ae`` differs
-    from ``expected``, the unfitted one that would be trained in its place; None if none.
-    Clear errors, naming it ``label``, if ``ae`` is not a fitted autoencoder."""
-    if not isinstance(ae, SparseAutoencoder):
-        raise TypeError(f"{label} is a {type(ae).__name__}, not a SparseAutoencoder")
+def differing_setting(ae, expected, label: str) -> str | None:
+    """The first parameter (``verbose`` aside) in which the fitted model ``ae`` differs from
+    ``expected``, the unfitted autoencoder or softmax that would be trained in its place; None
+    if none. Clear errors, naming it ``label``, if ``ae`` is not such a fitted model."""
+    if not isinstance(ae, type(expected)):
+        raise TypeError(f"{label} is a {type(ae).__name__}, not a {type(expected).__name__}")
     try:
         check_is_fitted(ae)
     except NotFittedError:
-        raise NotFittedError(f"{label} is not fitted: pretrained takes the autoencoders that "
-                             "an interrupted fit trained") from None
+        raise NotFittedError(f"{label} is not fitted: {label.split('[')[0]} takes the models "
+                             "that an interrupted fit trained") from None
     ours, theirs = expected.get_params(), ae.get_params()
     return next((name for name in ours if name != "verbose" and ours[name] != theirs[name]),
                 None)
@@ -497,6 +512,27 @@ def check_trained_as(ae, expected: SparseAutoencoder, n_features: int,
     if ae.n_features_in_ != n_features:
         raise PretrainedError(index, f"takes {ae.n_features_in_} inputs; {place} gets "
                                      f"{n_features}")
+
+
+def check_softmax_trained_as(softmax, expected: SoftmaxRegression, n_features: int, classes,
+                             by: str):
+    """A ``PretrainedError`` of ``pretrained_softmax`` unless the fitted ``softmax`` is what
+    training ``expected`` (unfitted, with the settings and seed that would train it) on
+    ``n_features`` features of the labels ``classes`` gives, in the run or stack ``by``; its
+    weight_decay said as the caller's softmax_weight_decay."""
+    of, place = "pretrained_softmax", f"{by}'s softmax"
+    name = differing_setting(softmax, expected, of)
+    if name is not None:
+        values = softmax.get_params()[name], expected.get_params()[name]
+        name = "softmax_weight_decay" if name == "weight_decay" else name
+        raise PretrainedError(None, f"was not trained by {by}: its {name} is {values[0]!r}, "
+                              f"{place} has {values[1]!r} ({SAME_SETTINGS})", name, values, of)
+    if softmax.n_features_in_ != n_features:
+        raise PretrainedError(None, f"takes {softmax.n_features_in_} inputs; {place} gets "
+                                    f"{n_features}", of=of)
+    if not np.array_equal(softmax.classes_, classes):
+        raise PretrainedError(None, f"has the classes {softmax.classes_.tolist()}; {place} has "
+                                    f"{np.asarray(classes).tolist()}", of=of)
 
 
 __all__ = ["NetworkClassifier", "SoftmaxRegression", "StackedAutoencoderClassifier",

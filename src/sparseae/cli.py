@@ -1193,8 +1193,9 @@ class _ExperimentFiles:
     def __init__(self, run: Path, settings: dict, command: str, *, resumed: bool,
                  pretrained: list[str] = (), in_training: str | None = None,
                  above: list[str] = ()):
-        """``above`` are the autoencoders above ``in_training``, trained on the features of
-        one that is trained anew now: their files of a resumed run are removed."""
+        """``above`` are the models above ``in_training`` (autoencoders, the softmax, the
+        fine-tuned network), trained on the features of one that is trained anew now: their
+        files of a resumed run are removed."""
         self.run, self.settings, self.command = run, settings, command
         self.saved = list(pretrained)
         self.made = None if resumed else not run.exists()  # (None: a resumed run)
@@ -1355,17 +1356,32 @@ def _labels_check(y) -> str:
     return hashlib.sha256(y.dtype.str.encode() + y.tobytes()).hexdigest()
 
 
-def _saved_autoencoder(path: Path):
-    """The autoencoder an interrupted run saved in ``path``, with a clear error for another
-    model."""
+def _saved_model(path: Path, kind: str = "autoencoder"):
+    """The autoencoder or softmax (``kind``) an interrupted run saved in ``path``, with a clear
+    error for another model."""
+    from .classifier import SoftmaxRegression
     from .estimator import SparseAutoencoder
     from .io import load
 
-    model = load(path)
-    if not isinstance(model, SparseAutoencoder):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not an autoencoder; delete "
-                         "it, and that autoencoder is trained anew")
+    model, (cls, a, which) = load(path), {
+        "autoencoder": (SparseAutoencoder, "an autoencoder", "that autoencoder"),
+        "softmax": (SoftmaxRegression, "a softmax", "the softmax")}[kind]
+    if not isinstance(model, cls):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not {a}; delete it, and "
+                         f"{which} is trained anew")
     return model
+
+
+def _refused(run: Path, err, settings: dict, command: str) -> ValueError:
+    """The library's ``PretrainedError`` of a model file of the resumed ``run``, naming the
+    file, why in ``command``'s options, and what deleting it does."""
+    if err.of == "pretrained_softmax":
+        name, which = "softmax", "the softmax"
+    else:
+        name = "autoencoder" if err.index is None else f"autoencoder{err.index + 1}"
+        which = "the autoencoder" if err.index is None else "that autoencoder"
+    return ValueError(f"{run / f'{name}.npz'} {_not_trained_here(err, settings, command)}; "
+                      f"delete it, and {which} is trained anew")
 
 
 def _not_trained_here(err, settings: dict, command: str) -> str:
@@ -1375,10 +1391,11 @@ def _not_trained_here(err, settings: dict, command: str) -> str:
     from .classifier import SAME_SETTINGS
 
     if command == "stacked" and err.setting in ("random_state", "n_hidden"):
-        layer, (found, expected) = err.index + 1, err.values
+        (found, expected), layer = err.values, ("the softmax" if err.index is None else
+                                                f"layer {err.index + 1}")
         differs = (f"its seed, {found}, is not the one that --seed {settings['seed']} draws "
-                   f"for layer {layer}, {expected}" if err.setting == "random_state" else
-                   f"it has {found} hidden units, layer {layer} of --hidden "
+                   f"for {layer}, {expected}" if err.setting == "random_state" else
+                   f"it has {found} hidden units, {layer} of --hidden "
                    f"{' '.join(map(str, settings['hidden']))} has {expected}")
         return f"was not trained by this stack: {differs} ({_in_flags(SAME_SETTINGS, command)})"
     return _in_flags(err.reason, command)
@@ -1394,15 +1411,20 @@ def selftaught(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
-    pretrained = None
+    pretrained = softmax = None
     if args.resume is not None:
         if is_there(run / "autoencoder.npz"):
-            pretrained = _saved_autoencoder(run / "autoencoder.npz")
+            pretrained = _saved_model(run / "autoencoder.npz")
+            if is_there(run / "softmax.npz"):
+                softmax = _saved_model(run / "softmax.npz", "softmax")
         print(f"going on with {run}: its autoencoder "
-              + ("was trained" if pretrained else _goes_on(run, "autoencoder")), file=sys.stderr)
+              + ("and its softmax were trained" if softmax else "was trained" if pretrained
+                 else _goes_on(run, "autoencoder")), file=sys.stderr)
     files = _ExperimentFiles(run, settings, args.command, resumed=args.resume is not None,
-                             pretrained=["autoencoder.npz"] if pretrained else [],
-                             in_training=None if pretrained else "autoencoder")
+                             pretrained=[f"{name}.npz" for name, model in (
+                                 ("autoencoder", pretrained), ("softmax", softmax)) if model],
+                             in_training=None if pretrained else "autoencoder",
+                             above=[] if pretrained else ["softmax"])
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1414,14 +1436,12 @@ def selftaught(args) -> int:
                 softmax_weight_decay=settings["softmax_weight_decay"],
                 random_state=settings["seed"], verbose=not args.quiet,
                 on_stage=files.on_stage, pretrained=pretrained,
-                fit_autoencoder=files.fit_autoencoder,
+                fit_autoencoder=files.fit_autoencoder, pretrained_softmax=softmax,
             )
     except KeyboardInterrupt:
         return files.interrupted()
     except PretrainedError as err:
-        raise ValueError(f"{run / 'autoencoder.npz'} "
-                         f"{_not_trained_here(err, settings, 'selftaught')}; delete it, and the "
-                         "autoencoder is trained anew") from None
+        raise _refused(run, err, settings, args.command) from None
     except Exception:
         files.failed()
         raise
@@ -1448,24 +1468,29 @@ def stacked(args) -> int:
     if begun is None:
         return 0
     run, settings, X, y = begun
-    pretrained = []
+    pretrained, softmax = [], None
     if args.resume is not None:
         while len(pretrained) < len(settings["hidden"]) and \
                 is_there(path := run / f"autoencoder{len(pretrained) + 1}.npz"):
-            pretrained.append(_saved_autoencoder(path))
+            pretrained.append(_saved_model(path))
     in_training = f"autoencoder{len(pretrained) + 1}" \
         if len(pretrained) < len(settings["hidden"]) else None
     if args.resume is not None:
-        trained = f"{len(pretrained)} of its {len(settings['hidden'])} autoencoders were trained"
+        if in_training is None and is_there(run / "softmax.npz"):
+            softmax = _saved_model(run / "softmax.npz", "softmax")
+        trained = (f"{len(pretrained)} of its {len(settings['hidden'])} autoencoders"
+                   + (" and its softmax were trained" if softmax else " were trained"))
         if in_training is not None:
             trained += f"; {in_training} {_goes_on(run, in_training)}"
         print(f"going on with {run}: {trained}", file=sys.stderr)
     files = _ExperimentFiles(run, settings, args.command, resumed=args.resume is not None,
                              pretrained=[f"autoencoder{k}.npz"
-                                         for k in range(1, len(pretrained) + 1)],
+                                         for k in range(1, len(pretrained) + 1)]
+                             + (["softmax.npz"] if softmax else []),
                              in_training=in_training,
                              above=[f"autoencoder{k}" for k in range(
-                                 len(pretrained) + 2, len(settings["hidden"]) + 1)])
+                                 len(pretrained) + 2, len(settings["hidden"]) + 1)]
+                             + (["softmax", "network"] if in_training else []))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1479,14 +1504,12 @@ def stacked(args) -> int:
                 max_iter=settings["max_iter"], finetune_max_iter=settings["finetune_max_iter"],
                 random_state=settings["seed"], verbose=not args.quiet,
                 on_stage=files.on_stage, pretrained=pretrained,
-                fit_autoencoder=files.fit_autoencoder,
+                fit_autoencoder=files.fit_autoencoder, pretrained_softmax=softmax,
             )
     except KeyboardInterrupt:
         return files.interrupted()
     except PretrainedError as err:
-        raise ValueError(f"{run / f'autoencoder{err.index + 1}.npz'} "
-                         f"{_not_trained_here(err, settings, 'stacked')}; delete it, and that "
-                         "autoencoder is trained anew") from None
+        raise _refused(run, err, settings, args.command) from None
     except Exception:
         files.failed()
         raise

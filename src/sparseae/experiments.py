@@ -19,6 +19,7 @@ from .classifier import (
     SoftmaxRegression,
     StackedAutoencoderClassifier,
     autoencoder_training,
+    check_softmax_trained_as,
     check_trained_as,
     fixed_solver,
     named_as,
@@ -65,7 +66,7 @@ def labeled_data(source: str, labels: str | None = None) -> tuple[np.ndarray, np
 def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsity_target=0.1,
                 sparsity_weight=3.0, weight_decay=3e-3, max_iter=400, softmax_weight_decay=1e-4,
                 random_state=0, verbose=False, on_stage=None, pretrained=None,
-                fit_autoencoder=None) -> dict:
+                fit_autoencoder=None, pretrained_softmax=None) -> dict:
     """UFLDL's self-taught learning: a sparse autoencoder learns features from the digits in
     ``unlabeled_classes`` (labels unused); the other digits are split in half, a softmax is trained
     on the features of one half and tested on the other, and compared with a softmax on the raw
@@ -77,7 +78,9 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     of the uninterrupted run. ``fit_autoencoder(name, fit)``, if given, trains it (name
     ``"autoencoder"``), as in ``StackedAutoencoderClassifier.fit``; where it goes on from a
     checkpoint (``resume``), ``autoencoder_seconds`` counts the training's seconds before, which
-    the checkpoint keeps (None for one saved before they were kept)."""
+    the checkpoint keeps (None for one saved before they were kept). ``pretrained_softmax`` is
+    the softmax on the features that such a run trained (with ``pretrained``): it is used
+    instead of training it again too."""
     stage = on_stage or (lambda name, estimator: None)
     train_autoencoder = autoencoder_training(fit_autoencoder)
     X, y = _samples_and_labels(X, y)
@@ -91,6 +94,9 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
         raise ValueError(f"only {len(labeled)} sample is labeled (not of unlabeled_classes "
                          f"{unlabeled_classes}); the labeled ones are split in half, for "
                          "training and testing")
+    if pretrained_softmax is not None and pretrained is None:
+        raise ValueError("pretrained_softmax goes with the pretrained autoencoder: it is "
+                         "trained on its features")
     order = np.random.default_rng(random_state).permutation(labeled)
     train, test = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
 
@@ -117,9 +123,14 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
             ae, ae_seconds = pretrained, None
         softmax = partial(SoftmaxRegression, weight_decay=softmax_weight_decay,
                           max_iter=max_iter, random_state=random_state, verbose=verbose)
-        with named_as({"weight_decay": "softmax_weight_decay"}):
-            features = softmax().fit(ae.transform(X[train]), y[train])
-        stage("softmax", features)
+        if pretrained_softmax is None:
+            with named_as({"weight_decay": "softmax_weight_decay"}):
+                features = softmax().fit(ae.transform(X[train]), y[train])
+            stage("softmax", features)
+        else:
+            check_softmax_trained_as(pretrained_softmax, softmax(), n_hidden,
+                                     np.unique(y[train]), "this run")
+            features = pretrained_softmax
         with named_as({"weight_decay": "softmax_weight_decay"}):
             raw = softmax().fit(X[train], y[train])
     return {
@@ -177,12 +188,14 @@ def _check_split(y, test_fraction: float):
 def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_target=0.1,
             sparsity_weight=3.0, weight_decay=3e-3, softmax_weight_decay=1e-4,
             finetune_weight_decay=1e-4, max_iter=400, finetune_max_iter=400, random_state=0,
-            verbose=False, on_stage=None, pretrained=(), fit_autoencoder=None) -> dict:
+            verbose=False, on_stage=None, pretrained=(), fit_autoencoder=None,
+            pretrained_softmax=None) -> dict:
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
-    held-out ``test_fraction`` before and after fine-tuning. ``on_stage``, ``pretrained`` and
-    ``fit_autoencoder`` go to ``StackedAutoencoderClassifier.fit``. ``seconds`` is the time of
-    this call: not that of ``pretrained`` autoencoders (their files do not keep it), nor that
-    of an autoencoder's training before the checkpoint it goes on from."""
+    held-out ``test_fraction`` before and after fine-tuning. ``on_stage``, ``pretrained``,
+    ``fit_autoencoder`` and ``pretrained_softmax`` go to ``StackedAutoencoderClassifier.fit``.
+    ``seconds`` is the time of this call: not that of ``pretrained`` autoencoders (their files
+    do not keep it), nor that of an autoencoder's training before the checkpoint it goes on
+    from."""
     from sklearn.model_selection import train_test_split
 
     X, y = _samples_and_labels(X, y)
@@ -198,7 +211,7 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
             finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
         ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained,
-              fit_autoencoder=fit_autoencoder)
+              fit_autoencoder=fit_autoencoder, pretrained_softmax=pretrained_softmax)
         seconds = time.perf_counter() - start
     return {
         "n_train": int(len(X_train)),
