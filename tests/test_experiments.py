@@ -802,16 +802,22 @@ def test_the_experiments_say_their_warnings_as_notes_in_their_options(tmp_path, 
     assert notes[0].endswith("; give a smaller --weight-decay or --sparsity-weight")
 
 
-def test_self_taught_counts_the_seconds_an_autoencoder_trained_before_its_checkpoint(tmp_path):
-    """autoencoder_seconds of a run that went on from an interrupted autoencoder's checkpoint
-    counted only the part after it. The first part takes 1 s here (its stop request waits),
-    the rest far less: the seconds reported are those of both, as the checkpoint keeps them."""
+@pytest.mark.parametrize("run, key", [(self_taught, "autoencoder_seconds"),
+                                      (stacked, "seconds")])
+def test_the_experiments_count_the_seconds_an_autoencoder_trained_before_its_checkpoint(
+        tmp_path, run, key):
+    """The seconds of a run that went on from an interrupted autoencoder's checkpoint counted
+    only the part after it (stacked's ``seconds`` still did). The first part takes 1 s here
+    (its stop request waits), the rest far less: the seconds reported are those of both, as
+    the checkpoint keeps them."""
     import time
 
     from sparseae.checkpoint import Checkpointer, load_checkpoint
 
     X, y = labeled_data("digits")
-    settings = dict(n_hidden=5, max_iter=6, random_state=0)
+    settings = dict(max_iter=6, random_state=0, **(
+        {"n_hidden": 5} if run is self_taught else
+        {"hidden_layer_sizes": (5,), "finetune_max_iter": 1}))
     path = tmp_path / "autoencoder.checkpoint.npz"
 
     def slow_then_stopped(name, fit):
@@ -820,7 +826,7 @@ def test_self_taught_counts_the_seconds_an_autoencoder_trained_before_its_checkp
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        self_taught(X, y, **settings, fit_autoencoder=slow_then_stopped)
+        run(X, y, **settings, fit_autoencoder=slow_then_stopped)
     state = load_checkpoint(path)
     assert 1.0 <= state["seconds"] < 10
 
@@ -828,17 +834,18 @@ def test_self_taught_counts_the_seconds_an_autoencoder_trained_before_its_checkp
         return fit(resume=load_checkpoint(path), checkpoint=Checkpointer(path, 1))
 
     start = time.perf_counter()
-    resumed = self_taught(X, y, **settings, fit_autoencoder=going_on)
+    resumed = run(X, y, **settings, fit_autoencoder=going_on)
     after = time.perf_counter() - start
-    assert resumed["autoencoder"].n_iter_ == 6
-    assert state["seconds"] <= resumed["autoencoder_seconds"] <= state["seconds"] + after + 0.01
+    ae = resumed["autoencoder"] if run is self_taught else resumed["model"].autoencoders_[0]
+    assert ae.n_iter_ == 6
+    assert state["seconds"] <= resumed[key] <= state["seconds"] + after + 0.01
     assert load_checkpoint(path)["seconds"] >= state["seconds"]  # (the last one: all of it)
     del state["seconds"]  # a checkpoint from before they were kept: the seconds are unknown
-    assert self_taught(X, y, **settings, fit_autoencoder=lambda name, fit: fit(
-        resume=state))["autoencoder_seconds"] is None
+    assert run(X, y, **settings, fit_autoencoder=lambda name, fit: fit(
+        resume=state))[key] is None
     with pytest.raises(ValueError, match=r"^resume says its training took -1 seconds, not a "
                                          r"time$"):
-        self_taught(X, y, **settings, fit_autoencoder=lambda name, fit: fit(
+        run(X, y, **settings, fit_autoencoder=lambda name, fit: fit(
             resume={**state, "seconds": -1}))
 
 

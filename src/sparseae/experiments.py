@@ -82,7 +82,7 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     the softmax on the features that such a run trained (with ``pretrained``): it is used
     instead of training it again too."""
     stage = on_stage or (lambda name, estimator: None)
-    train_autoencoder = autoencoder_training(fit_autoencoder)
+    train_autoencoder = _Timed(fit_autoencoder)
     X, y = _samples_and_labels(X, y)
     unlabeled_mask = np.isin(y, unlabeled_classes)
     if unlabeled_mask.all() or not unlabeled_mask.any():
@@ -106,17 +106,9 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
                                sparsity_weight=sparsity_weight, weight_decay=weight_decay,
                                max_iter=max_iter, random_state=random_state, verbose=verbose)
         if pretrained is None:
-            fit, before = partial(ae.fit, unlabeled), 0.0
-
-            def fit_noting_time(**options):  # the seconds of the checkpoint it goes on from
-                nonlocal before
-                before = seconds_spent(options.get("resume"))
-                return fit(**options)
-
             start = time.perf_counter()
-            ae = train_autoencoder("autoencoder", fit_noting_time)
-            ae_seconds = (None if before is None else
-                          round(before + time.perf_counter() - start, 2))
+            ae = train_autoencoder("autoencoder", partial(ae.fit, unlabeled))
+            ae_seconds = train_autoencoder.seconds(start)
             stage("autoencoder", ae)
         else:
             _check_trained_as(pretrained, ae, X.shape[1])
@@ -143,6 +135,28 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
         "autoencoder_seconds": ae_seconds,
         "autoencoder": ae,
     }
+
+
+class _Timed:
+    """The ``fit_autoencoder(name, fit)`` of an experiment (None: ``fit()``), noting the seconds
+    of training behind the checkpoints its autoencoders go on from (``resume``), which those
+    keep."""
+
+    def __init__(self, fit_autoencoder):
+        self.train, self.before = autoencoder_training(fit_autoencoder), 0.0
+
+    def __call__(self, name, fit):
+        def noting(**options):
+            before = seconds_spent(options.get("resume"))  # (None: a checkpoint that does not say)
+            self.before = None if None in (before, self.before) else self.before + before
+            return fit(**options)
+
+        return self.train(name, noting)
+
+    def seconds(self, start: float) -> float | None:
+        """The seconds since ``start`` and those before the checkpoints gone on from, to 0.01 s;
+        None where a checkpoint did not keep them."""
+        return None if self.before is None else round(self.before + time.perf_counter() - start, 2)
 
 
 def _check_trained_as(ae, expected: SparseAutoencoder, n_features: int):
@@ -193,15 +207,16 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
     """UFLDL's stacked autoencoder: greedy pretraining, softmax, fine-tuning; accuracy on a
     held-out ``test_fraction`` before and after fine-tuning. ``on_stage``, ``pretrained``,
     ``fit_autoencoder`` and ``pretrained_softmax`` go to ``StackedAutoencoderClassifier.fit``.
-    ``seconds`` is the time of this call: not that of ``pretrained`` autoencoders (their files
-    do not keep it), nor that of an autoencoder's training before the checkpoint it goes on
-    from."""
+    ``seconds`` is the time of this call and that of an autoencoder's training before the
+    checkpoint it goes on from (None for one saved before it was kept); not that of
+    ``pretrained`` models (their files do not keep it)."""
     from sklearn.model_selection import train_test_split
 
     X, y = _samples_and_labels(X, y)
     _check_split(y, test_fraction)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_fraction, random_state=random_state, stratify=y)
+    timed = _Timed(fit_autoencoder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
@@ -211,14 +226,14 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
             finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
             finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
         ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained,
-              fit_autoencoder=fit_autoencoder, pretrained_softmax=pretrained_softmax)
-        seconds = time.perf_counter() - start
+              fit_autoencoder=timed, pretrained_softmax=pretrained_softmax)
+        seconds = timed.seconds(start)
     return {
         "n_train": int(len(X_train)),
         "n_test": int(len(X_test)),
         "layers": [X.shape[1], *hidden_layer_sizes, len(model.classes_)],
         "accuracy_before_finetuning": float(model.pretrained_.score(X_test, y_test)),
         "accuracy_after_finetuning": float(model.score(X_test, y_test)),
-        "seconds": round(seconds, 2),
+        "seconds": seconds,
         "model": model,
     }
