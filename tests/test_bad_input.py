@@ -378,7 +378,8 @@ def test_out_of_memory_where_the_solver_cannot_be_chosen_does_not_advise_adam(
     digits, labels = rng.uniform(0.1, 0.9, size=(100, 64)), np.arange(100) % 10
     smaller = (r"needs about 1\.2 MiB for its own vectors, more than this machine's 1\.0 MiB: "
                r"train a smaller model \(fewer hidden units or input features\)$")
-    with pytest.raises(MemoryError, match=rf"^lbfgs on 12,964 parameters {smaller}"):
+    with pytest.raises(MemoryError, match=rf"^autoencoder: lbfgs on 12,964 parameters "
+                                          rf"{smaller}"):  # (the stage named, as a stack's)
         self_taught(digits, labels, n_hidden=100, max_iter=2)
     with pytest.raises(MemoryError, match=rf"^autoencoder 1 of 1: lbfgs on 12,964 parameters "
                                           rf"{smaller}"):
@@ -388,8 +389,8 @@ def test_out_of_memory_where_the_solver_cannot_be_chosen_does_not_advise_adam(
     assert main(["selftaught", "--data", "digits", "--n-hidden", "100", "--max-iter", "2",
                  "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("sparseae: error: out of memory: lbfgs on ") and err.endswith(
-        "train a smaller model (fewer hidden units or input features)"), err
+    assert err.startswith("sparseae: error: out of memory: autoencoder: lbfgs on ")
+    assert err.endswith("train a smaller model (fewer hidden units or input features)"), err
 
 
 def test_a_stage_s_memory_error_without_a_message_names_the_stage(monkeypatch):

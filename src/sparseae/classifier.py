@@ -318,7 +318,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             if k <= len(pretrained):
                 ae = pretrained[k - 1]
             else:
-                with _warnings_of(f"autoencoder {k} of {len(sizes)}",  # (no decoder option)
+                with warnings_of(f"autoencoder {k} of {len(sizes)}",  # (no decoder option)
                                   {RESCALE: "rescale X to [0, 1]"}):
                     ae = train(f"autoencoder{k}", partial(autoencoder(n_hidden, seed).fit,
                                                           features))
@@ -326,7 +326,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             self.autoencoders_.append(ae)
             features = ae.transform(features)
         if pretrained_softmax is None:
-            with _warnings_of("softmax"), named_as({"weight_decay": "softmax_weight_decay"}):
+            with warnings_of("softmax"), named_as({"weight_decay": "softmax_weight_decay"}):
                 top = softmax().fit(features, y)
             stage("softmax", top)
         else:
@@ -350,7 +350,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained_.loss_curve_, self.pretrained_.n_iter_ = [], 0
         self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
         self.pretrained_.interrupted_ = False
-        with _warnings_of("fine-tuning", {TRAIN_LONGER: "raise finetune_max_iter to train "
+        with warnings_of("fine-tuning", {TRAIN_LONGER: "raise finetune_max_iter to train "
                                                         "longer"}), \
                 named_as({"weight_decay": "finetune_weight_decay",
                           "max_iter": "finetune_max_iter"}):
@@ -388,16 +388,6 @@ def _solver_fixed(err: MemoryError, stage: str | None = None) -> MemoryError:
 
 
 @contextmanager
-def fixed_solver():
-    """Trainings whose solver the caller cannot choose (the self-taught experiment's): their
-    MemoryError without the advice to use Adam."""
-    try:
-        yield
-    except MemoryError as err:
-        raise _solver_fixed(err) from None
-
-
-@contextmanager
 def named_as(names: dict[str, str]):
     """The ValueError of a training with the parameters it names (``weight_decay``) as the
     caller's that set them (``softmax_weight_decay``): a softmax or a network trained by a stack
@@ -411,11 +401,12 @@ def named_as(names: dict[str, str]):
         raise ValueError(said) from None
 
 
-class _warnings_of:
-    """The warnings of one stage of a stack's fit, each said again at the caller of ``fit``,
-    naming the stage (``stage: message``), with the advice of ``rewording`` in the stack's
-    terms; its MemoryError too, without the advice to use Adam (a stack's solver cannot be
-    chosen). (A class, not a generator: ``warn`` finds the caller past our own frames only.)"""
+class warnings_of:
+    """The warnings of one stage of a stack's fit or an experiment, each said again at the
+    caller of ``fit``, naming the stage (``stage: message``), with the advice of ``rewording``
+    in the caller's terms; its MemoryError too, without the advice to use Adam (their solver
+    cannot be chosen). (A class, not a generator: ``warn`` finds the caller past our own frames
+    only.)"""
 
     def __init__(self, stage: str, rewording: dict[str, str] | None = None):
         self.stage, self.rewording = stage, rewording or {}

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .classifier import (
     SoftmaxRegression,
@@ -21,11 +19,11 @@ from .classifier import (
     autoencoder_training,
     check_softmax_trained_as,
     check_trained_as,
-    fixed_solver,
     named_as,
+    warnings_of,
 )
 from .data.rows import check_no_times
-from .estimator import SparseAutoencoder
+from .estimator import RESCALE, SparseAutoencoder
 from .fitting import seconds_spent
 from .io import not_found
 
@@ -100,31 +98,31 @@ def self_taught(X, y, *, unlabeled_classes=(5, 6, 7, 8, 9), n_hidden=200, sparsi
     order = np.random.default_rng(random_state).permutation(labeled)
     train, test = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
 
-    with warnings.catch_warnings(), fixed_solver():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ae = SparseAutoencoder(n_hidden, sparsity_target=sparsity_target,
-                               sparsity_weight=sparsity_weight, weight_decay=weight_decay,
-                               max_iter=max_iter, random_state=random_state, verbose=verbose)
-        if pretrained is None:
-            start = time.perf_counter()
+    ae = SparseAutoencoder(n_hidden, sparsity_target=sparsity_target,
+                           sparsity_weight=sparsity_weight, weight_decay=weight_decay,
+                           max_iter=max_iter, random_state=random_state, verbose=verbose)
+    if pretrained is None:
+        start = time.perf_counter()
+        with warnings_of("autoencoder", {RESCALE: "rescale X to [0, 1]"}):  # (no decoder option)
             ae = train_autoencoder("autoencoder", partial(ae.fit, unlabeled))
-            ae_seconds = train_autoencoder.seconds(start)
-            stage("autoencoder", ae)
-        else:
-            _check_trained_as(pretrained, ae, X.shape[1])
-            ae, ae_seconds = pretrained, None
-        softmax = partial(SoftmaxRegression, weight_decay=softmax_weight_decay,
-                          max_iter=max_iter, random_state=random_state, verbose=verbose)
-        if pretrained_softmax is None:
-            with named_as({"weight_decay": "softmax_weight_decay"}):
-                features = softmax().fit(ae.transform(X[train]), y[train])
-            stage("softmax", features)
-        else:
-            check_softmax_trained_as(pretrained_softmax, softmax(), n_hidden,
-                                     np.unique(y[train]), "this run")
-            features = pretrained_softmax
-        with named_as({"weight_decay": "softmax_weight_decay"}):
-            raw = softmax().fit(X[train], y[train])
+        ae_seconds = train_autoencoder.seconds(start)
+        stage("autoencoder", ae)
+    else:
+        _check_trained_as(pretrained, ae, X.shape[1])
+        ae, ae_seconds = pretrained, None
+    softmax = partial(SoftmaxRegression, weight_decay=softmax_weight_decay, max_iter=max_iter,
+                      random_state=random_state, verbose=verbose)
+    as_ours = partial(named_as, {"weight_decay": "softmax_weight_decay"})
+    if pretrained_softmax is None:
+        with warnings_of("softmax on the features"), as_ours():
+            features = softmax().fit(ae.transform(X[train]), y[train])
+        stage("softmax", features)
+    else:
+        check_softmax_trained_as(pretrained_softmax, softmax(), n_hidden, np.unique(y[train]),
+                                 "this run")
+        features = pretrained_softmax
+    with warnings_of("softmax on the raw pixels"), as_ours():
+        raw = softmax().fit(X[train], y[train])
     return {
         "n_unlabeled": int(len(unlabeled)),
         "n_train": int(len(train)),
@@ -216,18 +214,15 @@ def stacked(X, y, *, hidden_layer_sizes=(200, 200), test_fraction=0.2, sparsity_
     _check_split(y, test_fraction)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_fraction, random_state=random_state, stratify=y)
-    timed = _Timed(fit_autoencoder)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model = StackedAutoencoderClassifier(
-            hidden_layer_sizes, sparsity_target=sparsity_target, sparsity_weight=sparsity_weight,
-            weight_decay=weight_decay, softmax_weight_decay=softmax_weight_decay,
-            finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
-            finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
-        ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained,
-              fit_autoencoder=timed, pretrained_softmax=pretrained_softmax)
-        seconds = timed.seconds(start)
+    timed, start = _Timed(fit_autoencoder), time.perf_counter()
+    model = StackedAutoencoderClassifier(
+        hidden_layer_sizes, sparsity_target=sparsity_target, sparsity_weight=sparsity_weight,
+        weight_decay=weight_decay, softmax_weight_decay=softmax_weight_decay,
+        finetune_weight_decay=finetune_weight_decay, max_iter=max_iter,
+        finetune_max_iter=finetune_max_iter, random_state=random_state, verbose=verbose,
+    ).fit(X_train, y_train, on_stage=on_stage, pretrained=pretrained,
+          fit_autoencoder=timed, pretrained_softmax=pretrained_softmax)
+    seconds = timed.seconds(start)
     return {
         "n_train": int(len(X_train)),
         "n_test": int(len(X_test)),

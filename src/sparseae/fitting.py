@@ -29,7 +29,7 @@ TRAIN_LONGER = "raise max_iter to train longer"
 # ... and when its line search found no lower cost at a precision below float64's
 FINER = "dtype='float64' resolves smaller decreases of the cost"
 # the advice of _check_solver_memory that holds only where the solver can be chosen (a
-# stack's stages and the self-taught experiment leave it out: classifier.fixed_solver)
+# stack's stages and the self-taught experiment leave it out: classifier.warnings_of)
 USE_ADAM = ", or use solver='adam', which keeps fewer"
 # what to change when a first-order solver overshoots: gd and sgd have momentum, adam not
 SMALLER_STEPS = {"gd": "lower momentum or learning_rate", "sgd": "lower momentum or learning_rate",
