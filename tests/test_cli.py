@@ -879,6 +879,18 @@ def test_help_gives_each_default_once():
     assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400;" in text
 
 
+def test_resume_help_names_every_option_a_resumed_run_takes_anew():
+    """--device goes with --resume as --memory-budget and --threads do (the README: a GPU's run
+    goes on on the CPU); the option's help named only those two."""
+    from sparseae.cli import MACHINE_SETTINGS
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    resume = next(action for action in train._actions if action.dest == "resume")
+    assert "--memory-budget, --threads and --device may be given anew, --out is refused" \
+        in resume.help
+    assert MACHINE_SETTINGS == ("memory_budget", "threads", "device")
+
+
 def test_train_warns_of_data_outside_the_sigmoid_range(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.arange(90.0).reshape(10, 9) % 10)  # streamed, not checked
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"),

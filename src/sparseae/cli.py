@@ -293,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR with its saved settings, "
                      "or with --max-iter continue any run up to that many iterations; "
-                     "--memory-budget and --threads may be given anew, --out is refused, and "
-                     "other options keep the run's (a note names those given)")
+                     "--memory-budget, --threads and --device may be given anew, --out is "
+                     "refused, and other options keep the run's (a note names those given)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     labeled_help = ("labeled digits: mnist (the 5000-digit MNIST sample shipped with the "
