@@ -8,7 +8,7 @@ Workloads (the same data and starting weights for every competitor):
   rate (10 m n h per evaluation) against the measured matrix-multiply peak;
 - scikit-learn's MiniBatchDictionaryLearning on the same patches: time and reconstruction error.
 
-    python benchmarks/speed.py            # everything (about 10 minutes on 2 cores)
+    python benchmarks/speed.py            # everything (about 20 minutes on 2 cores)
     python benchmarks/speed.py --quick    # smaller sizes, fewer iterations
 """
 
