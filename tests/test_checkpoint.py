@@ -353,11 +353,37 @@ def test_a_run_that_stopped_itself_is_not_told_to_train_longer(tmp_path, capsys)
         f"{run} is already complete; nothing to resume (it stopped itself after "
         f"{metrics['iterations']} of its 400 iterations: early stopping ended it, as the "
         "held-out cost had stopped falling; more iterations would not take it much further)")
-    for reason, said in (("the relative decrease of the cost is below ftol",) * 2,
-                         (None, "converged, stopped early, or no step lowered the cost")):
-        (run / "metrics.json").write_text(json.dumps({**metrics, "stop_reason": reason}))
-        assert train("--resume", str(run)) == 0  # (None: a run from before it was recorded)
-        assert f"iterations: {said}; more iterations" in capsys.readouterr().out
+    (run / "metrics.json").write_text(json.dumps({**metrics, "stop_reason": None}))
+    assert train("--resume", str(run)) == 0  # (None: a run from before it was recorded)
+    assert ("iterations: converged, stopped early, or no step lowered the cost; more "
+            "iterations would not take it much further") in capsys.readouterr().out
+
+
+def test_more_iterations_for_a_run_that_converged_say_that_they_train_nothing(tmp_path, capsys):
+    """L-BFGS resumed where it converged stops at once: --max-iter 3000 trained 0 iterations
+    and said only "196 iterations, the last 0 in 0.0 s"."""
+    run = tmp_path / "run"
+    assert train("--patches", "20", "--n-hidden", "1", "--max-iter", "2000",
+                 "--out", str(run)) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "the gradient is below gtol"
+    done = metrics["iterations"]
+    assert done < 2000
+    files = {name: (run / name).read_bytes() for name in ("config.json", "model.npz")}
+    capsys.readouterr()
+    for more, said in ((["--max-iter", "3000"], "--max-iter 3000"),
+                       (["--max-iter", "10"], "--max-iter 10"), ([], "more iterations")):
+        assert train("--resume", str(run), *more) == 0
+        assert capsys.readouterr().out == (
+            f"{run} is already complete; nothing to resume (it converged after {done} "
+            f"iterations: the gradient is below gtol, and L-BFGS stops there at once, so {said} "
+            f"would train nothing; no option sets its tolerances)\n")
+    assert files == {name: (run / name).read_bytes() for name in files}
+    (run / "metrics.json").write_text(json.dumps(
+        {**metrics, "stop_reason": "the relative decrease of the cost is below ftol"}))
+    assert train("--resume", str(run), "--max-iter", "3000") == 0
+    assert (f"(it converged after {done} iterations: the relative decrease of the cost is "
+            "below ftol, and L-BFGS stops") in capsys.readouterr().out
 
 
 def test_an_interrupted_extension_resumes_to_its_new_total(tmp_path):

@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save checkpoint.npz every this many iterations (epochs)")
     out.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR with its saved settings, "
-                     "or with --max-iter continue any run up to that many iterations; "
+                     "or with --max-iter continue any run up to that many iterations (one whose "
+                     "L-BFGS converged stays as it is); "
                      "--memory-budget, --threads and --device may be given anew, --out is "
                      "refused, and other options keep the run's (a note names those given)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -511,6 +512,7 @@ def train(args) -> int:
     from .backend import Backend
     from .checkpoint import load_checkpoint
     from .io import is_there
+    from .solvers import FTOL_MET, GTOL_MET
 
     if args.resume is not None:
         run = args.resume
@@ -524,14 +526,22 @@ def train(args) -> int:
         state = load_checkpoint(run / "checkpoint.npz") \
             if is_there(run / "checkpoint.npz") else None
         done = state["solver"]["iteration"] if state else 0
-        if args.max_iter is None and _finished(run, state, settings):
-            why = _metrics(run).get("stop_reason") or ("converged, stopped early, or no step "
-                                                       "lowered the cost")
-            said = (f"{run} is already complete; nothing to resume " + (
-                f"(to train it longer, give --max-iter above its {done})"
-                if done >= settings["max_iter"] else
-                f"(it stopped itself after {done} of its {_count(settings['max_iter'], settings)}: "
-                f"{STOP_REASONS.get(why, why)}; more iterations would not take it much further)"))
+        why = _metrics(run).get("stop_reason")
+        converged = why in (FTOL_MET, GTOL_MET)  # (L-BFGS, resumed there, stops at once)
+        if (args.max_iter is None or converged) and _finished(run, state, settings):
+            why = why or "converged, stopped early, or no step lowered the cost"
+            if converged:
+                more = "more iterations" if args.max_iter is None else f"--max-iter {args.max_iter}"
+                said = (f"it converged after {_count(done, settings)}: {why}, and L-BFGS stops "
+                        f"there at once, so {more} would train nothing; no option sets its "
+                        f"tolerances")
+            elif done >= settings["max_iter"]:
+                said = f"to train it longer, give --max-iter above its {done}"
+            else:
+                said = (f"it stopped itself after {done} of its "
+                        f"{_count(settings['max_iter'], settings)}: {STOP_REASONS.get(why, why)}; "
+                        f"more iterations would not take it much further")
+            said = f"{run} is already complete; nothing to resume ({said})"
             if _rank0():  # (under torchrun: once)
                 print(said)
             return 0

@@ -215,7 +215,7 @@ def lbfgs(problem, theta0, settings: Settings, state: dict | None = None,
         return result(FTOL_MET, converged=True)
     while len(curve) < settings.max_iter:
         if max(grad.max(), -grad.min()) <= settings.gtol:  # max |grad|, without a temporary
-            return result("the gradient is below gtol", converged=True)
+            return result(GTOL_MET, converged=True)
         direction = two_loop(grad, pairs).astype(np.float64, copy=False)
         if not pairs:  # the first step: at most unit length (L-BFGS-B takes exactly 1)
             direction /= max(_norm(direction), 1.0)
@@ -270,6 +270,7 @@ def state_bytes(solver: str, n_params: int, settings: Settings) -> int:
 
 
 FTOL_MET = "the relative decrease of the cost is below ftol"
+GTOL_MET = "the gradient is below gtol"
 NOT_FINITE = "the cost at the starting point is not finite"
 OVERFLOW = "a squared gradient overflowed the second moment"  # (adam: no step moves it since)
 NO_STEP = "the line search found no step that lowers the cost"
