@@ -359,6 +359,29 @@ def test_a_solver_whose_vectors_exceed_the_machine_is_refused_before_it_starts(
     assert not (tmp_path / "run").exists()  # (nothing begun: the same command can be given)
 
 
+def test_a_model_too_large_for_the_machine_is_refused_for_that_before_the_budget_s_advice(
+        monkeypatch, tmp_path, capsys):
+    """Under the default budget (half of a machine of 1 MiB, as above) the budget refused
+    first: "give at least ...MiB", more than the machine has, and with that given the solver's
+    check refused. The check that refuses on this machine whatever the budget comes first."""
+    import os
+
+    from sparseae.cli import main
+
+    sysconf = os.sysconf
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PHYS_PAGES": 256,
+                                                     "SC_PAGE_SIZE": 4096}.get(name) or
+                        sysconf(name))
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, size=(100, 64)))
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--n-hidden", "100",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "sparseae: error: out of memory: lbfgs on 12,964 parameters needs about 2.8 MiB for its "
+        "own vectors, more than this machine's 1.0 MiB: train a smaller model (fewer hidden "
+        "units or input features), or use --solver adam, which keeps fewer\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_out_of_memory_where_the_solver_cannot_be_chosen_does_not_advise_adam(
         monkeypatch, tmp_path, capsys):
     """The self-taught experiment and a stack train with L-BFGS, and take no solver: the

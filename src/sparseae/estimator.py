@@ -250,6 +250,9 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if process[0] != 0:
                 checkpoint = None
         with dist.warnings_on_rank0(process):
+            # (before the problem: a memory budget's advice would be of no use where the
+            # solver's vectors alone exceed the machine's memory)
+            self._check_solver_memory(params.size(rows.n_features, self.n_hidden), seed)
             problem, validation = self._problems(rows, seed, not checked, process, resume)
             if problem.value_range is not None:  # checked in the first pass over the rows (of
                 self._warn_about_values(*problem.value_range)  # every process)
