@@ -210,8 +210,12 @@ def test_an_interrupted_stacked_run_keeps_each_model_it_trained(tmp_path, capsys
     assert main(["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "5",
                  "--out", str(run), "--quiet"]) == 130
     err = capsys.readouterr().err.strip()
-    if kept:
-        assert err == (f"sparseae: interrupted; {run} keeps {', '.join(kept)}; to go on with "
+    if kept:  # the notes of the stages that finished: --resume does not train them again
+        limit = ("lbfgs stopped after 5 iterations without converging (iteration limit "
+                 "reached); raise --max-iter to train longer\n")
+        assert err == (f"note: autoencoder 1 of 2: {limit}note: autoencoder 2 of 2: {limit}"
+                       f"note: softmax: {limit}"
+                       f"sparseae: interrupted; {run} keeps {', '.join(kept)}; to go on with "
                        f"it: sparseae stacked --resume {run}")
         assert sorted(f.name for f in run.iterdir()) == [*kept[:2], "config.json", kept[2]]
         assert sparseae.load(run / "autoencoder2.npz").W1_.shape == (5, 6)
@@ -326,7 +330,9 @@ def test_an_autoencoder_interrupted_in_training_goes_on_from_its_checkpoint(
     kept = ["autoencoder1.npz"] if command == "stacked" else []
     checkpoint = f"{name}.checkpoint.npz"
     assert capsys.readouterr().err.strip() == (
-        f"sparseae: interrupted; {run} keeps {', '.join(kept + [checkpoint])}"
+        ("note: autoencoder 1 of 2: lbfgs stopped after 30 iterations without converging "
+         "(iteration limit reached); raise --max-iter to train longer\n" if kept else "")
+        + f"sparseae: interrupted; {run} keeps {', '.join(kept + [checkpoint])}"
         + (f" ({name} after 12 iterations)" if ctrl_c == "once" else "")
         + f"; to go on with it: sparseae {command} --resume {run}")
     assert sorted(f.name for f in run.iterdir()) == sorted([*kept, checkpoint, "config.json"])
@@ -361,7 +367,7 @@ def test_a_signal_after_an_autoencoders_last_step_stops_the_run_once_it_is_saved
     run = tmp_path / "run"
     assert main(["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3",
                  "--out", str(run), "--quiet"]) == 130
-    assert capsys.readouterr().err.strip() == (
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # (after the notes)
         f"sparseae: interrupted; {run} keeps autoencoder1.npz; to go on with it: sparseae "
         f"stacked --resume {run}")
     assert sorted(f.name for f in run.iterdir()) == ["autoencoder1.npz", "config.json"]
@@ -545,7 +551,10 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     with monkeypatch.context() as patch:
         patch.setattr(SoftmaxRegression, "fit", interrupted)
         assert main([*args, "--out", str(run)]) == 130
+    # (the autoencoder's note now: --resume does not train it again, nor note it)
     assert capsys.readouterr().err.strip() == (
+        "note: autoencoder: lbfgs stopped after 5 iterations without converging (iteration "
+        "limit reached); raise --max-iter to train longer\n"
         f"sparseae: interrupted; {run} keeps autoencoder.npz; to go on with it: sparseae "
         f"selftaught --resume {run}")
     first = (run / "autoencoder.npz").read_bytes()
@@ -652,7 +661,7 @@ def test_a_resumed_experiment_keeps_the_softmax_it_had_trained(tmp_path, capsys,
         assert main([*args, "--out", str(run)]) == 130
     kept = ["autoencoder.npz"] if command == "selftaught" else ["autoencoder1.npz",
                                                                 "autoencoder2.npz"]
-    assert capsys.readouterr().err.strip() == (
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # (after the notes)
         f"sparseae: interrupted; {run} keeps {', '.join(kept)}, softmax.npz; to go on with it: "
         f"sparseae {command} --resume {run}")
     for name in ("anew", "swapped"):

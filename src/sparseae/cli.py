@@ -1449,6 +1449,7 @@ def selftaught(args) -> int:
                 fit_autoencoder=files.fit_autoencoder, pretrained_softmax=softmax,
             )
     except KeyboardInterrupt:
+        _print_notes(caught, _experiment_advice(), args.command)  # (of the stages trained)
         return files.interrupted()
     except PretrainedError as err:
         raise _refused(run, err, settings, args.command) from None
@@ -1517,6 +1518,7 @@ def stacked(args) -> int:
                 fit_autoencoder=files.fit_autoencoder, pretrained_softmax=softmax,
             )
     except KeyboardInterrupt:
+        _print_notes(caught, _experiment_advice(), args.command)  # (of the stages trained)
         return files.interrupted()
     except PretrainedError as err:
         raise _refused(run, err, settings, args.command) from None
