@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import accuracy  # noqa: E402
 import out_of_core  # noqa: E402
 import solvers  # noqa: E402
 import speed  # noqa: E402
@@ -117,6 +118,8 @@ def main(argv=None):
 
             print("\n== the PyTorch backend and torch.distributed ==")
             torch_backend.main(quick)
+        print("\n== the numerical figures the README cites ==")
+        accuracy.main(quick)
     if args.write if args.write is not None else not args.quick:
         write_doc(tee.copy.getvalue(), "python benchmarks/run.py" + " --quick" * args.quick)
         print(f"wrote {DOC}")
