@@ -170,20 +170,29 @@ def test_stacked_hands_over_each_stage_as_it_ends(digits):
     assert stages[3][1] is model.network_
 
 
-def test_stacked_trains_each_autoencoder_through_fit_autoencoder(digits, tmp_path):
+def stack(**settings):
+    """A small stack, quick to fit, whose fits go on from its saved stages."""
+    return StackedAutoencoderClassifier((6, 5), max_iter=8, finetune_max_iter=8, random_state=3,
+                                        **settings)
+
+
+@pytest.fixture
+def saved_stack(digits, tmp_path):
+    """300 digits and ``stack()`` fitted on them uninterrupted, each stage saved in
+    ``tmp_path`` as an interrupted fit leaves it."""
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:300], y_train[:300]
+    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    return X, y, whole
+
+
+def test_stacked_trains_each_autoencoder_through_fit_autoencoder(saved_stack, tmp_path):
     """``fit_autoencoder(name, fit)`` trains the autoencoders not pretrained, with the options
     it gives ``fit`` (here a checkpoint each, which holds the autoencoder's end)."""
     import sparseae
     from sparseae.checkpoint import Checkpointer, load_checkpoint
 
-    X_train, _, y_train, _ = digits
-    X, y = X_train[:200], y_train[:200]
-
-    def stack():
-        return StackedAutoencoderClassifier((6, 5), max_iter=5, finetune_max_iter=5,
-                                            random_state=0)
-
-    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    X, y, whole = saved_stack
     names = []
 
     def checkpointed(name, fit):
@@ -194,7 +203,7 @@ def test_stacked_trains_each_autoencoder_through_fit_autoencoder(digits, tmp_pat
     model = stack().fit(X, y, pretrained=[first], fit_autoencoder=checkpointed)
     assert names == ["autoencoder2"]  # (not the pretrained one)
     state = load_checkpoint(tmp_path / "autoencoder2.checkpoint.npz")
-    assert state["solver"]["iteration"] == 5
+    assert state["solver"]["iteration"] == 8
     for a, b in zip(whole.network_.layers_, model.network_.layers_):
         np.testing.assert_array_equal(a.W, b.W)
     with pytest.raises(TypeError, match="^fit_autoencoder takes a function of \\(name, fit\\), "
@@ -202,17 +211,10 @@ def test_stacked_trains_each_autoencoder_through_fit_autoencoder(digits, tmp_pat
         stack().fit(X, y, fit_autoencoder=3)
 
 
-def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, tmp_path):
+def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(saved_stack, tmp_path):
     import sparseae
 
-    X_train, _, y_train, _ = digits
-    X, y = X_train[:300], y_train[:300]
-
-    def stack(**settings):
-        return StackedAutoencoderClassifier((6, 5), max_iter=8, finetune_max_iter=8,
-                                            random_state=3, **settings)
-
-    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    X, y, whole = saved_stack
     first = sparseae.load(tmp_path / "autoencoder1.npz")
     trained = []
     resumed = stack().fit(X, y, pretrained=[first], on_stage=lambda name, est: trained.append(name))
@@ -246,19 +248,12 @@ def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(digits, 
     assert stack().fit(X, y, pretrained=None).n_iter_ == whole.n_iter_  # None: none
 
 
-def test_stacked_goes_on_from_the_softmax_an_interrupted_fit_saved(digits, tmp_path):
+def test_stacked_goes_on_from_the_softmax_an_interrupted_fit_saved(saved_stack, tmp_path):
     """Interrupted in fine-tuning, a fit has saved every autoencoder and the softmax: with
     them all, only the fine-tuning is trained again, to the uninterrupted network."""
     import sparseae
 
-    X_train, _, y_train, _ = digits
-    X, y = X_train[:300], y_train[:300]
-
-    def stack(**settings):
-        return StackedAutoencoderClassifier((6, 5), max_iter=8, finetune_max_iter=8,
-                                            random_state=3, **settings)
-
-    whole = stack().fit(X, y, on_stage=lambda name, est: est.save(tmp_path / f"{name}.npz"))
+    X, y, whole = saved_stack
     autoencoders = [sparseae.load(tmp_path / f"autoencoder{k}.npz") for k in (1, 2)]
     softmax = sparseae.load(tmp_path / "softmax.npz")
     trained = []
