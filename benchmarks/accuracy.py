@@ -69,8 +69,8 @@ def sigmoid_error(points):
 
 
 def silent_gradcheck():
-    """README: central differences at a nearly silent unit miss 1e-9 (9.5e-10 at a mean
-    activation of 4e-7, 1.2e-7 at 3e-9)."""
+    """README: central differences at a nearly silent unit come near 1e-9, then miss it
+    (7.4e-10 at a mean activation of 4e-7, 1.0e-7 at 3e-9)."""
     from scipy.optimize import brentq
     from scipy.special import expit
 
@@ -83,7 +83,7 @@ def silent_gradcheck():
     fun = objective.flat_cost_and_grad(X, objective.Spec(), 6)
     z = X @ W1[0]
     print("\nThe gradient check at a nearly silent unit: gradcheck's small problem (sigmoid, "
-          "kl, sigmoid), rho 0.01, hidden unit 0's bias moved (README: 9.5e-10 at 4e-7, 1.2e-7 "
+          "kl, sigmoid), rho 0.01, hidden unit 0's bias moved (README: 7.4e-10 at 4e-7, 1.0e-7 "
           "at 3e-9):")
     print(f"  {'mean activation':>15} {'order 4':>9} {'order 2':>9}")
     for target in (4e-7, 3e-9):
@@ -95,7 +95,8 @@ def silent_gradcheck():
 
 def tanh_near_minus_one():
     """README: at a tanh unit whose mean activity falls below float64's resolution near -1
-    (after a few SGD epochs) the torch backend's cost and gradient part from NumPy's (1e-3)."""
+    (after SGD) the torch backend's gradient parts from NumPy's (2e-3; the costs 4e-5), and
+    NumPy on one and two threads agree to 1e-16."""
     from sparseae import SparseAutoencoder, params
     from sparseae.data import Rows, image_patches
     from sparseae.fitting import blas_threads
@@ -118,7 +119,8 @@ def tanh_near_minus_one():
     cost, grad = runs["NumPy, 1 thread"]
     print("\nA tanh unit near -1: one SGD epoch, 2000 patches, 64-10-64; the smallest mean "
           f"activity (a2 + 1) / 2 in NumPy is {activity.min():.1e}, the next "
-          f"{np.sort(activity)[1]:.1e} (README: 1e-3):")
+          f"{np.sort(activity)[1]:.1e} (README: PyTorch's gradient 2e-3 off, "
+          "its cost 4e-5, NumPy's threads 1e-16):")
     print(f"  {'against NumPy, 1 thread':<26} {'cost, relative':>15} {'gradient, relative':>19}")
     for name in ("NumPy, 2 threads", "PyTorch (CPU)"):
         print(f"  {name:<26} {abs(runs[name][0] - cost) / cost:15.1e} "
@@ -126,8 +128,8 @@ def tanh_near_minus_one():
 
 
 def tiny_sigmoid_activity():
-    """README: a mean activity of 1e-11 after ten overshooting gd steps, 7e-7 off in NumPy,
-    exact on PyTorch, the costs 7e-9 apart."""
+    """README: a mean activity of 1e-11 after ten overshooting gd steps, 6e-7 off in NumPy,
+    exact on PyTorch, the costs 5e-9 apart."""
     import torch
     from scipy.special import expit
 
@@ -150,8 +152,8 @@ def tiny_sigmoid_activity():
     costs = [Problem(Rows(X), Spec(), 10, np.float64, **kwargs).full(theta)[0]
              for kwargs in ({}, {"device": "cpu"})]
     print("\nA sigmoid unit of tiny mean activity: ten gd steps at the default learning rate, "
-          "1000 patches, 64-10-64 (README: 1e-11, 7e-7 off in NumPy, exact on PyTorch, the "
-          "costs 7e-9 apart):")
+          "1000 patches, 64-10-64 (README: 1e-11, 6e-7 off in NumPy, exact on PyTorch, the "
+          "costs 5e-9 apart):")
     print(f"  smallest mean activation {exact[j]:.1e} (scipy's expit); relative error of NumPy's "
           f"{abs(numpy_rho - exact[j]) / exact[j]:.1e}, of PyTorch's "
           f"{abs(torch_rho - exact[j]) / exact[j]:.1e}")
@@ -161,10 +163,10 @@ def tiny_sigmoid_activity():
 
 
 def adam_processes():
-    """README: --reproducible with adam, the weights of 1 and 2 processes 1e-15 apart after 3
+    """README: --reproducible with adam, the weights of 1 and 2 processes 3e-16 apart after 3
     epochs."""
     print("\nadam, reproducible=True, 3 epochs, 20000 patches, 64-10-64, batch 100, under "
-          "torchrun on 1 and 2 CPU processes (README: 1e-15 apart):")
+          "torchrun on 1 and 2 CPU processes (README: 3e-16 apart):")
     print(f"  {'device':<7} {'largest |W1 difference|':>24} {'relative (norm)':>16} "
           f"{'largest |W2 difference|':>24}")
     with tempfile.TemporaryDirectory() as tmp:
