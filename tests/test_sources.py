@@ -13,7 +13,7 @@ from PIL import Image
 from scipy.io import savemat
 
 from sparseae.data import NpyFile, Rows, load
-from sparseae.data.matrices import read_idx
+from sparseae.data.matrices import read_idx, read_idx_labels
 from sparseae.data.npyfile import FileChangedError
 
 
@@ -336,6 +336,21 @@ def test_truncated_and_corrupt_idx(tmp_path, rng):
     write_idx(tmp_path / "labels-idx1-ubyte", np.arange(5))
     with pytest.raises(ValueError, match="holds 5 labels"):
         read_idx(tmp_path / "labels-idx1-ubyte")
+
+
+@pytest.mark.parametrize("labels, problem", [
+    ([0, 1, 0.5, 0.75], "label 3 of 4 is 0.5"),  # 0.5 and 0.75 were both read as class 0
+    ([2, np.nan], "label 2 of 2 is nan"),
+])
+def test_idx_labels_stored_as_floats_must_be_whole_numbers(tmp_path, labels, problem):
+    write_idx(tmp_path / "y-idx1-ubyte", np.array([0.0, 2.0, 1.0]), code=0x0D)
+    y = read_idx_labels(tmp_path / "y-idx1-ubyte")
+    assert y.dtype == np.int64 and y.tolist() == [0, 2, 1]
+    write_idx(tmp_path / "bad-idx1-ubyte", np.array(labels), code=0x0D)
+    with pytest.raises(ValueError) as error:
+        read_idx_labels(tmp_path / "bad-idx1-ubyte")
+    assert str(error.value) == (f"{tmp_path / 'bad-idx1-ubyte'} {problem}, not a whole number: "
+                                "labels name classes, and rounding would merge distinct ones")
 
 
 def test_truncated_and_corrupt_npy(tmp_path, matrix):

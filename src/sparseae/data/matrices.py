@@ -34,11 +34,19 @@ def read_idx(path) -> np.ndarray:
 
 
 def read_idx_labels(path) -> np.ndarray:
-    """An IDX label file (``*-labels-idx1-ubyte[.gz]``) as integers."""
+    """An IDX label file (``*-labels-idx1-ubyte[.gz]``) as integers. Labels stored as floats
+    must be whole numbers: 0.5 and 0.7 would both become class 0."""
     path = Path(path)
     data, _ = _read_idx(path)
     if data.ndim != 1:
         raise ValueError(f"{path} holds an array of shape {data.shape}, not one label per sample")
+    if data.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~np.isfinite(data) | (data != np.round(data)))
+        if bad.size:
+            raise ValueError(f"{path} label {bad[0] + 1} of {len(data)} is {data[bad[0]]}, not "
+                             "a whole number: labels name classes, and rounding would merge "
+                             "distinct ones")
     return data.astype(np.int64)
 
 
