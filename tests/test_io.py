@@ -300,6 +300,35 @@ def test_preprocessing_fitted_on_a_dataframe_loads_without_a_warning(tmp_path, r
     assert list(loaded.steps[0][1].feature_names_in_) == ["a", "b", "c"]
 
 
+def test_the_output_set_output_chose_survives_in_preprocessing(tmp_path, rng):
+    """As a model's (test_the_output_set_output_chose_survives): it was dropped, and the
+    loaded steps gave arrays."""
+    pytest.importorskip("pandas")
+    from sparseae.data.scaling import UnitScaler
+    from sparseae.io import read_archive, write_archive
+    from sparseae.whitening import PCA
+
+    X = rng.uniform(2, 5, size=(50, 4))
+    scaler = UnitScaler().fit(X).set_output(transform="pandas")
+    pca = PCA(n_components=2).fit(X)  # set_output not called: arrays
+    sparseae.save_preprocessing(tmp_path / "p.npz", [scaler, pca])
+    (_, loaded_scaler), (_, loaded_pca) = sparseae.load_preprocessing(tmp_path / "p.npz").steps
+    scaled = loaded_scaler.transform(X)
+    assert type(scaled).__name__ == "DataFrame"
+    assert list(scaled.columns) == ["x0", "x1", "x2", "x3"]
+    np.testing.assert_array_equal(scaled.to_numpy(), scaler.transform(X).to_numpy())
+    assert type(loaded_pca.transform(X)) is np.ndarray
+    header, arrays = read_archive(tmp_path / "p.npz", {"sparseae.Preprocessing": 1}, "file")
+    assert [step.get("transform_output") for step in header["steps"]] == ["pandas", None]
+    header["steps"][0]["transform_output"] = "excel"
+    write_archive(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ValueError) as error:
+        sparseae.load_preprocessing(tmp_path / "bad.npz")
+    assert str(error.value) == (f"{tmp_path / 'bad.npz'} is a damaged sparseae preprocessing "
+                                "file (the transform_output of UnitScaler is 'excel', not one "
+                                "of ['default', 'pandas', 'polars'])")
+
+
 def test_preprocessing_refuses_what_it_cannot_rebuild(tmp_path, rng):
     from sklearn.preprocessing import Normalizer
 

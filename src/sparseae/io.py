@@ -11,7 +11,8 @@ is renamed into place, so an interrupted save never leaves half a model.
 
 The fitted preprocessing of a run (scaling, whitening) is saved the same way
 (``save_preprocessing``): each step's class name, its parameters and its scalar fitted attributes
-in the header, its fitted arrays beside it. Only the classes in ``_transform_classes`` load.
+(and its ``transform_output``, as a model's) in the header, its fitted arrays beside it. Only the
+classes in ``_transform_classes`` load.
 """
 
 from __future__ import annotations
@@ -424,7 +425,8 @@ def _transform_classes() -> dict:
 def save_preprocessing(path, transforms) -> Path:
     """Write fitted transforms (applied in order) to ``path``: what turns raw samples into the
     rows a model was trained on. Keeps each one's parameters and public fitted attributes (the
-    names ending in ``_``), enough to ``transform``, not to go on fitting."""
+    names ending in ``_``), enough to ``transform``, not to go on fitting, and what
+    ``set_output`` chose that it returns."""
     from sklearn.utils.validation import check_is_fitted
 
     classes = _transform_classes()
@@ -448,6 +450,9 @@ def save_preprocessing(path, transforms) -> Path:
                 raise TypeError(f"cannot save {name}.{attr} of type {type(value).__name__}")
         steps.append({"class": name, "params": transform.get_params(), "scalars": scalars,
                       "arrays": fitted})
+        output = getattr(transform, "_sklearn_output_config", {}).get("transform")
+        if output is not None:  # set_output(transform=...), as a model's (save)
+            steps[-1]["transform_output"] = output
     header = {"format": PREPROCESSING, "version": PREPROCESSING_VERSION, "steps": steps}
     return write_archive(path, header, arrays)
 
@@ -503,6 +508,12 @@ def _transform(step, k: int, classes: dict, arrays: dict):
                 np.asarray(value, dtype=np.float64)).all():
             raise ValueError(f"{step['class']}.{attr} holds NaN or infinity")
         setattr(transform, attr, value)
+    output = step.get("transform_output")
+    if output is not None:
+        if output not in TRANSFORM_OUTPUTS:
+            raise ValueError(f"the transform_output of {step['class']} is {output!r}, not one "
+                             f"of {list(TRANSFORM_OUTPUTS)}")
+        transform.set_output(transform=output)
     return transform
 
 
