@@ -120,7 +120,7 @@ def test_csv_with_and_without_header(tmp_path, matrix):
     ("a,b,c\n1,2,3\n\n# a comment\n7,8,x\n", "line 5, column 3: 'x' is not a number"),
     ("1,,3\n", "line 1, column 2: '' is not a number"),
     ("1,2,3\n4,5\n", "line 2 has 2 values, and the lines before it 3"),
-    ("1;2;3\n4;5,5;6\n", "line 2, column 2: '5,5' is not a number"),
+    ("1;2;3\n4;5,x;6\n", "line 2, column 2: '5,x' is not a number"),
     ("1,2,x\n4,5,6\n", "line 1, column 3: 'x' is not a number"),  # a row, not a header
     ("1,2\n1_000,3\n", "line 2, column 1: '1_000' is not a number"),  # Python's, not NumPy's
     ("1,2\n3,\uff14\n", "line 2, column 2: '\uff14' is not a number"),  # a full-width 4, too
@@ -135,6 +135,28 @@ def test_csv_errors_say_where_as_an_editor_counts(tmp_path, text, problem):
     with pytest.raises(ValueError) as error:
         load(tmp_path / "bad.csv")
     assert str(error.value) == f"{tmp_path / 'bad.csv'} is not a CSV of numbers: {problem}"
+
+
+DECIMAL_COMMAS = ("line {} holds numbers with decimal commas, separated by {} ({!r}), as "
+                  "spreadsheets in many European locales write them; save the CSV with decimal "
+                  "points (in Python: pandas.read_csv(path, sep={}, decimal=',').to_csv("
+                  "new_path, index=False))")
+
+
+@pytest.mark.parametrize("text, problem", [
+    # read as comma-separated, they were "line 1, column 2: '5;1' is not a number"
+    ("0,5;1,25\n2;3,5\n", (1, "semicolons", "0,5;1,25", "';'")),
+    ("x;y\n1;2\n0,5;1 # a comment\n", (3, "semicolons", "0,5;1", "';'")),
+    ("1;2;3\n4;5,5;6\n", (2, "semicolons", "4;5,5;6", "';'")),
+    ("0,5\t1,25\n", (1, "tabs", "0,5\t1,25", "'\\t'")),
+    ("0,5  1,25\n", (1, "spaces", "0,5  1,25", "r'\\s+'")),
+])
+def test_csv_with_decimal_commas_is_refused_saying_so(tmp_path, text, problem):
+    (tmp_path / "eu.csv").write_text(text)
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "eu.csv")
+    assert str(error.value) == (f"{tmp_path / 'eu.csv'} is not a CSV of numbers: "
+                                + DECIMAL_COMMAS.format(*problem))
 
 
 def test_csv_from_pandas(tmp_path, matrix):

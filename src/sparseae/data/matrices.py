@@ -99,7 +99,8 @@ def read_csv(path) -> np.ndarray:
     columns 0, 1, 2, ... (pandas' names for unnamed columns: ten or more, or three or more
     above a line that is not all whole numbers); lines starting with ``#`` are comments. A
     header whose first name is empty (pandas' ``to_csv`` writes it above the row labels it
-    adds, which are not values) is refused, naming ``to_csv(path, index=False)``.
+    adds, which are not values) is refused, naming ``to_csv(path, index=False)``. Numbers with
+    decimal commas (``0,5;1,25``) are refused, saying so: ``1,250`` may as well be 1250.
     UTF-8, with or without Excel's byte-order mark, or UTF-16 (Excel's "Unicode text") or
     UTF-32, with their mark or without."""
     path = Path(path)
@@ -248,11 +249,28 @@ def _not_a_table(path: Path, encoding: str, delimiter: str, skip: int,
             for column, value in enumerate(values, 1):
                 inside = _unquoted(value) if quoted else None
                 if not _is_number(value if inside is None else inside):
-                    return f"line {number}, column {column}: {value.strip()!r} is not a number"
+                    return (_decimal_commas(number, line.split("#")[0].strip()) or
+                            f"line {number}, column {column}: {value.strip()!r} is not a number")
             if width is not None and len(values) != width:
                 return (f"line {number} has {len(values)} values, and the lines before it "
                         f"{width}")
             width = len(values)
+    return None
+
+
+def _decimal_commas(number: int, text: str) -> str | None:
+    """What to say of line ``number`` if its ``text`` is numbers written with decimal commas
+    and separated by semicolons, tabs or spaces (``0,5;1,25``, as spreadsheets in many European
+    locales save a CSV), else None. Not read as such: ``1,250`` may as well be 1250."""
+    for name, separator, sep in (("semicolons", ";", "';'"), ("tabs", "\t", "'\\t'"),
+                                 ("spaces", None, "r'\\s+'")):
+        values = text.split(separator)
+        if "," in text and len(values) > 1 and all(
+                v.count(",") <= 1 and _is_number(v.replace(",", ".")) for v in values):
+            return (f"line {number} holds numbers with decimal commas, separated by {name} "
+                    f"({text!r}), as spreadsheets in many European locales write them; save the "
+                    "CSV with decimal points (in Python: pandas.read_csv(path, "
+                    f"sep={sep}, decimal=',').to_csv(new_path, index=False))")
     return None
 
 
