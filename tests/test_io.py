@@ -596,6 +596,24 @@ def test_labels_load_as_the_kind_of_array_they_were(tmp_path):
         assert loaded.predict(X).dtype == labels.dtype
 
 
+@pytest.mark.parametrize("labels, cut", [(["a", "a\0"], "a\0"), (["a\0\0", "b"], "a\0\0")])
+def test_labels_ending_in_nul_which_the_file_would_drop_are_refused(tmp_path, labels, cut):
+    """NumPy's strings drop trailing NULs: 'a' and 'a\\0' were refused as 'classes holds a label
+    twice', and a lone 'a\\0\\0' loaded as 'a', the label predict then gave."""
+    from sparseae import SoftmaxRegression
+
+    X = np.random.default_rng(0).random((30, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(max_iter=2).fit(X, np.array(labels * 15, dtype=object))
+    with pytest.raises(ValueError) as error:
+        model.save(tmp_path / "m.npz")
+    assert str(error.value) == (f"cannot save this model: its label {cut!r} ends in a "
+                                "NUL character, which the file would drop: it would load as "
+                                "'a'; relabel it")
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_string_labels_of_a_file_from_before_their_kind_was_kept_load_as_objects(tmp_path):
     """Files saved before ``classes_object`` was written: their labels, strings, were Python
     objects (pandas' strings), and load as objects."""

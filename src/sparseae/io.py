@@ -319,6 +319,11 @@ def _save_classifier(model, path) -> Path:
     header = {"format": CLASSIFIER, "version": CLASSIFIER_VERSION,
               "estimator": type(model).__name__, **_fitted_header(model),
               "classes_object": model.classes_.dtype == object}
+    cut = [label for label in model.classes_ if isinstance(label, str) and label.endswith("\0")]
+    if cut:  # (the file keeps labels as NumPy strings, which drop trailing NULs)
+        raise ValueError(f"cannot save this model: its label {cut[0]!r} ends in a NUL "
+                         f"character, which the file would drop: it would load as "
+                         f"{cut[0].rstrip(chr(0))!r}; relabel it")
     arrays = {"classes": model.classes_.astype(str) if model.classes_.dtype == object
               else model.classes_}
     for k, (W, b) in enumerate(model.layers_, 1):
