@@ -190,6 +190,25 @@ def test_csv_column_numbers_are_a_header_only_where_no_sample_is_likelier(tmp_pa
     assert load(tmp_path / "x.csv").n_samples == rows
 
 
+@pytest.mark.parametrize("width", [3, 5, 9])
+def test_csv_names_of_three_to_nine_columns_are_a_header(tmp_path, width):
+    """Below ten columns only pandas' numbers 0, 1, 2, ... above whole numbers are read as a
+    sample; names are a header at any width, and a first row of numbers stays a sample."""
+    rows = np.arange(2 * width).reshape(2, width)
+    body = "".join(",".join(map(str, row)) + "\n" for row in rows)
+    names = ",".join(f"pixel {i}" for i in range(width))
+    (tmp_path / "named.csv").write_text(f"{names}\n{body}")
+    np.testing.assert_array_equal(load(tmp_path / "named.csv").to_array(), rows)
+    (tmp_path / "plain.csv").write_text(body)
+    np.testing.assert_array_equal(load(tmp_path / "plain.csv").to_array(), rows)
+    numbered = ",".join(["label", *map(str, range(1, width))])  # a name beside numbers
+    (tmp_path / "mixed.csv").write_text(f"{numbered}\n{body}")
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "mixed.csv")
+    assert str(error.value) == (f"{tmp_path / 'mixed.csv'} is not a CSV of numbers: line 1, "
+                                "column 1: 'label' is not a number")
+
+
 def test_csv_with_semicolons_comments_or_nothing(tmp_path):
     (tmp_path / "semi.csv").write_text("1;2;3\n4;5;6\n")
     np.testing.assert_array_equal(load(tmp_path / "semi.csv").to_array(), [[1, 2, 3], [4, 5, 6]])
