@@ -275,6 +275,24 @@ def test_a_resumed_run_may_change_how_it_is_computed(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["memory_budget"] == "2GiB"
 
 
+def test_a_resumed_run_may_take_another_tol(tmp_path, capsys):
+    """--tol says how long a run goes on, as --max-iter does: given with --resume it replaces
+    the run's, and stays. gd's cost still falls at its iteration limit by more than 1e-4, but
+    not by more than 1e9."""
+    run = tmp_path / "run"
+    assert train("--solver", "gd", "--learning-rate", "0.01", "--patches", "2000",
+                 "--max-iter", "5", "--out", str(run)) == 0
+    assert "note: gd used all its 5 iterations while its cost still fell" \
+        in capsys.readouterr().err
+    assert train("--resume", str(run), "--max-iter", "8", "--tol", "1e9") == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads((run / "config.json").read_text())["tol"] == 1e9
+    assert train("--resume", str(run), "--max-iter", "10") == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads((run / "config.json").read_text())["tol"] == 1e9
+    assert sparseae.load(run / "model.npz").n_iter_ == 10
+
+
 def test_a_resumed_run_may_go_on_on_another_device(tmp_path, capsys):
     """--device is how too: a run of a GPU goes on on the CPU (or NumPy), or on a machine with
     fewer GPUs; without --device it keeps the run's."""
@@ -377,7 +395,8 @@ def test_more_iterations_for_a_run_that_converged_say_that_they_train_nothing(tm
         assert capsys.readouterr().out == (
             f"{run} is already complete; nothing to resume (it converged after {done} "
             f"iterations: the gradient is below gtol, and L-BFGS stops there at once, so {said} "
-            f"would train nothing; no option sets its tolerances)\n")
+            f"would train nothing; no option sets L-BFGS's tolerances (--tol is early "
+            "stopping's))\n")
     assert files == {name: (run / name).read_bytes() for name in files}
     (run / "metrics.json").write_text(json.dumps(
         {**metrics, "stop_reason": "the relative decrease of the cost is below ftol"}))

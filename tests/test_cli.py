@@ -719,6 +719,12 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
      ["--sparsity-target has no effect with --sparsity l1 (only with kl)"]),
     (["--early-stopping", "--patience", "3", "--whiten", "pca-white", "--decoder", "linear",
       "--retain-variance", "0.9", "--whiten-epsilon", "0.5"], []),
+    (["--tol", "0.01"],
+     ["--tol has no effect with --solver lbfgs without --early-stopping: L-BFGS stops at its "
+      "own tolerances, the largest gradient entry below 1e-05 or the cost's relative decrease "
+      "below 2.2e-09"]),
+    (["--tol", "0.01", "--early-stopping"], []),
+    (["--tol", "0.01", "--solver", "gd"], []),
 ])
 def test_train_notes_options_that_other_settings_leave_unused(tmp_path, capsys, args, notes):
     assert main(["train", *args, "--out", str(tmp_path / "r"), *QUICK]) == 0
@@ -823,6 +829,7 @@ def test_the_convergence_note_gives_the_command_that_trains_longer(tmp_path, cap
                                                  ">= 0, got 'inf'"),
     (["train", "--whiten-epsilon", "nan"], "argument --whiten-epsilon: must be a number >= 0, "
                                            "got 'nan'"),
+    (["train", "--tol", "-0.5"], "argument --tol: must be a number >= 0, got '-0.5'"),
     (["encode", "r", "--seed", "-1"], "argument --seed: must be an integer in [0, 2**32), "
                                       "got '-1'"),
     (["train", "--seed", str(2**32)], f"argument --seed: must be an integer in [0, 2**32), "
@@ -877,6 +884,8 @@ def test_help_gives_each_default_once():
     assert "(default: None)" not in text
     assert text.count("default: runs/train-<date>-<time>") == 1
     assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400;" in text
+    assert ("--tol TOL the improvement early stopping asks for (default: 1e-4; with --resume: "
+            "the run's, unless given)") in text
 
 
 def test_resume_help_names_every_option_a_resumed_run_takes_anew():
@@ -886,8 +895,8 @@ def test_resume_help_names_every_option_a_resumed_run_takes_anew():
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     resume = next(action for action in train._actions if action.dest == "resume")
-    assert "--memory-budget, --threads and --device may be given anew, --out is refused" \
-        in resume.help
+    assert "--tol, --memory-budget, --threads and --device may be given anew, --out is " \
+        "refused" in resume.help
     assert MACHINE_SETTINGS == ("memory_budget", "threads", "device")
 
 
@@ -1069,10 +1078,28 @@ def test_train_says_when_early_stopping_ended_it(tmp_path, capsys):
     assert model.n_iter_ < 200
     out, err = capsys.readouterr()
     assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200; early "
-            f"stopping ended it: the held-out cost had not fallen more than 0.0001 below its "
+            f"stopping ended it: the held-out cost had not fallen more than --tol 0.0001 below its "
             f"lowest for --patience 3 epochs in a row; the model kept is that of the lowest "
             f"held-out cost, {min(curve):.6g}, after {best} epochs") in err
     assert f"cost {model.loss_:.6g} on the training rows, mean activation" in out
+
+
+def test_tol_is_the_improvement_early_stopping_asks_for(tmp_path, capsys):
+    """--tol sets the estimator's tol (the command line had no option for it) and goes into
+    config.json: a held-out cost that must fall by 10 in 2 epochs stops after epoch 3."""
+    from sparseae.cli import DEFAULT_TOL
+
+    assert DEFAULT_TOL == sparseae.SparseAutoencoder(1).tol
+    run = tmp_path / "r"
+    assert main(["train", "--early-stopping", "--solver", "adam", "--max-iter", "50",
+                 "--patience", "2", "--tol", "10", "--patches", "500", "--n-hidden", "9",
+                 "--out", str(run), "--quiet"]) == 0
+    assert sparseae.load(run / "model.npz").n_iter_ == 3
+    assert json.loads((run / "config.json").read_text())["tol"] == 10
+    assert ("early stopping ended it: the held-out cost had not fallen more than --tol 10 "
+            "below its lowest for --patience 2 epochs in a row") in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "d"), *QUICK]) == 0
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["tol"] == 1e-4
 
 
 def test_encode_of_another_file_does_not_take_the_runs_key_or_transpose(tmp_path, capsys):
@@ -1241,6 +1268,7 @@ def test_the_names_of_a_file_s_arrays_stay_as_they_are(tmp_path, capsys):
 
 @pytest.mark.parametrize("key, value, refusal", [
     ("patience", -3, "which --patience refuses: must be a positive integer"),
+    ("tol", -0.001, "which --tol refuses: must be a number >= 0"),
     ("threads", 0, "which --threads refuses: must be a positive integer"),
     ("patches", -5, "which --patches refuses: must be a positive integer"),
     ("seed", 1.5, "which --seed refuses: must be an integer in [0, 2**32)"),

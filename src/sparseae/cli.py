@@ -20,6 +20,7 @@ from . import __version__
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 DEFAULT_MAX_ITER = 400  # the tutorial's L-BFGS iterations
+DEFAULT_TOL = 1e-4  # SparseAutoencoder's tol
 
 # Choices whose modules import scikit-learn (over a second), spelt out here so that the parser,
 # and with it --help, --version and every usage error, needs none of it. The tests check them
@@ -256,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--patience", type=_positive_int, default=10,
                      help="iterations (epochs for sgd, adam) without improvement before "
                      "early stopping")
+    fit.add_argument("--tol", type=_non_negative, default=None,
+                     help="the improvement early stopping asks for (default: 1e-4; with "
+                     "--resume: the run's, unless given): the held-out cost must fall more "
+                     "than this below its lowest within --patience iterations (epochs); gd, "
+                     "sgd and adam at --max-iter note a cost that still falls by more. L-BFGS "
+                     "stops at its own tolerances, which no option sets")
     fit.add_argument("--memory-budget", type=_memory_size, default=None,
                      help="memory the whole process may use (e.g. 500MB, 4GiB), what Python "
                      "and the libraries hold (about 150 MB) included; data whose arrays do not "
@@ -293,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", type=_path, default=None, metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR with its saved settings, "
                      "or with --max-iter continue any run up to that many iterations (one whose "
-                     "L-BFGS converged stays as it is); "
+                     "L-BFGS converged stays as it is); --tol, "
                      "--memory-budget, --threads and --device may be given anew, --out is "
                      "refused, and other options keep the run's (a note names those given)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -409,13 +416,16 @@ SETTINGS = (*SOURCE_SETTINGS, "scale", "whiten", "retain_variance", "whiten_epsi
             "n_hidden", "sparsity_target", "sparsity_weight", "weight_decay", "activation",
             "sparsity", "decoder", "init", "solver", "max_iter", "batch_size", "learning_rate",
             "lr_schedule", "momentum", "rho_estimate", "early_stopping", "validation_fraction",
-            "patience", "memory_budget", "dtype", "device", "reproducible", "threads",
+            "patience", "tol", "memory_budget", "dtype", "device", "reproducible", "threads",
             "checkpoint_every")
 
 
 # how a run is computed, not what: a resumed run takes them anew when they are given (a
 # smaller machine, a budget that proved too large)
 MACHINE_SETTINGS = ("memory_budget", "threads", "device")
+# ... and those a resumed run takes anew as well: how long it runs (--max-iter has its own
+# checks)
+RESUMED_ANEW = ("tol", *MACHINE_SETTINGS)
 
 
 def _memory_budget(text, device="numpy"):
@@ -501,6 +511,7 @@ def build_model(settings: dict, quiet: bool):
         early_stopping=settings["early_stopping"],
         validation_fraction=settings["validation_fraction"],
         n_iter_no_change=settings["patience"],
+        tol=settings["tol"],
         n_threads=settings["threads"],
         random_state=settings["seed"],
         verbose=not quiet,
@@ -533,8 +544,8 @@ def train(args) -> int:
             if converged:
                 more = "more iterations" if args.max_iter is None else f"--max-iter {args.max_iter}"
                 said = (f"it converged after {_count(done, settings)}: {why}, and L-BFGS stops "
-                        f"there at once, so {more} would train nothing; no option sets its "
-                        f"tolerances")
+                        f"there at once, so {more} would train nothing; no option sets "
+                        f"L-BFGS's tolerances (--tol is early stopping's)")
             elif done >= settings["max_iter"]:
                 said = f"to train it longer, give --max-iter above its {done}"
             else:
@@ -556,7 +567,7 @@ def train(args) -> int:
                 raise ValueError(f"{run} has done {_count(done, settings)}; to continue it, "
                                  f"--max-iter must be more than that, got {args.max_iter}")
             settings["max_iter"] = args.max_iter
-        given = {k: getattr(args, k) for k in MACHINE_SETTINGS if getattr(args, k) is not None}
+        given = {k: getattr(args, k) for k in RESUMED_ANEW if getattr(args, k) is not None}
         rewrite = args.max_iter is not None or any(settings[k] != v for k, v in given.items())
         own = dict(settings)  # (to tell the run's settings that are refused from those given)
         settings.update(given)
@@ -564,6 +575,7 @@ def train(args) -> int:
         run = _new_run(args)
         settings = {k: getattr(args, k) for k in SETTINGS}
         settings["max_iter"] = args.max_iter or DEFAULT_MAX_ITER
+        settings["tol"] = DEFAULT_TOL if args.tol is None else args.tol
         settings["memory_budget"] = args.memory_budget or "auto"
         settings["device"] = args.device or "numpy"
         # config.json must name the same data from any folder (train --resume, encode)
@@ -713,7 +725,7 @@ def _fit_and_save(args, run: Path, settings: dict, model, rows, state, rank: int
         if model.n_iter_ < settings["max_iter"]:  # the solver, or early stopping, ended it
             best = _count(curve.index(min(curve)) + 1, settings)
             why = (f"early stopping ended it: the held-out cost had not fallen more than "
-                   f"{model.tol:g} below its lowest for --patience {settings['patience']} "
+                   f"--tol {model.tol:g} below its lowest for --patience {settings['patience']} "
                    f"{_unit(settings)}s in a row" if model.stop_reason_ == "stopped early" else
                    f"the solver ended it: {model.stop_reason_}")
             print(f"note: training ended after {_count(model.n_iter_, settings)} of --max-iter "
@@ -865,9 +877,9 @@ def _finished(run: Path, state, settings: dict) -> bool:
 
 
 def _train_defaults() -> dict:
-    """Every ``train`` option's default, ``max_iter``'s resolved."""
+    """Every ``train`` option's default, ``max_iter``'s and ``tol``'s resolved."""
     return {**vars(build_parser().parse_args(["train"])), "max_iter": DEFAULT_MAX_ITER,
-            "device": "numpy"}
+            "tol": DEFAULT_TOL, "device": "numpy"}
 
 
 def _rank0() -> bool:
@@ -881,7 +893,7 @@ def _note_ignored_with_resume(args):
         return
     defaults = _train_defaults()
     ignored = [_option(k) for k in SETTINGS
-               if k not in ("max_iter", *MACHINE_SETTINGS) and getattr(args, k) != defaults[k]]
+               if k not in ("max_iter", *RESUMED_ANEW) and getattr(args, k) != defaults[k]]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run keeps its own settings "
               "(config.json)", file=sys.stderr)
@@ -1119,6 +1131,13 @@ def _note_unused_options(args):
             when = (f"without {_option(setting)}" if isinstance(value, bool) else
                     f"with {_option(setting)} {value} (only with {' or '.join(values)})")
             print(f"note: {_option(name)} has no effect {when}", file=sys.stderr)
+    if args.tol not in (None, DEFAULT_TOL) and args.solver == "lbfgs" and not args.early_stopping:
+        from .solvers import Settings
+
+        print(f"note: --tol has no effect with --solver lbfgs without --early-stopping: "
+              f"L-BFGS stops at its own tolerances, the largest gradient entry below "
+              f"{Settings.gtol:.2g} or the cost's relative decrease below {Settings.ftol:.2g}",
+              file=sys.stderr)
 
 
 def _note_unsampled(given: list[str], settings: dict, rows):
