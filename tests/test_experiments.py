@@ -212,7 +212,8 @@ def test_an_interrupted_stacked_run_keeps_each_model_it_trained(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     if kept:  # the notes of the stages that finished: --resume does not train them again
         limit = ("lbfgs stopped after 5 iterations without converging (iteration limit "
-                 "reached); raise --max-iter to train longer\n")
+                 "reached); to train longer, start a new run with a larger --max-iter (a "
+                 "resumed run keeps its own)\n")
         assert err == (f"note: autoencoder 1 of 2: {limit}note: autoencoder 2 of 2: {limit}"
                        f"note: softmax: {limit}"
                        f"sparseae: interrupted; {run} keeps {', '.join(kept)}; to go on with "
@@ -250,12 +251,15 @@ def test_an_interrupted_stacked_run_goes_on_to_the_uninterrupted_result(tmp_path
     assert capsys.readouterr().err.strip() == (
         f"sparseae: error: {run} already holds a run; choose another --out, or continue it "
         f"with: sparseae stacked --resume {run}")
-    assert main(["stacked", "--resume", str(run), "--seed", "4", "--quiet"]) == 0
+    # (--max-iter too: a resumed run keeps its own, which the notes' advice says)
+    assert main(["stacked", "--resume", str(run), "--seed", "4", "--max-iter", "50",
+                 "--quiet"]) == 0
     printed = capsys.readouterr()
     limit = ("lbfgs stopped after 5 iterations without converging (iteration limit reached); "
-             "raise --{}max-iter to train longer\n")
+             "to train longer, start a new run with a larger --{}max-iter (a resumed run keeps "
+             "its own)\n")
     assert printed.err == (  # (no note of autoencoder1: it is not trained again)
-        "note: --seed ignored: a resumed run keeps its own settings (config.json)\n"
+        "note: --max-iter, --seed ignored: a resumed run keeps its own settings (config.json)\n"
         f"going on with {run}: 1 of its 2 autoencoders were trained; autoencoder2 is trained "
         "anew\n"
         + "note: autoencoder 2 of 2: " + limit.format("") + "note: softmax: " + limit.format("")
@@ -331,7 +335,8 @@ def test_an_autoencoder_interrupted_in_training_goes_on_from_its_checkpoint(
     checkpoint = f"{name}.checkpoint.npz"
     assert capsys.readouterr().err.strip() == (
         ("note: autoencoder 1 of 2: lbfgs stopped after 30 iterations without converging "
-         "(iteration limit reached); raise --max-iter to train longer\n" if kept else "")
+         "(iteration limit reached); to train longer, start a new run with a larger "
+         "--max-iter (a resumed run keeps its own)\n" if kept else "")
         + f"sparseae: interrupted; {run} keeps {', '.join(kept + [checkpoint])}"
         + (f" ({name} after 12 iterations)" if ctrl_c == "once" else "")
         + f"; to go on with it: sparseae {command} --resume {run}")
@@ -554,7 +559,8 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
     # (the autoencoder's note now: --resume does not train it again, nor note it)
     assert capsys.readouterr().err.strip() == (
         "note: autoencoder: lbfgs stopped after 5 iterations without converging (iteration "
-        "limit reached); raise --max-iter to train longer\n"
+        "limit reached); to train longer, start a new run with a larger --max-iter (a resumed "
+        "run keeps its own)\n"
         f"sparseae: interrupted; {run} keeps autoencoder.npz; to go on with it: sparseae "
         f"selftaught --resume {run}")
     first = (run / "autoencoder.npz").read_bytes()
@@ -576,7 +582,8 @@ def test_an_interrupted_selftaught_run_goes_on_to_the_uninterrupted_result(tmp_p
 
     assert main(["selftaught", "--resume", str(run), "--seed", "4", "--quiet"]) == 0
     limit = ("lbfgs stopped after 5 iterations without converging (iteration limit reached); "
-             "raise --max-iter to train longer\n")
+             "to train longer, start a new run with a larger --max-iter (a resumed run keeps "
+             "its own)\n")
     assert capsys.readouterr().err == (  # (no note of the autoencoder: not trained again)
         "note: --seed ignored: a resumed run keeps its own settings (config.json)\n"
         f"going on with {run}: its autoencoder was trained\n"
@@ -678,8 +685,10 @@ def test_a_resumed_experiment_keeps_the_softmax_it_had_trained(tmp_path, capsys,
         "its autoencoder and its softmax were trained\nnote: softmax on the raw pixels: "
         if command == "selftaught" else
         "2 of its 2 autoencoders and its softmax were trained\nnote: fine-tuning: ") + (
-        "lbfgs stopped after 5 iterations without converging (iteration limit reached); raise "
-        f"--{'' if command == 'selftaught' else 'finetune-'}max-iter to train longer\n")
+        "lbfgs stopped after 5 iterations without converging (iteration limit reached); to "
+        "train longer, start a new run with a larger "
+        f"--{'' if command == 'selftaught' else 'finetune-'}max-iter (a resumed run keeps its "
+        "own)\n")
     assert (run / "softmax.npz").read_bytes() == softmax  # kept, not trained again
     ends = [json.loads((folder / "metrics.json").read_text()) for folder in (whole, run)]
     assert {k: v for k, v in ends[0].items() if "seconds" not in k} == {
@@ -818,8 +827,8 @@ def test_the_experiments_say_their_warnings_as_notes_in_their_options(tmp_path, 
     note naming the stage and the options to change, not as a Python warning. So is each stage
     that L-BFGS stopped at its iteration limit (the experiments said nothing of it, where
     train says it), with the option that raises the limit."""
-    limit = ("lbfgs stopped after {} without converging (iteration limit reached); raise "
-             "--{}max-iter to train longer")
+    limit = ("lbfgs stopped after {} without converging (iteration limit reached); to train "
+             "longer, start a new run with a larger --{}max-iter (a resumed run keeps its own)")
     assert main(["stacked", "--data", "digits", "--hidden", "30", "20", "--max-iter", "100",
                  "--finetune-max-iter", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     notes = capsys.readouterr().err.strip().splitlines()

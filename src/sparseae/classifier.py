@@ -31,6 +31,9 @@ from .fitting import (
     warn,
 )
 
+# TRAIN_LONGER of the fine-tuning, whose iterations finetune_max_iter sets
+FINETUNE_LONGER = "raise finetune_max_iter to train longer"
+
 
 class NetworkProblem:
     """A network's objective on in-memory data, as the solvers drive it."""
@@ -350,8 +353,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained_.loss_curve_, self.pretrained_.n_iter_ = [], 0
         self.pretrained_.stop_reason_ = "assembled from the pretrained layers, not trained"
         self.pretrained_.interrupted_ = False
-        with warnings_of("fine-tuning", {TRAIN_LONGER: "raise finetune_max_iter to train "
-                                                        "longer"}), \
+        with warnings_of("fine-tuning", {TRAIN_LONGER: FINETUNE_LONGER}), \
                 named_as({"weight_decay": "finetune_weight_decay",
                           "max_iter": "finetune_max_iter"}):
             self.network_ = stack().fit(X, y, init=layers)

@@ -1196,11 +1196,19 @@ def _print_notes(caught, advice: dict[str, str], command: str):
 
 
 def _experiment_advice() -> dict[str, str]:
-    """The library's advice, in the words of selftaught and stacked."""
+    """The library's advice, in the words of selftaught and stacked. A run of theirs is not
+    trained longer: --resume keeps its iteration limits, and goes on only where it was
+    interrupted."""
+    from .classifier import FINETUNE_LONGER
     from .estimator import ALIKE, SILENCE
+    from .fitting import TRAIN_LONGER
 
     return {SILENCE: "give a smaller --sparsity-weight",
-            ALIKE: "give a smaller --weight-decay or --sparsity-weight"}
+            ALIKE: "give a smaller --weight-decay or --sparsity-weight",
+            **{theirs: f"to train longer, start a new run with a larger {option} (a resumed "
+                       "run keeps its own)"
+               for theirs, option in ((TRAIN_LONGER, "--max-iter"),
+                                      (FINETUNE_LONGER, "--finetune-max-iter"))}}
 
 
 def _write_metrics(run: Path, metrics: dict):
