@@ -1418,6 +1418,30 @@ def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tm
     assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 2
 
 
+def test_a_metrics_json_that_is_a_link_to_nothing_is_an_error_not_no_metrics(tmp_path, capsys):
+    """metrics.json a link to a missing file was "no metrics": --resume of a complete run took
+    it for one stopped before its end, trained again and wrote its metrics through the link; a
+    loop of links was the system's "too many levels of symbolic links"."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
+    (run / "metrics.json").rename(tmp_path / "kept.json")
+    for target, said in [(tmp_path / "gone.json", f"is a symbolic link to a missing file "
+                                                  f"({tmp_path / 'gone.json'})"),
+                         (run / "metrics.json", "is a loop of symbolic links")]:
+        (run / "metrics.json").unlink(missing_ok=True)
+        (run / "metrics.json").symlink_to(target)
+        for more in ([], ["--max-iter", "3"]):
+            capsys.readouterr()
+            assert main(["train", "--resume", str(run), *more]) == 2
+            assert capsys.readouterr().err == f"sparseae: error: {run / 'metrics.json'} {said}\n"
+    assert not (tmp_path / "gone.json").exists()
+    (run / "metrics.json").unlink()
+    (run / "metrics.json").symlink_to(tmp_path / "kept.json")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert capsys.readouterr().out.startswith(f"{run} is already complete; nothing to resume")
+
+
 def test_resume_blames_a_device_given_anew_on_the_option_not_on_config_json(tmp_path, capsys):
     """--device is given anew with --resume: a device refused is the option's fault, where it
     was said as config.json's ("run/config.json: device='meta' is not supported")."""

@@ -497,6 +497,36 @@ def test_a_stage_checkpoint_or_model_that_is_a_link_to_nothing_is_an_error(tmp_p
     assert not (tmp_path / "gone.npz").exists()
 
 
+def test_a_metrics_json_or_a_model_above_that_is_a_link_to_nothing_is_an_error(
+        tmp_path, capsys, monkeypatch):
+    """A link to a missing file in place of metrics.json was "not complete": --resume trained
+    the complete run's network again and wrote its metrics through the link. One in place of
+    the model of a stage above the autoencoder trained anew was not removed as that stage's
+    file is: the stage's new model was written through it."""
+    from sparseae.checkpoint import GracefulInterrupt
+
+    gone = tmp_path / "gone.npz"
+    said = f"is a symbolic link to a missing file ({gone})"
+    args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3", "--quiet"]
+    run = tmp_path / "whole"
+    assert main([*args, "--out", str(run)]) == 0
+    (run / "metrics.json").unlink()
+    (run / "metrics.json").symlink_to(gone)
+    capsys.readouterr()
+    assert main(["stacked", "--resume", str(run), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"sparseae: error: {run / 'metrics.json'} {said}\n"
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
+        assert main([*args, "--out", str(run)]) == 130
+    (run / "autoencoder2.npz").symlink_to(gone)
+    capsys.readouterr()
+    assert main(["stacked", "--resume", str(run), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"sparseae: error: {run / 'autoencoder2.npz'} {said}")
+    assert not gone.exists()
+
+
 def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(
         tmp_path, capsys, monkeypatch):
     from sparseae import SparseAutoencoder

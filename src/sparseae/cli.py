@@ -557,7 +557,7 @@ def train(args) -> int:
                 print(said)
             return 0
         if args.max_iter is not None:
-            if state is None and (run / "metrics.json").exists():
+            if state is None and is_there(run / "metrics.json"):
                 raise ValueError(f"{run} has no checkpoint.npz to continue from")
             # (its own total, reached by a run killed before it saved its model and metrics:
             # the command given again finishes it)
@@ -856,10 +856,15 @@ STOP_REASONS = {"stopped early": "early stopping ended it, as the held-out cost 
 
 
 def _metrics(run: Path) -> dict:
-    """The run's metrics.json, or {} while it has none (or a damaged one)."""
+    """The run's metrics.json, or {} while it has none (or a damaged one); a clear error for a
+    link that leads nowhere (``is_there``)."""
+    from .io import is_there
+
+    if not is_there(run / "metrics.json"):
+        return {}
     try:
         metrics = json.loads((run / "metrics.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except json.JSONDecodeError:
         return {}
     return metrics if isinstance(metrics, dict) else {}
 
@@ -1233,6 +1238,8 @@ class _ExperimentFiles:
         """``above`` are the models above ``in_training`` (autoencoders, the softmax, the
         fine-tuned network), trained on the features of one that is trained anew now: their
         files of a resumed run are removed."""
+        from .io import is_there
+
         self.run, self.settings, self.command = run, settings, command
         self.saved = list(pretrained)
         self.made = None if resumed else not run.exists()  # (None: a resumed run)
@@ -1242,7 +1249,7 @@ class _ExperimentFiles:
             # since, or of one above it
             stale = [path for path in run.glob("*" + CHECKPOINT)
                      if path != self.checkpoint(in_training)]
-            models = [run / f"{name}.npz" for name in above if (run / f"{name}.npz").exists()]
+            models = [run / f"{name}.npz" for name in above if is_there(run / f"{name}.npz")]
             for path in [*stale, *models]:
                 path.unlink()
             if models:
@@ -1360,12 +1367,13 @@ def _begin_experiment(args):
     run is already complete."""
     from .data import Rows
     from .experiments import labeled_data
+    from .io import is_there
 
     if args.resume is None:
         run, settings = _new_run(args), _experiment_settings(args)
     else:
         run, settings = args.resume, _experiment_run(args)
-        if (run / "metrics.json").exists():
+        if is_there(run / "metrics.json"):
             print(f"{run} is already complete; nothing to resume")
             return None
     X, y = labeled_data(settings["data"], settings["labels"])
