@@ -658,6 +658,35 @@ def test_a_resume_under_another_objective_or_other_steps_is_refused(tmp_path):
             X, y, resume=load_checkpoint(tmp_path / "net.npz"))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_resume_under_the_l1_penalty_may_give_another_sparsity_target(tmp_path):
+    """The L1 penalty has no target (objective.l1_penalty), yet a resumed fit with another
+    sparsity_target was refused ("resume is of a run with sparsity_target=0.01; this model has
+    sparsity_target=0.2"); under KL it still is."""
+    from sparseae import SparseAutoencoder
+
+    X = np.random.default_rng(0).random((40, 5))
+    run = {"solver": "adam", "max_iter": 2, "random_state": 0}
+    for sparsity in ("l1", "kl"):
+        SparseAutoencoder(3, sparsity=sparsity, **run).fit(
+            X, checkpoint=Checkpointer(tmp_path / f"{sparsity}.npz"))
+    whole = SparseAutoencoder(3, sparsity="l1", **{**run, "max_iter": 4}).fit(X)
+    resumed = SparseAutoencoder(3, sparsity="l1", sparsity_target=0.2, **{**run, "max_iter": 4})
+    resumed.fit(X, resume=load_checkpoint(tmp_path / "l1.npz"))
+    assert resumed.n_iter_ == 4
+    np.testing.assert_array_equal(resumed.W1_, whole.W1_)
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "resume is of a run with sparsity_target=0.01; this model has sparsity_target=0.2 "
+            "(set sparsity_target=0.01 to continue it)") + "$"):
+        SparseAutoencoder(3, sparsity="kl", sparsity_target=0.2, **{**run, "max_iter": 4}).fit(
+            X, resume=load_checkpoint(tmp_path / "kl.npz"))
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "resume is of a run with sparsity='l1'; this model has sparsity='kl' "
+            "(set sparsity='l1' to continue it)") + "$"):
+        SparseAutoencoder(3, sparsity="kl", **{**run, "max_iter": 4}).fit(
+            X, resume=load_checkpoint(tmp_path / "l1.npz"))
+
+
 def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
     data, run = tmp_path / "x.npy", tmp_path / "run"
     rng = np.random.default_rng(0)

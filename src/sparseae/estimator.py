@@ -367,6 +367,14 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _budget(self) -> int | None:
         return None if self.memory_budget is None else training.parse_bytes(self.memory_budget)
 
+    def _run_params(self) -> dict:
+        """``SolverMixin``'s, without sparsity_target under the L1 penalty, which has no
+        target (``objective.l1_penalty``): a resumed fit may give it another."""
+        values = super()._run_params()
+        if self.sparsity == "l1":
+            del values["sparsity_target"]
+        return values
+
     def _layout(self, problem, validation) -> dict:
         """The rows per chunk, which a budget's room sets by the memory held at the start."""
         chunks = {"train": problem.chunk_rows}
