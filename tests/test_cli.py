@@ -1395,6 +1395,38 @@ def test_a_second_ctrl_c_or_one_while_the_results_are_written_says_how_to_go_on(
     assert main([*args, "--out", str(run)]) == 0
 
 
+def test_ctrl_c_while_a_resumed_run_reads_its_data_says_how_to_go_on(tmp_path, capsys,
+                                                                      monkeypatch):
+    """Ctrl-C while --resume read the data (a large file), before the training went on, said
+    only "sparseae: interrupted", where one during the training says how to go on; the run is
+    as it was, and the same command goes on with it. A new run interrupted there has written
+    nothing, and says so as before."""
+    import sparseae.cli
+    from sparseae.checkpoint import GracefulInterrupt
+
+    def reading(settings):
+        raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
+        assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 130
+    kept = {name: (run / name).read_bytes() for name in ("checkpoint.npz", "config.json")}
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        patch.setattr(sparseae.cli, "load_rows", reading)
+        assert main(["train", "--resume", str(run)]) == 130
+        assert capsys.readouterr().err == (f"sparseae: interrupted; {run} keeps its last "
+                                           f"checkpoint\ncontinue with: sparseae train "
+                                           f"--resume {run}\n")
+        assert {name: (run / name).read_bytes() for name in kept} == kept
+        assert main(["train", "--out", str(tmp_path / "new"), *QUICK]) == 130
+        assert capsys.readouterr().err == "sparseae: interrupted\n"
+        assert not (tmp_path / "new").exists()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 1
+
+
 def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tmp_path, capsys):
     """checkpoint.npz a link to a missing file (a checkpoint kept on another disk, not mounted)
     was "no checkpoint": the run began again from its first iteration, and wrote through the

@@ -596,15 +596,11 @@ def train(args) -> int:
         rank, _ = distributed.init(Backend(model.device, model.dtype))
         model.set_params(distributed=True, verbose=model.verbose and rank == 0)
     try:
-        rows, sampled = load_rows(settings)
-    except ValueError as err:  # (with --resume, config.json alone says how the data is read)
-        if args.resume is None or not _said_by_library(err):
+        rows, sampled = _read_rows(args, run, settings)
+    except KeyboardInterrupt:  # (a resumed run is as it was: the same command goes on with it)
+        if args.resume is None or rank != 0:
             raise
-        raise _of_config(run, err) from None
-    if args.resume is not None:
-        _check_same_data(run, settings, rows)
-    else:
-        settings["data_check"] = _data_check(rows)
+        return _interrupted(run, None)
     if rank == 0:
         _note_on_the_data(settings, rows, sampled, options_given=args.resume is None)
 
@@ -615,6 +611,22 @@ def train(args) -> int:
         if rank != 0:
             raise
         return _interrupted(run, made if args.resume is None else None)
+
+
+def _read_rows(args, run: Path, settings: dict):
+    """``load_rows`` of train's ``settings``: those of a resumed ``run`` (config.json) checked
+    against the data it began with, those of a new one given what checks it then."""
+    try:
+        rows, sampled = load_rows(settings)
+    except ValueError as err:  # (with --resume, config.json alone says how the data is read)
+        if args.resume is None or not _said_by_library(err):
+            raise
+        raise _of_config(run, err) from None
+    if args.resume is not None:
+        _check_same_data(run, settings, rows)
+    else:
+        settings["data_check"] = _data_check(rows)
+    return rows, sampled
 
 
 def _fit_and_save(args, run: Path, settings: dict, model, rows, state, rank: int,
@@ -750,10 +762,10 @@ def _fit_and_save(args, run: Path, settings: dict, model, rows, state, rank: int
 
 def _interrupted(run: Path, made: bool | None) -> int:
     """Ctrl-C or SIGTERM a second time during the training, or once before or after it (while
-    the settings, the model, its pictures or metrics are written): a run goes on from the
-    checkpoint on disk, as after a first one; a new run (``made``: whether it made its folder;
-    None for a resumed run) that saved none is taken away, so that the same command can be
-    given again, as after an error."""
+    a resumed run's data is read, or the settings, the model, its pictures or metrics are
+    written): a run goes on from the checkpoint on disk, as after a first one; a new run
+    (``made``: whether it made its folder; None for a resumed run) that saved none is taken
+    away, so that the same command can be given again, as after an error."""
     kept = (run / "checkpoint.npz").exists()
     if made is not None and not kept:
         _remove_unbegun(run, made)
