@@ -527,6 +527,36 @@ def test_a_metrics_json_or_a_model_above_that_is_a_link_to_nothing_is_an_error(
     assert not gone.exists()
 
 
+def test_ctrl_c_while_a_resumed_experiment_reads_its_data_says_how_to_go_on(
+        tmp_path, capsys, monkeypatch):
+    """Ctrl-C while --resume read the data (MNIST, say), before any stage went on, said only
+    "sparseae: interrupted"; the run is as it was, and the same command goes on with it. A new
+    run interrupted there has written nothing, and says so as before."""
+    import sparseae.experiments
+    from sparseae.checkpoint import GracefulInterrupt
+
+    def reading(data, labels):
+        raise KeyboardInterrupt
+
+    args = ["stacked", "--data", "digits", "--hidden", "6", "5", "--max-iter", "3", "--quiet"]
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(GracefulInterrupt, "__call__", lambda self: True)  # Ctrl-C at once
+        assert main([*args, "--out", str(run)]) == 130
+    kept = {path.name: path.read_bytes() for path in run.iterdir()}
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        patch.setattr(sparseae.experiments, "labeled_data", reading)
+        assert main(["stacked", "--resume", str(run), "--quiet"]) == 130
+        assert capsys.readouterr().err == (f"sparseae: interrupted; {run} is as it was; to go "
+                                           f"on with it: sparseae stacked --resume {run}\n")
+        assert {path.name: path.read_bytes() for path in run.iterdir()} == kept
+        assert main([*args, "--out", str(tmp_path / "new")]) == 130
+        assert capsys.readouterr().err == "sparseae: interrupted\n"
+        assert not (tmp_path / "new").exists()
+    assert main(["stacked", "--resume", str(run), "--quiet"]) == 0
+
+
 def test_a_resumed_run_interrupted_before_saving_anything_is_still_one_to_resume(
         tmp_path, capsys, monkeypatch):
     from sparseae import SparseAutoencoder

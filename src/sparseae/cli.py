@@ -1375,10 +1375,9 @@ def _goes_on(run: Path, name: str) -> str:
 
 def _begin_experiment(args):
     """``(run, settings, X, y)`` of a new run of selftaught or stacked, or of the interrupted
-    one that ``--resume`` names (its data checked against what it began with); None if that
-    run is already complete."""
-    from .data import Rows
-    from .experiments import labeled_data
+    one that ``--resume`` names (its data checked against what it began with); else the exit
+    status of a resumed run with nothing to train: 0 if it is already complete, that of an
+    interruption while its data was read."""
     from .io import is_there
 
     if args.resume is None:
@@ -1387,7 +1386,24 @@ def _begin_experiment(args):
         run, settings = args.resume, _experiment_run(args)
         if is_there(run / "metrics.json"):
             print(f"{run} is already complete; nothing to resume")
-            return None
+            return 0
+    try:
+        X, y = _read_labeled(args, run, settings)
+    except KeyboardInterrupt:  # (a resumed run is as it was: the same command goes on with it)
+        if args.resume is None:
+            raise
+        print(f"sparseae: interrupted; {run} is as it was; to go on with it: "
+              f"{_shell('sparseae', args.command, '--resume', run)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return run, settings, X, y
+
+
+def _read_labeled(args, run: Path, settings: dict):
+    """The samples and labels of an experiment's ``settings``: those of a resumed ``run``
+    checked against what it began with, those of a new one given what checks them then."""
+    from .data import Rows
+    from .experiments import labeled_data
+
     X, y = labeled_data(settings["data"], settings["labels"])
     if args.resume is None:
         settings["data_check"] = {**_data_check(Rows(X)), "labels": _labels_check(y)}
@@ -1399,7 +1415,7 @@ def _begin_experiment(args):
                              "changed since the run began; a resumed run goes on with the "
                              "labels it began with (its split and its autoencoders depend on "
                              "them), so train a new run on the new labels")
-    return run, settings, X, y
+    return X, y
 
 
 def _labels_check(y) -> str:
@@ -1465,8 +1481,8 @@ def selftaught(args) -> int:
     from .io import is_there
 
     begun = _begin_experiment(args)
-    if begun is None:
-        return 0
+    if isinstance(begun, int):
+        return begun
     run, settings, X, y = begun
     pretrained = softmax = None
     if args.resume is not None:
@@ -1523,8 +1539,8 @@ def stacked(args) -> int:
     from .io import is_there
 
     begun = _begin_experiment(args)
-    if begun is None:
-        return 0
+    if isinstance(begun, int):
+        return begun
     run, settings, X, y = begun
     pretrained, softmax = [], None
     if args.resume is not None:
