@@ -329,6 +329,39 @@ def test_a_checkpoint_that_failed_to_save_counts_as_none(tmp_path, monkeypatch, 
     assert not run.exists()
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_checkpoint_that_fails_to_save_in_a_fit_is_an_error_and_the_last_one_is_kept(
+        tmp_path, monkeypatch):
+    """A fit given a checkpoint promises states to resume from: one that cannot be saved (a
+    full disk) ends it with the error naming the file, as train does, and leaves the
+    estimator as it was (unchanged_on_failure); the file keeps the last state saved, which
+    resumes to the uninterrupted fit's end."""
+    import errno
+
+    import sparseae.checkpoint as checkpoint
+    from sparseae import SparseAutoencoder
+
+    X = np.random.default_rng(0).random((40, 5))
+    save = checkpoint.save_checkpoint
+
+    def full_after_2(path, state):
+        if state["solver"]["iteration"] > 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return save(path, state)
+
+    model = SparseAutoencoder(3, max_iter=6, random_state=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, "save_checkpoint", full_after_2)
+        with pytest.raises(OSError) as caught:
+            model.fit(X, checkpoint=Checkpointer(tmp_path / "ck.npz", every=2))
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(tmp_path / "ck.npz"))
+    assert not hasattr(model, "W1_")
+    state = load_checkpoint(tmp_path / "ck.npz")
+    assert state["solver"]["iteration"] == 2
+    whole = SparseAutoencoder(3, max_iter=6, random_state=0).fit(X)
+    np.testing.assert_array_equal(model.fit(X, resume=state).W1_, whole.W1_)
+
+
 def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     run = tmp_path / "run"
     assert new_run(run, 12) == 0
