@@ -19,8 +19,9 @@ nothing but the 784-196 check's time.
   the costs on NumPy and on PyTorch;
 - adam for 3 epochs (20000 patches, 64-10-64, batch 100, seed 0) with ``reproducible=True`` under
   torchrun on 1 and on 2 CPU processes (gloo, one thread each): the weights' difference, on
-  NumPy and on PyTorch (more rows than PyTorch's 8192-row blocks, so that both processes get
-  some; of 1000, the first process gets none and the runs are trivially the same);
+  NumPy and on PyTorch (more rows than two reproducible blocks, 512 and 1024 rows here, so that
+  both processes get some; with fewer than one, the first process gets none and the runs are
+  trivially the same);
 - ``check_variants(784, 196, coordinates=200)``, what ``sparseae gradcheck --n-features 784
   --n-hidden 196 --coordinates 200`` runs: the largest relative difference and its time.
 

@@ -120,8 +120,9 @@ def test_cli_under_torchrun_writes_one_run_folder(tmp_path):
 
 
 def test_cli_under_torchrun_scales_the_share_of_a_process_that_gets_no_rows(tmp_path):
-    """--reproducible shares whole blocks (8192 rows on PyTorch): of 1000 patches, rank 0 gets
-    none, and the patch normalisation must pass its empty share through."""
+    """--reproducible shares whole blocks (1024 rows of 64 float64 features on PyTorch's CPU):
+    of 1000 patches, rank 0 gets none, and the patch normalisation must pass its empty share
+    through."""
     out = tmp_path / "run"
     result = torchrun("-m", "sparseae", "train", "--patches", "1000", "--n-hidden", "10",
                       "--max-iter", "3", "--device", "cpu", "--reproducible", "--quiet",

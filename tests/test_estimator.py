@@ -209,7 +209,9 @@ def test_processes_on_one_machine_share_its_cores(monkeypatch):
     assert SparseAutoencoder(distributed=True)._lanes() == max(cores // 2, 1)
     assert SparseAutoencoder()._lanes() == cores
     assert SparseAutoencoder(distributed=True, n_threads=3)._lanes() == 3
-    assert SparseAutoencoder(device="cpu")._lanes() == 1
+    assert SparseAutoencoder(device="cpu")._lanes() == cores  # (PyTorch's CPU as NumPy)
+    assert SparseAutoencoder(device="cuda")._lanes() == SparseAutoencoder(
+        device="cuda:1")._lanes() == 1
 
 
 def test_training_that_diverges_is_an_error_not_a_model():

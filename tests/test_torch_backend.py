@@ -56,6 +56,63 @@ def test_data_stays_on_the_device_as_a_tensor(patches):
     assert isinstance(problem.work.a2, torch.Tensor)
 
 
+def test_the_cpu_evaluates_in_blocks_shared_by_threads_and_a_gpu_whole_arrays(patches):
+    """On the CPU, PyTorch's evaluations go in blocks of 512 KiB of inputs, at least 512 rows,
+    split among the threads as NumPy's (256 KiB); elsewhere (a GPU; here the meta device,
+    which no kernel runs on) whole arrays, and fixed 8192-row blocks when reproducible."""
+    like = {dtype: torch.empty(0, dtype=getattr(torch, dtype)) for dtype in ("float32", "float64")}
+    assert objective.block_rows(10000, 64, like["float32"]) == 2048
+    assert objective.block_rows(10000, 64, like["float64"]) == 1024
+    assert objective.block_rows(10000, 784, like["float32"]) == 512
+    assert objective.block_rows(1000, 64, like["float32"]) == 1000  # (fewer rows than a block)
+    assert objective.block_rows(1000, 64, like["float32"], reproducible=True) == 2048
+    assert objective.block_rows(10000, 64, np.empty(0, np.float64)) == 512
+    meta = torch.empty(0, device="meta")
+    assert objective.block_rows(10000, 64, meta) == 10000
+    assert objective.block_rows(10000, 64, meta, reproducible=True) == 8192
+    X = np.concatenate([patches] * 5)
+    problem = Problem(Rows(X), Spec(), 10, np.float64, device="cpu", threads=2)
+    assert problem.threads == 2 and len(problem.work.lanes) == 2
+    assert problem.work.parts(5000) == [(0, 2048), (2048, 5000)]
+    lanes = [lane.delta2 for lane in problem.work.lanes]
+    assert all(isinstance(b, torch.Tensor) and b.shape == (1024, 10) for b in lanes)
+
+
+@pytest.mark.parametrize("reproducible", [False, True])
+def test_a_cpu_fit_runs_pytorch_on_one_thread_per_lane_and_restores_its_threads(
+        patches, reproducible):
+    """Each thread that shares the rows runs PyTorch on one thread, as NumPy's BLAS, else
+    the two would oversubscribe the cores; so does a reproducible fit, whose products must not
+    be split by PyTorch's threads. The process's thread count is restored afterwards."""
+    seen, before = [], torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        def callback(iteration, cost):
+            seen.append(torch.get_num_threads())
+
+        many = np.concatenate([patches] * 5)  # (5000 rows: 5 blocks; 1000: one)
+        for X, n_threads, expected in ((many, 2, 1), (many, 1, 1),
+                                       (patches, None, 1 if reproducible else 2)):
+            seen.clear()
+            SparseAutoencoder(10, max_iter=2, device="cpu", n_threads=n_threads,
+                              reproducible=reproducible, callback=callback,
+                              random_state=0).fit(X)
+            assert seen == [expected] * 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+def test_reproducible_cpu_fits_are_bitwise_the_same_on_any_number_of_threads(patches, device):
+    """The final cost (loss_) included, computed on the fit's threads."""
+    X = np.concatenate([patches] * 5)  # 5000 rows: blocks of 512 or 1024 shared by the threads
+    fits = [SparseAutoencoder(10, max_iter=20, device=device, n_threads=n, reproducible=True,
+                              random_state=0).fit(X) for n in (1, 2, 3)]
+    for fit in fits[1:]:
+        assert np.array_equal(fit.W1_, fits[0].W1_) and fit.loss_ == fits[0].loss_
+        assert np.array_equal(fit.rho_hat_, fits[0].rho_hat_)
+
+
 def test_trained_float32_model_is_within_half_a_percent_of_numpy(patches):
     kwargs = dict(n_hidden=16, max_iter=400, random_state=0)
     with warnings.catch_warnings():

@@ -83,10 +83,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     reproducible : bool, default=False
         Sum each evaluation over fixed blocks of rows with compensated summation, so that the
         result is bitwise the same for any number of processes, threads and memory budget
-        (one that holds a block of rows; a smaller one is refused, naming the budget needed;
-        on a PyTorch device, whose sums depend on its thread count, for the same
-        ``torch.set_num_threads`` in every process, as torchrun's one each): a
-        distributed L-BFGS run then follows the single-process run exactly, where plain sums
+        (one that holds a block of rows; a smaller one is refused, naming the budget needed):
+        a distributed L-BFGS run then follows the single-process run exactly, where plain sums
         differ in the last bits and L-BFGS amplifies the difference over hundreds of
         iterations. Costs a few passes over the gradient per block of rows. Exact evaluations
         only: minibatches (``sgd``, ``adam``) still differ in the last bits.
@@ -129,12 +127,14 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         the largest gradient entry is below 1e-5, or when the cost's relative decrease is below
         2.2e-9 (SciPy's L-BFGS-B defaults).
     n_threads : int or None, default=None
-        Threads while fitting. With NumPy, each evaluation splits its rows, in blocks, among
-        this many threads, each running BLAS on one thread; None uses the cores this process
-        may use (under torchrun, shared among the processes on the machine). Data of a single
-        block runs BLAS on ``n_threads`` threads instead (None: one for small problems, where
-        threads only fight, and all cores for large ones; one if ``reproducible``). Not used
-        on a PyTorch device, whose threads ``torch.set_num_threads`` sets. A fit is bitwise
+        Threads while fitting. On the CPU (NumPy, or PyTorch's ``device="cpu"``), each
+        evaluation splits its rows, in blocks, among this many threads, each running BLAS (or
+        PyTorch) on one thread; None uses the cores this process may use (under torchrun,
+        shared among the processes on the machine). Data of a single block runs BLAS on
+        ``n_threads`` threads instead (None: one for small problems, where threads only fight,
+        and all cores for large ones; one if ``reproducible``); PyTorch on ``n_threads``
+        (None: ``torch.get_num_threads()``; one if ``reproducible``). Not used on a GPU.
+        A fit is bitwise
         repeatable for the same number of threads; another number groups the sums differently
         and changes the last bits (None: the machine's cores), unless ``reproducible``.
     random_state : int, RandomState or None, default=None
@@ -262,16 +262,17 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 start = params.initialize(rows.n_features, self.n_hidden,
                                           np.random.default_rng(seed), self.init)
                 theta0 = params.pack(start)
+            flops = 10.0 * rows.n_samples * rows.n_features * self.n_hidden
             result = self._optimize(
                 problem, theta0, seed, validation=validation, resume=resume,
                 checkpoint=checkpoint, should_stop=should_stop,
-                show_progress=process is None or process[0] == 0,
-                flops=10.0 * rows.n_samples * rows.n_features * self.n_hidden,
+                show_progress=process is None or process[0] == 0, flops=flops,
                 lanes=problem.threads,
             )
             self._set_params(params.unpack(result.theta, rows.n_features, self.n_hidden))
-            self.loss_ = problem.cost(result.theta)
-            self.rho_hat_ = problem.rho_hat(self._params())
+            with self._threads_of(problem, flops, problem.threads):  # (as the fit's: the
+                self.loss_ = problem.cost(result.theta)  # same sums, bit for bit)
+                self.rho_hat_ = problem.rho_hat(self._params())
             self.chunk_rows_ = None if problem.in_memory else problem.chunk_rows
             if not self._warn_if_silent():
                 self._warn_if_alike(rows)

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 import joblib
@@ -212,10 +212,10 @@ class SolverMixin:
                 + (USE_ADAM if adam else ""))
 
     def _lanes(self) -> int:
-        """Threads that share each NumPy evaluation's rows: ``n_threads``, or the cores this
-        process may use, shared with the other processes torchrun started on this machine
-        (PyTorch devices run their own threads: 1)."""
-        if getattr(self, "device", "numpy") != "numpy":
+        """Threads that share each evaluation's rows on the CPU: ``n_threads``, or the cores
+        this process may use, shared with the other processes torchrun started on this machine
+        (a GPU runs its own threads: 1)."""
+        if str(getattr(self, "device", "numpy")).split(":")[0] == "cuda":
             return 1
         if self.n_threads:
             return self.n_threads
@@ -239,6 +239,25 @@ class SolverMixin:
             return self.n_threads
         # Below ~1e9 flops per evaluation the thin matrix products are too small to share.
         return 1 if flops_per_evaluation < 1e9 else None
+
+    def _torch_threads(self, lanes: int) -> int | None:
+        """PyTorch's threads on the CPU while fitting, when ``lanes`` threads share the rows:
+        one, as NumPy's BLAS (``_threads``), where several share them or where
+        ``reproducible`` (PyTorch rounds a product by how it splits it among its threads);
+        else ``n_threads`` (None: as they are)."""
+        if lanes > 1 or getattr(self, "reproducible", False):
+            return 1
+        return self.n_threads
+
+    @contextmanager
+    def _threads_of(self, problem, flops: float, lanes: int):
+        """The threads ``problem``'s evaluations run on: NumPy's BLAS (``_threads``) and, on
+        PyTorch's CPU, PyTorch's (``_torch_threads``)."""
+        backend = getattr(problem, "backend", None)  # (none: a classifier's, on NumPy)
+        with blas_threads(self._threads(flops, lanes)), (
+                nullcontext() if backend is None else
+                backend.threads(self._torch_threads(lanes))):
+            yield
 
     def _optimize(self, problem, theta0, seed, *, validation=None, resume=None, checkpoint=None,
                   should_stop=None, show_progress=True, flops=0.0, lanes=1) -> solvers.Result:
@@ -269,8 +288,8 @@ class SolverMixin:
                 state["early_stopping"] = stopper.state()
             return state
 
-        threads = blas_threads(self._threads(flops, lanes))
-        with threads, _Progress(self, resume, show_progress) as show:
+        with self._threads_of(problem, flops, lanes), \
+                _Progress(self, resume, show_progress) as show:
             def report(iteration, cost, theta, snapshot):
                 show(iteration, cost)
                 stop = stopper(theta) if stopper is not None else False

@@ -134,16 +134,18 @@ PENALTIES: dict[str, Callable[..., tuple[float, np.ndarray]]] = {
 def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -> int:
     """Rows per block of an evaluation.
 
-    With NumPy, each element-wise step is one pass over memory on one core, so the rows go in
-    blocks of about 256 KiB of inputs (at least 512 rows, for efficient matrix products) that
-    stay in the CPU's cache, and threads share out the blocks (``Workspace.parts``). PyTorch
-    spreads each step over threads or a GPU, and whole arrays serve it best. ``reproducible``
-    fixes the block size whatever the number of rows (8192 rows with PyTorch), so that blocks
-    start at the same rows in every process layout (see ``CompensatedSum``).
+    On the CPU each element-wise step is one pass over memory on one core, so the rows go in
+    blocks of a few hundred KiB of inputs (at least 512 rows, for efficient matrix products;
+    ``block_bytes``) that stay in the cache, and threads share out the blocks
+    (``Workspace.parts``). A GPU runs each step over the whole array at once, and whole arrays
+    serve it best. ``reproducible`` fixes the block size whatever the number of rows (8192 rows
+    on a GPU), so that blocks start at the same rows in every process layout (see
+    ``CompensatedSum``).
     """
     o = ops(like)
-    if o.blocked:
-        block = max(512, 2**18 // (n_features * o.itemsize(like)))
+    size = o.block_bytes(like)
+    if size is not None:
+        block = max(512, size // (n_features * o.itemsize(like)))
     else:
         block = 8192 if reproducible else n_rows
     return max(block if reproducible else min(n_rows, block), 1)

@@ -105,8 +105,8 @@ class Problem:
     summation (``objective.CompensatedSum``): a full evaluation is then bitwise the same for any
     number of processes and any memory budget that holds a block (a smaller one is refused); a
     minibatch's (``batch``) only to rounding, its rows being split by the processes' parts.
-    ``threads`` splits each NumPy evaluation's rows among that many threads
-    (``objective.Workspace``). With ``check_finite``, NaN or infinity in the rows is a clear
+    ``threads`` splits each evaluation's rows on the CPU (NumPy or PyTorch's) among that many
+    threads (``objective.Workspace``). With ``check_finite``, NaN or infinity in the rows is a clear
     error, and ``value_range`` is their smallest and largest value. ``chunk_rows`` asks for
     chunks of that many rows where the budget holds them, its margin for copies spent if need
     be: a resumed run's, so that it sums as it began (the rows the budget holds follow the
@@ -135,7 +135,7 @@ class Problem:
         reading = "in place" if self.in_place else "transformed" if rows.transforms else "copied"
         per_row = bytes_per_row(self.n_features, n_hidden, self.dtype.itemsize, reading)
         budget = None if memory_budget is None else parse_bytes(memory_budget)
-        threads = threads if self.backend.is_numpy else 1
+        threads = 1 if self.backend.is_gpu else threads
         # the first thread's buffers are part of the working arrays of ``bytes_per_row``
         held = resident_bytes() + (threads - 1) * lane_bytes(block, self.n_features, n_hidden,
                                                              self.dtype.itemsize)
