@@ -57,21 +57,22 @@ def run_plain(X, theta0, n_hidden, iterations):
     return time.perf_counter() - start, float(result.fun), int(result.nfev), int(result.nit)
 
 
-def our_problem(X, n_hidden, dtype, iterations=400):
+def our_problem(X, n_hidden, dtype, iterations=400, device="numpy"):
     """sparseae's problem on ``X`` as ``fit`` sets it up: the threads that share each
-    evaluation's rows, NumPy's BLAS threads (a context manager), the cores used, and the
-    solver's settings."""
+    evaluation's rows, NumPy's BLAS threads and PyTorch's (a context manager), the cores used
+    (NumPy's), and the solver's settings."""
     from sparseae import objective
     from sparseae.data import Rows
     from sparseae.estimator import SparseAutoencoder
-    from sparseae.fitting import blas_threads
     from sparseae.training import Problem
 
-    model = SparseAutoencoder(n_hidden, dtype=dtype, max_iter=iterations)
+    model = SparseAutoencoder(n_hidden, dtype=dtype, max_iter=iterations, device=device)
     problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, dtype,
-                      threads=model._lanes())
-    threads = model._threads(10.0 * X.size * n_hidden, problem.threads)
-    return problem, blas_threads(threads), threads or os.cpu_count(), model._settings(0)
+                      device=device, threads=model._lanes())
+    flops = 10.0 * X.size * n_hidden
+    threads = model._threads(flops, problem.threads)
+    return (problem, model._threads_of(problem, flops, problem.threads),
+            threads or os.cpu_count(), model._settings(0))
 
 
 def run_ours(X, theta0, n_hidden, iterations, dtype):
@@ -80,7 +81,7 @@ def run_ours(X, theta0, n_hidden, iterations, dtype):
     from sparseae.training import Problem
 
     start = time.perf_counter()
-    problem, blas, _, settings = our_problem(X, n_hidden, dtype, iterations)
+    problem, threads, _, settings = our_problem(X, n_hidden, dtype, iterations)
     evaluations, full = [0], problem.full
 
     def counted(theta):
@@ -88,7 +89,7 @@ def run_ours(X, theta0, n_hidden, iterations, dtype):
         return full(theta)
 
     problem.full = counted
-    with blas:
+    with threads:
         result = solvers.lbfgs(problem, theta0, settings)
     seconds = time.perf_counter() - start
     exact = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, np.float64)
@@ -208,9 +209,9 @@ def evaluation_seconds(m, n, h, dtype, repeats) -> tuple[float, int]:
     from sparseae import params
 
     X = np.random.default_rng(0).uniform(0.1, 0.9, size=(m, n)).astype(dtype)
-    problem, blas, cores, _ = our_problem(X, h, dtype)
+    problem, threads, cores, _ = our_problem(X, h, dtype)
     theta = params.pack(params.initialize(n, h, np.random.default_rng(0)))
-    with blas:
+    with threads:
         problem.full(theta)
         start = time.perf_counter()
         for _ in range(repeats):

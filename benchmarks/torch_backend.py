@@ -31,19 +31,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import BETA, LAMBDA, RHO, mnist_sized, our_problem, run_torch, synchronize  # noqa: E402
+from speed import mnist_sized, our_problem, run_torch, synchronize  # noqa: E402
 
 
 def run_backend(X, theta0, n_hidden, iterations, dtype, device):
     """sparseae's L-BFGS on the torch backend: data on ``device``, the float64 vector on the
-    host. Timed from the data already on the device, as the autograd run is."""
-    from sparseae import objective, solvers
-    from sparseae.data import Rows
-    from sparseae.fitting import blas_threads
-    from sparseae.training import Problem
+    host, the threads as ``fit`` sets them (on the CPU: blocks of rows shared by threads that
+    each run PyTorch on one thread; NumPy and SciPy on one thread). Timed from the data
+    already on the device, as the autograd run is."""
+    from sparseae import solvers
 
-    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), n_hidden, dtype,
-                      device=device)
+    problem, threads, _, settings = our_problem(X, n_hidden, dtype, iterations, device)
     evaluations, full = [0], problem.full
 
     def counted(theta):
@@ -52,9 +50,8 @@ def run_backend(X, theta0, n_hidden, iterations, dtype, device):
 
     problem.full = counted
     synchronize(device)
-    with blas_threads(1):  # as fit() on a torch device: NumPy and SciPy on one thread
+    with threads:
         start = time.perf_counter()
-        settings = solvers.Settings(max_iter=iterations, curvature_dtype=problem.dtype.name)
         result = solvers.lbfgs(problem, theta0, settings)
         synchronize(device)
         seconds = time.perf_counter() - start
@@ -76,20 +73,20 @@ def matmul_peak(device, dtype, size=4096) -> float:
 
 
 def evaluation_seconds(m, n, h, dtype, device, repeats) -> float:
-    from sparseae import objective, params
-    from sparseae.data import Rows
-    from sparseae.training import Problem
+    """Seconds of one evaluation of the torch backend on ``device``, as ``fit`` sets it up."""
+    from sparseae import params
 
     X = np.random.default_rng(0).uniform(0.1, 0.9, size=(m, n))
-    problem = Problem(Rows(X), objective.Spec(RHO, BETA, LAMBDA), h, dtype, device=device)
+    problem, threads, _, _ = our_problem(X, h, dtype, device=device)
     theta = params.pack(params.initialize(n, h, np.random.default_rng(0)))
-    problem.full(theta)
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
+    with threads:
         problem.full(theta)
-    synchronize(device)
-    return (time.perf_counter() - start) / repeats
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            problem.full(theta)
+        synchronize(device)
+        return (time.perf_counter() - start) / repeats
 
 
 def workload(name, X, n_hidden, iterations, dtypes, device):
@@ -203,9 +200,9 @@ def evaluation_seconds_numpy(X, n_hidden) -> tuple[float, int]:
     the cores it used."""
     from sparseae import params
 
-    problem, blas, cores, _ = our_problem(X, n_hidden, X.dtype.name)
+    problem, threads, cores, _ = our_problem(X, n_hidden, X.dtype.name)
     theta = params.pack(params.initialize(X.shape[1], n_hidden, np.random.default_rng(0)))
-    with blas:
+    with threads:
         problem.full(theta)
         start = time.perf_counter()
         problem.full(theta)

@@ -1,5 +1,6 @@
 """The PyTorch backend (CPU here) against the NumPy path: the same objective, every solver."""
 
+import threading
 import warnings
 
 import numpy as np
@@ -83,23 +84,47 @@ def test_a_cpu_fit_runs_pytorch_on_one_thread_per_lane_and_restores_its_threads(
         patches, reproducible):
     """Each thread that shares the rows runs PyTorch on one thread, as NumPy's BLAS, else
     the two would oversubscribe the cores; so does a reproducible fit, whose products must not
-    be split by PyTorch's threads. The process's thread count is restored afterwards."""
+    be split by PyTorch's threads. The process's thread count is restored afterwards, and the
+    worker threads end with the fit (see TorchOps.workers)."""
     seen, before = [], torch.get_num_threads()
     torch.set_num_threads(2)
+
+    def workers():
+        return sum(thread.name.startswith("sparseae-torch") for thread in threading.enumerate())
+
     try:
         def callback(iteration, cost):
-            seen.append(torch.get_num_threads())
+            seen.append((torch.get_num_threads(), workers()))
 
         many = np.concatenate([patches] * 5)  # (5000 rows: 5 blocks; 1000: one)
-        for X, n_threads, expected in ((many, 2, 1), (many, 1, 1),
-                                       (patches, None, 1 if reproducible else 2)):
+        for X, n_threads, expected in ((many, 2, (1, 1)), (many, 1, (1, 0)),
+                                       (patches, None, (1 if reproducible else 2, 0))):
             seen.clear()
             SparseAutoencoder(10, max_iter=2, device="cpu", n_threads=n_threads,
                               reproducible=reproducible, callback=callback,
                               random_state=0).fit(X)
-            assert seen == [expected] * 2 and torch.get_num_threads() == 2
+            assert seen == [expected] * 2
+            assert torch.get_num_threads() == 2 and workers() == 0
     finally:
         torch.set_num_threads(before)
+
+
+def test_outside_a_fit_the_parts_of_the_rows_run_on_the_calling_thread(patches):
+    """Without Backend.threads' workers, a problem of several lanes runs them one after the
+    other, to the same sums, and starts no thread."""
+    X = np.concatenate([patches] * 5)
+    theta = params.pack(params.initialize(64, 10, np.random.default_rng(1)))
+    alone, shared = (Problem(Rows(X), Spec(), 10, np.float64, device="cpu", threads=n)
+                     for n in (1, 2))
+    assert shared.threads == 2
+    cost, grad = alone.full(theta)
+    with shared.backend.threads(1, 2):
+        in_threads = shared.full(theta)
+    outside = shared.full(theta)
+    for other_cost, other_grad in (in_threads, outside):
+        assert other_cost == pytest.approx(cost, rel=1e-14)
+        assert relative(grad, other_grad) < 1e-13
+    assert not any(thread.name.startswith("sparseae-torch") for thread in threading.enumerate())
 
 
 @pytest.mark.parametrize("device", ["numpy", "cpu"])

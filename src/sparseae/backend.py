@@ -18,8 +18,12 @@ is asked for.
 
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,6 +50,13 @@ class NumpyOps:
         runs each element-wise step on one core, in one pass over memory: the passes go in
         cache-sized blocks of rows so that they hit the cache, and threads share the blocks."""
         return 2**18
+
+    @staticmethod
+    def workers(n: int) -> ThreadPoolExecutor:
+        """The threads that take the other parts of an evaluation's rows: one pool per size,
+        shared by all workspaces, whose threads live as long as the process (per process: a
+        forked child has none of its parent's threads)."""
+        return _numpy_workers(n, os.getpid())
 
     @staticmethod
     def empty(shape, like):
@@ -155,6 +166,17 @@ class TorchOps:
         PyTorch call costs more (1024 and 2048 rows of 64 features beat half and twice that).
         """
         return 2**19 if like.device.type == "cpu" else None
+
+    @staticmethod
+    def workers(n: int) -> ThreadPoolExecutor | None:
+        """The threads that take the other parts of an evaluation's rows: those of the
+        innermost ``Backend.threads``, which end with it; outside one, none (the parts run one
+        after the other on the calling thread). A thread that has run PyTorch's matrix products
+        keeps OpenMP state, and while it lives, libgomp, managing more threads than there are
+        cores, has the process's OpenMP threads sleep between parallel regions: measured on
+        2 cores, PyTorch's operations on small arrays took 4 times as long afterwards
+        (a 1000 x 64 sigmoid on 2 threads, 10 us -> 50 us) until the thread ended."""
+        return _torch_workers.get()
 
     def empty(self, shape, like):
         return self.xp.empty(shape, dtype=like.dtype, device=like.device)
@@ -304,15 +326,16 @@ class Backend:
             return np.empty(shape, self.dtype)
         return self.torch.empty(shape, dtype=self._dtype, device=self._device)
 
-    def threads(self, n: int | None):
+    def threads(self, n: int | None, lanes: int = 1):
         """A context in which PyTorch's CPU arithmetic runs on ``n`` threads (None: as it is),
-        restored on exit; none on NumPy (``fitting.blas_threads``) or a GPU. PyTorch keeps
-        the count per thread and gives a thread the process's count of the moment it first
-        computes: the workers of ``objective.Workspace`` first compute inside this context,
-        with 1 wherever there are several of them (``SparseAutoencoder._torch_threads``)."""
-        if self.is_numpy or self.is_gpu or n is None:
+        with ``lanes - 1`` worker threads for the parts of the rows (``TorchOps.workers``) that
+        end with it; PyTorch's threads restored on exit. None on NumPy (``fitting.blas_threads``)
+        or a GPU. PyTorch keeps its count per thread and gives a thread the process's count
+        of the moment it first computes, ``n`` for these workers (1 wherever there are several
+        lanes: ``SparseAutoencoder._torch_threads``)."""
+        if self.is_numpy or self.is_gpu:
             return nullcontext()
-        return _torch_threads(self.torch, n)
+        return _torch_threads(self.torch, n, lanes - 1)
 
     def precision(self):
         """A context in which this backend's evaluations run: for bfloat16, PyTorch's float32
@@ -332,13 +355,28 @@ class Backend:
         return f"Backend(device={self.device!r}, dtype={dtype!r})"
 
 
+@lru_cache
+def _numpy_workers(n: int, pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(n, "sparseae")
+
+
+_torch_workers: ContextVar[ThreadPoolExecutor | None] = ContextVar("sparseae_torch_workers",
+                                                                   default=None)
+
+
 @contextmanager
-def _torch_threads(torch, n: int):
+def _torch_threads(torch, n: int | None, workers: int):
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    if n is not None:
+        torch.set_num_threads(n)
+    pool = ThreadPoolExecutor(workers, "sparseae-torch") if workers > 0 else None
+    token = _torch_workers.set(pool)
     try:
         yield
     finally:
+        _torch_workers.reset(token)
+        if pool is not None:
+            pool.shutdown()  # (its threads end: see TorchOps.workers)
         torch.set_num_threads(before)
 
 

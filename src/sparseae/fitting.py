@@ -256,7 +256,7 @@ class SolverMixin:
         backend = getattr(problem, "backend", None)  # (none: a classifier's, on NumPy)
         with blas_threads(self._threads(flops, lanes)), (
                 nullcontext() if backend is None else
-                backend.threads(self._torch_threads(lanes))):
+                backend.threads(self._torch_threads(lanes), lanes)):
             yield
 
     def _optimize(self, problem, theta0, seed, *, validation=None, resume=None, checkpoint=None,

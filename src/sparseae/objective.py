@@ -46,11 +46,9 @@ The same code runs on NumPy arrays and on torch tensors (CPU or GPU): see ``back
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 
 import numpy as np
 
@@ -151,17 +149,6 @@ def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -
     return max(block if reproducible else min(n_rows, block), 1)
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """One pool of worker threads per size, shared by all workspaces (its threads live as long
-    as the process). Per process: a forked child has none of its parent's threads."""
-    return _process_pool(threads, os.getpid())
-
-
-@lru_cache
-def _process_pool(threads: int, pid: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, "sparseae")
-
-
 class Lane:
     """One thread's buffers for pass two: ``a3``/``delta3`` and ``delta2`` for one block, and
     ``part``, one block's sums."""
@@ -180,9 +167,10 @@ class Workspace:
 
     ``like`` is an array (it may be empty) whose library, device and dtype the buffers take.
     ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks. With
-    ``threads`` > 1 (NumPy), the rows of each pass are split into that many runs of whole blocks,
-    one per thread (``over_parts``): NumPy's element-wise steps, and its matrix products on one
-    BLAS thread each, then run on all cores at once.
+    ``threads`` > 1 (on the CPU), the rows of each pass are split into that many runs of whole
+    blocks, one per thread (``over_parts``): the element-wise steps, and the matrix products on
+    one BLAS (or PyTorch) thread each, then run on all cores at once. The threads other than
+    the caller's are the library's ``workers`` (on PyTorch, those of ``Backend.threads``).
     """
 
     def __init__(self, rows: int, n_features: int, n_hidden: int, like,
@@ -193,7 +181,7 @@ class Workspace:
         self.a2 = o.empty((rows, n_hidden), like)
         self.ones = o.ones(max(rows, self.block), like)
         self.lanes = [Lane(self.block, n_features, n_hidden, like) for _ in range(threads)]
-        self.pool = _pool(threads - 1) if threads > 1 else None
+        self.workers = o.workers
 
     def fits(self, X, n_hidden: int) -> bool:
         return (X.shape[0] <= self.rows and self.lanes[0].a3.shape[1] == X.shape[1]
@@ -212,16 +200,19 @@ class Workspace:
 
     def over_parts(self, n_rows: int, into: Sum | None, step: Callable) -> None:
         """``step(lane, start, stop, running)`` for each part of the rows, the first on the
-        calling thread and each other on one of the pool's, and the parts' sums added into
-        ``into`` in order (if given). The first part adds straight into ``into``: with one
-        thread this is the plain loop over the blocks."""
+        calling thread and each other on one of the workers (none: after it, on the calling
+        thread), and the parts' sums added into ``into`` in order (if given). The first part
+        adds straight into ``into``: with one thread this is the plain loop over the blocks."""
         parts = self.parts(n_rows)
         runnings = [into] + [None if into is None else into.empty_like() for _ in parts[1:]]
         calls = [partial(step, lane, start, stop, running)
                  for lane, (start, stop), running in zip(self.lanes, parts, runnings)]
-        others = [self.pool.submit(call) for call in calls[1:]]
+        pool = self.workers(len(calls) - 1) if len(calls) > 1 else None
+        others = [pool.submit(call) for call in calls[1:]] if pool is not None else []
         try:
             calls[0]()  # this thread takes the first part: one hand-over fewer
+            for call in calls[1:] if pool is None else []:
+                call()
         finally:  # the other threads' buffers are free again only when they are done
             for done in others:
                 done.result()
