@@ -328,15 +328,13 @@ def gradient_views(total, params: Params) -> Params:
 
 def encode(params: Params, X, activation: str, out=None):
     """``a2 = f(X W1^T + b1)`` (into ``out`` when given)."""
-    z2 = ops(X).xp.matmul(X, params.W1.T, out=out)
-    z2 += params.b1
+    z2 = ops(X).matmul_add(X, params.W1.T, params.b1, out=out)
     return activations.get(activation).forward(z2)
 
 
 def decode(params: Params, a2, decoder: str, out=None):
     """``a3 = g(a2 W2^T + b2)`` (into ``out`` when given)."""
-    z3 = ops(a2).xp.matmul(a2, params.W2.T, out=out)
-    z3 += params.b2
+    z3 = ops(a2).matmul_add(a2, params.W2.T, params.b2, out=out)
     return activations.get(decoder).forward(z3)
 
 
@@ -413,8 +411,8 @@ def reconstruction_sums(
             g.mul_derivative(delta3, a3)                                    # * g'(z3)
             o.xp.matmul(delta3.T, a2_block, out=gW2)
             o.column_sums(delta3, ones, out=gb2)
-            delta2 = o.xp.matmul(delta3, params.W2, out=lane.delta2[: j - i])
-            delta2 += sparsity_delta                                        # + beta P' du/da2
+            delta2 = o.matmul_add(delta3, params.W2, sparsity_delta,        # + beta P' du/da2
+                                  out=lane.delta2[: j - i])
             f.mul_derivative(delta2, a2_block)                              # * f'(z2)
             o.xp.matmul(delta2.T, x, out=gW1)
             o.column_sums(delta2, ones, out=gb1)
