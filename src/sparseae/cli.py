@@ -1127,7 +1127,7 @@ DEPENDENT_OPTIONS = {
     "whiten_epsilon": ("whiten", ("pca-white", "zca")),
     "validation_fraction": ("early_stopping", (True,)),
     "patience": ("early_stopping", (True,)),
-    "threads": ("device", ("numpy",)),  # (PyTorch runs its own threads)
+    "threads": ("device", ("numpy", "cpu")),  # (a GPU runs its own threads)
 }
 
 
