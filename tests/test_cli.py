@@ -1427,6 +1427,16 @@ def test_ctrl_c_while_a_resumed_run_reads_its_data_says_how_to_go_on(tmp_path, c
     assert json.loads((run / "metrics.json").read_text())["resumed_from_iteration"] == 1
 
 
+def links_to_nothing(path, gone):
+    """``path`` made in turn a link to the missing ``gone`` and a link to itself; yields the
+    error each is for the command line."""
+    for target, said in [(gone, f"is a symbolic link to a missing file ({gone})"),
+                         (path, "is a loop of symbolic links")]:
+        path.unlink(missing_ok=True)
+        path.symlink_to(target)
+        yield f"sparseae: error: {path} {said}\n"
+
+
 def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tmp_path, capsys):
     """checkpoint.npz a link to a missing file (a checkpoint kept on another disk, not mounted)
     was "no checkpoint": the run began again from its first iteration, and wrote through the
@@ -1435,14 +1445,10 @@ def test_a_checkpoint_that_is_a_link_to_nothing_is_an_error_not_no_checkpoint(tm
     assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
     (run / "metrics.json").unlink()  # (as a run stopped before its end leaves it)
     (run / "checkpoint.npz").rename(tmp_path / "kept.npz")
-    for target, said in [(tmp_path / "gone.npz", f"is a symbolic link to a missing file "
-                                                 f"({tmp_path / 'gone.npz'})"),
-                         (run / "checkpoint.npz", "is a loop of symbolic links")]:
-        (run / "checkpoint.npz").unlink(missing_ok=True)
-        (run / "checkpoint.npz").symlink_to(target)
+    for error in links_to_nothing(run / "checkpoint.npz", tmp_path / "gone.npz"):
         capsys.readouterr()
         assert main(["train", "--resume", str(run), "--max-iter", "3"]) == 2
-        assert capsys.readouterr().err == f"sparseae: error: {run / 'checkpoint.npz'} {said}\n"
+        assert capsys.readouterr().err == error
     assert not (tmp_path / "gone.npz").exists()
     (run / "checkpoint.npz").unlink()
     (run / "checkpoint.npz").symlink_to(tmp_path / "kept.npz")
@@ -1457,15 +1463,11 @@ def test_a_metrics_json_that_is_a_link_to_nothing_is_an_error_not_no_metrics(tmp
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--checkpoint-every", "1", *QUICK]) == 0
     (run / "metrics.json").rename(tmp_path / "kept.json")
-    for target, said in [(tmp_path / "gone.json", f"is a symbolic link to a missing file "
-                                                  f"({tmp_path / 'gone.json'})"),
-                         (run / "metrics.json", "is a loop of symbolic links")]:
-        (run / "metrics.json").unlink(missing_ok=True)
-        (run / "metrics.json").symlink_to(target)
+    for error in links_to_nothing(run / "metrics.json", tmp_path / "gone.json"):
         for more in ([], ["--max-iter", "3"]):
             capsys.readouterr()
             assert main(["train", "--resume", str(run), *more]) == 2
-            assert capsys.readouterr().err == f"sparseae: error: {run / 'metrics.json'} {said}\n"
+            assert capsys.readouterr().err == error
     assert not (tmp_path / "gone.json").exists()
     (run / "metrics.json").unlink()
     (run / "metrics.json").symlink_to(tmp_path / "kept.json")

@@ -325,7 +325,7 @@ def test_the_output_set_output_chose_survives_in_preprocessing(tmp_path, rng):
     with pytest.raises(ValueError) as error:
         sparseae.load_preprocessing(tmp_path / "bad.npz")
     assert str(error.value) == (f"{tmp_path / 'bad.npz'} is a damaged sparseae preprocessing "
-                                "file (the transform_output of UnitScaler is 'excel', not one "
+                                "file (the UnitScaler's transform_output is 'excel', not one "
                                 "of ['default', 'pandas', 'polars'])")
 
 

@@ -287,12 +287,7 @@ def load(path):
         model._check_model_params()
         model.n_features_in_ = header["n_features_in"]
         _set_fitted(model, header, arrays)
-        output = header.get("transform_output")
-        if output is not None:
-            if output not in TRANSFORM_OUTPUTS:
-                raise ValueError(f"transform_output is {output!r}, not one of "
-                                 f"{list(TRANSFORM_OUTPUTS)}")
-            model.set_output(transform=output)
+        _set_output(model, header.get("transform_output"), "")
     except (KeyError, TypeError, ValueError, ImportError) as err:
         raise ModelFileError(f"{path} is a damaged sparseae model ({type(err).__name__}: "
                              f"{err})") from None
@@ -513,13 +508,19 @@ def _transform(step, k: int, classes: dict, arrays: dict):
                 np.asarray(value, dtype=np.float64)).all():
             raise ValueError(f"{step['class']}.{attr} holds NaN or infinity")
         setattr(transform, attr, value)
-    output = step.get("transform_output")
-    if output is not None:
-        if output not in TRANSFORM_OUTPUTS:
-            raise ValueError(f"the transform_output of {step['class']} is {output!r}, not one "
-                             f"of {list(TRANSFORM_OUTPUTS)}")
-        transform.set_output(transform=output)
+    _set_output(transform, step.get("transform_output"), f"the {step['class']}'s ")
     return transform
+
+
+def _set_output(model, output, whose: str):
+    """``set_output(transform=output)`` as saved (None: not set), or a ValueError naming
+    ``whose`` (``""`` or ``"the PCA's "``) transform_output."""
+    if output is None:
+        return
+    if output not in TRANSFORM_OUTPUTS:
+        raise ValueError(f"{whose}transform_output is {output!r}, not one of "
+                         f"{list(TRANSFORM_OUTPUTS)}")
+    model.set_output(transform=output)
 
 
 def _output_width(transform, width: int | None) -> int:
