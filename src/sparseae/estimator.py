@@ -133,10 +133,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         shared among the processes on the machine). Data of a single block runs BLAS on
         ``n_threads`` threads instead (None: one for small problems, where threads only fight,
         and all cores for large ones; one if ``reproducible``); PyTorch on ``n_threads``
-        (None: ``torch.get_num_threads()``; one if ``reproducible``). Not used on a GPU.
-        A fit is bitwise
-        repeatable for the same number of threads; another number groups the sums differently
-        and changes the last bits (None: the machine's cores), unless ``reproducible``.
+        (None: ``torch.get_num_threads()``; one if ``reproducible``). Not used on a GPU. A
+        fit is bitwise repeatable for the same number of threads; another number groups the
+        sums differently and changes the last bits (None: the machine's cores), unless
+        ``reproducible``.
     random_state : int, RandomState or None, default=None
         Seed of the weight initialisation, of the minibatch solvers' shuffling and of
         early stopping's held-out rows: with an int, each fit is the same.
