@@ -8,7 +8,7 @@ import pytest
 
 from sparseae import SparseAutoencoder, gradcheck, objective, params
 from sparseae.activations import DECODERS, HIDDEN_ACTIVATIONS
-from sparseae.backend import Backend
+from sparseae.backend import Backend, ops
 from sparseae.data import Rows
 from sparseae.objective import PENALTIES, Spec
 from sparseae.training import Problem
@@ -77,6 +77,37 @@ def test_the_cpu_evaluates_in_blocks_shared_by_threads_and_a_gpu_whole_arrays(pa
     assert problem.work.parts(5000) == [(0, 2048), (2048, 5000)]
     lanes = [lane.delta2 for lane in problem.work.lanes]
     assert all(isinstance(b, torch.Tensor) and b.shape == (1024, 10) for b in lanes)
+
+
+def test_the_cpu_keeps_the_hidden_layer_by_columns_and_a_gpu_by_rows(patches):
+    """PyTorch's CPU products run faster writing rows of a block's length than rows of h
+    values (``TorchOps.empty_hidden``): there ``a2`` and ``delta2`` are laid out by columns,
+    and the products write into their blocks in place; elsewhere (the meta device) by rows."""
+    m = len(patches)
+    problem = Problem(Rows(patches), Spec(), 10, np.float64, device="cpu")
+    a2, delta2 = problem.work.a2, problem.work.lanes[0].delta2
+    assert a2.shape == (m, 10) and a2.stride() == (1, m)
+    assert delta2.shape == (m, 10) and delta2.stride() == (1, m)
+    X, theta = problem.X, params.initialize(64, 10, np.random.default_rng(0))
+    p = params.Params(*(torch.from_numpy(np.ascontiguousarray(w)) for w in theta))
+    block = a2[100:300]
+    assert objective.encode(p, X[100:300], "sigmoid", out=block).data_ptr() == block.data_ptr()
+    np.testing.assert_allclose(a2[100:300].numpy(), objective.encode(p, X[100:300], "sigmoid"),
+                               rtol=1e-15)
+    meta = torch.empty(0, device="meta")
+    assert objective.Workspace(100, 64, 10, meta).a2.stride() == (10, 1)
+    assert objective.Workspace(100, 64, 10, np.empty(0)).a2.flags.c_contiguous
+
+
+@pytest.mark.parametrize("shape", [(64, 25), (25, 64)])
+def test_matmul_tn_is_the_transposed_product_either_way_round(shape, rng):
+    """``A^T B``: on the CPU a result of more rows than columns is formed as its transpose and
+    copied into ``out``, one of fewer rows straight into it."""
+    A, B = rng.normal(size=(300, shape[0])), rng.normal(size=(300, shape[1]))
+    out = torch.empty(shape, dtype=torch.float64)
+    assert ops(out).matmul_tn(torch.from_numpy(A), torch.from_numpy(B), out) is out
+    assert relative(A.T @ B, out.numpy()) < 1e-14
+    assert ops(A).matmul_tn(A, B, np.empty(shape)).shape == shape
 
 
 @pytest.mark.parametrize("reproducible", [False, True])

@@ -157,7 +157,7 @@ class Lane:
         o = ops(like)
         self.a3 = o.empty((block, n_features), like)
         self.delta3 = o.empty((block, n_features), like)
-        self.delta2 = o.empty((block, n_hidden), like)
+        self.delta2 = o.empty_hidden((block, n_hidden), like)
         self.part = o.empty(size(n_features, n_hidden) + 1, like)
 
 
@@ -178,7 +178,7 @@ class Workspace:
         o = ops(like)
         self.rows, self.reproducible = rows, reproducible
         self.block = block_rows(rows, n_features, like, reproducible)
-        self.a2 = o.empty((rows, n_hidden), like)
+        self.a2 = o.empty_hidden((rows, n_hidden), like)
         self.ones = o.ones(max(rows, self.block), like)
         self.lanes = [Lane(self.block, n_features, n_hidden, like) for _ in range(threads)]
         self.workers = o.workers
@@ -409,12 +409,12 @@ def reconstruction_sums(
             delta3 = o.xp.subtract(a3, x, out=lane.delta3[: j - i])         # a3 - x
             lane.part[-1] = 0.5 * o.sumsq(delta3)
             g.mul_derivative(delta3, a3)                                    # * g'(z3)
-            o.xp.matmul(delta3.T, a2_block, out=gW2)
+            o.matmul_tn(delta3, a2_block, out=gW2)
             o.column_sums(delta3, ones, out=gb2)
             delta2 = o.matmul_add(delta3, params.W2, sparsity_delta,        # + beta P' du/da2
                                   out=lane.delta2[: j - i])
             f.mul_derivative(delta2, a2_block)                              # * f'(z2)
-            o.xp.matmul(delta2.T, x, out=gW1)
+            o.matmul_tn(delta2, x, out=gW1)
             o.column_sums(delta2, ones, out=gb1)
             running.add(lane.part)
 
