@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of rows held out for early stopping")
     fit.add_argument("--patience", type=_positive_int, default=10,
                      help="iterations (epochs for sgd, adam) without improvement before "
-                     "early stopping")
+                     "early stopping; also the window over which gd, sgd and adam at "
+                     "--max-iter look for a cost still falling by more than --tol")
     fit.add_argument("--tol", type=_non_negative, default=None,
                      help="the improvement early stopping asks for (default: 1e-4; with "
                      "--resume: the run's, unless given): the held-out cost must fall more "
