@@ -102,13 +102,26 @@ def threaded(X, n_hidden, threads, block=8, reproducible=False):
     return work
 
 
-def test_parts_are_runs_of_whole_blocks_one_per_thread():
+def test_parts_are_equal_one_per_thread_in_blocks_of_equal_size():
+    """So that no thread waits for another: 53 rows are 7 blocks of 8, which whole blocks
+    would share out 2, 2 and 3."""
     X, p, _ = problem(m=53)
     work = threaded(X, p.n_hidden, 3)
-    assert work.parts(53) == [(0, 16), (16, 32), (32, 53)]  # 7 blocks of 8: 2, 2 and 3
-    assert work.parts(9) == [(0, 8), (8, 9)]
+    assert work.parts(53) == [(0, 17), (17, 35), (35, 53)]
+    assert list(work.blocks(17, 35)) == [(17, 23), (23, 29), (29, 35)]  # 18 rows: 3 of 6
+    assert list(work.blocks(0, 16)) == [(0, 8), (8, 16)]
+    assert work.parts(9) == [(0, 4), (4, 9)]  # two blocks' worth: two threads
     assert work.parts(8) == [(0, 8)]
-    assert work.parts(0) == [(0, 0)]
+    assert work.parts(0) == [(0, 0)] and list(work.blocks(0, 0)) == []
+
+
+def test_reproducible_parts_are_runs_of_whole_blocks():
+    """Blocks start at the same rows whatever the number of threads (or chunks, or processes)."""
+    X, p, _ = problem(m=53)
+    work = threaded(X, p.n_hidden, 3, reproducible=True)
+    assert work.parts(53) == [(0, 16), (16, 32), (32, 53)]
+    assert list(work.blocks(32, 53)) == [(32, 40), (40, 48), (48, 53)]
+    assert work.parts(9) == [(0, 8), (8, 9)]
 
 
 def test_a_failing_part_waits_for_the_others():
@@ -130,7 +143,7 @@ def test_a_failing_part_waits_for_the_others():
 
     with pytest.raises(RuntimeError, match="first part failed"):
         work.over_parts(53, None, step)
-    assert sorted(done) == [16, 32]
+    assert sorted(done) == [17, 35]
 
 
 @pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)

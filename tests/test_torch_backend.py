@@ -74,7 +74,8 @@ def test_the_cpu_evaluates_in_blocks_shared_by_threads_and_a_gpu_whole_arrays(pa
     X = np.concatenate([patches] * 5)
     problem = Problem(Rows(X), Spec(), 10, np.float64, device="cpu", threads=2)
     assert problem.threads == 2 and len(problem.work.lanes) == 2
-    assert problem.work.parts(5000) == [(0, 2048), (2048, 5000)]
+    assert problem.work.parts(5000) == [(0, 2500), (2500, 5000)]
+    assert list(problem.work.blocks(0, 2500)) == [(0, 833), (833, 1666), (1666, 2500)]
     lanes = [lane.delta2 for lane in problem.work.lanes]
     assert all(isinstance(b, torch.Tensor) and b.shape == (1024, 10) for b in lanes)
 

@@ -188,13 +188,21 @@ class Workspace:
                 and self.a2.shape[1] == n_hidden and ops(X).same_place(X, self.a2))
 
     def blocks(self, start: int, stop: int):
-        """``(start, stop)`` of each block of the rows ``start:stop``."""
-        return ((i, min(i + self.block, stop)) for i in range(start, stop, self.block))
+        """``(start, stop)`` of each block of the rows ``start:stop``: as few as hold at most
+        ``block`` rows each, of equal size (to a row); reproducible, of ``block`` rows each
+        from ``start`` (the last one fewer)."""
+        if self.reproducible:
+            return ((i, min(i + self.block, stop)) for i in range(start, stop, self.block))
+        return _split(start, stop, -(-(stop - start) // self.block))
 
     def parts(self, n_rows: int) -> list[tuple[int, int]]:
-        """The rows split into runs of whole blocks, one per thread that gets any."""
+        """The rows split among the threads, as many as there are blocks, at most one each:
+        into equal parts, so that no thread waits for another; reproducible, into runs of
+        whole blocks (blocks start at the same rows in every layout)."""
         n_blocks = -(-n_rows // self.block)
         k = max(min(len(self.lanes), n_blocks), 1)
+        if not self.reproducible:
+            return list(_split(0, n_rows, k))
         edges = [min(n_rows, n_blocks * i // k * self.block) for i in range(k + 1)]
         return list(zip(edges[:-1], edges[1:]))
 
@@ -225,6 +233,12 @@ class Workspace:
     def gradient_sum(self) -> Sum:
         """A running sum laid out as ``gradient_views``."""
         return self.running_sum(self.lanes[0].part.shape[0])
+
+
+def _split(start: int, stop: int, k: int):
+    """The rows ``start:stop`` as ``k`` runs of equal length (to a row)."""
+    edges = [start + (stop - start) * i // k for i in range(k + 1)] if k else [start]
+    return zip(edges[:-1], edges[1:])
 
 
 def _workspace(work, X, n_hidden) -> Workspace:
