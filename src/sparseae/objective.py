@@ -167,8 +167,8 @@ class Workspace:
 
     ``like`` is an array (it may be empty) whose library, device and dtype the buffers take.
     ``reproducible`` makes the running sums ``CompensatedSum`` over fixed blocks. With
-    ``threads`` > 1 (on the CPU), the rows of each pass are split into that many runs of whole
-    blocks, one per thread (``over_parts``): the element-wise steps, and the matrix products on
+    ``threads`` > 1 (on the CPU), the rows of each pass are split into that many parts, one per
+    thread (``parts``, ``over_parts``): the element-wise steps, and the matrix products on
     one BLAS (or PyTorch) thread each, then run on all cores at once. The threads other than
     the caller's are the library's ``workers`` (on PyTorch, those of ``Backend.threads``).
     """
