@@ -19,7 +19,7 @@ from sparseae.data.npyfile import FileChangedError
 
 def write_idx(path, array, code=0x08):
     header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
-    data = header + array.astype({0x08: ">u1", 0x0D: ">f4"}[code]).tobytes()
+    data = header + array.astype({0x08: ">u1", 0x0D: ">f4", 0x0E: ">f8"}[code]).tobytes()
     if str(path).endswith(".gz"):
         with gzip.open(path, "wb") as f:
             f.write(data)
@@ -392,6 +392,23 @@ def test_idx_labels_stored_as_floats_must_be_whole_numbers(tmp_path, labels, pro
         read_idx_labels(tmp_path / "bad-idx1-ubyte")
     assert str(error.value) == (f"{tmp_path / 'bad-idx1-ubyte'} {problem}, not a whole number: "
                                 "labels name classes, and rounding would merge distinct ones")
+
+
+@pytest.mark.parametrize("dtype, code, value, bits", [
+    (np.float64, 0x0E, 1e20, 53), (np.float32, 0x0D, 2.0**24 + 2, 24)])
+def test_idx_labels_stored_as_floats_must_be_exact(tmp_path, dtype, code, value, bits):
+    """Beyond 2**53 (float32: 2**24) a float no longer holds every whole number, and 1e20 went
+    past int64 to class -9223372036854775808."""
+    write_idx(tmp_path / "y-idx1-ubyte", np.array([1.0, 2.0**bits, -(2.0**bits)], dtype),
+              code=code)
+    assert read_idx_labels(tmp_path / "y-idx1-ubyte").tolist() == [1, 2**bits, -(2**bits)]
+    write_idx(tmp_path / "big-idx1-ubyte", np.array([0.0, value], dtype), code=code)
+    with pytest.raises(ValueError) as error:
+        read_idx_labels(tmp_path / "big-idx1-ubyte")
+    assert str(error.value) == (
+        f"{tmp_path / 'big-idx1-ubyte'} label 2 of 2 is {dtype(value):g}, too large for a class: "
+        f"{np.dtype(dtype)} holds every whole number only up to 2**{bits}, so distinct labels "
+        "may have merged")
 
 
 def test_truncated_and_corrupt_npy(tmp_path, matrix):

@@ -47,6 +47,12 @@ def read_idx_labels(path) -> np.ndarray:
             raise ValueError(f"{path} label {bad[0] + 1} of {len(data)} is {data[bad[0]]}, not "
                              "a whole number: labels name classes, and rounding would merge "
                              "distinct ones")
+        bits = np.finfo(data.dtype).nmant + 1  # beyond 2**bits not every whole number is there
+        big = np.flatnonzero(np.abs(data) > 2.0**bits)
+        if big.size:
+            raise ValueError(f"{path} label {big[0] + 1} of {len(data)} is {data[big[0]]:g}, "
+                             f"too large for a class: {data.dtype.name} holds every whole number "
+                             f"only up to 2**{bits}, so distinct labels may have merged")
     return data.astype(np.int64)
 
 
