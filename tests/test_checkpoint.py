@@ -369,6 +369,13 @@ def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     assert train("--resume", str(run)) == 0
     assert "already complete; nothing to resume (to train it longer, give --max-iter above " \
         "its 12)" in capsys.readouterr().out
+    assert train("--resume", str(run), "--tol", "0.01") == 0  # (used to pass in silence)
+    assert capsys.readouterr().out == (
+        f"{run} is already complete; nothing to resume (to train it longer, give --max-iter "
+        "above its 12); --tol has no effect, since nothing runs\n")
+    assert train("--resume", str(run), "--tol", "0.01", "--threads", "1") == 0
+    assert capsys.readouterr().out.endswith("; --tol and --threads have no effect, since "
+                                            "nothing runs\n")
     assert train("--resume", str(run), "--max-iter", "12") == 2
     assert "has done 12 iterations; to continue it, --max-iter must be more than that, got " \
         "12" in capsys.readouterr().err

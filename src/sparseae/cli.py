@@ -554,6 +554,10 @@ def train(args) -> int:
                         f"{_count(settings['max_iter'], settings)}: {STOP_REASONS.get(why, why)}; "
                         f"more iterations would not take it much further")
             said = f"{run} is already complete; nothing to resume ({said})"
+            anew = [_option(k) for k in RESUMED_ANEW if getattr(args, k) is not None]
+            if anew:  # (they take effect only when the run goes on)
+                said += (f"; {' and '.join(anew)} {'has' if len(anew) == 1 else 'have'} no "
+                         "effect, since nothing runs")
             if _rank0():  # (under torchrun: once)
                 print(said)
             return 0
