@@ -50,7 +50,7 @@ def read_idx_labels(path) -> np.ndarray:
         bits = np.finfo(data.dtype).nmant + 1  # beyond 2**bits not every whole number is there
         big = np.flatnonzero(np.abs(data) > 2.0**bits)
         if big.size:
-            raise ValueError(f"{path} label {big[0] + 1} of {len(data)} is {data[big[0]]:g}, "
+            raise ValueError(f"{path} label {big[0] + 1} of {len(data)} is {float(data[big[0]]):.17g}, "
                              f"too large for a class: {data.dtype.name} holds every whole number "
                              f"only up to 2**{bits}, so distinct labels may have merged")
     return data.astype(np.int64)
