@@ -265,6 +265,24 @@ def test_reproducible_sums_do_not_depend_on_the_chunking(patches):
                    for c, g in results[-2:])
 
 
+def test_reproducible_sums_keep_the_hidden_layer_by_rows(patches):
+    """By columns, a block of a2 starts in each column where the rows held put it (5001 in
+    memory, 1024 or 2048 in chunks), and MKL's column sums ``ones^T a2`` rounded by that:
+    chunked pass-one sums 1e-13 from the in-memory ones, so no longer bitwise equal."""
+    X = np.concatenate([patches] * 6)[:5001]
+    theta = params.pack(params.initialize(64, 10, np.random.default_rng(1)))
+    results = []
+    for chunk_rows in (None, 1024, 2048):  # blocks of 1024 rows
+        problem = Problem(Rows(X), Spec(), 10, np.float64, device="cpu", reproducible=True)
+        if chunk_rows:  # the workspace a budget of that many rows would give
+            problem.X, problem.chunk_rows = None, chunk_rows
+            problem.work = objective.Workspace(chunk_rows, 64, 10, problem.backend.empty((0,)),
+                                               reproducible=True)
+        assert problem.work.block == 1024 and problem.work.a2.stride() == (10, 1)
+        results.append(problem.full(theta))
+    assert all(c == results[0][0] and np.array_equal(g, results[0][1]) for c, g in results[1:])
+
+
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match=r"^unknown device 'quantum': give numpy, or a PyTorch "
                                          r"device such as cpu, cuda or cuda:1$"):

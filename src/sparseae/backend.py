@@ -211,7 +211,8 @@ class TorchOps:
         # rows of a block's length instead. Measured on the AMD EPYC, one thread, a 1024-row
         # block of the exercise: 59 -> 42 us for each of the two in float32, 113 -> 81 us in
         # float64 (only a2 W2^T, 97 -> 157 us in float64, loses); a whole evaluation with
-        # matmul_tn below 12 to 14% faster in both dtypes. A GPU keeps rows.
+        # matmul_tn below 12 to 14% faster in both dtypes. A GPU keeps rows, and so does a
+        # reproducible a2 (objective.Workspace).
         if like.device.type != "cpu":
             return self.empty(shape, like)
         return self.xp.empty(shape[::-1], dtype=like.dtype, device=like.device).T

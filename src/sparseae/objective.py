@@ -178,7 +178,10 @@ class Workspace:
         o = ops(like)
         self.rows, self.reproducible = rows, reproducible
         self.block = block_rows(rows, n_features, like, reproducible)
-        self.a2 = o.empty_hidden((rows, n_hidden), like)
+        # reproducible: by rows. By columns, a column of a block starts where the rows held
+        # (this chunk's, this process's) put it, and MKL's column sums of a2 round by that
+        hidden = o.empty if reproducible else o.empty_hidden
+        self.a2 = hidden((rows, n_hidden), like)
         self.ones = o.ones(max(rows, self.block), like)
         self.lanes = [Lane(self.block, n_features, n_hidden, like) for _ in range(threads)]
         self.workers = o.workers
