@@ -134,11 +134,11 @@ def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -
 
     On the CPU each element-wise step is one pass over memory on one core, so the rows go in
     blocks of a few hundred KiB of inputs (at least 512 rows, for efficient matrix products;
-    ``block_bytes``) that stay in the cache, and threads share out the blocks
-    (``Workspace.parts``). A GPU runs each step over the whole array at once, and whole arrays
-    serve it best. ``reproducible`` fixes the block size whatever the number of rows (8192 rows
-    on a GPU), so that blocks start at the same rows in every process layout (see
-    ``CompensatedSum``).
+    ``block_bytes``; ``Workspace.blocks`` makes blocks of at most this many rows) that stay in
+    the cache, and threads share out the rows in equal parts (``Workspace.parts``). A GPU runs
+    each step over the whole array at once, and whole arrays serve it best. ``reproducible``
+    fixes the block size whatever the number of rows (8192 rows on a GPU), so that blocks start
+    at the same rows in every process layout (see ``CompensatedSum``).
     """
     o = ops(like)
     size = o.block_bytes(like)

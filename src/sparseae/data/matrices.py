@@ -50,8 +50,9 @@ def read_idx_labels(path) -> np.ndarray:
         bits = np.finfo(data.dtype).nmant + 1  # beyond 2**bits not every whole number is there
         big = np.flatnonzero(np.abs(data) > 2.0**bits)
         if big.size:
-            raise ValueError(f"{path} label {big[0] + 1} of {len(data)} is {float(data[big[0]]):.17g}, "
-                             f"too large for a class: {data.dtype.name} holds every whole number "
+            value = float(data[big[0]])
+            raise ValueError(f"{path} label {big[0] + 1} of {len(data)} is {value:.17g}, too "
+                             f"large for a class: {data.dtype.name} holds every whole number "
                              f"only up to 2**{bits}, so distinct labels may have merged")
     return data.astype(np.int64)
 
