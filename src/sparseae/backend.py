@@ -48,7 +48,7 @@ class NumpyOps:
     def block_bytes(like) -> int:
         """Bytes of input rows per block of an evaluation (``objective.block_rows``). NumPy
         runs each element-wise step on one core, in one pass over memory: the passes go in
-        cache-sized blocks of rows so that they hit the cache, and threads share the blocks."""
+        cache-sized blocks of rows so that they hit the cache, and threads share out the rows."""
         return 2**18
 
     @staticmethod
