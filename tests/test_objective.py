@@ -242,6 +242,58 @@ def test_sharded_gradient_matches_central_differences(reproducible, chunked):
     assert both(p)[0] == pytest.approx(cost, rel=1e-13)
 
 
+EDGES = {  # (m, n, h), data, beta, lambda
+    "one row": ((1, 16, 6), "uniform", 3.0, 1e-4),
+    "one feature": ((10, 1, 6), "uniform", 3.0, 1e-4),
+    "one hidden unit": ((10, 16, 1), "uniform", 3.0, 1e-4),
+    "one of each": ((1, 1, 1), "uniform", 3.0, 1e-4),
+    "all-zero data": ((10, 16, 6), "zeros", 3.0, 1e-4),
+    "beta = 0": ((10, 16, 6), "uniform", 0.0, 1e-4),
+    "lambda = 0": ((10, 16, 6), "uniform", 3.0, 0.0),
+    "beta = lambda = 0": ((10, 16, 6), "uniform", 0.0, 0.0),
+}
+
+
+@pytest.mark.parametrize("edge", list(EDGES))
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_edge_problems_give_a_finite_cost_and_a_checked_gradient(activation, sparsity,
+                                                                  decoder, edge):
+    """Without a floating-point warning. Order 4: on these small problems order 2's truncation
+    error alone reaches 2e-9 for tanh units (see ``gradcheck``); order 4 leaves at most 2e-11."""
+    (m, n, h), data, beta, lam = EDGES[edge]
+    X, p, _ = problem(activation, sparsity, decoder, m=m, n=n, h=h)
+    if data == "zeros":
+        X = np.zeros_like(X)
+    spec = Spec(0.1, beta, lam, activation, sparsity, decoder)
+    fun = objective.flat_cost_and_grad(X, spec, h)
+    with np.errstate(all="raise"):
+        cost, grad = fun(params.pack(p))
+        assert np.isfinite(cost) and np.isfinite(grad).all()
+        assert check_gradient(fun, params.pack(p), eps=1e-4, order=4) < 1e-9
+
+
+@pytest.mark.parametrize("activation, biases", [
+    ("sigmoid", [-36.0, -30.0, -15.0, 0.0, 15.0, 30.0]),
+    ("tanh", [-18.0, -15.0, -8.0, 0.0, 8.0, 15.0, 18.0]),
+])
+def test_kl_gradient_of_a_unit_near_the_edges_of_rho_hat_is_exact(activation, biases):
+    """On all-zero data with ``W2 = 0`` a unit's activity is ``u = sigmoid(k b1)`` in every row
+    (k = 1 for sigmoid, 2 for tanh), and ``dJ/db1 = beta P'(u) du/db1 = beta k (u - rho)``.
+    This holds up to ``rho_hat`` within float64's eps of 0 or 1 (2.3e-16 at the first and last
+    bias), where central differences see only rounding: ``1 - rho_hat`` is resolved to 1e-16,
+    and a step of 1e-4 in ``b1`` moves ``rho_hat`` by less than that. (What is left is the
+    rounding of ``1 - a^2``, 1e-16 against 4.5e-7 for tanh at ``b1 = 8``: 7e-11 relative.)"""
+    from scipy.special import expit
+
+    k = {"sigmoid": 1.0, "tanh": 2.0}[activation]
+    b1 = np.array(biases)
+    h = b1.size
+    p = params.Params(np.zeros((h, 3)), b1, np.zeros((3, h)), np.zeros(3))
+    cost, grad = objective.cost_and_grad(p, np.zeros((4, 3)), Spec(0.1, 3.0, 0.0, activation))
+    assert np.isfinite(cost)
+    np.testing.assert_allclose(grad.b1, 3.0 * k * (expit(k * b1) - 0.1), rtol=1e-9)
+
+
 def mean_activity(p, X, activation):
     """``rho_hat`` written out, sharing no code with ``sparseae.objective``."""
     z = X @ p.W1.T + p.b1
