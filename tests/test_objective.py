@@ -213,12 +213,16 @@ class Processes:
 
 @pytest.mark.parametrize("reproducible", [False, True])
 @pytest.mark.parametrize("chunked", [False, True])
-def test_sharded_gradient_matches_central_differences(reproducible, chunked):
+@pytest.mark.parametrize("activation, sparsity, decoder", [("tanh", "kl", "sigmoid"),
+                                                           ("sigmoid", "l1", "linear")])
+def test_sharded_gradient_matches_central_differences(reproducible, chunked, activation,
+                                                       sparsity, decoder):
     """Rows 0-5 on one process and 6-9 on another, each summing its part and reducing over
-    both (plain sums: all-reduce; compensated: all-gather): both get the gradient of all rows."""
+    both (plain sums: all-reduce; compensated: all-gather): both get the gradient of all rows.
+    Two variants between them take every activation, penalty and decoder."""
     from concurrent.futures import ThreadPoolExecutor
 
-    X, p, spec = problem("tanh", "kl", "sigmoid")
+    X, p, spec = problem(activation, sparsity, decoder)
     parts = [X[:6], X[6:]]
 
     def evaluate(rank, q, processes):
