@@ -476,13 +476,17 @@ def test_a_saturated_unit_gets_about_float64s_cost_and_gradient_in_float32(activ
     assert 1 / 3 < g32.b1[0] / g64.b1[0] < 3
 
 
-def test_float32_agrees_with_float64():
-    X, p, spec = problem(m=40)
+@pytest.mark.parametrize("activation, sparsity, decoder", VARIANTS)
+def test_float32_agrees_with_float64(activation, sparsity, decoder):
+    """To 1e-5 relative, cost and gradient (as a whole), in every variant (measured: at most
+    2e-7 and 3e-7 over three seeds)."""
+    X, p, spec = problem(activation, sparsity, decoder, m=40)
     c64, g64 = objective.cost_and_grad(p, X, spec)
     c32, g32 = objective.cost_and_grad(p.astype(np.float32), X.astype(np.float32), spec)
     assert g32.W1.dtype == np.float32
     assert c32 == pytest.approx(c64, rel=1e-5)
-    np.testing.assert_allclose(params.pack(g32), params.pack(g64), rtol=1e-3, atol=1e-5)
+    full = params.pack(g64)
+    assert np.linalg.norm(params.pack(g32) - full) <= 1e-5 * np.linalg.norm(full)
 
 
 def test_flat_gradient_is_float64_for_the_optimizer():
