@@ -38,6 +38,38 @@ def test_gradient_of_every_configuration(hidden, output, depth):
     assert check_gradient(fun, theta, eps=1e-4, order=2) < 3e-9
 
 
+EDGES = {  # layer sizes, rows, weight decay, all-zero data
+    "one row": ([5, 3, 2], 1, 1e-4, False),
+    "one feature": ([1, 3, 2], 6, 1e-4, False),
+    "one hidden unit": ([5, 1, 2], 6, 1e-4, False),
+    "lambda = 0": ([5, 3, 2], 6, 0.0, False),
+    "all-zero data": ([5, 3, 3], 6, 1e-4, True),
+}
+
+
+@pytest.mark.parametrize("edge", list(EDGES))
+@pytest.mark.parametrize("hidden, output", list(itertools.product(network.HIDDEN,
+                                                                  network.OUTPUTS)))
+def test_edge_problems_give_a_finite_cost_and_a_checked_gradient(hidden, output, edge):
+    """Without a floating-point warning; order 4, as above."""
+    sizes, m, lam, zeros = EDGES[edge]
+    rng = np.random.default_rng(0)
+    X = np.zeros((m, sizes[0])) if zeros else rng.uniform(0.1, 0.9, (m, sizes[0]))
+    Y = rng.integers(0, sizes[-1], m) if output == "softmax" else rng.uniform(0.1, 0.9,
+                                                                              (m, sizes[-1]))
+    theta = network.pack([network.Layer(L.W, rng.normal(0, 0.1, L.b.shape))
+                          for L in network.initialize(sizes, rng)])
+
+    def fun(t):
+        cost, grads = network.cost_and_grad(network.unpack(t, sizes), X, Y, hidden, output, lam)
+        return cost, network.pack(grads)
+
+    with np.errstate(all="raise"):
+        cost, grad = fun(theta)
+        assert np.isfinite(cost) and np.isfinite(grad).all()
+        assert check_gradient(fun, theta, eps=1e-4, order=4) < 1e-9
+
+
 def test_a_broken_gradient_is_caught():
     fun, theta, *_ = problem("tanh", "softmax", 2)
 
