@@ -184,6 +184,37 @@ def test_a_fit_that_fails_leaves_the_transform_as_it_was(model):
     assert all(np.array_equal(v, getattr(fitted, k)) for k, v in before.items())
 
 
+@pytest.mark.parametrize("cls", [UnitScaler, PatchNormalizer])
+def test_a_scaler_fit_that_fails_leaves_the_scaler_as_it_was(cls):
+    """The same for the scalers: a fit on data with NaN left ``n_features_in_`` (and a
+    DataFrame's ``feature_names_in_``), so ``transform`` raised an AttributeError for
+    ``data_max_`` or ``limit_`` and ``partial_fit`` expected the failed data's width; a failed
+    refit dropped the earlier fit."""
+    import pandas as pd
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 4))
+    bad = pd.DataFrame(X, columns=list("abcd"))
+    bad.iloc[3, 2] = np.nan
+    for fit in ("fit", "partial_fit"):
+        model = cls()
+        with pytest.raises(ValueError, match=r"^the data contains NaN \(first at row 3, "
+                                             r"column 2\)"):
+            getattr(model, fit)(bad)
+        assert vars(model) == {}
+        with pytest.raises(NotFittedError):
+            model.transform(X)
+        assert model.partial_fit(X[:, :3]).n_features_in_ == 3  # not 4, the failed data's
+    fitted = cls().fit(X)
+    before = {k: np.copy(v) for k, v in vars(fitted).items()}
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.fit(bad)
+    assert vars(fitted).keys() == before.keys()
+    assert all(np.array_equal(v, getattr(fitted, k)) for k, v in before.items())
+    np.testing.assert_array_equal(fitted.transform(X), cls().fit(X).transform(X))
+
+
 @pytest.mark.parametrize("model, message", [
     (ZCAWhitening(epsilon=np.inf), "epsilon must be >= 0 and finite, got inf"),
     (ZCAWhitening(epsilon="a"), "epsilon must be >= 0 and finite, got 'a'"),

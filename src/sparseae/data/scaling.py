@@ -15,24 +15,31 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ..fitting import unchanged_on_failure
 from .images import centered_patches, normalize_patches
 from .rows import check_span, validated, value_range
 
 
 class _Streamed(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """The input checks of a scaler fitted by ``partial_fit`` on chunks (shape, width, NaN and
-    infinity, with ``value_range``'s error)."""
+    infinity, with ``value_range``'s error), each chunk then taken in by ``_add``. A fit that
+    raises leaves the scaler as it was (``unchanged_on_failure``): not with the width of data
+    it refused, nor without an earlier fit."""
 
     _fitted: tuple[str, ...] = ()
     _dtypes = (np.float64, np.float32)
 
+    @unchanged_on_failure
     def fit(self, X, y=None):
         for name in (*self._fitted, "n_features_in_"):
             self.__dict__.pop(name, None)
         return self.partial_fit(X)
 
-    def _fitting(self, X):
-        return validated(self, X, dtype=self._dtypes, reset=not hasattr(self, "n_features_in_"))
+    @unchanged_on_failure
+    def partial_fit(self, X, y=None):
+        self._add(validated(self, X, dtype=self._dtypes,
+                            reset=not hasattr(self, "n_features_in_")))
+        return self
 
     def _transforming(self, X):
         check_is_fitted(self)
@@ -45,8 +52,8 @@ class UnitScaler(_Streamed):
     _fitted = ("data_min_", "data_max_")
     _spans = True  # (values spanning more than float64 holds are refused: rows.check_span)
 
-    def partial_fit(self, X, y=None):
-        low, high = value_range(self._fitting(X))
+    def _add(self, X):
+        low, high = value_range(X)
         low = min(low, getattr(self, "data_min_", low))
         high = max(high, getattr(self, "data_max_", high))
         check_span(low, high, self)
@@ -67,8 +74,7 @@ class PatchNormalizer(_Streamed):
     _dtypes = np.float64
     _sums_squares = True  # (values beyond 1e150 are refused: rows.check_squares)
 
-    def partial_fit(self, X, y=None):
-        X = self._fitting(X)
+    def _add(self, X):
         centered = centered_patches(X)
         self.sum_squares_ = getattr(self, "sum_squares_", 0.0) + float(np.vdot(centered, centered))
         self.count_ = getattr(self, "count_", 0) + centered.size
