@@ -184,6 +184,22 @@ def test_a_fit_that_fails_leaves_the_transform_as_it_was(model):
     assert all(np.array_equal(v, getattr(fitted, k)) for k, v in before.items())
 
 
+@pytest.mark.parametrize("cls", [PCA, PCAWhitening, ZCAWhitening])
+def test_inverse_transform_checks_the_width_and_that_it_was_fitted(cls):
+    """Unfitted, inverse_transform raised an AttributeError (n_components_, mean_), where
+    transform raised scikit-learn's NotFittedError."""
+    from sklearn.exceptions import NotFittedError
+
+    X = np.random.default_rng(0).random((20, 4))
+    with pytest.raises(NotFittedError, match=rf"^This {cls.__name__} instance is not fitted yet"):
+        cls().inverse_transform(X)
+    model = cls(n_components=3) if cls is not ZCAWhitening else cls()
+    width = model.fit(X).transform(X).shape[1]
+    with pytest.raises(ValueError, match=rf"^X has 5 columns; {cls.__name__}.inverse_transform "
+                                         rf"takes {width}$"):
+        model.inverse_transform(np.ones((2, 5)))
+
+
 @pytest.mark.parametrize("cls", [UnitScaler, PatchNormalizer])
 def test_a_scaler_fit_that_fails_leaves_the_scaler_as_it_was(cls):
     """The same for the scalers: a fit on data with NaN left ``n_features_in_`` (and a

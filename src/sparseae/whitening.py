@@ -139,9 +139,11 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
                 "epsilon > 0")
         return 1.0 / np.sqrt(variances)
 
-    def _input(self, X, width: int):
-        """``X`` checked as the input of ``inverse_transform``: ``width`` columns."""
+    def _input(self, X):
+        """``X`` checked as the input of ``inverse_transform``: as many columns as ``transform``
+        gives, the rows of its matrix (``_matrix``)."""
         check_is_fitted(self)
+        width = self._matrix().shape[0]
         X = finite(check_array(X, dtype=np.float64, ensure_all_finite=False))
         if X.shape[1] != width:
             raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__}."
@@ -189,7 +191,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
         return self.components_
 
     def inverse_transform(self, X):
-        return self._input(X, self.n_components_) @ self.components_ + self.mean_
+        return self._input(X) @ self.components_ + self.mean_
 
 
 class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
@@ -219,7 +221,7 @@ class PCAWhitening(ClassNamePrefixFeaturesOutMixin, _Eigenbasis):
         ``components_`` are ``u_j / sqrt(lambda_j + eps)``, orthogonal, so this is
         ``x_white components_`` with each row divided by its squared norm: the fitted eps, not
         the ``epsilon`` of a later ``set_params``."""
-        X = self._input(X, self.n_components_)
+        X = self._input(X)
         squared = np.einsum("ij,ij->i", self.components_, self.components_)
         return X @ (self.components_ / squared[:, None]) + self.mean_
 
@@ -242,7 +244,7 @@ class ZCAWhitening(OneToOneFeatureMixin, _Eigenbasis):
         """``x ~ U diag(sqrt(lambda + eps)) U^T x_zca + mu``, with ``1 / sqrt(lambda_j + eps)``
         read off ``whitening_`` as ``u_j^T whitening_ u_j``: the fitted eps, not the
         ``epsilon`` of a later ``set_params``."""
-        X = self._input(X, len(self.mean_))
+        X = self._input(X)
         U = self.eigenvectors_
         scales = np.einsum("ij,ik,kj->j", U, self.whitening_, U)
         return X @ ((U / scales) @ U.T) + self.mean_
