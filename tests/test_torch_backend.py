@@ -1,5 +1,7 @@
 """The PyTorch backend (CPU here) against the NumPy path: the same objective, every solver."""
 
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -394,3 +396,21 @@ def test_tensors_are_taken_as_their_values_wherever_they_live():
                                   same.transform(X.detach().bfloat16().float().numpy()))
     y = torch.arange(40) % 2
     assert list(SoftmaxRegression(max_iter=3).fit(X, y).classes_) == [0, 1]
+
+
+def test_read_only_data_is_shared_without_pytorch_s_warning(tmp_path):
+    """``np.load(mmap_mode="r")`` data on a PyTorch device showed PyTorch's warning that
+    writing to a tensor of a non-writable array is undefined behaviour, advising a copy: the
+    fit only reads the data, shares it and says nothing. In a new process, since PyTorch warns
+    once a process, whatever the filters."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((50, 4)))
+    code = ("import sys, warnings\n"
+            "import numpy as np\n"
+            "from sparseae import SparseAutoencoder\n"
+            "warnings.filterwarnings('error', 'The given NumPy array is not writable')\n"
+            "X = np.load(sys.argv[1], mmap_mode='r')\n"
+            "SparseAutoencoder(3, max_iter=2, device='cpu', random_state=0).fit(X)\n"
+            "print(np.array_equal(X, np.load(sys.argv[1])))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy")],
+                          capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -353,11 +354,17 @@ class Backend:
         return not self.is_numpy and self._device.type != "cpu"
 
     def to_device(self, x):
-        """A host array (any float dtype) as an array of this backend in its dtype."""
+        """A host array (any float dtype) as an array of this backend in its dtype. A read-only
+        one (``np.load(path, mmap_mode="r")``) is shared as it is, without PyTorch's warning
+        that writing to it is undefined: the data is only read."""
         if self.is_numpy:
             return np.asarray(x).astype(self.dtype, copy=False)
         x = np.ascontiguousarray(x)
-        return self.torch.from_numpy(x).to(device=self._device, dtype=self._dtype)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable",
+                                    UserWarning)
+            tensor = self.torch.from_numpy(x)
+        return tensor.to(device=self._device, dtype=self._dtype)
 
     def to_host(self, x, dtype=np.float64) -> np.ndarray:
         """An array of this backend as a NumPy array of ``dtype``."""
