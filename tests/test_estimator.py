@@ -21,6 +21,24 @@ def test_scikit_learn_contract(estimator, check):
         check(estimator)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
+def test_fit_leaves_the_callers_rows_as_they_were(dtype, solver):
+    """Rows already in the model's dtype and C order are used without a copy: read-only here,
+    so that any write into them raises (scikit-learn's checks pass float64 only)."""
+    X = np.random.default_rng(0).random((40, 5)).astype(dtype)
+    before = X.copy()
+    X.flags.writeable = False
+    model = SparseAutoencoder(3, solver=solver, max_iter=3, batch_size=8, dtype=dtype,
+                              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        H = model.fit_transform(X)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(H, model.transform(X))
+    assert H.dtype == dtype and not np.shares_memory(H, X)
+
+
 def fit(X, **kwargs):
     kwargs.setdefault("random_state", 0)
     with warnings.catch_warnings():
