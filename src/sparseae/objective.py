@@ -103,7 +103,9 @@ def kl_penalty(rho_hat: np.ndarray, rho: float, beta: float,
     There the penalty goes on as the straight line that touches it at ``eps`` (or
     ``1 - eps``), and the derivative is that line's slope: a silent or saturated unit gets a
     large, finite cost whose derivative is still its gradient, rather than inf or NaN, and a
-    silent unit is pushed back with the slope at ``eps``.
+    silent unit is pushed back with the slope at ``eps`` (times ``f'(z2)`` in delta2: a unit
+    saturated beyond the working precision, sigmoid below z of about -37 in float64, has
+    ``f'(z2) = 0`` and gets no push at all).
     """
     xp = ops(rho_hat).xp
     eps = xp.finfo(rho_hat.dtype).eps if eps is None else eps
