@@ -47,6 +47,35 @@ def test_a_number_beyond_float32_is_not_called_infinity_alone():
         SparseAutoencoder(n_hidden=2, max_iter=2, dtype="float32").fit(bad)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_number_beyond_float32_in_a_file_is_named_in_memory_and_streamed(tmp_path, monkeypatch,
+                                                                           streamed):
+    """A file's rows are checked as they are trained, in float32: read in float64 for the
+    check, 1e39 passed it streamed ("the cost is not finite at the initial weights") and was
+    called plain infinity in memory."""
+    from sparseae import training
+    from sparseae.data import NpyFile, Rows
+    from sparseae.objective import Spec
+
+    monkeypatch.setattr(training, "resident_bytes", lambda: 0)
+    bad = X.copy()
+    bad[13, 2] = 1e39
+    np.save(tmp_path / "x.npy", bad)
+    budget = 2 * 5 * training.bytes_per_row(4, 2, 4, "copied") if streamed else None
+    problem = training.Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 2, np.float32,
+                               memory_budget=budget)
+    assert problem.in_memory is not streamed and problem.chunk_rows == (5 if streamed else 20)
+    message = (r"^the data contains infinity \(first at row 13, column 2\); if the data was "
+               r"converted to float32, a value beyond its range, 3\.4e\+38, became infinity$")
+    with pytest.raises(ValueError, match=message):
+        training.Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 2, np.float32,
+                         memory_budget=budget, check_finite=True)
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(n_hidden=2, max_iter=2, dtype="float32",
+                          memory_budget=budget).fit(NpyFile(tmp_path / "x.npy"))
+
+
 @pytest.mark.parametrize("row, col", [(0, 0), (3494, 299), (3495, 0), (4999, 7)])
 def test_value_range_finds_the_first_bad_value_in_any_block_of_rows(row, col):
     from sparseae.data.rows import value_range

@@ -146,7 +146,7 @@ class Problem:
             X = rows.to_array(self.dtype)
             if check_finite:
                 self.value_range = self._checked(lambda first: Rows(X).check_finite(
-                    first_row=first))
+                    first_row=first, dtype=X.dtype))
             self.X = self.backend.to_device(X)
             self.chunk_rows = max(rows.n_samples, 1)
         else:
@@ -171,7 +171,7 @@ class Problem:
                 self.chunk_rows -= self.chunk_rows % block
             if check_finite:
                 self.value_range = self._checked(lambda first: rows.check_finite(
-                    self.chunk_rows, first))
+                    self.chunk_rows, first, self.dtype))
         self.max_batch = self.n_samples if self.X is not None else self.chunk_rows
         self.work = objective.Workspace(self.chunk_rows, self.n_features, n_hidden, like,
                                         reproducible, threads)

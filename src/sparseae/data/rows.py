@@ -157,16 +157,17 @@ class Rows:
             start += X.shape[0]
             yield X
 
-    def check_finite(self, rows_per_chunk: int | None = None,
-                     first_row: int = 0) -> tuple[float, float]:
+    def check_finite(self, rows_per_chunk: int | None = None, first_row: int = 0,
+                     dtype=np.float64) -> tuple[float, float]:
         """Raise a clear error if any value is NaN or infinite; return the smallest and the
         largest value (one streamed pass). ``first_row`` is the position of these rows' first
-        in the data, for the error."""
+        in the data, for the error. The rows are read in ``dtype``, the one they will be
+        trained in: a value beyond float32's range is infinity there."""
         step = rows_per_chunk or self.default_chunk()
         low, high = np.inf, -np.inf
         for start in range(0, self.n_samples, step):
             block_low, block_high = value_range(self.block(start, min(start + step,
-                                                                      self.n_samples)),
+                                                                      self.n_samples), dtype),
                                                 first_row + start)
             low, high = min(low, block_low), max(high, block_high)
         return low, high
