@@ -2,6 +2,7 @@ import errno
 import io
 import json
 import os
+import re
 import stat
 import warnings
 
@@ -84,6 +85,14 @@ def test_saving_into_a_missing_folder_names_it(tmp_path, model):
     with pytest.raises(FileNotFoundError, match=f"no such folder: {tmp_path / 'no'} "
                        r"\(to write m.npz in\)"):
         model.save(tmp_path / "no" / "m.npz")
+
+
+def test_saving_below_a_file_names_the_file_not_a_missing_folder(tmp_path, model):
+    (tmp_path / "a.npy").write_text("x")
+    for path in (tmp_path / "a.npy" / "m.npz", tmp_path / "a.npy" / "b" / "m.npz"):
+        with pytest.raises(NotADirectoryError, match=re.escape(
+                f"{tmp_path / 'a.npy'} is a file, not a folder (to write {path} in)") + "$"):
+            model.save(path)
 
 
 def test_a_file_that_cannot_be_made_is_named_not_its_temporary_twin(tmp_path, model,

@@ -99,6 +99,9 @@ def writable(path) -> Path:
                               "to write") from None
         path = path.resolve()
     if not path.parent.is_dir():
+        above = next(p for p in path.parents if os.path.lexists(p))  # (".", "/" at the end)
+        if above.exists() and not above.is_dir():  # ("no such folder" would send one looking)
+            raise NotADirectoryError(f"{above} is a file, not a folder (to write {path} in)")
         raise not_found(path.parent, f"no such folder: {path.parent} (to write {path.name} in)")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give the file to write")
