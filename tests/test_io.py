@@ -151,6 +151,16 @@ def test_missing_file(tmp_path):
         sparseae.load(tmp_path / "nothing.npz")
 
 
+def test_loading_a_folder_says_it_is_one(tmp_path):
+    """Not "no sparseae model file at": there is something at the path, a folder."""
+    with pytest.raises(IsADirectoryError, match=f"^{re.escape(str(tmp_path))} is a folder, not a "
+                                                "sparseae model file$"):
+        sparseae.load(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"^{re.escape(str(tmp_path))} is a folder, not a "
+                                                "sparseae preprocessing file$"):
+        sparseae.load_preprocessing(tmp_path)
+
+
 def test_corrupt_file(tmp_path, model):
     model.save(tmp_path / "m.npz")
     data = (tmp_path / "m.npz").read_bytes()

@@ -164,6 +164,8 @@ def read_archive(path, formats: dict[str, int], what: str, error=ValueError):
     (format name: the version read); ``error`` (with a message naming ``what``) for anything
     else. Never unpickles."""
     path = Path(as_path(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a {what}")
     if not path.is_file():
         raise not_found(path, f"no {what} at {path}")
     if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
