@@ -373,7 +373,10 @@ def test_data_in_memory_has_no_chunk_rows():
     (dict(max_iter=True), "max_iter must be a finite integer, got True"),
     (dict(batch_size=True), "batch_size must be a finite integer, got True"),
     (dict(max_iter=10**30, memory_budget="1e400"),  # (the integer beyond float's range passes)
-     "memory size must be a finite number of bytes, got '1e400'"),
+     r"^memory_budget: memory size must be a finite number of bytes, got '1e400'$"),
+    (dict(memory_budget=0), "^memory_budget: memory size must be positive, got 0$"),
+    (dict(memory_budget="lots"), r"^memory_budget: cannot read 'lots' as a memory size \(e\.g\. "
+                                 r"500MB, 2GiB\)$"),
 ])
 def test_parameters_at_the_edge_of_their_range(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -399,7 +399,10 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_number(self, "rho_momentum", 0, 1, high_open=True)
         self._check_solver_params()
         if self.memory_budget is not None:
-            training.parse_bytes(self.memory_budget)
+            try:
+                training.parse_bytes(self.memory_budget)
+            except ValueError as err:  # (its words say "memory size", not which parameter)
+                raise ValueError(f"memory_budget: {err}") from None
 
     def _check_model_params(self):
         """The checks of the parameters that define the function a fitted model computes (a
