@@ -276,6 +276,20 @@ def test_csv_nan_is_named_by_its_line(tmp_path, text, where):
     assert str(error.value) == f"{tmp_path / 'x.csv'} {where} is not a finite number"
 
 
+@pytest.mark.parametrize("text, where", [
+    ("1,2\n3,1e400\n", "line 2, column 2: 1e400"),
+    ('"1","2"\n"-2E+999", "3"\n', "line 2, column 1: -2E+999"),
+    ("1 2\n 3   4e309 # big\n", "line 2, column 2: 4e309"),
+])
+def test_a_csv_number_beyond_float64_is_named_as_written(tmp_path, text, where):
+    """Not "inf is not a finite number": the file says 1e400."""
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "x.csv")
+    assert str(error.value) == (f"{tmp_path / 'x.csv'} {where} is beyond float64's range, "
+                                "1.8e+308")
+
+
 def test_arrays_are_sources_too(matrix):
     rows = load(matrix, scale="minmax")
     X = rows.to_array()

@@ -138,8 +138,12 @@ def read_csv(path) -> np.ndarray:
         raise ValueError(f"{path} has no rows of numbers")
     if not np.isfinite(X).all():
         row, column = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{path} line {numbered[row][0]}, column {column + 1}: "
-                         f"{X[row, column]} is not a finite number")
+        number, line = numbered[row]
+        text = line.split("#")[0].split(delimiter)[column].strip().strip('"').strip()
+        beyond = np.isinf(X[row, column]) and "inf" not in text.lower()  # (1e400, as written)
+        raise ValueError(f"{path} line {number}, column {column + 1}: {text} is "
+                         + (f"beyond float64's range, {np.finfo(np.float64).max:.3g}" if beyond
+                            else "not a finite number"))
     return X
 
 
