@@ -331,6 +331,16 @@ def test_npz_and_mat_without_a_matrix_say_what_they_hold(tmp_path):
     assert str(error.value) == (f"{tmp_path / 'cells.mat'} holds no 2-D matrix or 3-D image "
                                 "stack (it holds no real numeric arrays: c (a cell array), "
                                 "z (complex), s (a sparse matrix), r (a struct), t (text))")
+    savemat(tmp_path / "cells.mat", {"a": np.zeros((3, 2)), "r": {"x": 1.0}, "t": "text"})
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "cells.mat", key="r")  # (it said "it has ['a']", of r nothing)
+    assert str(error.value) == (f"{tmp_path / 'cells.mat'} has no numeric array 'r'; it has "
+                                "['a'], and what it cannot read as numbers: r (a struct), "
+                                "t (text)")
+    with pytest.raises(ValueError) as error:
+        load(tmp_path / "cells.mat", key="nothere")
+    assert str(error.value).endswith("has no numeric array 'nothere'; it has ['a'], and what it "
+                                     "cannot read as numbers: r (a struct), t (text)")
     savemat(tmp_path / "two.mat", {"a": np.zeros((3, 2)), "b": np.zeros((4, 4, 2))})
     with pytest.raises(ValueError, match=r"holds several arrays \('a' of shape \(3, 2\), 'b' "
                                          r"of shape \(4, 4, 2\)\); name the one"):

@@ -278,7 +278,10 @@ def _mat_array(path: Path, key: str | None) -> np.ndarray:
     arrays = load_mat(path)
     if key is not None:
         if key not in arrays:
-            raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(arrays)}")
+            unread = unread_mat_variables(path)  # (--key s of a struct s: "it has []")
+            raise ValueError(f"{path} has no numeric array {key!r}; it has {sorted(arrays)}"
+                             + (f", and what it cannot read as numbers: {unread}" if unread
+                                else ""))
         return arrays[key]
     usable = [v for v in arrays.values() if v.ndim in (2, 3)]
     if len(usable) == 1:

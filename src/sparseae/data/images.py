@@ -223,7 +223,8 @@ def unread_mat_variables(path) -> str:
                 "V": "a struct"}.get(value.dtype.kind, str(value.dtype))
 
     return ", ".join(f"{k} ({kind(v)})" for k, v in loadmat(path).items()
-                     if not k.startswith("__"))
+                     if not k.startswith("__") and not (isinstance(v, np.ndarray)
+                                                        and v.dtype.kind in "fiub"))
 
 
 def mat_images(path, stack: np.ndarray) -> list[np.ndarray]:
