@@ -68,6 +68,34 @@ def test_check_variants_on_a_sample_of_coordinates():
     assert all(row["relative_difference"] < 1e-9 for row in rows)
 
 
+def test_check_variants_evaluates_small_problems_on_one_blas_thread(monkeypatch):
+    """gradcheck's problems take far below 1e9 FLOPs an evaluation, where NumPy's BLAS threads
+    only fight over the cores (784-196, 20 coordinates, on 2 busy cores: 36 s on two, 3 s on
+    one); as a fit's evaluations do, they run on one, whatever the BLAS was set to."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from sparseae import objective
+    from sparseae.gradcheck import check_variants
+
+    threads, made = [], objective.flat_cost_and_grad
+
+    def watched(*args, **kwargs):
+        fun = made(*args, **kwargs)
+
+        def evaluate(theta):
+            threads.append(max(lib["num_threads"] for lib in threadpool_info()
+                               if lib["user_api"] == "blas"))
+            return fun(theta)
+        return evaluate
+
+    monkeypatch.setattr(objective, "flat_cost_and_grad", watched)
+    with threadpool_limits(2, user_api="blas"):
+        check_variants(4, 2, 5, coordinates=1)
+        assert max(lib["num_threads"] for lib in threadpool_info()
+                   if lib["user_api"] == "blas") == 2  # (left as it was set)
+    assert len(threads) == 8 * 5 and set(threads) == {1}
+
+
 def test_relative_difference():
     assert relative_difference(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_difference(np.array([1.0, 0.0]), np.array([-1.0, 0.0])) == np.inf

@@ -104,31 +104,34 @@ def check_variants(
     for tanh units on small problems, a correct gradient's relative difference): over every
     parameter, or over ``coordinates`` of them drawn at random (without replacement) for each
     variant, for sizes whose every parameter would take too long. ``progress()`` is called
-    after each parameter checked.
+    after each parameter checked. Evaluations below 1e9 FLOPs (about 10 m n h) run on one BLAS
+    thread, as a fit's do: more only fight over the cores.
 
     Returns one row per variant: ``activation, sparsity, decoder, relative_difference``.
     """
     from . import objective, params
+    from .fitting import blas_threads
 
     rows = []
-    for activation, sparsity, decoder in variants():
-        rng = np.random.default_rng(seed)
-        X = rng.uniform(0.1, 0.9, size=(n_samples, n_features))
-        W1, _, W2, _ = params.initialize(n_features, n_hidden, rng)
-        start = params.Params(
-            W1, rng.normal(0, 0.1, n_hidden), W2, rng.normal(0, 0.1, n_features)
-        )
-        spec = objective.Spec(
-            sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4,
-            activation=activation, sparsity=sparsity, decoder=decoder,
-        )
-        fun = objective.flat_cost_and_grad(X, spec, n_hidden)
-        theta = params.pack(start)
-        which = (None if coordinates is None or coordinates >= theta.size else
-                 np.sort(rng.choice(theta.size, coordinates, replace=False)))
-        rows.append({
-            "activation": activation, "sparsity": sparsity, "decoder": decoder,
-            "relative_difference": check_gradient(fun, theta, eps, order, which=which,
-                                                  progress=progress),
-        })
+    with blas_threads(1 if 10 * n_samples * n_features * n_hidden < 1e9 else None):
+        for activation, sparsity, decoder in variants():
+            rng = np.random.default_rng(seed)
+            X = rng.uniform(0.1, 0.9, size=(n_samples, n_features))
+            W1, _, W2, _ = params.initialize(n_features, n_hidden, rng)
+            start = params.Params(
+                W1, rng.normal(0, 0.1, n_hidden), W2, rng.normal(0, 0.1, n_features)
+            )
+            spec = objective.Spec(
+                sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4,
+                activation=activation, sparsity=sparsity, decoder=decoder,
+            )
+            fun = objective.flat_cost_and_grad(X, spec, n_hidden)
+            theta = params.pack(start)
+            which = (None if coordinates is None or coordinates >= theta.size else
+                     np.sort(rng.choice(theta.size, coordinates, replace=False)))
+            rows.append({
+                "activation": activation, "sparsity": sparsity, "decoder": decoder,
+                "relative_difference": check_gradient(fun, theta, eps, order, which=which,
+                                                      progress=progress),
+            })
     return rows
