@@ -27,9 +27,9 @@ from .fitting import (
     check_number,
     random_states,
     store_params,
-    unchanged_on_failure,
     warn,
 )
+from .guard import unchanged_on_failure
 
 # TRAIN_LONGER of the fine-tuning, whose iterations finetune_max_iter sets
 FINETUNE_LONGER = "raise finetune_max_iter to train longer"

@@ -19,9 +19,9 @@ from .fitting import (
     check_hooks,
     check_number,
     store_params,
-    unchanged_on_failure,
     warn,
 )
+from .guard import unchanged_on_failure
 from .objective import PENALTIES, Spec
 
 # the advice when the data is out of the sigmoid decoder's reach (the command line gives its own)

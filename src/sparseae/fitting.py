@@ -3,7 +3,6 @@ run of a solver with progress, early stopping, checkpoints and clean interruptio
 
 from __future__ import annotations
 
-import functools
 import numbers
 import os
 import sys
@@ -86,24 +85,6 @@ def check_choice(est, name, options):
         raise ValueError(f"{name} takes the name {str(value)!r} as a string, got {value!r}")
     if value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
-
-
-def unchanged_on_failure(fit):
-    """``fit`` that leaves the estimator as it was when it raises (data found bad while it is
-    read, divergence, a callback's error, Ctrl-C): scikit-learn's input checks set
-    ``n_features_in_`` before the data is read, which would leave a model of one width that
-    claims another."""
-    @functools.wraps(fit)
-    def guarded(self, *args, **kwargs):
-        before = dict(self.__dict__)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
-
-    return guarded
 
 
 def check_hooks(checkpoint, should_stop):

@@ -30,7 +30,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from .data.rows import check_squares, finite, validated
-from .fitting import unchanged_on_failure
+from .guard import unchanged_on_failure
 
 
 class _Eigenbasis(TransformerMixin, BaseEstimator):

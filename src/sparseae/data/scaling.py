@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from ..fitting import unchanged_on_failure
+from ..guard import unchanged_on_failure
 from .images import centered_patches, normalize_patches
 from .rows import check_span, validated, value_range
 
