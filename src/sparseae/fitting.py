@@ -218,8 +218,7 @@ class SolverMixin:
             return 1
         if self.n_threads is not None:
             return self.n_threads
-        # Below ~1e9 flops per evaluation the thin matrix products are too small to share.
-        return 1 if flops_per_evaluation < 1e9 else None
+        return blas_threads_for(flops_per_evaluation)
 
     def _torch_threads(self, lanes: int) -> int | None:
         """PyTorch's threads on the CPU while fitting, when ``lanes`` threads share the rows:
@@ -538,6 +537,13 @@ def seconds_spent(resume) -> float | None:
     over the interruptions before it): 0 for None, a training that begins; None for a state
     saved before they were kept."""
     return 0.0 if resume is None else resume.get("seconds")
+
+
+def blas_threads_for(flops_per_evaluation: float) -> int | None:
+    """NumPy's BLAS threads for evaluations of this size on one thread of ours: one below about
+    1e9 FLOPs (10 m n h), where the thin matrix products are too small to share; above, BLAS's
+    own number (None)."""
+    return 1 if flops_per_evaluation < 1e9 else None
 
 
 @contextmanager

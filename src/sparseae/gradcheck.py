@@ -110,10 +110,10 @@ def check_variants(
     Returns one row per variant: ``activation, sparsity, decoder, relative_difference``.
     """
     from . import objective, params
-    from .fitting import blas_threads
+    from .fitting import blas_threads, blas_threads_for
 
     rows = []
-    with blas_threads(1 if 10 * n_samples * n_features * n_hidden < 1e9 else None):
+    with blas_threads(blas_threads_for(10.0 * n_samples * n_features * n_hidden)):
         for activation, sparsity, decoder in variants():
             rng = np.random.default_rng(seed)
             X = rng.uniform(0.1, 0.9, size=(n_samples, n_features))
