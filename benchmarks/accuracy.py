@@ -25,7 +25,7 @@ nothing but the 784-196 check's time.
 - ``check_variants(784, 196, coordinates=200)``, what ``sparseae gradcheck --n-features 784
   --n-hidden 196 --coordinates 200`` runs: the largest relative difference and its time.
 
-    python benchmarks/accuracy.py            # everything (3 minutes on 2 busy cores, 2 for 784-196)
+    python benchmarks/accuracy.py            # everything (2 to 3 minutes on 2 cores)
     python benchmarks/accuracy.py --quick    # the 784-196 check on 20 coordinates per variant
 """
 
@@ -200,14 +200,14 @@ def worker(out, device):
 
 
 def large_gradcheck(coordinates):
-    """README: gradcheck on 784-196 with 200 coordinates gives 'a few 1e-10' in '50 s here'."""
+    """README: gradcheck on 784-196 with 200 coordinates gives 'a few 1e-10' in 'about 30 s'."""
     from sparseae.gradcheck import check_variants
 
     start = time.perf_counter()
     rows = check_variants(784, 196, coordinates=coordinates)
     seconds = time.perf_counter() - start
     print(f"\ngradcheck on 784-196, {coordinates} coordinates per variant, order 4 (README: a few "
-          f"1e-10, 50 s):")
+          f"1e-10, about 30 s):")
     for row in rows:
         print(f"  {row['activation']:<8} {row['sparsity']:<4} {row['decoder']:<8} "
               f"{row['relative_difference']:.1e}")
