@@ -1,8 +1,15 @@
+import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+# A suite started in the background of a non-interactive shell (`pytest &`, a runner's script)
+# inherits SIGINT ignored, and sparseae leaves an ignored Ctrl-C ignored, as it should; the tests
+# of Ctrl-C send it to this process, so here it must be Python's own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
