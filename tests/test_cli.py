@@ -1654,3 +1654,17 @@ def test_a_built_in_name_stays_one_beside_a_folder_of_that_name(tmp_path, monkey
     (tmp_path / "x.csv").write_text("1,2\n")
     assert _absolute_path("digits") == "digits"  # data.read takes it as the built-in
     assert _absolute_path("x.csv") == str(tmp_path.resolve() / "x.csv")
+
+
+def test_the_readme_names_each_option_the_library_calls_otherwise():
+    """The README's list of options whose parameter has another name follows cli.RENAMED."""
+    from pathlib import Path
+
+    from sparseae.cli import RENAMED
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = readme.split("The command line's options are these", 1)[1].split("\n\n", 1)[0]
+    listed = " ".join(listed.split())  # (lines wrap anywhere)
+    for parameter, dest in RENAMED.items():
+        assert f"`--{dest.replace('_', '-')}` (" in listed, dest
+        assert f"`{parameter}`)" in listed, parameter
