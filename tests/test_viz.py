@@ -20,6 +20,51 @@ def test_filter_grid_layout_and_scaling(rng):
     assert grid[0].max() == -1.0  # black borders
 
 
+
+@pytest.mark.parametrize("n_hidden, n_rows, n_cols", [(25, 5, 5), (196, 14, 14), (10, 3, 4),
+                                                       (7, 3, 3)])
+def test_filters_png_puts_each_unit_s_pixel_where_it_is(tmp_path, n_hidden, n_rows, n_cols):
+    """Unit j's input is bright at (row 1, column 5) for even j, at (5, 1) (the transpose) and
+    (0, 0) for odd j, dark at (6, 2) at half the strength, at scales 1 to n_hidden: in
+    filters.png tile j, in row-major order, shows it so, each at its own full contrast (the odd
+    ones have a larger norm for their peak), the rest mid-gray; black borders and spare tiles."""
+    W1 = np.zeros((n_hidden, 8, 8))
+    W1[0::2, 1, 5] = W1[1::2, 5, 1] = W1[1::2, 0, 0] = 1.0
+    W1[:, 6, 2] = -0.5
+    W1 *= np.arange(1, n_hidden + 1)[:, None, None]
+    viz.save_filters(tmp_path / "filters.png", W1.reshape(n_hidden, 64), scale=2)
+    with Image.open(tmp_path / "filters.png") as im:
+        assert im.size == ((1 + 9 * n_cols) * 2, (1 + 9 * n_rows) * 2)
+        pixels = np.asarray(im)[::2, ::2]
+    expected = np.zeros((1 + 9 * n_rows, 1 + 9 * n_cols), dtype=np.uint8)
+    for j in range(n_hidden):
+        tile = np.full((8, 8), 128)
+        tile[(1, 5) if j % 2 == 0 else (5, 1)] = 255
+        tile[0, 0] = 255 if j % 2 else 128
+        tile[6, 2] = 64
+        top, left = 1 + 9 * (j // n_cols), 1 + 9 * (j % n_cols)
+        expected[top : top + 8, left : left + 8] = tile
+    np.testing.assert_array_equal(pixels, expected)
+
+
+def test_reconstructions_png_pairs_each_input_with_its_reconstruction(tmp_path):
+    """Input i (of the first n) in the top row's tile i, its reconstruction below it, in their
+    orientation: input i is bright at (1, 5) and (0, i), its reconstruction at (5, 1) and (7, i);
+    gray levels are the values' (in [0, 1]: 0 black, 1 white)."""
+    X, X_hat = np.full((3, 8, 8), 0.2), np.full((3, 8, 8), 0.6)
+    for i in range(3):
+        X[i, 1, 5] = X[i, 0, i] = X_hat[i, 5, 1] = X_hat[i, 7, i] = 1.0
+    viz.save_reconstructions(tmp_path / "rec.png", X.reshape(3, 64), X_hat.reshape(3, 64), n=2,
+                             scale=3)
+    with Image.open(tmp_path / "rec.png") as im:
+        assert im.size == ((1 + 2 * 9) * 3, (1 + 2 * 9) * 3)
+        pixels = np.asarray(im)[::3, ::3]
+    expected = np.zeros((19, 19), dtype=np.uint8)
+    for i in range(2):
+        expected[1:9, 1 + 9 * i : 9 + 9 * i] = np.round(X[i] * 255)
+        expected[10:18, 1 + 9 * i : 9 + 9 * i] = np.round(X_hat[i] * 255)
+    np.testing.assert_array_equal(pixels, expected)
+
 def test_grid_of_a_non_square_count(rng):
     grid = viz.filter_grid(rng.normal(size=(7, 16)))
     assert grid.shape == (1 + 3 * 5, 1 + 3 * 5)  # 3 x 3 tiles, two left black
