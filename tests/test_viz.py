@@ -178,6 +178,22 @@ def test_costs_near_float64_s_largest_are_drawn_as_their_logarithms(tmp_path, mo
     assert Image.open(tmp_path / "loss.png").size == (600, 400)
 
 
+
+def test_orientation_selectivity_of_ideal_8x8_filters(rng):
+    """The figures of its docstring, which said an oriented edge or Gabor scores near 1: the
+    zero-padded tile's border is an edge too, and an ideal 8 x 8 edge scores 0.59."""
+    from sparseae.analysis import orientation_selectivity
+
+    y, x = np.mgrid[0:8, 0:8] - 3.5
+    edge = np.where(x < 0, 1.0, -1.0)
+    grating = np.cos(np.pi * np.arange(8) / 2) * np.ones((8, 1))
+    gabor = np.exp(-(x**2 + y**2) / 8) * np.sin(2 * np.pi * x / 6)
+    W1 = np.stack([grating, gabor, edge, edge.T]).reshape(4, 64)
+    np.testing.assert_allclose(orientation_selectivity(W1), [0.842, 0.756, 0.593, 0.593],
+                               atol=5e-4)
+    assert orientation_selectivity(rng.normal(size=(2000, 64))).mean() == pytest.approx(
+        0.13, abs=0.005)
+
 def test_orientation_of_filters_larger_than_the_padding():
     """A grating in the last rows of a 40 x 40 filter: fft2 padded to 32 would crop it away."""
     from sparseae.analysis import orientation_selectivity

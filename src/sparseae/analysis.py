@@ -27,8 +27,9 @@ def orientation_selectivity(W1: np.ndarray, pad: int = 32) -> np.ndarray:
 
     With ``P(k)`` the power spectrum of the zero-mean filter (zero-padded to ``pad`` x ``pad``,
     or its own size if larger; DC excluded) and ``theta(k)`` the orientation of frequency ``k``:
-    ``OSI = |sum_k P(k) exp(2i theta(k))| / sum_k P(k)``. An oriented edge or Gabor scores near 1,
-    white noise near 0.
+    ``OSI = |sum_k P(k) exp(2i theta(k))| / sum_k P(k)``. The padding makes the tile's border an
+    edge too, so on 8 x 8 filters even ideal ones score well below 1: a grating 0.84 (period 4
+    pixels), a Gabor 0.76 (sigma 2 pixels, period 6), a step edge 0.59; white noise about 0.13.
     """
     tiles = _as_tiles(W1)
     pad = max(pad, tiles.shape[1])  # (fft2 would crop a larger filter)
