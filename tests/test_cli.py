@@ -687,6 +687,21 @@ def test_a_torch_device_without_torch_gives_one_line(without_torch):
         "needs PyTorch: pip install 'sparseae[torch]'")
 
 
+def test_several_processes_without_torch_say_what_needs_it(without_torch, tmp_path):
+    """A WORLD_SIZE above 1 (left by another launcher) without PyTorch: the error blamed "the
+    PyTorch backend", which --device numpy had not asked for."""
+    result = without_torch("import os\n"
+                           "os.environ['WORLD_SIZE'] = '2'\n"
+                           "from sparseae.cli import main\n"
+                           f"sys.exit(main(['train', '--out', {str(tmp_path / 'r')!r}, "
+                           "'--quiet']))\n")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "sparseae: error: training on 2 processes (WORLD_SIZE in the environment) needs "
+        "PyTorch: pip install 'sparseae[torch]', or unset WORLD_SIZE to run one process")
+    assert not (tmp_path / "r").exists()
+
+
 def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0.1, 0.9, (8, 10)))
     assert main(["train", "--data", str(tmp_path / "x.npy"), "--learning-rate", "0.5",

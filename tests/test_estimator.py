@@ -682,3 +682,20 @@ def test_a_random_state_that_cannot_seed_is_refused_by_name(seed):
     with pytest.raises(ValueError, match=message):
         StackedAutoencoderClassifier([3], max_iter=2, random_state=seed).fit(
             small(), np.arange(50) % 2)
+
+
+def test_distributed_without_torch_says_what_needs_it(without_torch):
+    """distributed=True on NumPy without PyTorch: the error blamed "the PyTorch backend",
+    which device='numpy' had not asked for."""
+    result = without_torch("import os\n"
+                           "os.environ.pop('WORLD_SIZE', None)\n"
+                           "import numpy as np\n"
+                           "from sparseae import SparseAutoencoder\n"
+                           "X = np.random.default_rng(0).uniform(0.1, 0.9, (20, 4))\n"
+                           "try:\n"
+                           "    SparseAutoencoder(3, distributed=True).fit(X)\n"
+                           "except ImportError as err:\n"
+                           "    print(err)\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("distributed=True needs PyTorch: pip install 'sparseae[torch]', "
+                             "or give distributed=False to run one process\n")

@@ -299,12 +299,14 @@ def ops(x) -> NumpyOps | TorchOps:
     return NUMPY
 
 
-def import_torch(what: str = "the PyTorch backend"):
-    """``torch``, or a clear error saying that ``what`` needs it and how to install it."""
+def import_torch(what: str = "the PyTorch backend", instead: str | None = None):
+    """``torch``, or a clear error saying that ``what`` needs it, how to install it, and what
+    else to do (``instead``), if anything."""
     try:
         import torch
     except ImportError:
-        raise ImportError(f"{what} needs PyTorch: pip install 'sparseae[torch]'") from None
+        other = f", or {instead}" if instead else ""
+        raise ImportError(f"{what} needs PyTorch: pip install 'sparseae[torch]'{other}") from None
     return torch
 
 

@@ -76,7 +76,11 @@ def warnings_on_rank0(process: tuple[int, int] | None):
 def init(backend: Backend) -> tuple[int, int]:
     """Join the process group that torchrun describes (if not joined yet): nccl for a CUDA
     backend, gloo otherwise. Returns ``(rank, world_size)``."""
-    torch = import_torch()
+    # (the command line comes here for a WORLD_SIZE above 1; Python for distributed=True)
+    alone = "unset WORLD_SIZE" if requested() else "give distributed=False"
+    asked = (f"training on {os.environ['WORLD_SIZE']} processes (WORLD_SIZE in the environment)"
+             if requested() else "distributed=True")
+    torch = import_torch(asked, f"{alone} to run one process")
     dist = torch.distributed
     if not dist.is_available():
         raise ImportError("this PyTorch build has no torch.distributed")
@@ -84,8 +88,6 @@ def init(backend: Backend) -> tuple[int, int]:
         missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
                    if k not in os.environ]
         if missing:  # (a ValueError: the environment is input like any other)
-            # (the command line comes here for a WORLD_SIZE above 1; Python for distributed=True)
-            alone = "unset WORLD_SIZE" if requested() else "give distributed=False"
             raise ValueError(
                 f"distributed training needs the environment torchrun sets ({', '.join(missing)} "
                 f"missing): start it with torchrun --nproc_per_node=N ..., or {alone} to run "
