@@ -398,6 +398,43 @@ def test_tensors_are_taken_as_their_values_wherever_they_live():
     assert list(SoftmaxRegression(max_iter=3).fit(X, y).classes_) == [0, 1]
 
 
+def test_inverse_transforms_and_experiments_take_tensors_as_their_values():
+    """inverse_transform (the autoencoder's, PCA's, ZCA's) and the experiments, which take
+    their input without scikit-learn's validate_data, failed inside PyTorch for a tensor that
+    requires grad ("Can't call numpy() on Tensor that requires grad") or is bfloat16 ("Got
+    unsupported ScalarType BFloat16"), where fit and transform took it."""
+    from sparseae import experiments
+    from sparseae.whitening import PCA, ZCAWhitening
+
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (40, 6))
+    y = np.arange(40) % 2
+    model = SparseAutoencoder(3, max_iter=3, random_state=0).fit(X)
+    pca, zca = PCA(n_components=3).fit(X), ZCAWhitening().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        same = experiments.stacked(X, y, hidden_layer_sizes=(2,), max_iter=2,
+                                   finetune_max_iter=2)
+    for tensor in (torch.from_numpy, lambda a: torch.from_numpy(a).requires_grad_()):
+        H = model.transform(X)
+        np.testing.assert_array_equal(model.inverse_transform(tensor(H)),
+                                      model.inverse_transform(H))
+        Z = pca.transform(X)
+        np.testing.assert_array_equal(pca.inverse_transform(tensor(Z)), pca.inverse_transform(Z))
+        np.testing.assert_array_equal(zca.inverse_transform(tensor(X)), zca.inverse_transform(X))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = experiments.stacked(tensor(X), torch.from_numpy(y), hidden_layer_sizes=(2,),
+                                      max_iter=2, finetune_max_iter=2)
+        np.testing.assert_array_equal(run["model"].network_.layers_[0].W,
+                                      same["model"].network_.layers_[0].W)
+    half = torch.from_numpy(H).bfloat16()
+    np.testing.assert_array_equal(model.inverse_transform(half),
+                                  model.inverse_transform(half.float().numpy()))
+    np.testing.assert_array_equal(pca.inverse_transform(torch.from_numpy(Z).bfloat16()),
+                                  pca.inverse_transform(torch.from_numpy(Z).bfloat16().float()
+                                                        .numpy()))
+
+
 def test_read_only_data_is_shared_without_pytorch_s_warning(tmp_path):
     """``np.load(mmap_mode="r")`` data on a PyTorch device showed PyTorch's warning that
     writing to a tensor of a non-writable array is undefined behaviour, advising a copy: the

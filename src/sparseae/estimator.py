@@ -465,8 +465,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def inverse_transform(self, H):
         """Reconstructions ``a3 = g(H W2^T + b2)`` from hidden activations ``H``."""
         check_is_fitted(self)
-        H = finite(check_array(H, dtype=self.W1_.dtype, input_name="H", ensure_all_finite=False),
-                   "H")
+        H = finite(check_array(on_host(H), dtype=self.W1_.dtype, input_name="H",
+                               ensure_all_finite=False), "H")
         if H.shape[1] != self.W1_.shape[0]:
             raise ValueError(
                 f"H has {H.shape[1]} columns, but this model has {self.W1_.shape[0]} hidden units"

@@ -22,7 +22,7 @@ from .classifier import (
     named_as,
     warnings_of,
 )
-from .data.rows import check_no_times
+from .data.rows import check_no_times, on_host
 from .estimator import RESCALE, SparseAutoencoder
 from .fitting import seconds_spent
 from .io import not_found
@@ -174,6 +174,7 @@ def _samples_and_labels(X, y) -> tuple[np.ndarray, np.ndarray]:
     error, which says where."""
     from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
+    X, y = on_host(X), on_host(y)
     check_no_times(X)
     X = check_array(X, dtype=np.float64, ensure_all_finite=False)
     y = column_or_1d(y, warn=True)

@@ -29,7 +29,7 @@ from sklearn.base import (
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .data.rows import check_squares, finite, validated
+from .data.rows import check_squares, finite, on_host, validated
 from .guard import unchanged_on_failure
 
 
@@ -144,7 +144,7 @@ class _Eigenbasis(TransformerMixin, BaseEstimator):
         gives, the rows of its matrix (``_matrix``)."""
         check_is_fitted(self)
         width = self._matrix().shape[0]
-        X = finite(check_array(X, dtype=np.float64, ensure_all_finite=False))
+        X = finite(check_array(on_host(X), dtype=np.float64, ensure_all_finite=False))
         if X.shape[1] != width:
             raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__}."
                              f"inverse_transform takes {width}")
