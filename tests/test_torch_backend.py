@@ -303,6 +303,10 @@ def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match=r"^unknown device 'quantum': give numpy, or a PyTorch "
                                          r"device such as cpu, cuda or cuda:1$"):
         Backend("quantum")
+    with pytest.raises(ValueError, match=r"^unknown device 'CPU': give numpy, or a PyTorch device "
+                                         r"such as cpu, cuda or cuda:1 \(device names are lower "
+                                         r"case: 'cpu'\)$"):
+        Backend("CPU")
     with pytest.raises(ValueError, match=r"^device='meta' is not supported: give numpy, cpu or "
                                          r"cuda$"):
         Backend("meta")  # a device PyTorch knows on every machine (as it knows mps)

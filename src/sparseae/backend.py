@@ -336,8 +336,10 @@ class Backend:
         try:
             self._device = torch.device(self.device)
         except RuntimeError:
+            hint = (f" (device names are lower case: {self.device.lower()!r})"
+                    if self.device != self.device.lower() else "")
             raise ValueError(f"unknown device {device!r}: give numpy, or a PyTorch device such "
-                             "as cpu, cuda or cuda:1") from None
+                             f"as cpu, cuda or cuda:1{hint}") from None
         if self._device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} asked for, but PyTorch sees no CUDA GPU")
         if self._device.type == "cuda" and (self._device.index or 0) >= torch.cuda.device_count():
