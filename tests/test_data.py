@@ -193,6 +193,17 @@ def test_whitening_rolls_off_above_0_4_cycles_per_pixel(rng):
     assert ratio == pytest.approx(expected, rel=0.3)
 
 
+def test_whitening_mirrors_the_borders_instead_of_wrapping_them():
+    """A step from 0 to 1 in the middle of the image is its one edge: tiled by wrapping (the
+    FFT's own periodic borders), its right border met its left one, a second edge, and the
+    whitened border columns came out as strong as the step (2.1 against 2.1, not 0.21)."""
+    image = np.zeros((32, 32))
+    image[:, 16:] = 1.0
+    strength = np.abs(whiten_olshausen_field(image)).max(axis=0)
+    assert set(np.argsort(strength)[-2:]) == {15, 16}
+    assert strength[[0, -1]].max() < 0.1 * strength.max()
+
+
 def test_prewhitened_patches_are_cut_from_the_whitened_images(rng):
     image = rng.normal(size=(40, 40)).cumsum(0).cumsum(1)  # a smooth, 1/f-like image
     got = patches_from_images([image], 50, 8, prewhiten=True, normalize=False, random_state=0)
@@ -230,13 +241,15 @@ def test_read_mat_stack(tmp_path, rng):
     assert X.shape == (30, 64) and X.min() >= 0.1 and X.max() <= 0.9
 
 
-def test_mat_stacks_are_not_prewhitened_unless_asked(tmp_path, rng):
+@pytest.mark.parametrize("name", ["IMAGES.mat", "IMAGES.MAT"])
+def test_mat_stacks_are_not_prewhitened_unless_asked(tmp_path, rng, name):
     """The tutorial's IMAGES.mat is whitened already: by default its patches are cut as they
-    are; photographs (and a stack, when asked) are whitened first."""
+    are; photographs (and a stack, when asked) are whitened first. The suffix is told in any
+    case, as the file is read."""
     stack = rng.normal(size=(16, 20, 2)).cumsum(0)
-    savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
+    savemat(tmp_path / name, {"IMAGES": stack}, appendmat=False)
     images = [stack[:, :, 0], stack[:, :, 1]]
-    source = str(tmp_path / "IMAGES.mat")
+    source = str(tmp_path / name)
     np.testing.assert_allclose(image_patches(source, 30, 8, random_state=0),
                                patches_from_images(images, 30, 8, prewhiten=False), rtol=1e-12)
     np.testing.assert_allclose(image_patches(source, 30, 8, prewhiten=True, random_state=0),
