@@ -112,6 +112,25 @@ def test_bad_settings():
         make_whitening("pcaa")
 
 
+def test_make_whitening_passes_on_its_settings():
+    """The command line's --retain-variance and --epsilon reach the transform it makes."""
+    assert make_whitening("pca", retain_variance=0.9, epsilon=0.5).get_params() == {
+        "retain_variance": 0.9, "n_components": None}
+    assert make_whitening("pca-white", retain_variance=0.9, epsilon=0.5).get_params() == {
+        "retain_variance": 0.9, "epsilon": 0.5, "n_components": None}
+    assert make_whitening("zca", retain_variance=0.9, epsilon=0.5).get_params() == {
+        "epsilon": 0.5}
+
+
+def test_pca_of_constant_data_keeps_as_many_components_as_it_has_features():
+    """No variance to retain: every component is kept, and says so by its count and names
+    (as many as the columns transform gives)."""
+    pca = PCA().fit(np.full((5, 3), 2.0))
+    assert pca.n_components_ == 3
+    assert list(pca.get_feature_names_out()) == ["pca0", "pca1", "pca2"]
+    np.testing.assert_array_equal(pca.transform(np.full((2, 3), 2.0)), np.zeros((2, 3)))
+
+
 def test_pca_whitening_inverts_to_the_pca_reconstruction(patches):
     white, pca = PCAWhitening().fit(patches), PCA().fit(patches)
     np.testing.assert_allclose(white.inverse_transform(white.transform(patches)),
