@@ -98,6 +98,12 @@ def test_npy_chunks_as_views_of_the_mapping(tmp_path, matrix, monkeypatch):
         assert not any(np.shares_memory(c, rows.data._array) for c in chunks)
 
 
+def test_npz_of_booleans_is_read_as_zeros_and_ones(tmp_path, matrix):
+    np.savez(tmp_path / "mask.npz", mask=matrix > 1.0)
+    np.testing.assert_array_equal(load(tmp_path / "mask.npz").to_array(),
+                                  (matrix > 1.0).astype(np.float64))
+
+
 def test_npz_named_array(tmp_path, matrix):
     np.savez(tmp_path / "d.npz", train=matrix, labels=np.arange(300))
     np.testing.assert_array_equal(load(tmp_path / "d.npz").to_array(), matrix)
@@ -575,6 +581,16 @@ def test_nan_in_an_image_or_an_idx_file_is_named_by_its_file_and_pixel(tmp_path,
         read_idx(tmp_path / "x-idx3-ubyte")
 
 
+def test_nan_in_a_mat_image_stack_is_named_by_its_file(tmp_path, rng):
+    """Its patches' rows and columns would say nothing of where it was."""
+    stack = rng.random((16, 20, 2))
+    stack[3, 4, 1] = np.nan
+    savemat(tmp_path / "IMAGES.mat", {"IMAGES": stack})
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'IMAGES.mat'))}: the "
+                                         r"images contain NaN or infinity$"):
+        load(tmp_path / "IMAGES.mat")
+
+
 def test_truncated_mat(tmp_path, matrix):
     savemat(tmp_path / "m.mat", {"X": matrix})
     data = (tmp_path / "m.mat").read_bytes()
@@ -647,10 +663,12 @@ def test_image_patches_carry_their_fitted_normalisation(tmp_path, rng):
     assert not load(tmp_path / "a.png", n_patches=10, scale="none").transforms
 
 
-def test_unknown_scaling():
+def test_unknown_scaling(tmp_path):
+    """It is named before the data is read: not a file's error, after reading it all."""
     from sparseae.data import scaled
 
-    for fail in (lambda: load("digits", scale="log"), lambda: scaled(Rows(np.ones((2, 2))), "log")):
+    for fail in (lambda: load("digits", scale="log"), lambda: scaled(Rows(np.ones((2, 2))), "log"),
+                 lambda: load(tmp_path / "missing.npy", scale="log")):
         with pytest.raises(ValueError, match=r"unknown scaling 'log'; choose one of \['auto', "
                                              r"'none', 'unit', 'minmax', 'standardize', 'patch'\]"):
             fail()
