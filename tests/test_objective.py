@@ -211,6 +211,33 @@ class Processes:
         return objective.Shard(m, allreduce, allgather)
 
 
+def on_two_processes(q, parts, spec, reproducible, chunked):
+    """The cost and gradient of two processes (threads) that hold ``parts[0]`` and
+    ``parts[1]`` of the rows (streamed in chunks of 4 rows when ``chunked``), after checking
+    that both got bitwise the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    m, processes = sum(len(part) for part in parts), Processes(2)
+
+    def evaluate(rank):
+        mine, shard = parts[rank], processes.shard(rank, m)
+        work = objective.Workspace(len(mine), q.n_features, q.n_hidden, mine, reproducible)
+        try:
+            if chunked:
+                return objective.chunked_cost_and_grad(
+                    q, lambda: (mine[i : i + 4] for i in range(0, len(mine), 4)), spec, work,
+                    shard)
+            return objective.cost_and_grad(q, mine, spec, work=work, shard=shard)
+        except Exception:
+            processes.barrier.abort()  # (the other process fails too, rather than wait forever)
+            raise
+
+    with ThreadPoolExecutor(2) as pool:
+        (c0, g0), (c1, g1) = pool.map(evaluate, (0, 1))
+    assert c0 == c1 and np.array_equal(params.pack(g0), params.pack(g1))
+    return c0, g0
+
+
 @pytest.mark.parametrize("reproducible", [False, True])
 @pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize("activation, sparsity, decoder", [("tanh", "kl", "sigmoid"),
@@ -220,30 +247,29 @@ def test_sharded_gradient_matches_central_differences(reproducible, chunked, act
     """Rows 0-5 on one process and 6-9 on another, each summing its part and reducing over
     both (plain sums: all-reduce; compensated: all-gather): both get the gradient of all rows.
     Two variants between them take every activation, penalty and decoder."""
-    from concurrent.futures import ThreadPoolExecutor
-
     X, p, spec = problem(activation, sparsity, decoder)
-    parts = [X[:6], X[6:]]
-
-    def evaluate(rank, q, processes):
-        mine, shard = parts[rank], processes.shard(rank, len(X))
-        work = objective.Workspace(len(mine), X.shape[1], p.n_hidden, X, reproducible)
-        if chunked:
-            return objective.chunked_cost_and_grad(
-                q, lambda: (mine[i : i + 4] for i in range(0, len(mine), 4)), spec, work, shard)
-        return objective.cost_and_grad(q, mine, spec, work=work, shard=shard)
 
     def both(q):
-        processes = Processes(2)
-        with ThreadPoolExecutor(2) as pool:
-            (c0, g0), (c1, g1) = pool.map(lambda rank: evaluate(rank, q, processes), (0, 1))
-        assert c0 == c1 and np.array_equal(params.pack(g0), params.pack(g1))
-        return c0, g0
+        return on_two_processes(q, [X[:6], X[6:]], spec, reproducible, chunked)
 
     fun = params.flat(both, X.shape[1], p.n_hidden, Backend("numpy", X.dtype))
     assert check_gradient(fun, params.pack(p), eps=1e-4) < 1e-9
     cost, grad = objective.cost_and_grad(p, X, spec)
     assert both(p)[0] == pytest.approx(cost, rel=1e-13)
+
+
+@pytest.mark.parametrize("reproducible", [False, True])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_process_with_no_rows_gets_the_objective_of_all_rows(reproducible, chunked):
+    """All 10 rows on one process and none on the other (as when there are fewer blocks than
+    processes): the empty one still takes part in both reductions. Streamed, it has no running
+    sum from a pass over no chunks, and one must be made for it."""
+    X, p, spec = problem()
+    cost, grad = objective.cost_and_grad(p, X, spec)
+    s_cost, s_grad = on_two_processes(p, [X, X[:0]], spec, reproducible, chunked)
+    assert s_cost == pytest.approx(cost, rel=1e-13)
+    full = params.pack(grad)
+    assert np.linalg.norm(params.pack(s_grad) - full) <= 1e-13 * np.linalg.norm(full)
 
 
 EDGES = {  # (m, n, h), data, beta, lambda
@@ -525,6 +551,7 @@ def test_initialisation(method):
         np.testing.assert_array_equal(p.W2, rng.uniform(-r, r, size=(64, 25)))
     if method == "glorot_normal":
         assert np.std(p.W1) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
+
 
 
 @pytest.mark.parametrize("settings, message", [
