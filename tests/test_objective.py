@@ -360,6 +360,22 @@ def test_reproducible_threads_give_bitwise_the_one_thread_result():
         assert np.array_equal(params.pack(grad), params.pack(results[0][1]))
 
 
+def test_reproducible_pass_one_makes_a_product_per_block(monkeypatch):
+    """As pass two does, whatever the threads' parts: a product over a thread's whole run of
+    blocks may round a row otherwise than one over its block alone (which the MNIST-sized test
+    below sees only on some BLAS builds). 53 rows in blocks of 8, 2 threads: 3 and 4 blocks."""
+    X, p, spec = problem(m=53)
+    rows, encode = [], objective.encode
+
+    def counted(params, X, *args, **kwargs):
+        rows.append(X.shape[0])
+        return encode(params, X, *args, **kwargs)
+
+    monkeypatch.setattr(objective, "encode", counted)
+    objective.cost_and_grad(p, X, spec, work=threaded(X, p.n_hidden, 2, reproducible=True))
+    assert sorted(rows) == [5, 8, 8, 8, 8, 8, 8]
+
+
 def test_reproducible_sums_are_bitwise_the_same_in_memory_and_in_chunks_of_blocks():
     """Of the MNIST-sized network's shapes, where OpenBLAS rounds a row of one product over
     many rows otherwise than the same row in a product over one block (pass one made one
