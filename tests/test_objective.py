@@ -576,6 +576,7 @@ def test_initialisation(method):
     ({"sparsity": "l2"}, r"^sparsity must be one of \['kl', 'l1'\], got 'l2'$"),
     ({"decoder": "tanh"}, r"^decoder must be one of \['sigmoid', 'linear'\], got 'tanh'$"),
     ({"sparsity_target": 0.0}, r"^sparsity_target \(rho\) must be in \(0, 1\), got 0.0$"),
+    ({"sparsity_target": 1.0}, r"^sparsity_target \(rho\) must be in \(0, 1\), got 1.0$"),
     ({"sparsity_weight": -1.0}, r"^sparsity_weight must be >= 0 and finite, got -1.0$"),
     ({"sparsity_weight": float("nan")}, r"^sparsity_weight must be >= 0 and finite, got nan$"),
     ({"weight_decay": -1e-4}, r"^weight_decay must be >= 0 and finite, got -0.0001$"),
