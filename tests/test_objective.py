@@ -567,7 +567,13 @@ def test_initialisation(method):
         np.testing.assert_array_equal(p.W2, rng.uniform(-r, r, size=(64, 25)))
     if method == "glorot_normal":
         assert np.std(p.W1) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
+        assert np.std(p.W2) == pytest.approx(np.sqrt(2 / 89), rel=0.1)
 
+
+def test_an_unknown_init_is_refused():
+    with pytest.raises(ValueError, match=r"^unknown init 'he'; choose one of \['ufldl', "
+                                         r"'glorot_uniform', 'glorot_normal'\]$"):
+        params.initialize(64, 25, np.random.default_rng(0), "he")
 
 
 @pytest.mark.parametrize("settings, message", [
