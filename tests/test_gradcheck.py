@@ -57,14 +57,25 @@ def test_chosen_coordinates_only_are_differenced_in_their_order():
 
     assert check_gradient(wrong_in_entry_2, theta, which=np.array([0, 1, 3])) < 1e-9
     assert check_gradient(wrong_in_entry_2, theta, which=np.array([2, 3])) > 1e-3
+    assert check_gradient(quadratic, theta, which=np.array([3, 1])) < 1e-9  # (same order)
 
 
-def test_check_variants_on_a_sample_of_coordinates():
+def test_check_variants_on_a_sample_of_coordinates(monkeypatch):
+    """50 distinct coordinates of each variant's 640 (drawn with replacement, about 2 of the
+    50 would repeat)."""
+    from sparseae import gradcheck
     from sparseae.gradcheck import check_variants, variants
 
-    ticks = []
+    ticks, chosen, check = [], [], gradcheck.check_gradient
+
+    def watched(fun, theta, *args, which=None, **kwargs):
+        chosen.append(which)
+        return check(fun, theta, *args, which=which, **kwargs)
+
+    monkeypatch.setattr(gradcheck, "check_gradient", watched)
     rows = check_variants(30, 10, 5, 0, 1e-4, 50, lambda: ticks.append(1))  # (order: keyword)
     assert len(rows) == len(variants()) == 8 and len(ticks) == 8 * 50
+    assert [np.unique(which).size for which in chosen] == [50] * 8
     assert all(row["relative_difference"] < 1e-9 for row in rows)
 
 
