@@ -359,6 +359,31 @@ def test_data_reaching_exactly_0_and_1_is_in_the_sigmoids_range():
         SparseAutoencoder(3, max_iter=2, solver="gd", random_state=0).fit(X)
 
 
+def test_a_unit_is_silent_below_1e_4_and_a_tenth_of_the_target():
+    """The kl penalty's silence is judged against the target: below min(1e-4, rho / 10)."""
+    def silent(rho_hat, **params):
+        model = SparseAutoencoder(**params)
+        model.interrupted_, model.rho_hat_ = False, np.full(3, rho_hat)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            said = model._warn_if_silent()
+        assert said == bool(caught)
+        return said
+
+    assert silent(5e-5, sparsity_target=0.01)
+    assert not silent(5e-4, sparsity_target=0.01)  # (a tenth of the target is 1e-3)
+    assert not silent(5e-6, sparsity_target=1e-5) and silent(5e-7, sparsity_target=1e-5)
+    assert silent(5e-5, sparsity="l1") and not silent(5e-4, sparsity="l1")
+
+
+def test_one_sample_is_not_called_samples_that_are_all_the_same():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(3, max_iter=2, random_state=0).fit(small(n=1))
+    assert model.n_iter_ == 2
+
+
 def test_data_in_memory_has_no_chunk_rows():
     for budget in (None, "64GiB"):
         model = SparseAutoencoder(3, max_iter=2, memory_budget=budget, random_state=0)
@@ -369,6 +394,7 @@ def test_data_in_memory_has_no_chunk_rows():
     (dict(solver="adam", rho_estimate="running", rho_momentum=1.0),
      r"rho_momentum must be in \[0, 1\), got 1.0"),
     (dict(solver="adam", beta_2=1.0), r"beta_2 must be in \[0, 1\), got 1.0"),
+    (dict(solver="adam", epsilon=0.0), r"^epsilon must be in \(0, inf\), got 0.0$"),
     (dict(n_hidden=True), "n_hidden must be a finite integer, got True"),
     (dict(max_iter=True), "max_iter must be a finite integer, got True"),
     (dict(batch_size=True), "batch_size must be a finite integer, got True"),
@@ -527,6 +553,12 @@ def test_a_fit_that_fails_leaves_the_model_as_it_was(patches, tmp_path):
 
     with pytest.raises(RuntimeError, match="from the callback"):
         model.set_params(callback=fails).fit(patches[:, :9])
+
+    def ctrl_c(*args):  # (a second Ctrl-C, or one outside a GracefulInterrupt)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(callback=ctrl_c).fit(patches[:, :9])
     model.set_params(callback=None)
     assert model.n_features_in_ == 64 and model.W1_ is W1
     assert set(vars(model)) == set(state)
