@@ -804,6 +804,17 @@ def test_a_random_state_object_is_saved_as_none(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_model_with_a_callback_is_saved_without_it(tmp_path):
+    X = np.random.default_rng(0).random((50, 4))
+    seen = []
+    model = SparseAutoencoder(3, max_iter=3, random_state=0,
+                              callback=lambda i, cost: seen.append(i)).fit(X)
+    loaded = sparseae.load(model.save(tmp_path / "m.npz"))
+    assert seen == [1, 2, 3] and loaded.callback is None
+    assert loaded.get_params() == {**model.get_params(), "callback": None}
+
+
 def test_the_held_out_curve_of_early_stopping_is_saved(tmp_path, patches, model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
