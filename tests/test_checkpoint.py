@@ -649,6 +649,39 @@ def test_a_wrong_resume_is_refused_before_training(tmp_path):
         NetworkClassifier().fit(X, y, init="x")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_resuming_the_last_state_of_a_finished_run_trains_nothing(tmp_path):
+    X = np.random.default_rng(0).random((40, 5))
+    model = sparseae.SparseAutoencoder(3, solver="adam", max_iter=2, random_state=0)
+    model.fit(X, checkpoint=Checkpointer(tmp_path / "ck.npz"))
+    state = load_checkpoint(tmp_path / "ck.npz")
+    assert state["solver"]["iteration"] == 2
+    again = sparseae.SparseAutoencoder(3, solver="adam", max_iter=2, callback=lambda *a:
+                                       pytest.fail("trained")).fit(X, resume=state)
+    assert again.n_iter_ == 2 and again.loss_curve_ == model.loss_curve_
+    assert again.W1_.tobytes() == model.W1_.tobytes()
+
+
+def test_a_run_that_diverges_keeps_the_last_checkpoint_it_could_go_on_from(tmp_path):
+    from sparseae.fitting import _goes_on
+    from sparseae.solvers import Result
+
+    X = np.random.default_rng(0).random((20, 4)) * 1e3
+    model = sparseae.SparseAutoencoder(2, decoder="linear", solver="gd", learning_rate=1e6,
+                                       max_iter=50)
+    with pytest.raises(ValueError, match="^training diverged: "), np.errstate(all="ignore"):
+        model.fit(X, checkpoint=Checkpointer(tmp_path / "ck.npz", every=1))
+    state = load_checkpoint(tmp_path / "ck.npz")
+    assert state["solver"]["iteration"] >= 1 and np.isfinite(state["solver"]["theta"]).all()
+    assert np.isfinite(state["solver"]["loss_curve"]).all()
+    # gd's last cost is of the weights before its last step: those after it are checked too
+    finite = {"theta": np.zeros(3)}
+    assert _goes_on(Result(np.zeros(3), 1, False, "", [1.0], state=finite))
+    assert not _goes_on(Result(np.zeros(3), 1, False, "", [1.0],
+                               state={"theta": np.array([0.0, np.inf, 0.0])}))
+    assert not _goes_on(Result(np.zeros(3), 1, False, "", [np.inf], state=finite))
+
+
 def test_a_resume_under_another_objective_or_other_steps_is_refused(tmp_path):
     """Settings of the same number of parameters went on silently from the state of another
     objective, and the model claimed settings it was not trained with."""
