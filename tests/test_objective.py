@@ -102,6 +102,15 @@ def threaded(X, n_hidden, threads, block=8, reproducible=False):
     return work
 
 
+def test_numpy_blocks_hold_256_kib_of_inputs_and_at_least_512_rows():
+    like32, like64 = np.empty(0, np.float32), np.empty(0, np.float64)
+    assert objective.block_rows(10000, 64, like32) == 1024  # 2**18 bytes / (64 * 4)
+    assert objective.block_rows(10000, 64, like64) == 512
+    assert objective.block_rows(10000, 784, like32) == 512  # (83 rows would make thin products)
+    assert objective.block_rows(300, 64, like32) == 300  # fewer rows than a block
+    assert objective.block_rows(300, 64, like32, reproducible=True) == 1024
+
+
 def test_parts_are_equal_one_per_thread_in_blocks_of_equal_size():
     """So that no thread waits for another: 53 rows are 7 blocks of 8, which whole blocks
     would share out 2, 2 and 3."""
