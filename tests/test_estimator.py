@@ -716,6 +716,15 @@ def test_a_random_state_that_cannot_seed_is_refused_by_name(seed):
             small(), np.arange(50) % 2)
 
 
+def test_distributed_refuses_early_stopping():
+    """Before any PyTorch is needed, so that installs without it hold this too."""
+    model = SparseAutoencoder(3, distributed=True, early_stopping=True)
+    with pytest.raises(ValueError, match=r"^early_stopping is not available with distributed=True: "
+                                         r"the held-out rows would differ from one process count "
+                                         r"to another$"):
+        model.fit(np.full((20, 4), 0.5))
+
+
 def test_distributed_without_torch_says_what_needs_it(without_torch):
     """distributed=True on NumPy without PyTorch: the error blamed "the PyTorch backend",
     which device='numpy' had not asked for."""

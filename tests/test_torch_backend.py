@@ -379,12 +379,6 @@ def test_library_works_without_torch(without_torch):
         "pip install 'sparseae[torch]'")
 
 
-def test_distributed_refuses_early_stopping():
-    model = SparseAutoencoder(3, distributed=True, early_stopping=True)
-    with pytest.raises(ValueError, match="early_stopping is not available with distributed"):
-        model.fit(np.full((20, 4), 0.5))
-
-
 def test_tensors_are_taken_as_their_values_wherever_they_live():
     """scikit-learn's checks failed inside PyTorch for a tensor that requires grad, or is
     bfloat16 (as a model of dtype='bfloat16' invites)."""
