@@ -113,6 +113,23 @@ def test_labels_come_back_as_given(digits):
     assert model.score(X_test, names[y_test]) > 0.85
 
 
+def test_a_minibatch_is_the_objective_of_its_rows():
+    """sgd and adam step on the cost and gradient of the rows drawn, not of all the data."""
+    from sparseae import network
+    from sparseae.classifier import NetworkProblem
+
+    rng = np.random.default_rng(0)
+    X, y, sizes = rng.uniform(size=(10, 4)), np.arange(10) % 3, [4, 5, 3]
+    theta = network.pack(network.initialize(sizes, rng))
+    which = np.array([7, 2, 5])
+    cost, grad = NetworkProblem(X, y, sizes, "sigmoid", "softmax", 1e-3).batch(theta, which, None)
+    expected, expected_grad = NetworkProblem(X[which], y[which], sizes, "sigmoid", "softmax",
+                                             1e-3).full(theta)
+    assert cost == expected
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert cost != NetworkProblem(X, y, sizes, "sigmoid", "softmax", 1e-3).cost(theta)
+
+
 def test_loss_is_the_objective_at_the_fitted_weights(digits):
     X_train, _, y_train, _ = digits
     model = NetworkClassifier((10,), max_iter=20, random_state=0).fit(X_train, y_train)
@@ -168,6 +185,24 @@ def test_stacked_hands_over_each_stage_as_it_ends(digits):
     assert [est for _, est, _ in stages[:2]] == model.autoencoders_
     np.testing.assert_array_equal(stages[2][1].layers_[0].W, model.pretrained_.layers_[-1].W)
     assert stages[3][1] is model.network_
+
+
+def test_the_stack_before_fine_tuning_is_its_stages_one_after_another(digits):
+    """Each autoencoder's encoder (W1_ and b1_) on the features of the one below, then the
+    softmax on the last features: the pretrained network predicts as the stages do."""
+    X_train, X_test, y_train, _ = digits
+    stages = {}
+    model = StackedAutoencoderClassifier((6, 5), max_iter=5, finetune_max_iter=5, random_state=0)
+    model.fit(X_train[:200], y_train[:200], on_stage=stages.__setitem__)
+    first, second, softmax = stages["autoencoder1"], stages["autoencoder2"], stages["softmax"]
+    for layer, (W, b) in zip(model.pretrained_.layers_, [(first.W1_, first.b1_),
+                                                          (second.W1_, second.b1_),
+                                                          *softmax.layers_], strict=True):
+        np.testing.assert_array_equal(layer.W, W)
+        np.testing.assert_array_equal(layer.b, b)
+    np.testing.assert_allclose(model.pretrained_.predict_proba(X_test),
+                               softmax.predict_proba(second.transform(first.transform(X_test))),
+                               rtol=1e-12)
 
 
 def stack(**settings):
@@ -246,6 +281,8 @@ def test_stacked_goes_on_from_the_autoencoders_an_interrupted_fit_saved(saved_st
     with pytest.raises(ValueError, match="need an integer random_state: with random_state=None"):
         StackedAutoencoderClassifier((6, 5), max_iter=8).fit(X, y, pretrained=[first])
     assert stack().fit(X, y, pretrained=None).n_iter_ == whole.n_iter_  # None: none
+    loud = sparseae.load(tmp_path / "autoencoder1.npz").set_params(verbose=True)
+    assert stack().fit(X, y, pretrained=[loud]).autoencoders_[0] is loud  # (verbose is no setting)
 
 
 def test_stacked_goes_on_from_the_softmax_an_interrupted_fit_saved(saved_stack, tmp_path):
@@ -295,11 +332,11 @@ def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
     import sparseae.classifier as classifier
 
     X_train, _, y_train, _ = digits
-    softmax_decays, inits = [], []
+    softmax_settings, inits = [], []
 
     class Softmax(SoftmaxRegression):
         def fit(self, X, y, **kwargs):
-            softmax_decays.append(self.weight_decay)
+            softmax_settings.append((self.weight_decay, self.max_iter))
             return super().fit(X, y, **kwargs)
 
     fit = NetworkClassifier.fit
@@ -316,9 +353,9 @@ def test_stacked_gives_each_stage_its_own_settings(digits, monkeypatch):
     model.fit(X_train[:300], y_train[:300])
     assert model.autoencoders_[0].weight_decay == 1e-3
     assert model.autoencoders_[0].max_iter == 7
-    assert softmax_decays == [2e-4]
+    assert softmax_settings == [(2e-4, 7)]  # (the softmax runs max_iter, as the autoencoders)
     assert model.network_.weight_decay == 3e-4 and model.network_.max_iter == 5
-    assert model.n_iter_ <= 5
+    assert model.n_iter_ == model.network_.n_iter_ == 5
     (init,) = inits[1:]  # the softmax's own fit came first
     for start, pretrained in zip(init, model.pretrained_.layers_, strict=True):
         np.testing.assert_array_equal(start.W, pretrained.W)
