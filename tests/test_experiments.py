@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
 from sparseae.checkpoint import save_checkpoint
 from sparseae.cli import build_parser, main
@@ -18,6 +19,37 @@ def test_self_taught_protocol_on_digits():
     assert result["accuracy_features"] > 0.8  # five classes: chance is 0.2
     assert result["accuracy_raw_pixels"] > 0.9
     assert result["autoencoder"].W1_.shape == (30, 64)
+
+
+def test_self_taught_learns_from_the_unlabeled_rows_and_scores_on_the_untrained_half(
+        monkeypatch):
+    """The autoencoder sees the rows of unlabeled_classes only; the other rows are split in
+    half (an even count in equal halves), both softmaxes train on the same half and are scored
+    on the other."""
+    from sparseae import SoftmaxRegression, SparseAutoencoder
+
+    seen = {"autoencoder": [], "softmax": []}
+    for cls, name in ((SparseAutoencoder, "autoencoder"), (SoftmaxRegression, "softmax")):
+        def spy(self, X, y=None, *, _fit=cls.fit, _name=name, **kwargs):
+            fitted = _fit(self, X, y, **kwargs)
+            seen[_name].append((np.array(X), fitted))
+            return fitted
+
+        monkeypatch.setattr(cls, "fit", spy)
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(40, 6)), np.arange(40) % 4
+    result = self_taught(X, y, unlabeled_classes=(3,), n_hidden=8, max_iter=50)
+    ((ae_rows, ae),) = seen["autoencoder"]
+    np.testing.assert_array_equal(ae_rows, X[y == 3])
+    (features_rows, on_features), (raw_rows, raw) = seen["softmax"]
+    train = np.flatnonzero([(row == raw_rows).all(axis=1).any() for row in X])
+    test = np.setdiff1d(np.flatnonzero(y != 3), train)
+    assert (result["n_train"], result["n_test"], len(train), len(test)) == (15, 15, 15, 15)
+    np.testing.assert_array_equal(raw_rows, X[train])
+    np.testing.assert_array_equal(features_rows, ae.transform(X[train]))
+    assert result["accuracy_features"] == on_features.score(ae.transform(X[test]), y[test])
+    assert result["accuracy_raw_pixels"] == raw.score(X[test], y[test])
+    assert result["accuracy_raw_pixels"] != raw.score(X[train], y[train])
 
 
 def test_self_taught_goes_on_from_the_autoencoder_an_interrupted_run_trained():
@@ -103,6 +135,11 @@ def test_stacked_protocol_on_digits():
     assert result["layers"] == [64, 30, 20, 10]
     assert result["n_test"] == 360
     assert result["accuracy_after_finetuning"] > 0.85
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    model = result["model"]
+    assert result["accuracy_before_finetuning"] == model.pretrained_.score(X_test, y_test)
+    assert result["accuracy_after_finetuning"] == model.score(X_test, y_test)
+    assert result["accuracy_before_finetuning"] != result["accuracy_after_finetuning"]
 
 
 @pytest.mark.parametrize("fraction, message", [
