@@ -124,6 +124,17 @@ def test_pixels_in_0_1_come_back_from_a_whitening_as_they_were_drawn(tmp_path):
             pixels = np.asarray(im)
         np.testing.assert_array_equal(pixels[1:3, 1:3].ravel(), expected, err_msg=str(off))
 
+def test_reconstructions_beyond_0_1_are_scaled_by_the_largest_input_shown(tmp_path):
+    """Symmetrically around 0, by the largest absolute value of the n inputs drawn (0.5), not
+    of rows left out (10): the input's -0.5 and 0.5 are black and white."""
+    X = np.array([[-0.5, 0.5, 0.0, 0.25], [10.0, -10.0, 0.0, 0.0]])
+    viz.save_reconstructions(tmp_path / "rec.png", X, X / 2, n=1, scale=1)
+    with Image.open(tmp_path / "rec.png") as im:
+        pixels = np.asarray(im)
+    np.testing.assert_array_equal(pixels[1:3, 1:3], [[0, 255], [128, 191]])
+    np.testing.assert_array_equal(pixels[4:6, 1:3], [[64, 191], [128, 159]])
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: viz.filter_grid(np.array([[1.0, np.nan, 0.0, 1.0]])),
      "^W1 holds NaN or infinity: there is no picture of it$"),
@@ -154,6 +165,8 @@ def test_the_loss_curve_counts_its_unit_and_shows_the_held_out_cost(tmp_path, mo
                         validation=[3.5, 1.5, 0.9])
     ax = drawn[0]
     assert ax.get_xlabel() == "epoch"
+    for line in ax.get_lines():  # the cost after the first epoch is at epoch 1
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
     assert [line.get_label() for line in ax.get_lines()] == ["training", "held out"]
     assert all(tick == int(tick) for tick in ax.get_xticks())
 
