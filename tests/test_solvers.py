@@ -32,6 +32,35 @@ def test_one_adam_step_has_both_bias_corrections():
     np.testing.assert_allclose(theta, -0.01 * np.sign(grad), rtol=1e-6)
 
 
+def test_two_adam_steps_decay_each_moment_by_its_own_beta_and_correct_by_step_count():
+    """The second step, by the equations: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, each
+    divided by 1 - beta^t with t = 2 (one step alone cannot tell b1 from b2 or t = 1 from 2)."""
+    g1, g2 = np.array([1.0, -2.0]), np.array([3.0, 0.5])
+    b1, b2, eps, lr = 0.8, 0.99, 1e-8, 0.01
+    theta = np.zeros(2)
+    adam = Adam(Settings(beta_1=b1, beta_2=b2, epsilon=eps))
+    state = adam.init(theta)
+    adam.step(theta, g1, lr, state)
+    adam.step(theta, g2, lr, state)
+    m = (b1 * (1 - b1) * g1 + (1 - b1) * g2) / (1 - b1**2)
+    v = (b2 * (1 - b2) * g1**2 + (1 - b2) * g2**2) / (1 - b2**2)
+    first = -lr * g1 / (np.abs(g1) + eps)
+    np.testing.assert_allclose(theta, first - lr * m / (np.sqrt(v) + eps), rtol=1e-12)
+    assert state["t"] == 2
+
+
+def test_heavy_ball_momentum_carries_the_last_step():
+    """v = mu v - lr g; theta += v: the second step is mu times the first plus its own."""
+    theta = np.zeros(2)
+    rule = solvers.Momentum(Settings(momentum=0.5))
+    state = rule.init(theta)
+    rule.step(theta, np.array([1.0, -2.0]), 0.1, state)
+    np.testing.assert_allclose(theta, [-0.1, 0.2], rtol=1e-15)
+    rule.step(theta, np.array([3.0, 1.0]), 0.1, state)
+    np.testing.assert_allclose(state["velocity"], [-0.35, 0.0], atol=1e-15)
+    np.testing.assert_allclose(theta, [-0.45, 0.2], rtol=1e-15)
+
+
 def test_adam_adds_epsilon_outside_the_square_root():
     theta, grad = np.zeros(1), np.array([1e-8])
     adam = Adam(Settings(epsilon=1e-8))
