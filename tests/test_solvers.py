@@ -82,6 +82,32 @@ def test_lbfgs_is_not_stopped_by_a_large_negative_gradient():
     np.testing.assert_allclose(result.theta, 3.0, atol=1e-5)
 
 
+def test_lbfgs_records_the_cost_of_each_new_iterate():
+    """loss_curve[k] is the cost at the parameters after iteration k + 1, those the report
+    saw; the last is the cost at the result's parameters."""
+    problem, seen = quadratic(np.ones(4), scales=[1.0, 2.0, 5.0, 9.0]), []
+    hooks = solvers.Hooks(report=lambda k, cost, theta, snapshot: seen.append(
+        problem.full(theta)[0]))
+    result = solvers.lbfgs(problem, np.zeros(4), Settings(max_iter=3, gtol=0.0, ftol=0.0),
+                           hooks=hooks)
+    assert result.n_iter == 3 and result.loss_curve == seen
+    assert result.loss_curve[-1] == problem.full(result.theta)[0]
+
+
+def test_lbfgs_steps_only_where_the_cost_falls_enough():
+    """f(x) = -x (1 - x)^2 from 0: step 1 (to x = 1) meets the curvature condition but leaves
+    the cost where it was (0), not below it by c1 = 1e-4 times the slope; a shorter step, one
+    that meets the sufficient-decrease condition, is taken instead."""
+    def full(x):
+        return float(-x[0] * (1 - x[0]) ** 2), -(1 - x) * (1 - 3 * x)
+
+    problem = SimpleNamespace(full=full, n_samples=1)
+    result = solvers.lbfgs(problem, np.zeros(1), Settings(max_iter=1, gtol=0.0, ftol=0.0))
+    step = result.theta[0]
+    assert 0 < step < 1 and result.loss_curve == [full(result.theta)[0]]
+    assert result.loss_curve[0] <= 1e-4 * -1.0 * step
+
+
 def test_lbfgs_keeps_lbfgs_memory_pairs():
     scales = np.linspace(1.0, 100.0, 50)
     settings = Settings(max_iter=8, lbfgs_memory=3, gtol=0.0, ftol=0.0)
@@ -144,15 +170,18 @@ def test_lbfgs_forgets_its_curvature_when_the_line_search_fails(monkeypatch):
     assert len(result.state["s"]) == 1
 
 
-def test_the_fallback_step_is_at_most_unit_length(monkeypatch):
+@pytest.mark.parametrize("center", [100.0, 0.1])
+def test_the_fallback_step_is_at_most_unit_length(monkeypatch, center):
     """Like the first step, the fallback after a failed line search goes along -grad scaled to
-    length 1 where the gradient is longer (here about 400)."""
+    length 1 where the gradient is longer (about 400 from 100), and is -grad itself where it is
+    shorter (about 0.09 from 0.1)."""
     calls = fail_the_second_line_search(monkeypatch)
-    solvers.lbfgs(quadratic(100 * np.ones(5), scales=np.linspace(1.0, 10.0, 5)), np.zeros(5),
+    solvers.lbfgs(quadratic(center * np.ones(5), scales=np.linspace(1.0, 10.0, 5)), np.zeros(5),
                   Settings(max_iter=2, gtol=0.0, ftol=0.0))
     direction, grad = calls[2]  # the fallback's search
-    assert np.linalg.norm(grad) > 1
-    np.testing.assert_allclose(direction, -grad / np.linalg.norm(grad), rtol=1e-15)
+    norm = np.linalg.norm(grad)
+    assert norm > 1 if center == 100.0 else norm < 1
+    np.testing.assert_allclose(direction, -grad / max(norm, 1.0), rtol=1e-15)
 
 
 def test_lbfgs_takes_scipys_steps_to_the_last_bit(monkeypatch):
