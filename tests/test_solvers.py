@@ -61,6 +61,15 @@ def test_heavy_ball_momentum_carries_the_last_step():
     np.testing.assert_allclose(theta, [-0.45, 0.2], rtol=1e-15)
 
 
+def test_gd_steps_with_its_own_default_learning_rate_and_records_the_cost_before_each():
+    """Without a learning rate, gd takes 0.1 (not sgd's 0.03); loss_curve[k] is the cost at the
+    start of step k + 1."""
+    problem = quadratic([1.0, 2.0])
+    result = solvers.gd(problem, np.zeros(2), Settings(max_iter=1, momentum=0.0))
+    np.testing.assert_allclose(result.theta, [0.1, 0.2], rtol=1e-15)
+    assert result.loss_curve == [2.5]
+
+
 def test_adam_adds_epsilon_outside_the_square_root():
     theta, grad = np.zeros(1), np.array([1e-8])
     adam = Adam(Settings(epsilon=1e-8))
@@ -235,10 +244,11 @@ class Recorded:
 
 def test_an_epochs_cost_weighs_a_short_last_batch_by_its_rows():
     r = np.random.default_rng(0).uniform(size=1000)  # batches of 300, 300, 300 and 100
-    settings = Settings(max_iter=1, batch_size=300, shuffle=False, learning_rate=0.0,
+    settings = Settings(max_iter=2, batch_size=300, shuffle=False, learning_rate=0.0,
                         momentum=0.0)
     result = solvers.sgd(Recorded(r), np.zeros(2), settings)
-    assert result.loss_curve[0] == pytest.approx(r.mean(), rel=1e-12)
+    # (each epoch's own: the second's sum starts again from 0)
+    assert result.loss_curve == pytest.approx([r.mean(), r.mean()], rel=1e-12)
 
 
 def test_each_epoch_shuffles_the_rows_anew():
