@@ -289,6 +289,15 @@ def test_early_stopping_resets_its_patience_on_an_improvement_larger_than_tol():
     assert stopper.best_theta.tolist() == [3.0] and stopper.best_cost == 0.5
 
 
+def test_early_stopping_keeps_the_first_of_equal_held_out_costs():
+    """As the fit's reported best iteration (the first lowest cost): a later iterate that only
+    equals the best does not replace it."""
+    costs = iter([1.0, 0.5, 0.5, 0.5])
+    stopper = EarlyStopping(SimpleNamespace(cost=lambda theta: next(costs)), patience=2, tol=0.0)
+    assert [stopper(np.array([float(k)])) for k in range(4)] == [False, False, False, True]
+    assert stopper.best_theta.tolist() == [1.0] and stopper.best_cost == 0.5
+
+
 def test_lbfgs_steps_where_the_gradients_norm_overflows_numpys_dot():
     """A gradient of 1e300 entries: NumPy's norm, sqrt(g.g), is infinite, and a first step
     divided by it was 0, which ended the run at its start as converged."""
