@@ -387,6 +387,34 @@ def test_a_run_is_only_trained_longer_with_more_iterations(tmp_path, capsys):
     assert sparseae.load(run / "model.npz").n_iter_ == 12 and not (tmp_path / "new").exists()
 
 
+def test_a_run_without_its_checkpoint_is_not_trained_longer_from_the_start(tmp_path, capsys):
+    """A finished run whose checkpoint.npz was deleted has no state to go on from: --max-iter
+    is refused, not taken for a new training of that many iterations over its model."""
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    (run / "checkpoint.npz").unlink()
+    model = (run / "model.npz").read_bytes()
+    capsys.readouterr()
+    assert train("--resume", str(run), "--max-iter", "20") == 2
+    assert capsys.readouterr().err == (
+        f"sparseae: error: {run} has no checkpoint.npz to continue from\n")
+    assert (run / "model.npz").read_bytes() == model
+
+
+def test_a_run_from_before_a_setting_was_recorded_goes_on_with_its_default(tmp_path, capsys):
+    """config.json of a run from before lr_schedule and rho_estimate were recorded: the run did
+    what their defaults do, and is trained longer so (it was a KeyError, a traceback)."""
+    run = tmp_path / "run"
+    assert new_run(run, 12) == 0
+    config = json.loads((run / "config.json").read_text())
+    del config["lr_schedule"], config["rho_estimate"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert train("--resume", str(run), "--max-iter", "14") == 0
+    assert sparseae.load(run / "model.npz").n_iter_ == 14
+    config = json.loads((run / "config.json").read_text())
+    assert (config["lr_schedule"], config["rho_estimate"]) == ("constant", "batch")
+
+
 def test_training_a_run_longer_says_its_features_are_of_the_model_before(tmp_path, capsys):
     run = tmp_path / "run"
     assert new_run(run, 12) == 0
