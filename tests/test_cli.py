@@ -1308,6 +1308,7 @@ def test_the_names_of_a_file_s_arrays_stay_as_they_are(tmp_path, capsys):
     ("learning_rate", "fast", "which --learning-rate refuses: must be a positive number"),
     ("threads", "2", "where sparseae writes a number for --threads"),
     ("prewhiten", 3, "where sparseae writes true or false for --prewhiten"),
+    ("n_hidden", None, "where sparseae writes a number for --n-hidden"),
 ])
 def test_resume_names_a_bad_value_of_config_json_by_its_key_and_option(tmp_path, capsys, key,
                                                                        value, refusal):
@@ -1660,7 +1661,9 @@ def test_a_resumed_run_s_data_check_sees_a_small_change_through_the_scaling(tmp_
     _check_same_data(tmp_path, settings, scaled(Rows(X.copy()), "unit"))  # the same: no error
     edited = X.copy()
     edited[50, 2] += 0.5
-    for changed in (2 * X, edited):
+    nudged = X.copy()
+    nudged[50, 2] += 1e-3  # (the sum changes by 5e-6 of itself)
+    for changed in (2 * X, edited, nudged):
         with pytest.raises(ValueError, match=r"changed since the run began: the same number of "
                                              "samples and features, other values"):
             _check_same_data(tmp_path, settings, scaled(Rows(changed), "unit"))
