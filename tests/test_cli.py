@@ -671,6 +671,9 @@ def test_encode_writes_only_npy_files_and_never_over_its_data(tmp_path, capsys):
         f"sparseae: error: --out {tmp_path / 'x.npy'} is the data being encoded; give another "
         "file")
     assert {f: f.read_bytes() for f in files} == files and not (tmp_path / "features.csv").exists()
+    assert main(["encode", str(run), "--out", str(tmp_path / "f.NPY"), "--quiet"]) == 0
+    assert np.load(tmp_path / "f.NPY").shape == (30, 3)
+    capsys.readouterr()
     for replaced in (False, True):
         assert main(["encode", str(run), "--quiet"]) == 0
         assert capsys.readouterr().out.strip() == (
@@ -740,6 +743,8 @@ def test_train_notes_what_it_ignores_or_cannot_draw(tmp_path, capsys):
       "below 2.2e-09"]),
     (["--tol", "0.01", "--early-stopping"], []),
     (["--tol", "0.01", "--solver", "gd"], []),
+    (["--solver", "adam", "--batch-size", "50", "--momentum", "0.5"],
+     ["--momentum has no effect with --solver adam (only with gd or sgd)"]),
 ])
 def test_train_notes_options_that_other_settings_leave_unused(tmp_path, capsys, args, notes):
     assert main(["train", *args, "--out", str(tmp_path / "r"), *QUICK]) == 0
@@ -955,7 +960,7 @@ def test_encode_names_the_first_nan(tmp_path, capsys):
         "sparseae: error: the data contains NaN (first at row 17, column 4)")
 
 
-def test_metrics_name_the_run_and_its_best_held_out_cost(tmp_path):
+def test_metrics_name_the_run_and_its_best_held_out_cost(tmp_path, capsys):
     from sparseae.cli import _run_settings, load_rows
     from sparseae.training import split
 
@@ -973,6 +978,8 @@ def test_metrics_name_the_run_and_its_best_held_out_cost(tmp_path):
     _, held = split(300, 0.1, model._seed(None))
     rows = load_rows(_run_settings(out))[0].to_array()
     assert metrics["best_validation_cost"] == pytest.approx(model.cost(rows[held]), rel=1e-9)
+    # it ran to --max-iter: neither the solver nor early stopping ended it
+    assert model.n_iter_ == 5 and "note: training ended" not in capsys.readouterr().err
 
 
 def test_every_run_file_is_written_atomically(tmp_path, monkeypatch):
@@ -1107,7 +1114,9 @@ def test_train_says_when_early_stopping_ended_it(tmp_path, capsys):
     model = sparseae.load(tmp_path / "r" / "model.npz")
     curve = model.validation_loss_curve_
     best = curve.index(min(curve)) + 1
-    assert model.n_iter_ < 200
+    assert model.n_iter_ < 200 and best < len(curve)  # (the last held-out cost is not the best)
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["best_validation_cost"] \
+        == min(curve)
     out, err = capsys.readouterr()
     assert (f"note: training ended after {model.n_iter_} epochs of --max-iter 200; early "
             f"stopping ended it: the held-out cost had not fallen more than --tol 0.0001 below its "
