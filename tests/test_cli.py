@@ -63,6 +63,27 @@ def test_gradcheck_fails_above_tolerance(capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_gradcheck_says_what_checking_every_parameter_costs_from_10_5_on(capsys, monkeypatch):
+    """The note comes above 10**5 parameters over the 8 variants: 100-63 has 12763 (102104 in
+    all), 100-60 has 12160 (97280)."""
+    import sparseae.gradcheck
+
+    monkeypatch.setattr(sparseae.gradcheck, "check_variants", lambda *a, **k: [])  # (not run)
+    assert main(["gradcheck", "--n-features", "100", "--n-hidden", "63", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "note: checking every one of the 12763 parameters of 8 variants takes 408,416 cost "
+        "evaluations; --coordinates N checks N drawn at random\n")
+    assert main(["gradcheck", "--n-features", "100", "--n-hidden", "60", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_gradcheck_of_more_coordinates_than_parameters_checks_every_one(capsys):
+    assert main(["gradcheck", "--n-features", "4", "--n-hidden", "2", "--coordinates", "1000",
+                 "--quiet"]) == 0
+    assert "8 passed, 0 failed (tolerance 1e-09, eps 0.0001, order 4, float64, every " \
+           "parameter)" in capsys.readouterr().out
+
+
 def test_train_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--patches", "400", "--max-iter", "20", "--n-hidden", "9",
@@ -906,6 +927,31 @@ def test_help_gives_each_default_once():
     assert "iterations (lbfgs, gd) or epochs (sgd, adam) (default: 400;" in text
     assert ("--tol TOL the improvement early stopping asks for (default: 1e-4; with --resume: "
             "the run's, unless given)") in text
+
+
+def test_each_command_s_defaults_are_the_tutorial_s():
+    """With no options train is the UFLDL exercise (10000 8x8 patches of the natural images,
+    64-25-64, rho 0.01, lambda 1e-4, beta 3, 400 L-BFGS iterations), checkpointed every 10;
+    selftaught and stacked are the tutorial's settings, stacked holding out a fifth: as their
+    --help says."""
+    from sparseae.cli import _train_defaults
+
+    train = _train_defaults()
+    assert {k: train[k] for k in ("data", "patches", "patch_size", "n_hidden", "sparsity_target",
+                                  "weight_decay", "sparsity_weight", "solver", "max_iter",
+                                  "checkpoint_every")} == {
+        "data": "natural", "patches": 10000, "patch_size": 8, "n_hidden": 25,
+        "sparsity_target": 0.01, "weight_decay": 1e-4, "sparsity_weight": 3.0, "solver": "lbfgs",
+        "max_iter": 400, "checkpoint_every": 10}
+    tutorial = {"sparsity_target": 0.1, "weight_decay": 3e-3, "sparsity_weight": 3.0,
+                "softmax_weight_decay": 1e-4, "max_iter": 400}
+    taught = vars(build_parser().parse_args(["selftaught"]))
+    assert {k: taught[k] for k in ("n_hidden", *tutorial)} == {"n_hidden": 200, **tutorial}
+    stack = vars(build_parser().parse_args(["stacked"]))
+    assert {k: stack[k] for k in ("hidden", "test_fraction", "finetune_weight_decay",
+                                  "finetune_max_iter", *tutorial)} == {
+        "hidden": [200, 200], "test_fraction": 0.2, "finetune_weight_decay": 1e-4,
+        "finetune_max_iter": 400, **tutorial}
 
 
 def test_resume_help_names_every_option_a_resumed_run_takes_anew():
