@@ -63,8 +63,31 @@ def test_float32_agrees_with_float64(activation, sparsity, decoder, rng):
     theta[-22:] = rng.normal(0, 0.1, 22)  # nonzero biases
     cost, grad = Problem(Rows(X), spec, 6, np.float64, device="cpu").full(theta)
     cost32, grad32 = Problem(Rows(X), spec, 6, np.float32, device="cpu").full(theta)
+    assert grad32.dtype == np.float64  # (the solvers' vector, whatever the device's dtype)
     assert abs(cost32 - cost) <= 1e-5 * abs(cost)
     assert relative(grad, grad32) < 1e-5
+
+
+@pytest.mark.parametrize("sparsity", list(PENALTIES))
+def test_sparsity_terms_of_float32_activity_are_computed_in_float64_on_torch(sparsity):
+    """As on NumPy (test_objective): float32 logarithms would be off by about 1e-7."""
+    rho_hat = np.random.default_rng(0).uniform(0.0099, 0.0101, 25).astype(np.float32)
+    spec = Spec(sparsity=sparsity)
+    value, delta = objective.sparsity_terms(torch.from_numpy(rho_hat), spec)
+    value64, delta64 = objective.sparsity_terms(rho_hat.astype(np.float64), spec)
+    assert float(value) == pytest.approx(value64, rel=1e-15)
+    assert delta.dtype == torch.float32
+    np.testing.assert_array_equal(delta.numpy(), delta64.astype(np.float32))
+
+
+def test_a_tensor_is_in_the_same_place_only_in_the_same_dtype_on_the_same_device():
+    """Whether a workspace's buffers can take a problem's rows (objective.Workspace)."""
+    x = torch.zeros(2, dtype=torch.float64)
+    o = ops(x)
+    assert o.same_place(x, torch.ones(3, dtype=torch.float64))
+    assert not o.same_place(x, x.float())
+    assert not o.same_place(x, x.to("meta"))
+    assert not o.same_place(x, x.numpy())
 
 
 def test_data_stays_on_the_device_as_a_tensor(patches):
@@ -256,6 +279,18 @@ def test_every_solver_follows_the_numpy_run(patches, solver, max_iter, rate):
     assert relative(numpy_model.W1_, torch_model.W1_) < 1e-8
 
 
+def test_a_running_rho_estimate_of_float32_tensors_stays_float32():
+    """The running mean is kept in float64 on the host; the minibatch gets it in its own
+    dtype (a float64 tensor in a float32 evaluation would fail in its matrix products)."""
+    from sparseae.solvers import RhoEstimate
+
+    estimate = RhoEstimate("running", 0.9)
+    estimate(torch.tensor([0.1, 0.3], dtype=torch.float32))
+    second = estimate(torch.tensor([0.3, 0.5], dtype=torch.float32))
+    assert second.dtype == torch.float32
+    np.testing.assert_allclose(second.numpy(), [0.12, 0.32], rtol=1e-7)
+
+
 def test_running_rho_estimate_on_torch(patches):
     kwargs = dict(n_hidden=10, solver="adam", max_iter=2, rho_estimate="running",
                   random_state=0)
@@ -329,12 +364,17 @@ def test_a_gpu_that_is_not_there_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"^device='cuda:3' asked for, but PyTorch sees 1 CUDA "
                                          r"GPU\(s\), numbered from 0$"):
         Backend("cuda:3")
+    with pytest.raises(ValueError, match=r"^device='cuda:1' asked for, but PyTorch sees 1 CUDA"):
+        Backend("cuda:1")
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.distributed, "get_rank", lambda: 2)
     monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 3)
     monkeypatch.setenv("LOCAL_RANK", "2")
     with pytest.raises(ValueError, match="^process 2 of this machine has no GPU of its own: "
                                          "PyTorch sees 1; start at most that many processes "):
+        distributed.init(Backend("cuda"))
+    monkeypatch.setenv("LOCAL_RANK", "1")  # (the second process: GPUs count from 0)
+    with pytest.raises(ValueError, match="^process 1 of this machine has no GPU of its own: "):
         distributed.init(Backend("cuda"))
     with pytest.raises(ValueError, match="^device='cuda:0' puts every process on one GPU: give "
                                          "device='cuda', and each process takes the GPU of its "
