@@ -31,8 +31,9 @@ def main(out, distributed):
 
 
 def unseeded_and_mismatched(out):
-    """Each process writes the weights of a fit without a seed, and the error of a fit on data
-    that differ from rank to rank, to ``out``-RANK.npz."""
+    """Each process writes the weights of a fit without a seed, the error of a fit on data
+    that differ from rank to rank, and where a fit stopped that rank 1 alone asked to stop, to
+    ``out``-RANK.npz."""
     warnings.simplefilter("ignore")
     rank = int(os.environ["RANK"])
     X = image_patches("natural", 200, random_state=0)
@@ -49,8 +50,17 @@ def unseeded_and_mismatched(out):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         SparseAutoencoder(5, max_iter=3, distributed=True).fit(Rows(outside))
+    polls = []
+
+    def stop():  # rank 1's third poll (a Ctrl-C there)
+        polls.append(rank)
+        return polls.count(1) == 3
+
+    stopped = SparseAutoencoder(5, max_iter=20, distributed=True, random_state=0).fit(
+        X, should_stop=stop)
     np.savez(f"{out}-{rank}.npz", W1=W1, errors=errors,
-             warnings=[str(w.message) for w in caught])
+             warnings=[str(w.message) for w in caught],
+             stopped=[stopped.n_iter_, stopped.interrupted_])
 
 
 def with_nan(X, row):

@@ -142,7 +142,8 @@ def test_the_processes_share_one_seed_and_refuse_different_data(tmp_path):
     different data their steps would part ways and wait on each other's all-reduces. NaN in
     one process's part is every process's error (one process raised, naming the row in its
     part, and the other failed inside gloo), and values out of range in one process's part
-    rank 0's warning (rank 0 alone reports)."""
+    rank 0's warning (rank 0 alone reports). A stop asked for in one process stops all of
+    them after the same step."""
     result = torchrun(str(HERE / "distributed_fits.py"), str(tmp_path / "out"), "checks")
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [np.load(tmp_path / f"out-{rank}.npz") for rank in (0, 1)]
@@ -157,6 +158,7 @@ def test_the_processes_share_one_seed_and_refuse_different_data(tmp_path):
     assert any(message.startswith("X has values in [") and "decoder='sigmoid'" in message
                for message in ranks[0]["warnings"])
     assert list(ranks[1]["warnings"]) == []  # (the same warnings, once)
+    assert [list(rank["stopped"]) for rank in ranks] == [[3, 1], [3, 1]]
 
 
 def test_a_process_left_alone_says_so_instead_of_gloo_s_error(tmp_path):
@@ -186,3 +188,44 @@ def test_parts_cover_the_rows_once_and_align_to_blocks():
         (0, 1), (1, 2), (2, 3)]
     with pytest.raises(ValueError, match="2 rows cannot be shared by 3 processes"):
         part(2, 0, 3)
+
+
+def test_the_range_is_all_processes_and_the_error_the_first_process_s(monkeypatch):
+    """Each process sends its (low, high) and its part's NonFiniteError, if any (1, kind, row,
+    column); every process gets the smallest low and the largest high of all, or, where any
+    part failed, the error of the first rank that did (the first such row of the data)."""
+    from sparseae import distributed
+    from sparseae.data.rows import NonFiniteError
+
+    sent, figures = [], [[0.2, 0.9, 0, 0, 0, 0], [-0.5, 0.7, 0, 0, 0, 0], [0.1, 3.0, 0, 0, 0, 0]]
+
+    def gathered(values, backend):
+        sent.append(list(values))
+        return np.array(figures, dtype=float)
+
+    monkeypatch.setattr(distributed, "gathered", gathered)
+    assert distributed.agreed_range(0.2, 0.9, None, None) == (-0.5, 3.0)
+    figures[1][2:], figures[2][2:] = [1, 1, 130, 2], [1, 0, 250, 3]
+    with pytest.raises(NonFiniteError, match=r"^the data contains infinity \(first at row 130, "
+                                             r"column 2\)$"):
+        distributed.agreed_range(np.inf, np.inf, NonFiniteError(1, 130, 2), None)
+    assert sent == [[0.2, 0.9, 0, 0, 0, 0], [np.inf, np.inf, 1, 1, 130, 2]]
+
+
+def test_allgather_gives_every_process_s_array_in_rank_order(monkeypatch):
+    """(A stand-in for gloo's all_gather: rank r sent r + its array.) The compensated sums of
+    ``objective.Shard`` add the processes' parts in this order, the same on every process."""
+    import torch
+
+    from sparseae import distributed
+
+    def all_gather(out, tensor):
+        for rank, slot in enumerate(out):
+            slot.copy_(tensor + rank)
+
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 3)
+    monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
+    got = distributed.allgather(np.array([[1.0, 2.0]]))
+    assert all(isinstance(a, np.ndarray) for a in got)
+    assert [a.tolist() for a in got] == [[[1.0, 2.0]], [[2.0, 3.0]], [[3.0, 4.0]]]
+    assert [t.tolist() for t in distributed.allgather(torch.zeros(1))] == [[0.0], [1.0], [2.0]]
