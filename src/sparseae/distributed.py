@@ -77,9 +77,11 @@ def init(backend: Backend) -> tuple[int, int]:
     """Join the process group that torchrun describes (if not joined yet): nccl for a CUDA
     backend, gloo otherwise. Returns ``(rank, world_size)``."""
     # (the command line comes here for a WORLD_SIZE above 1; Python for distributed=True)
-    alone = "unset WORLD_SIZE" if requested() else "give distributed=False"
-    asked = (f"training on {os.environ['WORLD_SIZE']} processes (WORLD_SIZE in the environment)"
-             if requested() else "distributed=True")
+    if requested():
+        asked = f"training on {os.environ['WORLD_SIZE']} processes (WORLD_SIZE in the environment)"
+        alone = "unset WORLD_SIZE"
+    else:
+        asked, alone = "distributed=True", "give distributed=False"
     torch = import_torch(asked, f"{alone} to run one process")
     dist = torch.distributed
     if not dist.is_available():
