@@ -193,7 +193,7 @@ def test_works_in_a_pipeline(patches):
 
 def test_blas_threads_inside_fit_and_restored_after(patches):
     """SciPy's BLAS runs on one thread inside the optimizer (its pool would fight NumPy's).
-    When several threads share the rows (1000 rows are two blocks), NumPy's BLAS runs on one
+    When several threads share the rows (3000 rows pay for two), NumPy's BLAS runs on one
     thread in each; data of one block runs NumPy's BLAS on n_threads threads instead. Both are
     restored afterwards."""
     import threading
@@ -207,7 +207,7 @@ def test_blas_threads_inside_fit_and_restored_after(patches):
                 if i["user_api"] == "blas"}
 
     before = blas()
-    for rows, numpy_threads in ((patches, 1), (patches[:300], 2)):
+    for rows, numpy_threads in ((np.concatenate([patches] * 3), 1), (patches[:300], 2)):
         seen = []
         fit(rows, max_iter=3, n_threads=2, callback=lambda i, c, seen=seen: seen.append(
             (blas(), sum(t.name.startswith("sparseae") for t in threading.enumerate()))))

@@ -96,19 +96,22 @@ def test_chunked_equals_in_memory(activation, sparsity, decoder):
 
 
 def threaded(X, n_hidden, threads, block=8, reproducible=False):
-    """A workspace whose evaluations split the rows, in blocks of ``block``, among threads."""
+    """A workspace whose evaluations split the rows, in blocks of ``block``, among threads
+    (a thread per half a block's worth, as NumPy's)."""
     work = objective.Workspace(len(X), X.shape[1], n_hidden, X, reproducible, threads)
-    work.block = block
+    work.block, work.part_rows = block, -(-block // 2)
     return work
 
 
-def test_numpy_blocks_hold_256_kib_of_inputs_and_at_least_512_rows():
+def test_numpy_blocks_hold_4_mib_of_working_arrays_and_at_least_512_rows():
+    """x, a3 and delta3 of n values per row, a2 and delta2 of h."""
     like32, like64 = np.empty(0, np.float32), np.empty(0, np.float64)
-    assert objective.block_rows(10000, 64, like32) == 1024  # 2**18 bytes / (64 * 4)
-    assert objective.block_rows(10000, 64, like64) == 512
-    assert objective.block_rows(10000, 784, like32) == 512  # (83 rows would make thin products)
-    assert objective.block_rows(300, 64, like32) == 300  # fewer rows than a block
-    assert objective.block_rows(300, 64, like32, reproducible=True) == 1024
+    assert objective.block_rows(10000, 64, 25, like32) == 4332  # 2**22 // ((3*64 + 2*25) * 4)
+    assert objective.block_rows(10000, 64, 25, like64) == 2166
+    assert objective.block_rows(10000, 64, 400, like32) == 1057
+    assert objective.block_rows(10000, 784, 196, like32) == 512  # (382 make thin products)
+    assert objective.block_rows(300, 64, 25, like32) == 300  # fewer rows than a block
+    assert objective.block_rows(300, 64, 25, like32, reproducible=True) == 4332
 
 
 def test_parts_are_equal_one_per_thread_in_blocks_of_equal_size():
@@ -119,8 +122,9 @@ def test_parts_are_equal_one_per_thread_in_blocks_of_equal_size():
     assert work.parts(53) == [(0, 17), (17, 35), (35, 53)]
     assert list(work.blocks(17, 35)) == [(17, 23), (23, 29), (29, 35)]  # 18 rows: 3 of 6
     assert list(work.blocks(0, 16)) == [(0, 8), (8, 16)]
-    assert work.parts(9) == [(0, 4), (4, 9)]  # two blocks' worth: two threads
-    assert work.parts(8) == [(0, 8)]
+    assert work.parts(9) == [(0, 3), (3, 6), (6, 9)]  # half a block each: three threads
+    assert work.parts(8) == [(0, 4), (4, 8)]
+    assert work.parts(4) == [(0, 4)]  # less than half a block for a second thread
     assert work.parts(0) == [(0, 0)] and list(work.blocks(0, 0)) == []
 
 

@@ -98,22 +98,25 @@ def test_data_stays_on_the_device_as_a_tensor(patches):
 
 def test_the_cpu_evaluates_in_blocks_shared_by_threads_and_a_gpu_whole_arrays(patches):
     """On the CPU, PyTorch's evaluations go in blocks of 512 KiB of inputs, at least 512 rows,
-    split among the threads as NumPy's (256 KiB); elsewhere (a GPU; here the meta device,
-    which no kernel runs on) whole arrays, and fixed 8192-row blocks when reproducible."""
+    split among the threads as NumPy's (4 MiB of working arrays), a thread per block's worth;
+    elsewhere (a GPU; here the meta device, which no kernel runs on) whole arrays, and fixed
+    8192-row blocks when reproducible."""
     like = {dtype: torch.empty(0, dtype=getattr(torch, dtype)) for dtype in ("float32", "float64")}
-    assert objective.block_rows(10000, 64, like["float32"]) == 2048
-    assert objective.block_rows(10000, 64, like["float64"]) == 1024
-    assert objective.block_rows(10000, 784, like["float32"]) == 512
-    assert objective.block_rows(1000, 64, like["float32"]) == 1000  # (fewer rows than a block)
-    assert objective.block_rows(1000, 64, like["float32"], reproducible=True) == 2048
-    assert objective.block_rows(10000, 64, np.empty(0, np.float64)) == 512
+    assert objective.block_rows(10000, 64, 25, like["float32"]) == 2048
+    assert objective.block_rows(10000, 64, 25, like["float64"]) == 1024
+    assert objective.block_rows(10000, 64, 400, like["float32"]) == 2048
+    assert objective.block_rows(10000, 784, 196, like["float32"]) == 512
+    assert objective.block_rows(1000, 64, 25, like["float32"]) == 1000  # (fewer than a block)
+    assert objective.block_rows(1000, 64, 25, like["float32"], reproducible=True) == 2048
+    assert objective.block_rows(10000, 64, 25, np.empty(0, np.float64)) == 2166
     meta = torch.empty(0, device="meta")
-    assert objective.block_rows(10000, 64, meta) == 10000
-    assert objective.block_rows(10000, 64, meta, reproducible=True) == 8192
+    assert objective.block_rows(10000, 64, 25, meta) == 10000
+    assert objective.block_rows(10000, 64, 25, meta, reproducible=True) == 8192
     X = np.concatenate([patches] * 5)
     problem = Problem(Rows(X), Spec(), 10, np.float64, device="cpu", threads=2)
     assert problem.threads == 2 and len(problem.work.lanes) == 2
     assert problem.work.parts(5000) == [(0, 2500), (2500, 5000)]
+    assert problem.work.parts(1024) == [(0, 1024)]  # one block's worth: one thread
     assert list(problem.work.blocks(0, 2500)) == [(0, 833), (833, 1666), (1666, 2500)]
     lanes = [lane.delta2 for lane in problem.work.lanes]
     assert all(isinstance(b, torch.Tensor) and b.shape == (1024, 10) for b in lanes)

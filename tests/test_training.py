@@ -63,7 +63,7 @@ def test_a_streamed_problems_rho_hat_is_the_mean_activity_over_all_rows(npy, pat
 
 def test_lbfgs_on_a_memory_mapped_file_matches_in_memory(npy, patches):
     a = fit(patches, max_iter=30)
-    b = fit(NpyFile(npy), max_iter=30, memory_budget=budget_for(150))
+    b = fit(NpyFile(npy), max_iter=30, memory_budget=budget_for(300))
     assert b.n_features_in_ == 64
     assert b.loss_ == pytest.approx(a.loss_, rel=1e-8)
     np.testing.assert_allclose(b.W1_, a.W1_, rtol=1e-6, atol=1e-9)
@@ -117,7 +117,7 @@ def test_the_budget_counts_each_extra_threads_buffers(npy, monkeypatch):
     one, three = (Problem(Rows(NpyFile(npy)), Spec(), 25, np.float64, memory_budget=budget,
                           threads=t) for t in (1, 3))
     assert one.in_place and one.chunk_rows == 500
-    lanes = 2 * training.lane_bytes(512, 64, 25, 8)
+    lanes = 2 * training.lane_bytes(1000, 64, 25, 8)  # (a block: all 1000 rows)
     assert three.chunk_rows == (2 * 500 * per_row - lanes) // 2 // per_row
 
 
@@ -305,14 +305,14 @@ def test_reproducible_sums_are_bitwise_the_same_in_memory_and_streamed(tmp_path,
     from sparseae import training
 
     monkeypatch.setattr(training, "resident_bytes", lambda: 0)
-    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 16))  # blocks of 2048 rows
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 64))  # blocks of 2166 rows
     np.save(tmp_path / "x.npy", X)
-    budget = 2 * bytes_per_row(16, 4, 8, "in place") * 3000
-    whole = Problem(Rows(X), Spec(), 4, "float64", reproducible=True)
-    streamed = Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 4, "float64",
+    budget = 2 * bytes_per_row(64, 25, 8, "in place") * 3000
+    whole = Problem(Rows(X), Spec(), 25, "float64", reproducible=True)
+    streamed = Problem(Rows(NpyFile(tmp_path / "x.npy")), Spec(), 25, "float64",
                        memory_budget=budget, reproducible=True)
-    assert whole.in_memory and not streamed.in_memory
-    theta = params.pack(params.initialize(16, 4, np.random.default_rng(0)))
+    assert whole.in_memory and not streamed.in_memory and streamed.chunk_rows == 2166
+    theta = params.pack(params.initialize(64, 25, np.random.default_rng(0)))
     (c1, g1), (c2, g2) = whole.full(theta), streamed.full(theta)
     assert c1 == c2 and g1.tobytes() == g2.tobytes()
 
@@ -323,18 +323,18 @@ def test_reproducible_sums_refuse_a_budget_below_one_block(tmp_path, monkeypatch
     from sparseae import training
 
     monkeypatch.setattr(training, "resident_bytes", lambda: 0)
-    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 16))  # blocks of 2048 rows
+    X = np.random.default_rng(0).uniform(0.1, 0.9, (5000, 64))  # blocks of 2166 rows
     np.save(tmp_path / "x.npy", X)
     rows = Rows(NpyFile(tmp_path / "x.npy"))
-    with pytest.raises(ValueError, match=r"whole blocks of 2048 rows, and it holds 1500 rows: "
+    with pytest.raises(ValueError, match=r"whole blocks of 2166 rows, and it holds 1500 rows: "
                                          r"give at least (\d+)MiB") as caught:
-        Problem(rows, Spec(), 4, "float64", reproducible=True,
-                memory_budget=2 * bytes_per_row(16, 4, 8, "in place") * 1500)
+        Problem(rows, Spec(), 25, "float64", reproducible=True,
+                memory_budget=2 * bytes_per_row(64, 25, 8, "in place") * 1500)
     smallest = int(re.search(r"(\d+)MiB", str(caught.value)).group(1)) * 2**20
-    streamed = Problem(rows, Spec(), 4, "float64", memory_budget=smallest, reproducible=True)
-    assert not streamed.in_memory and streamed.chunk_rows == 2048
-    whole = Problem(Rows(X), Spec(), 4, "float64", reproducible=True)
-    theta = params.pack(params.initialize(16, 4, np.random.default_rng(0)))
+    streamed = Problem(rows, Spec(), 25, "float64", memory_budget=smallest, reproducible=True)
+    assert not streamed.in_memory and streamed.chunk_rows == 2166
+    whole = Problem(Rows(X), Spec(), 25, "float64", reproducible=True)
+    theta = params.pack(params.initialize(64, 25, np.random.default_rng(0)))
     (c1, g1), (c2, g2) = whole.full(theta), streamed.full(theta)
     assert c1 == c2 and g1.tobytes() == g2.tobytes()
 

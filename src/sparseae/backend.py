@@ -46,11 +46,25 @@ class NumpyOps:
     xp = np  # the functions spelt alike: matmul, tanh, exp, clip, log, sum, finfo, zeros_like
 
     @staticmethod
-    def block_bytes(like) -> int:
-        """Bytes of input rows per block of an evaluation (``objective.block_rows``). NumPy
-        runs each element-wise step on one core, in one pass over memory: the passes go in
-        cache-sized blocks of rows so that they hit the cache, and threads share out the rows."""
-        return 2**18
+    def block_rows(like, n_features: int, n_hidden: int) -> int:
+        """Rows per block of an evaluation (``objective.block_rows``): as many as make 4 MiB
+        of working arrays (``x``, ``a3`` and ``delta3`` of ``n_features`` values per row,
+        ``a2`` and ``delta2`` of ``n_hidden``). NumPy runs each element-wise step on one
+        core, in one pass over memory: the passes go in cache-sized blocks of rows so that
+        they hit the cache, and threads share out the rows. Each block also costs some 30
+        calls from Python, which on thin arrays weigh as much as the passes: measured on the
+        AMD EPYC (1 MiB of L2 cache per core, 32 MiB of L3), an evaluation of the exercise
+        (64 -> 25) took 0.82 of its time at 4 MiB per block in float32 (2.36 -> 1.92 ms) and
+        0.93 in float64 against blocks of 256 KiB of inputs (1 MiB of working arrays in
+        float32), while 10000 x 64 -> 400 took 1.04 and 1.24 of its time at 4 and 8 times
+        more rows than 4 MiB make."""
+        return 2**22 // ((3 * n_features + 2 * n_hidden) * like.itemsize)
+
+    # Threads that a block's worth of rows pays for (``objective.Workspace.parts``): below
+    # half a block each, handing rows over costs more than a second core gives (on the
+    # exercise, float32: 2000 rows in 0.62 ms on one thread, 0.81 ms on two; 4000 rows in
+    # 1.25 and 1.09 ms; float64: 2000 rows in 1.35 and 1.22 ms).
+    parts_per_block = 2
 
     @staticmethod
     def workers(n: int) -> ThreadPoolExecutor:
@@ -146,10 +160,6 @@ class NumpyOps:
         return x.astype(np.float64, copy=False)
 
     @staticmethod
-    def itemsize(x) -> int:
-        return x.itemsize
-
-    @staticmethod
     def same_place(x, y) -> bool:
         """Whether ``y`` is an array of the same library, dtype and device as ``x``."""
         return isinstance(y, np.ndarray) and x.dtype == y.dtype
@@ -175,16 +185,19 @@ class TorchOps:
         self.xp = torch
 
     @staticmethod
-    def block_bytes(like) -> int | None:
-        """Bytes of input rows per block of an evaluation, None for whole arrays. On a GPU
-        each step is one kernel over the whole array. On the CPU, as with NumPy, blocks that
-        stay in the cache, shared by threads that each run PyTorch on one thread
-        (``Backend.threads``), beat whole arrays spread over PyTorch's threads: on the
-        exercise, 2 cores, an evaluation took 0.7 and 0.5 of autograd's time in float64 and
-        float32 unblocked, 0.5 and 0.4 in blocks of 512 KiB; larger than NumPy's, since each
-        PyTorch call costs more (1024 and 2048 rows of 64 features beat half and twice that).
-        """
-        return 2**19 if like.device.type == "cpu" else None
+    def block_rows(like, n_features: int, n_hidden: int) -> int | None:
+        """Rows per block of an evaluation, None for whole arrays. On a GPU each step is one
+        kernel over the whole array. On the CPU, as with NumPy, blocks that stay in the
+        cache, shared by threads that each run PyTorch on one thread (``Backend.threads``),
+        beat whole arrays spread over PyTorch's threads: on the exercise, 2 cores, an
+        evaluation took 0.7 and 0.5 of autograd's time in float64 and float32 unblocked, 0.5
+        and 0.4 in blocks of 512 KiB of inputs (1024 and 2048 rows of 64 features), which
+        beat half and twice that."""
+        if like.device.type != "cpu":
+            return None
+        return 2**19 // (n_features * like.element_size())
+
+    parts_per_block = 1  # (a thread's PyTorch calls cost more)
 
     @staticmethod
     def workers(n: int) -> ThreadPoolExecutor | None:
@@ -260,10 +273,6 @@ class TorchOps:
 
     def float64(self, x):
         return x.to(self.xp.float64)
-
-    @staticmethod
-    def itemsize(x) -> int:
-        return x.element_size()
 
     def same_place(self, x, y) -> bool:
         return isinstance(y, self.xp.Tensor) and x.dtype == y.dtype and x.device == y.device

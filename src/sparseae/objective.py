@@ -131,24 +131,28 @@ PENALTIES: dict[str, Callable[..., tuple[float, np.ndarray]]] = {
 # --- working memory and running sums ---
 
 
-def block_rows(n_rows: int, n_features: int, like, reproducible: bool = False) -> int:
+def block_rows(n_rows: int, n_features: int, n_hidden: int, like,
+               reproducible: bool = False) -> int:
     """Rows per block of an evaluation.
 
     On the CPU each element-wise step is one pass over memory on one core, so the rows go in
-    blocks of a few hundred KiB of inputs (at least 512 rows, for efficient matrix products;
-    ``block_bytes``; ``Workspace.blocks`` makes blocks of at most this many rows) that stay in
-    the cache, and threads share out the rows in equal parts (``Workspace.parts``). A GPU runs
+    blocks that stay in the cache, as many rows as the backend's ``block_rows`` says, and at
+    least 512, for efficient matrix products (``Workspace.blocks`` makes blocks of at most
+    this many rows). Threads share out the rows in equal parts (``Workspace.parts``). A GPU runs
     each step over the whole array at once, and whole arrays serve it best. ``reproducible``
     fixes the block size whatever the number of rows (8192 rows on a GPU), so that blocks start
     at the same rows in every process layout (see ``CompensatedSum``).
     """
-    o = ops(like)
-    size = o.block_bytes(like)
-    if size is not None:
-        block = max(512, size // (n_features * o.itemsize(like)))
-    else:
+    block = _cache_block(n_features, n_hidden, like)
+    if block is None:
         block = 8192 if reproducible else n_rows
     return max(block if reproducible else min(n_rows, block), 1)
+
+
+def _cache_block(n_features: int, n_hidden: int, like) -> int | None:
+    """Rows of a block on the CPU, however few rows there are (None: whole arrays)."""
+    block = ops(like).block_rows(like, n_features, n_hidden)
+    return None if block is None else max(512, block)
 
 
 class Lane:
@@ -179,7 +183,10 @@ class Workspace:
                  reproducible: bool = False, threads: int = 1):
         o = ops(like)
         self.rows, self.reproducible = rows, reproducible
-        self.block = block_rows(rows, n_features, like, reproducible)
+        self.block = block_rows(rows, n_features, n_hidden, like, reproducible)
+        # a second thread takes a part once the rows make parts_per_block of them to a block
+        block = _cache_block(n_features, n_hidden, like) or max(rows, 1)
+        self.part_rows = -(-block // o.parts_per_block)
         # reproducible: by rows. By columns, a column of a block starts where the rows held
         # (this chunk's, this process's) put it, and MKL's column sums of a2 round by that
         hidden = o.empty if reproducible else o.empty_hidden
@@ -201,13 +208,15 @@ class Workspace:
         return _split(start, stop, -(-(stop - start) // self.block))
 
     def parts(self, n_rows: int) -> list[tuple[int, int]]:
-        """The rows split among the threads, as many as there are blocks, at most one each:
-        into equal parts, so that no thread waits for another; reproducible, into runs of
-        whole blocks (blocks start at the same rows in every layout)."""
+        """The rows split among the threads, as many as the rows pay for (the backend's
+        ``parts_per_block`` to a full block's worth), at most one each: into equal parts, so
+        that no thread waits for another; reproducible, into runs of whole blocks (blocks
+        start at the same rows in every layout), at most one per block."""
         n_blocks = -(-n_rows // self.block)
-        k = max(min(len(self.lanes), n_blocks), 1)
         if not self.reproducible:
+            k = max(min(len(self.lanes), -(-n_rows // self.part_rows)), 1)
             return list(_split(0, n_rows, k))
+        k = max(min(len(self.lanes), n_blocks), 1)
         edges = [min(n_rows, n_blocks * i // k * self.block) for i in range(k + 1)]
         return list(zip(edges[:-1], edges[1:]))
 

@@ -121,7 +121,8 @@ class Problem:
         self.dtype = self.backend.dtype
         self.n_samples, self.n_features = rows.n_samples, rows.n_features
         like = self.backend.empty((0,))
-        block = objective.block_rows(rows.n_samples, self.n_features, like, reproducible)
+        block = objective.block_rows(rows.n_samples, self.n_features, n_hidden, like,
+                                     reproducible)
         self.part, self.value_range = None, None
         if process is not None:
             from . import distributed
