@@ -103,8 +103,8 @@ def threaded(X, n_hidden, threads, block=8, reproducible=False):
     return work
 
 
-def test_numpy_blocks_hold_4_mib_of_working_arrays_and_at_least_512_rows():
-    """x, a3 and delta3 of n values per row, a2 and delta2 of h."""
+def test_numpy_blocks_hold_4_mib_of_working_arrays_and_a_thread_takes_half_a_block():
+    """x, a3 and delta3 of n values per row, a2 and delta2 of h; at least 512 rows."""
     like32, like64 = np.empty(0, np.float32), np.empty(0, np.float64)
     assert objective.block_rows(10000, 64, 25, like32) == 4332  # 2**22 // ((3*64 + 2*25) * 4)
     assert objective.block_rows(10000, 64, 25, like64) == 2166
@@ -112,6 +112,9 @@ def test_numpy_blocks_hold_4_mib_of_working_arrays_and_at_least_512_rows():
     assert objective.block_rows(10000, 784, 196, like32) == 512  # (382 make thin products)
     assert objective.block_rows(300, 64, 25, like32) == 300  # fewer rows than a block
     assert objective.block_rows(300, 64, 25, like32, reproducible=True) == 4332
+    work = objective.Workspace(10000, 64, 25, like32, threads=2)
+    assert work.part_rows == 2166  # a second thread from half a block on
+    assert work.parts(2166) == [(0, 2166)] and work.parts(2167) == [(0, 1083), (1083, 2167)]
 
 
 def test_parts_are_equal_one_per_thread_in_blocks_of_equal_size():

@@ -130,7 +130,8 @@ class SparseAutoencoder(SolverMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Threads while fitting. On the CPU (NumPy, or PyTorch's ``device="cpu"``), each
         evaluation splits its rows, in blocks, among this many threads, each running BLAS (or
         PyTorch) on one thread; None uses the cores this process may use (under torchrun,
-        shared among the processes on the machine). Data of a single block runs BLAS on
+        shared among the processes on the machine). Data too small to split (on NumPy,
+        at most half a block of rows; on PyTorch, a block) runs BLAS on
         ``n_threads`` threads instead (None: one for small problems, where threads only fight,
         and all cores for large ones; one if ``reproducible``); PyTorch on ``n_threads``
         (None: ``torch.get_num_threads()``; one if ``reproducible``). Not used on a GPU. A
