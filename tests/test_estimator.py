@@ -194,8 +194,8 @@ def test_works_in_a_pipeline(patches):
 def test_blas_threads_inside_fit_and_restored_after(patches):
     """SciPy's BLAS runs on one thread inside the optimizer (its pool would fight NumPy's).
     When several threads share the rows (3000 rows pay for two), NumPy's BLAS runs on one
-    thread in each; data of one block runs NumPy's BLAS on n_threads threads instead. Both are
-    restored afterwards."""
+    thread in each; data too small to split runs NumPy's BLAS on n_threads threads instead.
+    Both are restored afterwards."""
     import threading
 
     from threadpoolctl import threadpool_info

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparseae import objective, params
-from sparseae.backend import Backend
+from sparseae.backend import Backend, ops
 from sparseae.gradcheck import check_gradient, check_variants
 from sparseae.objective import PENALTIES, Spec
 
@@ -97,9 +97,9 @@ def test_chunked_equals_in_memory(activation, sparsity, decoder):
 
 def threaded(X, n_hidden, threads, block=8, reproducible=False):
     """A workspace whose evaluations split the rows, in blocks of ``block``, among threads
-    (a thread per half a block's worth, as NumPy's)."""
+    (a thread per ``parts_per_block`` to a block's worth, as the backend has it)."""
     work = objective.Workspace(len(X), X.shape[1], n_hidden, X, reproducible, threads)
-    work.block, work.part_rows = block, -(-block // 2)
+    work.block, work.part_rows = block, -(-block // ops(X).parts_per_block)
     return work
 
 
